@@ -1,0 +1,89 @@
+# mypy: disable-error-code="empty-body"
+"""The hooks incidentkit calls. Implement them with :data:`incidentkit.hookimpl`.
+
+Every hook is named ``incidentkit_…``. Registration hooks
+(:func:`incidentkit_notifiers`, :func:`incidentkit_mitigation_actions`) return
+typed records; the kit collects them and refuses duplicate names. Delivery to
+notifiers and observers never relies on one broadcast ``pm.hook`` call: each
+plugin gets its own outbox row, retried on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from incidentkit.incident import Incident
+    from incidentkit.mitigation import MitigationAction
+    from incidentkit.notify import NotifierSpec
+    from incidentkit.store import Store
+    from incidentkit.timeline import RecordedEvent
+
+__all__ = ["hookspec"]
+
+hookspec = pluggy.HookspecMarker("incidentkit")
+
+
+@hookspec(firstresult=True)
+def incidentkit_store(url: str) -> Store | None:
+    """Open a store for ``url``, or return ``None`` when the scheme is not yours.
+
+    Receives the URL given to :meth:`IncidentKit.open` (``sqlite:///x.db``,
+    ``postgresql://…``, ``memory://``). Returns an unmigrated :class:`Store`;
+    the kit calls ``migrate()``. First non-None result wins; built-in stores are
+    asked last, so a plugin may take over a built-in scheme.
+    """
+
+
+@hookspec
+def incidentkit_notifiers() -> Sequence[NotifierSpec]:
+    """Return the notifiers this plugin provides.
+
+    Receives nothing. Returns a sequence of :class:`NotifierSpec`; every
+    result from every plugin is collected, and two notifiers with the same
+    name are refused naming both plugins.
+    """
+
+
+@hookspec
+def incidentkit_mitigation_actions() -> Sequence[MitigationAction]:
+    """Return the mitigation actions this plugin provides.
+
+    Receives nothing. Returns a sequence of :class:`MitigationAction`; all
+    results are collected; duplicate names are refused naming both plugins.
+    """
+
+
+@hookspec
+def incidentkit_event_recorded(incident: Incident, record: RecordedEvent) -> None:
+    """Observe an event after it was committed.
+
+    Receives the incident state right after the event and the recorded
+    event. Returns nothing. Called from ``kit.deliver()`` through the outbox,
+    once per plugin with retries, so an observer may see an event more than
+    once (use ``record.key`` to deduplicate) but never misses one.
+    """
+
+
+@hookspec(firstresult=True)
+def incidentkit_open_channel(incident: Incident) -> str | None:
+    """Create the incident's chat channel and return a reference to it.
+
+    Receives the newly declared incident (its ``channel`` holds the suggested
+    name ``#incident-YYYY-MM-DD-slug``). Returns the channel reference (a name,
+    id or URL), which is recorded on the timeline. First non-None result wins.
+    """
+
+
+@hookspec
+def incidentkit_authorize(actor: str, action: str, incident: Incident | None) -> str | None:
+    """Veto a command: return a reason to refuse it, or ``None`` to allow.
+
+    Receives the actor, the command name (``"declare"``, ``"resolve"``,
+    ``"assign_role"`` …) and the incident (``None`` for ``declare``). Runs after
+    the built-in incident-commander rule. Any non-None result refuses the
+    command with :class:`PermissionDenied` carrying that reason.
+    """

@@ -1,0 +1,28 @@
+"""Stores: where timelines, summaries and the outbox live.
+
+``memory://`` (:class:`MemoryStore`) ships in the core; ``sqlite:///path`` and
+``postgresql://…`` are built-in plugins; third-party schemes plug in through
+the ``incidentkit_store(url)`` hook.
+"""
+
+from incidentkit.store._base import (
+    IncidentSummary,
+    OutboxMessage,
+    OutboxRow,
+    OutboxState,
+    Store,
+    StoredEvent,
+    SummaryQuery,
+)
+from incidentkit.store.memory import MemoryStore
+
+__all__ = [
+    "IncidentSummary",
+    "MemoryStore",
+    "OutboxMessage",
+    "OutboxRow",
+    "OutboxState",
+    "Store",
+    "StoredEvent",
+    "SummaryQuery",
+]

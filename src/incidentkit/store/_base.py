@@ -1,0 +1,207 @@
+"""The storage contract: records that cross the store boundary and the ``Store`` protocol.
+
+A store is deliberately dumb. The kit serializes events, chains their hashes
+and computes the incident summary; the store persists those rows atomically,
+enforces the expected version, and runs the outbox queue.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from incidentkit.lifecycle import Status
+from incidentkit.severity import Severity
+
+__all__ = [
+    "IncidentSummary",
+    "OutboxMessage",
+    "OutboxRow",
+    "OutboxState",
+    "Store",
+    "StoredEvent",
+    "SummaryQuery",
+]
+
+
+@attrs.frozen
+class StoredEvent:
+    """One event row as the store keeps it.
+
+    ``payload`` is the canonical JSON of the event (the kit produced it);
+    ``hash`` is ``sha256(previous hash + canonical row)`` in hex; versions of one
+    incident start at 1 and are contiguous.
+    """
+
+    incident_id: str
+    version: int
+    tag: str
+    payload: str
+    recorded_at: datetime
+    hash: str
+
+
+@attrs.frozen
+class IncidentSummary:
+    """The read model kept beside the events, updated in the same transaction.
+
+    Listing and metrics read summaries; they never replay timelines.
+    ``next_due_at`` is the earliest instant at which ``tick()`` may have work
+    for this incident (``None``: no timer pending).
+    """
+
+    incident_id: str
+    version: int
+    title: str
+    status: Status
+    severity: Severity
+    services: tuple[str, ...] = ()
+    started_at: datetime | None = None
+    detected_at: datetime | None = None
+    declared_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    next_due_at: datetime | None = None
+
+
+@attrs.frozen
+class SummaryQuery:
+    """Filters for :meth:`Store.summaries`; every field left ``None`` matches all.
+
+    ``since``/``until`` bound ``declared_at`` (half open: since <= t < until);
+    ``due_before`` selects summaries whose ``next_due_at`` is at or before it.
+    """
+
+    statuses: Collection[Status] | None = None
+    severities: Collection[Severity] | None = None
+    service: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    due_before: datetime | None = None
+    limit: int | None = None
+
+
+class OutboxState(enum.StrEnum):
+    """Where an outbox row stands."""
+
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+
+
+@attrs.frozen
+class OutboxMessage:
+    """A side effect to perform after commit, written with the events.
+
+    ``key`` is the idempotency key, unique across the outbox: enqueueing a key
+    that already exists is a no-op. ``topic`` says what kind of work it is
+    (``"notification"``, ``"mitigation"``, ``"event"``); ``target`` names the
+    plugin (notifier, action or observer) that performs it.
+    """
+
+    key: str
+    incident_id: str
+    topic: str
+    target: str
+    payload: str
+    available_at: datetime
+
+
+@attrs.frozen
+class OutboxRow:
+    """An outbox row as read back from the store."""
+
+    id: int
+    key: str
+    incident_id: str
+    topic: str
+    target: str
+    payload: str
+    state: OutboxState
+    attempts: int
+    available_at: datetime
+    created_at: datetime
+    lease_until: datetime | None = None
+    last_error: str | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What every store does. Run ``incidentkit.testing.StoreContract`` against yours."""
+
+    url: str
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; idempotent. Refuse a newer schema with StoreError."""
+        ...
+
+    def append(
+        self,
+        incident_id: str,
+        events: Sequence[StoredEvent],
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
+        summary: IncidentSummary | None = None,
+    ) -> None:
+        """Atomically append ``events`` (versions expected_version+1 …) and ``outbox``.
+
+        Upserts ``summary`` in the same transaction. Raises ConcurrencyConflict
+        (with the actual version) and writes nothing when the incident's latest
+        version is not ``expected_version``.
+        """
+        ...
+
+    def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """Return the incident's events with version > ``after_version``, in order.
+
+        An unknown incident yields an empty list.
+        """
+        ...
+
+    def version(self, incident_id: str) -> int:
+        """Return the latest version of the incident (0 when unknown)."""
+        ...
+
+    def summary(self, incident_id: str) -> IncidentSummary | None:
+        """Return one incident's summary, or ``None``."""
+        ...
+
+    def summaries(self, query: SummaryQuery = SummaryQuery()) -> list[IncidentSummary]:
+        """Return summaries matching ``query``, ordered by declared_at then incident_id."""
+        ...
+
+    def incident_ids(self) -> list[str]:
+        """Return every incident id that has at least one event."""
+        ...
+
+    def claim(
+        self, now: datetime, limit: int, lease: timedelta, worker: str
+    ) -> list[OutboxRow]:
+        """Lease up to ``limit`` pending rows due at ``now`` (or whose lease expired).
+
+        Each row is handed to exactly one concurrent claimer; ``attempts`` is
+        incremented by the claim.
+        """
+        ...
+
+    def complete(self, row_id: int) -> None:
+        """Mark a claimed row done."""
+        ...
+
+    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: reschedule at ``retry_at`` or, if None, mark it dead."""
+        ...
+
+    def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:
+        """Return outbox rows (all states), ordered by id; for inspection and tests."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""
+        ...

@@ -1,0 +1,166 @@
+"""An in-process store: fast, thread-safe, gone when the process exits."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from incidentkit.errors import ConcurrencyConflict, StoreError
+from incidentkit.store._base import (
+    IncidentSummary,
+    OutboxMessage,
+    OutboxRow,
+    OutboxState,
+    StoredEvent,
+    SummaryQuery,
+)
+from incidentkit.store._query import matches, sort_key
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """A :class:`~incidentkit.store.Store` kept in memory (URL ``memory://``)."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.RLock()
+        self._events: dict[str, list[StoredEvent]] = {}
+        self._summaries: dict[str, IncidentSummary] = {}
+        self._outbox: dict[int, OutboxRow] = {}
+        self._keys: set[str] = set()
+        self._next_id = 1
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"store {self.url} is closed")
+
+    def migrate(self) -> None:
+        """Nothing to create."""
+        self._check_open()
+
+    def append(
+        self,
+        incident_id: str,
+        events: Sequence[StoredEvent],
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
+        summary: IncidentSummary | None = None,
+    ) -> None:
+        """Append atomically under the store lock; see :class:`Store`."""
+        with self._lock:
+            self._check_open()
+            current = self._events.get(incident_id, [])
+            actual = current[-1].version if current else 0
+            if actual != expected_version:
+                raise ConcurrencyConflict(incident_id, expected_version, actual)
+            for offset, event in enumerate(events, start=1):
+                if event.incident_id != incident_id or event.version != expected_version + offset:
+                    raise StoreError(
+                        f"event {event.incident_id}@{event.version} does not follow "
+                        f"{incident_id}@{expected_version + offset - 1}"
+                    )
+            self._events[incident_id] = [*current, *events]
+            for message in outbox:
+                if message.key in self._keys:
+                    continue
+                self._keys.add(message.key)
+                row_id = self._next_id
+                self._next_id += 1
+                self._outbox[row_id] = OutboxRow(
+                    id=row_id,
+                    key=message.key,
+                    incident_id=message.incident_id,
+                    topic=message.topic,
+                    target=message.target,
+                    payload=message.payload,
+                    state=OutboxState.PENDING,
+                    attempts=0,
+                    available_at=message.available_at,
+                    created_at=message.available_at,
+                )
+            if summary is not None:
+                self._summaries[incident_id] = summary
+
+    def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """Return events after ``after_version``."""
+        with self._lock:
+            self._check_open()
+            return [e for e in self._events.get(incident_id, ()) if e.version > after_version]
+
+    def version(self, incident_id: str) -> int:
+        """Return the latest version (0 when unknown)."""
+        with self._lock:
+            events = self._events.get(incident_id)
+            return events[-1].version if events else 0
+
+    def summary(self, incident_id: str) -> IncidentSummary | None:
+        """Return one summary or ``None``."""
+        with self._lock:
+            return self._summaries.get(incident_id)
+
+    def summaries(self, query: SummaryQuery = SummaryQuery()) -> list[IncidentSummary]:
+        """Return matching summaries in declared order."""
+        with self._lock:
+            self._check_open()
+            found = sorted((s for s in self._summaries.values() if matches(s, query)), key=sort_key)
+        return found if query.limit is None else found[: query.limit]
+
+    def incident_ids(self) -> list[str]:
+        """Return every incident id with events."""
+        with self._lock:
+            return sorted(self._events)
+
+    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
+        """Lease due rows to ``worker``."""
+        with self._lock:
+            self._check_open()
+            claimed: list[OutboxRow] = []
+            for row_id in sorted(self._outbox):
+                if len(claimed) >= limit:
+                    break
+                row = self._outbox[row_id]
+                if row.state is not OutboxState.PENDING or row.available_at > now:
+                    continue
+                if row.lease_until is not None and row.lease_until > now:
+                    continue
+                row = attrs.evolve(row, attempts=row.attempts + 1, lease_until=now + lease)
+                self._outbox[row_id] = row
+                claimed.append(row)
+            return claimed
+
+    def complete(self, row_id: int) -> None:
+        """Mark a row done."""
+        with self._lock:
+            row = self._outbox[row_id]
+            self._outbox[row_id] = attrs.evolve(row, state=OutboxState.DONE, lease_until=None)
+
+    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
+        """Reschedule or bury a row."""
+        with self._lock:
+            row = self._outbox[row_id]
+            if retry_at is None:
+                row = attrs.evolve(row, state=OutboxState.DEAD, lease_until=None, last_error=error)
+            else:
+                row = attrs.evolve(row, available_at=retry_at, lease_until=None, last_error=error)
+            self._outbox[row_id] = row
+
+    def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:
+        """Return rows in id order."""
+        with self._lock:
+            return [
+                row
+                for _, row in sorted(self._outbox.items())
+                if incident_id is None or row.incident_id == incident_id
+            ]
+
+    def close(self) -> None:
+        """Forget nothing, but refuse further use."""
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({self.url!r})"
