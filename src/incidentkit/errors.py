@@ -97,9 +97,7 @@ class GuardFailed(IncidentKitError):
         self.incident_id = incident_id
         self.action = action
         self.reasons = tuple(reasons)
-        super().__init__(
-            f"cannot {action} incident {incident_id}: " + "; ".join(self.reasons)
-        )
+        super().__init__(f"cannot {action} incident {incident_id}: " + "; ".join(self.reasons))
 
 
 class PermissionDenied(IncidentKitError, PermissionError):

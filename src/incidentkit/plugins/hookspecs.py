@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from incidentkit.plugins._markers import PROJECT_NAME
+
 if TYPE_CHECKING:
     from incidentkit.incident import Incident
     from incidentkit.mitigation import MitigationAction
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["hookspec"]
 
-hookspec = pluggy.HookspecMarker("incidentkit")
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
 
 @hookspec(firstresult=True)

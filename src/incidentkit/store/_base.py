@@ -172,7 +172,7 @@ class Store(Protocol):
         """Return one incident's summary, or ``None``."""
         ...
 
-    def summaries(self, query: SummaryQuery = SummaryQuery()) -> list[IncidentSummary]:
+    def summaries(self, query: SummaryQuery = ...) -> list[IncidentSummary]:
         """Return summaries matching ``query``, ordered by declared_at then incident_id."""
         ...
 
@@ -180,9 +180,7 @@ class Store(Protocol):
         """Return every incident id that has at least one event."""
         ...
 
-    def claim(
-        self, now: datetime, limit: int, lease: timedelta, worker: str
-    ) -> list[OutboxRow]:
+    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
         """Lease up to ``limit`` pending rows due at ``now`` (or whose lease expired).
 
         Each row is handed to exactly one concurrent claimer; ``attempts`` is

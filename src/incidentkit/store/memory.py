@@ -21,6 +21,8 @@ from incidentkit.store._query import matches, sort_key
 
 __all__ = ["MemoryStore"]
 
+_ALL = SummaryQuery()
+
 
 class MemoryStore:
     """A :class:`~incidentkit.store.Store` kept in memory (URL ``memory://``)."""
@@ -103,7 +105,7 @@ class MemoryStore:
         with self._lock:
             return self._summaries.get(incident_id)
 
-    def summaries(self, query: SummaryQuery = SummaryQuery()) -> list[IncidentSummary]:
+    def summaries(self, query: SummaryQuery = _ALL) -> list[IncidentSummary]:
         """Return matching summaries in declared order."""
         with self._lock:
             self._check_open()

@@ -1,0 +1,208 @@
+"""The one cattrs converter incidentkit uses for events, policies and outbox payloads.
+
+:func:`make_converter` builds it; :func:`configure_converter` applies the same
+choices to a converter you own. The choices:
+
+* datetimes: ISO 8601 strings in UTC (``2024-11-20T22:30:00+00:00``); input must
+  carry an offset, a naive value is refused;
+* timedeltas: a number of seconds on output; on input a number of seconds, an
+  ISO 8601 duration (``PT5M``) or a short form (``5m``, ``1h30m``, ``90s``, ``2d``);
+* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``;
+* ``zoneinfo.ZoneInfo``: its IANA key;
+* enums: by value; tuples and frozensets: JSON arrays (frozensets sorted);
+* unknown keys in structured input are refused (``forbid_extra_keys``).
+
+Errors from structuring user input go through :func:`structure_input`, which
+turns cattrs' exception groups into a :class:`PolicyError` whose problems are
+key paths such as ``$.severity.levels[2].response_target``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import cattrs
+from cattrs.errors import ClassValidationError, IterableValidationError
+
+from incidentkit._time import ensure_aware, parse_datetime
+from incidentkit.errors import PolicyError, ValidationError
+
+__all__ = [
+    "configure_converter",
+    "dumps",
+    "make_converter",
+    "parse_duration",
+    "structure_input",
+]
+
+T = TypeVar("T")
+
+_SHORT = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*([dhms]|min|mins|minutes?|hours?|days?|sec|seconds?)\s*)+$"
+)
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms]|min|mins|minutes?|hours?|days?|sec|seconds?)")
+_ISO = re.compile(
+    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(value: object, field: str = "duration") -> timedelta:
+    """Parse seconds, ``PT5M`` or ``5m``/``1h30m`` into a timedelta.
+
+    >>> parse_duration("1h30m")
+    datetime.timedelta(seconds=5400)
+    >>> parse_duration("PT15M")
+    datetime.timedelta(seconds=900)
+    >>> parse_duration(300)
+    datetime.timedelta(seconds=300)
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValidationError(field, "expected a duration, got a boolean")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        text = value.strip()
+        iso = _ISO.match(text.upper())
+        if iso and text.upper() != "P" and any(iso.groupdict().values()):
+            parts = {k: float(v) for k, v in iso.groupdict().items() if v}
+            return timedelta(
+                days=parts.get("d", 0.0),
+                hours=parts.get("h", 0.0),
+                minutes=parts.get("m", 0.0),
+                seconds=parts.get("s", 0.0),
+            )
+        if _SHORT.match(text.lower()):
+            total = sum(
+                float(num) * _UNIT_SECONDS[unit[0]] for num, unit in _PART.findall(text.lower())
+            )
+            return timedelta(seconds=total)
+    raise ValidationError(
+        field, f"not a duration: {value!r} (use seconds, '5m', '1h30m' or 'PT5M')"
+    )
+
+
+def _unstructure_timedelta(value: timedelta) -> int | float:
+    seconds = value.total_seconds()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _structure_datetime(value: object, _: type[Any]) -> datetime:
+    if isinstance(value, datetime):
+        return ensure_aware(value, "datetime")
+    if isinstance(value, str):
+        return parse_datetime(value, "datetime")
+    raise ValidationError("datetime", f"expected an ISO 8601 string, got {type(value).__name__}")
+
+
+def _structure_time(value: object, _: type[Any]) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValidationError("time", f"not a time of day: {value!r} (use 'HH:MM')")
+
+
+def _structure_zone(value: object, _: type[Any]) -> ZoneInfo:
+    if isinstance(value, ZoneInfo):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise ValidationError("zone", f"unknown IANA time zone: {value!r}")
+
+
+def configure_converter(converter: cattrs.Converter) -> None:
+    """Apply incidentkit's choices (see the module docstring) to ``converter``."""
+    converter.register_unstructure_hook(datetime, lambda v: v.isoformat())
+    converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_unstructure_hook(timedelta, _unstructure_timedelta)
+    converter.register_structure_hook(timedelta, lambda v, _: parse_duration(v))
+    converter.register_unstructure_hook(
+        time,
+        lambda v: (
+            v.isoformat(timespec="minutes")
+            if v.second == 0 and v.microsecond == 0
+            else v.isoformat()
+        ),
+    )
+    converter.register_structure_hook(time, _structure_time)
+    converter.register_unstructure_hook(ZoneInfo, lambda v: v.key)
+    converter.register_structure_hook(ZoneInfo, _structure_zone)
+    converter.register_unstructure_hook_func(
+        lambda t: getattr(t, "__origin__", None) is frozenset,
+        lambda v: sorted(converter.unstructure(x) for x in v),
+    )
+
+
+def make_converter() -> cattrs.Converter:
+    """Return a new converter configured for incidentkit."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    configure_converter(converter)
+    return converter
+
+
+def dumps(data: object) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 kept (what the hash chain covers)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _problems(err: BaseException, path: str) -> list[tuple[str, str]]:
+    """Flatten cattrs exception groups into ``(key path, reason)`` pairs."""
+    if isinstance(err, ClassValidationError):
+        noted, others = err.group_exceptions()
+        found: list[tuple[str, str]] = []
+        for sub, attr_note in noted:
+            found.extend(_problems(sub, f"{path}.{attr_note.name}"))
+        for sub in others:
+            found.extend(_problems(sub, path))
+        return found
+    if isinstance(err, IterableValidationError):
+        inoted, iothers = err.group_exceptions()
+        found = []
+        for sub, index_note in inoted:
+            found.extend(_problems(sub, f"{path}[{index_note.index!r}]"))
+        for sub in iothers:
+            found.extend(_problems(sub, path))
+        return found
+    if isinstance(err, ValidationError):
+        return [(path, err.reason)]
+    if isinstance(err, PolicyError):
+        return [(f"{path}{p[1:] if p.startswith('$') else '.' + p}", r) for p, r in err.problems]
+    if isinstance(err, KeyError):
+        return [(f"{path}.{err.args[0]}" if err.args else path, "required key is missing")]
+    if isinstance(err, cattrs.ForbiddenExtraKeysError):
+        return [(f"{path}.{key}", "unknown key") for key in sorted(err.extra_fields)]
+    if isinstance(err, TypeError | ValueError):
+        return [(path, str(err))]
+    return [(path, f"{type(err).__name__}: {err}")]
+
+
+def structure_input(
+    converter: cattrs.Converter,
+    data: Mapping[str, Any] | Any,
+    cls: type[T],
+    *,
+    source: str | None = None,
+    root: str = "$",
+) -> T:
+    """Structure user input into ``cls``; raise :class:`PolicyError` naming each bad key path."""
+    try:
+        return converter.structure(data, cls)
+    except (ClassValidationError, IterableValidationError, ValidationError, PolicyError) as err:
+        raise PolicyError(_problems(err, root), source=source) from err
+    except (KeyError, TypeError, ValueError, cattrs.ForbiddenExtraKeysError) as err:
+        raise PolicyError(_problems(err, root), source=source) from err
