@@ -10,6 +10,7 @@ choices to a converter you own. The choices:
 * ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``;
 * ``zoneinfo.ZoneInfo``: its IANA key;
 * enums: by value; tuples and frozensets: JSON arrays (frozensets sorted);
+* timeline events: a tagged union, the stable ``Event.tag`` under ``"type"``;
 * unknown keys in structured input are refused (``forbid_extra_keys``).
 
 Errors from structuring user input go through :func:`structure_input`, which
@@ -23,18 +24,25 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cattrs
 from cattrs.errors import ClassValidationError, IterableValidationError
+from cattrs.strategies import configure_tagged_union
 
 from incidentkit._time import ensure_aware, parse_datetime
 from incidentkit.errors import PolicyError, ValidationError
+from incidentkit.events import EVENT_TYPES, AnyEvent, Event
 
 __all__ = [
     "configure_converter",
+    "converter",
     "dumps",
+    "event_from_dict",
+    "event_from_json",
+    "event_to_dict",
+    "event_to_json",
     "make_converter",
     "parse_duration",
     "structure_input",
@@ -125,6 +133,10 @@ def _structure_zone(value: object, _: type[Any]) -> ZoneInfo:
     raise ValidationError("zone", f"unknown IANA time zone: {value!r}")
 
 
+def _event_tag(cls: type) -> str:
+    return cast(type[Event], cls).tag
+
+
 def configure_converter(converter: cattrs.Converter) -> None:
     """Apply incidentkit's choices (see the module docstring) to ``converter``."""
     converter.register_unstructure_hook(datetime, lambda v: v.isoformat())
@@ -146,6 +158,7 @@ def configure_converter(converter: cattrs.Converter) -> None:
         lambda t: getattr(t, "__origin__", None) is frozenset,
         lambda v: sorted(converter.unstructure(x) for x in v),
     )
+    configure_tagged_union(AnyEvent, converter, tag_generator=_event_tag, tag_name="type")
 
 
 def make_converter() -> cattrs.Converter:
@@ -153,6 +166,56 @@ def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
     configure_converter(converter)
     return converter
+
+
+_CONVERTER: cattrs.Converter | None = None
+
+
+def converter() -> cattrs.Converter:
+    """The shared converter incidentkit itself uses (built once, on first use)."""
+    global _CONVERTER
+    if _CONVERTER is None:
+        _CONVERTER = make_converter()
+    return _CONVERTER
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """Unstructure an event into a JSON-ready dict with its ``"type"`` tag."""
+    data: dict[str, Any] = converter().unstructure(event, AnyEvent)
+    return data
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Structure a dict with a ``"type"`` tag back into its event class.
+
+    :raises ValidationError: naming the field when the tag or a value is wrong.
+    """
+    tag = data.get("type")
+    if tag not in EVENT_TYPES:
+        raise ValidationError("type", f"unknown event type {tag!r}")
+    try:
+        event: Event = converter().structure(dict(data), cast(Any, AnyEvent))
+    except (ClassValidationError, ValidationError, KeyError, TypeError, ValueError) as err:
+        problems = _problems(err, "$")
+        path, reason = problems[0] if problems else ("$", str(err))
+        raise ValidationError(path, reason) from err
+    return event
+
+
+def event_to_json(event: Event) -> str:
+    """Canonical JSON of an event (sorted keys; what the hash chain covers)."""
+    return dumps(event_to_dict(event))
+
+
+def event_from_json(text: str) -> Event:
+    """Parse :func:`event_to_json` output back into the event."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValidationError("payload", f"not JSON: {err.msg} at char {err.pos}") from err
+    if not isinstance(data, dict):
+        raise ValidationError("payload", "expected a JSON object")
+    return event_from_dict(data)
 
 
 def dumps(data: object) -> str:

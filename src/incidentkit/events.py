@@ -1,0 +1,455 @@
+"""Timeline events: one frozen class per kind, each with a stable tag.
+
+An incident's timeline is a sequence of :class:`RecordedEvent` envelopes
+(incident id, version, recording time, hash) around these events. Every event
+names its actor in ``by``. The tag (``Event.tag``, a ``ClassVar``) is what is
+stored, never the class name, so renaming a class never breaks stored data.
+
+The events are a closed, tagged union (:data:`AnyEvent`); the one cattrs
+converter reads and writes them as JSON objects with a ``"type"`` key.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Union, get_args
+
+import attrs
+
+from incidentkit.checklists import ItemState
+from incidentkit.lifecycle import Phase, Status
+from incidentkit.severity import Severity
+
+__all__ = [
+    "EVENT_TYPES",
+    "Acknowledged",
+    "AnyEvent",
+    "ChannelOpened",
+    "ChecklistItemChanged",
+    "Closed",
+    "Conclusion",
+    "Declared",
+    "EscalationFired",
+    "Event",
+    "HypothesisRecorded",
+    "MitigationCompleted",
+    "MitigationRequested",
+    "NoteAdded",
+    "NotificationFailed",
+    "PhaseEntered",
+    "PublicStatus",
+    "RecordedEvent",
+    "ReminderFired",
+    "Reopened",
+    "Resolved",
+    "RoleAssigned",
+    "RoleHandedOver",
+    "RoleReleased",
+    "SeverityChanged",
+    "Source",
+    "StatusChanged",
+    "TargetMissed",
+    "UpdatePosted",
+]
+
+
+class Source(enum.StrEnum):
+    """How the incident was detected (the guide's detection methods)."""
+
+    ALERT = "alert"
+    USER_REPORT = "user_report"
+    INTERNAL = "internal"
+    MANUAL = "manual"
+
+
+class Conclusion(enum.StrEnum):
+    """What testing a hypothesis showed."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    INCONCLUSIVE = "inconclusive"
+
+
+class PublicStatus(enum.StrEnum):
+    """The status-page vocabulary for updates."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Base of every timeline event. ``by`` is who (or what) caused it."""
+
+    tag: ClassVar[str] = ""
+    by: str
+
+    def describe(self) -> str:
+        """One line of plain text for the chat-log and review renderings."""
+        return self.tag.replace("_", " ")
+
+
+@attrs.frozen(kw_only=True)
+class Declared(Event):
+    """The incident was declared. Starts the MTTR clock."""
+
+    tag: ClassVar[str] = "declared"
+    title: str
+    severity: Severity
+    source: Source = Source.MANUAL
+    services: tuple[str, ...] = ()
+    description: str = ""
+    channel: str = ""
+    started_at: datetime | None = None
+    detected_at: datetime | None = None
+    declared_at: datetime
+    reasons: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"Incident declared — {self.severity} — {self.title}"
+
+
+@attrs.frozen(kw_only=True)
+class Acknowledged(Event):
+    """Someone acknowledged the incident; escalation stops."""
+
+    tag: ClassVar[str] = "acknowledged"
+
+    def describe(self) -> str:
+        return "Acknowledged"
+
+
+@attrs.frozen(kw_only=True)
+class SeverityChanged(Event):
+    """Severity went up or down, with the reason."""
+
+    tag: ClassVar[str] = "severity_changed"
+    old: Severity
+    new: Severity
+    reason: str
+
+    def describe(self) -> str:
+        word = "raised" if self.new.is_worse_than(self.old) else "lowered"
+        return f"Severity {word} {self.old} → {self.new}: {self.reason}"
+
+
+@attrs.frozen(kw_only=True)
+class RoleAssigned(Event):
+    """A vacant role was filled."""
+
+    tag: ClassVar[str] = "role_assigned"
+    role: str
+    person: str
+
+    def describe(self) -> str:
+        from incidentkit.roles import role_label
+
+        return f"{self.person} is {role_label(self.role)}"
+
+
+@attrs.frozen(kw_only=True)
+class RoleHandedOver(Event):
+    """A held role passed from one person to another."""
+
+    tag: ClassVar[str] = "role_handed_over"
+    role: str
+    from_person: str
+    to_person: str
+
+    def describe(self) -> str:
+        from incidentkit.roles import role_label
+
+        return f"{role_label(self.role)} handed over from {self.from_person} to {self.to_person}"
+
+
+@attrs.frozen(kw_only=True)
+class RoleReleased(Event):
+    """A role was left vacant."""
+
+    tag: ClassVar[str] = "role_released"
+    role: str
+    person: str
+
+    def describe(self) -> str:
+        from incidentkit.roles import role_label
+
+        return f"{self.person} released {role_label(self.role)}"
+
+
+@attrs.frozen(kw_only=True)
+class StatusChanged(Event):
+    """The lifecycle status moved (not through resolve, reopen or close)."""
+
+    tag: ClassVar[str] = "status_changed"
+    old: Status
+    new: Status
+    reason: str = ""
+
+    def describe(self) -> str:
+        suffix = f": {self.reason}" if self.reason else ""
+        return f"Status {self.old} → {self.new}{suffix}"
+
+
+@attrs.frozen(kw_only=True)
+class PhaseEntered(Event):
+    """The response moved into a phase."""
+
+    tag: ClassVar[str] = "phase_entered"
+    phase: Phase
+    previous: Phase | None = None
+
+    def describe(self) -> str:
+        return f"Phase: {self.phase}"
+
+
+@attrs.frozen(kw_only=True)
+class NoteAdded(Event):
+    """Free text for the record."""
+
+    tag: ClassVar[str] = "note_added"
+    text: str
+
+    def describe(self) -> str:
+        return self.text
+
+
+@attrs.frozen(kw_only=True)
+class HypothesisRecorded(Event):
+    """A hypothesis with its test, result and conclusion (the guide's investigation form)."""
+
+    tag: ClassVar[str] = "hypothesis_recorded"
+    hypothesis: str
+    test: str = ""
+    result: str = ""
+    conclusion: Conclusion = Conclusion.INCONCLUSIVE
+
+    def describe(self) -> str:
+        parts = [f"Hypothesis: {self.hypothesis}"]
+        if self.test:
+            parts.append(f"test: {self.test}")
+        if self.result:
+            parts.append(f"result: {self.result}")
+        parts.append(f"conclusion: {self.conclusion}")
+        return "; ".join(parts)
+
+
+@attrs.frozen(kw_only=True)
+class ChecklistItemChanged(Event):
+    """A checklist item changed state; ``reason`` is required for skipped items."""
+
+    tag: ClassVar[str] = "checklist_item_changed"
+    checklist: str
+    item: str
+    state: ItemState
+    reason: str = ""
+
+    def describe(self) -> str:
+        suffix = f" ({self.reason})" if self.reason else ""
+        return f"Checklist {self.checklist}/{self.item}: {self.state}{suffix}"
+
+
+@attrs.frozen(kw_only=True)
+class UpdatePosted(Event):
+    """A status update for stakeholders (status page vocabulary)."""
+
+    tag: ClassVar[str] = "update_posted"
+    status: PublicStatus
+    message: str
+    audience: str = "public"
+
+    def describe(self) -> str:
+        return f"Status update ({self.status}): {self.message}"
+
+
+@attrs.frozen(kw_only=True)
+class ChannelOpened(Event):
+    """A chat channel was created for the incident by a plugin."""
+
+    tag: ClassVar[str] = "channel_opened"
+    channel: str
+
+    def describe(self) -> str:
+        return f"Channel opened: {self.channel}"
+
+
+@attrs.frozen(kw_only=True)
+class MitigationRequested(Event):
+    """Someone asked for a mitigation action (run inline or through the outbox)."""
+
+    tag: ClassVar[str] = "mitigation_requested"
+    request_id: str
+    action: str
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+    dry_run: bool = False
+
+    def describe(self) -> str:
+        dry = " (dry run)" if self.dry_run else ""
+        return f"Mitigation requested: {self.action}{dry}"
+
+
+@attrs.frozen(kw_only=True)
+class MitigationCompleted(Event):
+    """A mitigation ended: applied, failed or dry run. The first applied one marks mitigated."""
+
+    tag: ClassVar[str] = "mitigation_completed"
+    request_id: str
+    action: str
+    outcome: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        detail = f": {self.detail}" if self.detail else ""
+        return f"Mitigation {self.action} {self.outcome}{detail}"
+
+
+@attrs.frozen(kw_only=True)
+class EscalationFired(Event):
+    """A timer-driven escalation step fired (page, notify or ticket)."""
+
+    tag: ClassVar[str] = "escalation_fired"
+    key: str
+    action: str
+    targets: tuple[str, ...] = ()
+    due_at: datetime
+
+    def describe(self) -> str:
+        who = ", ".join(self.targets) if self.targets else "on-call"
+        return f"Escalation: {self.action} {who}"
+
+
+@attrs.frozen(kw_only=True)
+class ReminderFired(Event):
+    """A reminder fired (status update overdue, review due …)."""
+
+    tag: ClassVar[str] = "reminder_fired"
+    key: str
+    reminder: str
+    due_at: datetime
+    text: str = ""
+
+    def describe(self) -> str:
+        return f"Reminder: {self.text or self.reminder}"
+
+
+@attrs.frozen(kw_only=True)
+class TargetMissed(Event):
+    """A response or phase target passed without being met."""
+
+    tag: ClassVar[str] = "target_missed"
+    key: str
+    target: str
+    due_at: datetime
+
+    def describe(self) -> str:
+        return f"Target missed: {self.target}"
+
+
+@attrs.frozen(kw_only=True)
+class NotificationFailed(Event):
+    """A notification could not be delivered by a notifier after all retries."""
+
+    tag: ClassVar[str] = "notification_failed"
+    notifier: str
+    key: str
+    attempts: int
+    error: str
+
+    def describe(self) -> str:
+        return (
+            f"Notification via {self.notifier} failed after {self.attempts} attempts: {self.error}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Resolved(Event):
+    """The incident was resolved. ``forced`` records an override of open criteria."""
+
+    tag: ClassVar[str] = "resolved"
+    summary: str = ""
+    forced: bool = False
+    force_reason: str = ""
+    open_items: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        text = "Incident resolved"
+        if self.summary:
+            text += f": {self.summary}"
+        if self.forced:
+            text += f" (forced: {self.force_reason}; open: {', '.join(self.open_items)})"
+        return text
+
+
+@attrs.frozen(kw_only=True)
+class Reopened(Event):
+    """A resolved incident came back."""
+
+    tag: ClassVar[str] = "reopened"
+    reason: str
+
+    def describe(self) -> str:
+        return f"Incident reopened: {self.reason}"
+
+
+@attrs.frozen(kw_only=True)
+class Closed(Event):
+    """The incident is closed; nothing more happens to it."""
+
+    tag: ClassVar[str] = "closed"
+    reason: str = ""
+
+    def describe(self) -> str:
+        return "Incident closed" + (f": {self.reason}" if self.reason else "")
+
+
+AnyEvent = Union[  # noqa: UP007 - cattrs' tagged-union strategy takes a typing.Union
+    Declared,
+    Acknowledged,
+    SeverityChanged,
+    RoleAssigned,
+    RoleHandedOver,
+    RoleReleased,
+    StatusChanged,
+    PhaseEntered,
+    NoteAdded,
+    HypothesisRecorded,
+    ChecklistItemChanged,
+    UpdatePosted,
+    ChannelOpened,
+    MitigationRequested,
+    MitigationCompleted,
+    EscalationFired,
+    ReminderFired,
+    TargetMissed,
+    NotificationFailed,
+    Resolved,
+    Reopened,
+    Closed,
+]
+"""The closed union of every event class."""
+
+EVENT_TYPES: Mapping[str, type[Event]] = {cls.tag: cls for cls in get_args(AnyEvent)}
+"""Stable tag → event class."""
+
+
+@attrs.frozen
+class RecordedEvent:
+    """An event as it stands on the timeline.
+
+    ``version`` counts from 1 per incident; ``hash`` chains this row to the
+    previous one (see :meth:`IncidentKit.verify`).
+    """
+
+    incident_id: str
+    version: int
+    recorded_at: datetime
+    event: Event
+    hash: str = ""
+
+    @property
+    def key(self) -> str:
+        """A stable identity for the event: ``<incident id>:<version>``."""
+        return f"{self.incident_id}:{self.version}"
