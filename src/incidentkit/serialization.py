@@ -9,6 +9,8 @@ choices to a converter you own. The choices:
   ISO 8601 duration (``PT5M``) or a short form (``5m``, ``1h30m``, ``90s``, ``2d``);
 * ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``;
 * ``zoneinfo.ZoneInfo``: its IANA key;
+* strings, booleans, integers and floats: taken as they are, never coerced
+  (``"yes"`` is not a boolean; an integer is accepted where a float is wanted);
 * enums: by value; tuples and frozensets: JSON arrays (frozensets sorted);
 * timeline events: a tagged union, the stable ``Event.tag`` under ``"type"``;
 * unknown keys in structured input are refused (``forbid_extra_keys``).
@@ -104,11 +106,14 @@ def _unstructure_timedelta(value: timedelta) -> int | float:
 
 
 def _structure_datetime(value: object, _: type[Any]) -> datetime:
-    if isinstance(value, datetime):
-        return ensure_aware(value, "datetime")
-    if isinstance(value, str):
-        return parse_datetime(value, "datetime")
-    raise ValidationError("datetime", f"expected an ISO 8601 string, got {type(value).__name__}")
+    try:
+        if isinstance(value, datetime):
+            return ensure_aware(value, "datetime")
+        if isinstance(value, str):
+            return parse_datetime(value, "datetime")
+    except ValidationError as err:
+        raise ValueError(err.reason) from None
+    raise ValueError(f"expected an ISO 8601 datetime, got {type(value).__name__}")
 
 
 def _structure_time(value: object, _: type[Any]) -> time:
@@ -119,7 +124,7 @@ def _structure_time(value: object, _: type[Any]) -> time:
             return time.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValidationError("time", f"not a time of day: {value!r} (use 'HH:MM')")
+    raise ValueError(f"not a time of day: {value!r} (use 'HH:MM')")
 
 
 def _structure_zone(value: object, _: type[Any]) -> ZoneInfo:
@@ -130,19 +135,53 @@ def _structure_zone(value: object, _: type[Any]) -> ZoneInfo:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    raise ValidationError("zone", f"unknown IANA time zone: {value!r}")
+    raise ValueError(f"unknown IANA time zone: {value!r}")
 
 
 def _event_tag(cls: type) -> str:
     return cast(type[Event], cls).tag
 
 
+def _structure_timedelta(value: object, _: type[Any]) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValidationError as err:
+        raise ValueError(err.reason) from None
+
+
+def _structure_optional_timedelta(value: object, cls: type[Any]) -> timedelta | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+        return None
+    return _structure_timedelta(value, cls)
+
+
+def _strict(kind: type[Any], *accept: type[Any]) -> Any:
+    """A structure hook that refuses values of the wrong JSON/TOML type (no coercion)."""
+    allowed = accept or (kind,)
+
+    def hook(value: object, cls: type[Any]) -> Any:
+        if cls is not kind:  # a subclass such as a StrEnum: construct it by value
+            return cls(value)
+        if isinstance(value, bool) and kind is not bool:
+            raise ValueError(f"expected {kind.__name__}, got a boolean")
+        if not isinstance(value, allowed):
+            raise ValueError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return kind(value)
+
+    return hook
+
+
 def configure_converter(converter: cattrs.Converter) -> None:
     """Apply incidentkit's choices (see the module docstring) to ``converter``."""
+    converter.register_structure_hook(str, _strict(str))
+    converter.register_structure_hook(bool, _strict(bool))
+    converter.register_structure_hook(int, _strict(int))
+    converter.register_structure_hook(float, _strict(float, int, float))
     converter.register_unstructure_hook(datetime, lambda v: v.isoformat())
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_unstructure_hook(timedelta, _unstructure_timedelta)
-    converter.register_structure_hook(timedelta, lambda v, _: parse_duration(v))
+    converter.register_structure_hook(timedelta, _structure_timedelta)
+    converter.register_structure_hook(timedelta | None, _structure_optional_timedelta)
     converter.register_unstructure_hook(
         time,
         lambda v: (
@@ -242,11 +281,13 @@ def _problems(err: BaseException, path: str) -> list[tuple[str, str]]:
             found.extend(_problems(sub, path))
         return found
     if isinstance(err, ValidationError):
-        return [(path, err.reason)]
+        # Raised by an attrs validator: its field is relative to the class at ``path``.
+        field = err.field if err.field.startswith(("[", "$")) else f".{err.field}"
+        return [(path + field.removeprefix("$"), err.reason)]
     if isinstance(err, PolicyError):
         return [(f"{path}{p[1:] if p.startswith('$') else '.' + p}", r) for p, r in err.problems]
     if isinstance(err, KeyError):
-        return [(f"{path}.{err.args[0]}" if err.args else path, "required key is missing")]
+        return [(path, "required key is missing")]
     if isinstance(err, cattrs.ForbiddenExtraKeysError):
         return [(f"{path}.{key}", "unknown key") for key in sorted(err.extra_fields)]
     if isinstance(err, TypeError | ValueError):

@@ -1,0 +1,151 @@
+"""The policy bundle: every rule the kit applies, as data.
+
+:meth:`Policy.default` reproduces the incident-response guide.
+:func:`load_policy` reads a TOML file whose tables override the defaults
+(a table replaces the same table of the default; a list replaces the whole
+list). A bad file is refused with :class:`PolicyError` listing each key path
+and reason, before anything runs:
+
+.. code-block:: toml
+
+    [severity]
+    default_severity = "SEV3"
+
+    [[severity.rules]]
+    severity = "SEV1"
+    when = "error_rate > 0.5"
+    reason = "half of all requests failing"
+
+    [roles]
+    custom = ["security-lead"]
+    commander_only = true
+
+    [phases]
+    mitigate = "10m"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
+from incidentkit.errors import NotFound, PolicyError, ValidationError
+from incidentkit.lifecycle import DEFAULT_PHASE_TARGETS, Phase
+from incidentkit.roles import RolePolicy
+from incidentkit.serialization import converter, structure_input
+from incidentkit.severity import SeverityPolicy
+
+__all__ = ["PhaseTargets", "Policy", "load_policy"]
+
+
+@attrs.frozen
+class PhaseTargets:
+    """How long after declaration each response phase should be done (``None``: no target)."""
+
+    assess: timedelta | None = DEFAULT_PHASE_TARGETS[Phase.ASSESS]
+    mitigate: timedelta | None = DEFAULT_PHASE_TARGETS[Phase.MITIGATE]
+    investigate: timedelta | None = DEFAULT_PHASE_TARGETS[Phase.INVESTIGATE]
+    resolve: timedelta | None = DEFAULT_PHASE_TARGETS[Phase.RESOLVE]
+
+    def as_mapping(self) -> dict[Phase, timedelta | None]:
+        """Phase → target."""
+        return {phase: getattr(self, phase.value) for phase in Phase}
+
+
+def _unique_checklists(
+    _: object, __: attrs.Attribute[Any], value: tuple[ChecklistTemplate, ...]
+) -> None:
+    names = [t.name for t in value]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ValidationError(f"checklists[{index}].name", f"{name!r} is defined twice")
+
+
+@attrs.frozen
+class Policy:
+    """Everything the kit needs to decide: severity, roles, checklists, targets.
+
+    ``gating_checklist`` names the checklist whose required items must be
+    closed before an incident resolves (``""`` disables the gate).
+    ``zone`` is the time zone for channel names and human renderings;
+    stored times are always UTC.
+    """
+
+    severity: SeverityPolicy = attrs.field(factory=SeverityPolicy.default)
+    roles: RolePolicy = attrs.field(factory=RolePolicy)
+    checklists: tuple[ChecklistTemplate, ...] = attrs.field(
+        default=DEFAULT_TEMPLATES, validator=_unique_checklists
+    )
+    phases: PhaseTargets = attrs.field(factory=PhaseTargets)
+    gating_checklist: str = "resolution"
+    channel_prefix: str = "#incident-"
+    zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
+
+    def __attrs_post_init__(self) -> None:
+        if self.gating_checklist and self.gating_checklist not in self.checklist_names:
+            raise PolicyError(
+                [("gating_checklist", f"no checklist named {self.gating_checklist!r}")]
+            )
+
+    @classmethod
+    def default(cls) -> Policy:
+        """The guide's policy."""
+        return cls()
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> Policy:
+        """Build a policy from parsed TOML/JSON: tables override :meth:`default`."""
+        base = converter().unstructure(cls.default())
+        merged = _merge(base, data)
+        return structure_input(converter(), merged, cls, source=source)
+
+    @classmethod
+    def from_toml(cls, text: str, *, source: str | None = None) -> Policy:
+        """Parse TOML text; see the module docstring for the format."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise PolicyError([("$", f"not valid TOML: {err}")], source=source) from err
+        return cls.from_mapping(data, source=source)
+
+    @property
+    def checklist_names(self) -> tuple[str, ...]:
+        """Names of the checklist templates, in order."""
+        return tuple(t.name for t in self.checklists)
+
+    def checklist(self, name: str) -> ChecklistTemplate:
+        """The template called ``name``."""
+        for template in self.checklists:
+            if template.name == name:
+                return template
+        raise NotFound("checklist", name, self.checklist_names)
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Tables merge key by key; anything else (lists, scalars) replaces."""
+    if isinstance(base, dict) and isinstance(override, Mapping):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a TOML policy file.
+
+    :raises PolicyError: naming the file, each bad key path and the reason.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PolicyError([("$", f"cannot read: {err.strerror}")], source=str(file)) from err
+    return Policy.from_toml(text, source=str(file))
