@@ -1,1 +1,136 @@
-"""incidentkit."""
+"""incidentkit: run incident response from your own service.
+
+Declare incidents with a severity, staff the roles, move through the response
+phases, keep an append-only timeline, resolve only when the criteria hold, and
+plug in notifiers, stores and mitigations through pluggy hooks.
+
+>>> import incidentkit as ik
+>>> ik.Severity.SEV1.is_worse_than(ik.Severity.SEV2)
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
+from incidentkit.clock import Clock, ManualClock, SystemClock
+from incidentkit.errors import (
+    ConcurrencyConflict,
+    GuardFailed,
+    IncidentKitError,
+    InvalidTransition,
+    NotFound,
+    PermanentFailure,
+    PermissionDenied,
+    PluginError,
+    PolicyError,
+    StoreError,
+    ValidationError,
+)
+from incidentkit.events import (
+    Conclusion,
+    Event,
+    PublicStatus,
+    RecordedEvent,
+    Source,
+)
+from incidentkit.incident import Incident, ItemStatus
+from incidentkit.kit import IncidentKit
+from incidentkit.lifecycle import Phase, Status
+from incidentkit.mitigation import (
+    MitigationAction,
+    MitigationContext,
+    MitigationOutcome,
+    MitigationResult,
+)
+from incidentkit.notify import (
+    IncidentRef,
+    Notification,
+    NotificationKind,
+    NotifierSpec,
+    Urgency,
+)
+from incidentkit.plugins._markers import hookimpl
+from incidentkit.plugins.manager import PluginManager
+from incidentkit.policy import PhaseTargets, Policy, load_policy
+from incidentkit.roles import Role, RolePolicy
+from incidentkit.severity import (
+    Classification,
+    FeatureScope,
+    Paging,
+    Rule,
+    Severity,
+    SeverityLevel,
+    SeverityPolicy,
+    Signals,
+)
+from incidentkit.store import IncidentSummary, MemoryStore, Store, SummaryQuery
+from incidentkit.timeline import ChainCheck
+
+__all__ = [
+    "ChainCheck",
+    "ChecklistItem",
+    "ChecklistTemplate",
+    "Classification",
+    "Clock",
+    "Conclusion",
+    "ConcurrencyConflict",
+    "Event",
+    "FeatureScope",
+    "GuardFailed",
+    "Incident",
+    "IncidentKit",
+    "IncidentKitError",
+    "IncidentRef",
+    "IncidentSummary",
+    "InvalidTransition",
+    "ItemState",
+    "ItemStatus",
+    "ManualClock",
+    "MemoryStore",
+    "MitigationAction",
+    "MitigationContext",
+    "MitigationOutcome",
+    "MitigationResult",
+    "NotFound",
+    "Notification",
+    "NotificationKind",
+    "NotifierSpec",
+    "Paging",
+    "PermanentFailure",
+    "PermissionDenied",
+    "Phase",
+    "PhaseTargets",
+    "PluginError",
+    "PluginManager",
+    "Policy",
+    "PolicyError",
+    "PublicStatus",
+    "RecordedEvent",
+    "Role",
+    "RolePolicy",
+    "Rule",
+    "Severity",
+    "SeverityLevel",
+    "SeverityPolicy",
+    "Signals",
+    "Source",
+    "Status",
+    "Store",
+    "StoreError",
+    "SummaryQuery",
+    "SystemClock",
+    "Urgency",
+    "ValidationError",
+    "hookimpl",
+    "load_policy",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("incidentkit")
+    raise AttributeError(f"module 'incidentkit' has no attribute {name!r}")

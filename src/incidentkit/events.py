@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Union, get_args
 
 import attrs
 
-from incidentkit.checklists import ItemState
+from incidentkit.checklists import ChecklistTemplate, ItemState
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.severity import Severity
 
@@ -95,7 +95,12 @@ class Event:
 
 @attrs.frozen(kw_only=True)
 class Declared(Event):
-    """The incident was declared. Starts the MTTR clock."""
+    """The incident was declared. Starts the MTTR clock.
+
+    ``checklists`` freezes the templates in force at declaration, so a later
+    policy change never rewrites an incident's history. ``reasons`` records why
+    the severity was chosen when it came from classification.
+    """
 
     tag: ClassVar[str] = "declared"
     title: str
@@ -108,6 +113,7 @@ class Declared(Event):
     detected_at: datetime | None = None
     declared_at: datetime
     reasons: tuple[str, ...] = ()
+    checklists: tuple[ChecklistTemplate, ...] = ()
 
     def describe(self) -> str:
         return f"Incident declared — {self.severity} — {self.title}"

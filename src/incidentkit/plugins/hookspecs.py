@@ -18,11 +18,11 @@ import pluggy
 from incidentkit.plugins._markers import PROJECT_NAME
 
 if TYPE_CHECKING:
+    from incidentkit.events import RecordedEvent
     from incidentkit.incident import Incident
     from incidentkit.mitigation import MitigationAction
     from incidentkit.notify import NotifierSpec
     from incidentkit.store import Store
-    from incidentkit.timeline import RecordedEvent
 
 __all__ = ["hookspec"]
 

@@ -1,0 +1,674 @@
+"""The ``Incident`` aggregate: state as a pure fold over events, and pure commands.
+
+Two kinds of pure function live here (STYLE rule 16):
+
+* :func:`apply` / :func:`fold`: ``(state, recorded event) -> state``;
+* ``decide_…`` command handlers: ``(state, policy, now, arguments) -> events``.
+  They validate and guard; a refused command raises and returns nothing.
+
+:class:`~incidentkit.kit.IncidentKit` wraps them with loading, authorization,
+appending and the outbox.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from incidentkit._time import to_utc
+from incidentkit.checklists import DECLARATION, ChecklistTemplate, ItemState
+from incidentkit.errors import GuardFailed, InvalidTransition, NotFound, ValidationError
+from incidentkit.events import (
+    Acknowledged,
+    ChannelOpened,
+    ChecklistItemChanged,
+    Closed,
+    Conclusion,
+    Declared,
+    EscalationFired,
+    Event,
+    HypothesisRecorded,
+    MitigationCompleted,
+    MitigationRequested,
+    NoteAdded,
+    NotificationFailed,
+    PhaseEntered,
+    PublicStatus,
+    RecordedEvent,
+    ReminderFired,
+    Reopened,
+    Resolved,
+    RoleAssigned,
+    RoleHandedOver,
+    RoleReleased,
+    SeverityChanged,
+    Source,
+    StatusChanged,
+    TargetMissed,
+    UpdatePosted,
+)
+from incidentkit.lifecycle import (
+    INITIAL_STATUS,
+    Phase,
+    Status,
+    allowed_transitions,
+    can_transition,
+)
+from incidentkit.policy import Policy
+from incidentkit.roles import Role
+from incidentkit.severity import Severity
+
+__all__ = [
+    "Incident",
+    "ItemStatus",
+    "apply",
+    "channel_name",
+    "fold",
+    "slugify",
+]
+
+
+@attrs.frozen
+class ItemStatus:
+    """A checklist item's state on one incident, with who closed it, when and why."""
+
+    state: ItemState = ItemState.PENDING
+    by: str | None = None
+    at: datetime | None = None
+    reason: str = ""
+
+
+@attrs.frozen
+class Incident:
+    """An incident's current state: the fold of its timeline.
+
+    Timestamps are aware UTC. ``started_at`` is when the problem began (if
+    known), ``detected_at`` when it was noticed, ``declared_at`` when the
+    incident was declared (the MTTR clock starts here unless a metric basis
+    says otherwise).
+    """
+
+    id: str
+    version: int
+    title: str
+    severity: Severity
+    status: Status
+    phase: Phase
+    source: Source
+    declared_by: str
+    declared_at: datetime
+    detected_at: datetime
+    started_at: datetime | None = None
+    services: tuple[str, ...] = ()
+    description: str = ""
+    channel: str = ""
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    identified_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    last_update_at: datetime | None = None
+    public_status: PublicStatus | None = None
+    updated_at: datetime | None = None
+    roles: Mapping[str, str] = attrs.field(factory=dict)
+    checklists: Mapping[str, Mapping[str, ItemStatus]] = attrs.field(factory=dict)
+    templates: tuple[ChecklistTemplate, ...] = ()
+    phase_entered: Mapping[Phase, datetime] = attrs.field(factory=dict)
+    fired: frozenset[str] = frozenset()
+    paged: tuple[str, ...] = ()
+    hypotheses: tuple[HypothesisRecorded, ...] = ()
+    pending_mitigations: Mapping[str, str] = attrs.field(factory=dict)
+    resolution_summary: str = ""
+    reopen_count: int = 0
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def commander(self) -> str | None:
+        """The incident commander, if one is assigned."""
+        return self.roles.get(Role.INCIDENT_COMMANDER.value)
+
+    @property
+    def is_open(self) -> bool:
+        """True until resolved or closed."""
+        return self.status.is_open
+
+    def holder(self, role: Role | str) -> str | None:
+        """Who holds ``role`` (``None`` when vacant)."""
+        return self.roles.get(role.value if isinstance(role, Role) else role)
+
+    def roles_of(self, person: str) -> tuple[str, ...]:
+        """Every role ``person`` holds."""
+        return tuple(role for role, holder in self.roles.items() if holder == person)
+
+    def template(self, name: str) -> ChecklistTemplate:
+        """The checklist template frozen at declaration."""
+        for template in self.templates:
+            if template.name == name:
+                return template
+        raise NotFound("checklist", name, [t.name for t in self.templates])
+
+    def item(self, checklist: str, key: str) -> ItemStatus:
+        """One checklist item's status; :class:`NotFound` names the known keys."""
+        self.template(checklist).item(key)
+        return self.checklists[checklist][key]
+
+    def open_items(self, checklist: str, *, required_only: bool = True) -> tuple[str, ...]:
+        """Keys of items still pending (required ones only, by default)."""
+        template = self.template(checklist)
+        items = self.checklists.get(checklist, {})
+        return tuple(
+            item.key
+            for item in template.items
+            if (item.required or not required_only)
+            and items.get(item.key, ItemStatus()).state is ItemState.PENDING
+        )
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str, max_length: int = 40) -> str:
+    """Lowercase, dashes for anything else, cut at a word boundary.
+
+    >>> slugify("API returning 500 errors!")
+    'api-returning-500-errors'
+    """
+    slug = _SLUG.sub("-", text.lower()).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0] or slug[:max_length]
+    return slug or "incident"
+
+
+def channel_name(policy: Policy, declared_at: datetime, title: str) -> str:
+    """``#incident-YYYY-MM-DD-<slug>``, dated in the policy's zone.
+
+    >>> from datetime import datetime, timezone
+    >>> channel_name(Policy.default(), datetime(2024, 11, 20, 22, 30, tzinfo=timezone.utc),
+    ...              "API returning 500 errors")
+    '#incident-2024-11-20-api-returning-500-errors'
+    """
+    day = declared_at.astimezone(policy.zone).date().isoformat()
+    return f"{policy.channel_prefix}{day}-{slugify(title)}"
+
+
+# --- the fold ---------------------------------------------------------------
+
+_AUTOMATIC_ITEMS: Mapping[str, str] = {
+    "declared": "assign-severity",
+    "declared:timer": "start-mttr-timer",
+    "commander": "assign-commander",
+    "update": "post-initial-update",
+    "channel": "create-channel",
+}
+
+
+def _auto_check(state: Incident, trigger: str, by: str, at: datetime) -> Incident:
+    """Close a declaration-checklist item that an event completes by itself."""
+    key = _AUTOMATIC_ITEMS[trigger]
+    items = state.checklists.get(DECLARATION.name)
+    if items is None or key not in items or items[key].state is not ItemState.PENDING:
+        return state
+    updated = {**items, key: ItemStatus(ItemState.DONE, by, at, "automatic")}
+    return attrs.evolve(state, checklists={**state.checklists, DECLARATION.name: updated})
+
+
+def _declare(incident_id: str, record: RecordedEvent, event: Declared) -> Incident:
+    at = record.recorded_at
+    state = Incident(
+        id=incident_id,
+        version=record.version,
+        title=event.title,
+        severity=event.severity,
+        status=INITIAL_STATUS,
+        phase=Phase.ASSESS,
+        source=event.source,
+        declared_by=event.by,
+        declared_at=event.declared_at,
+        detected_at=event.detected_at or event.declared_at,
+        started_at=event.started_at,
+        services=event.services,
+        description=event.description,
+        channel=event.channel,
+        updated_at=at,
+        templates=event.checklists,
+        checklists={
+            template.name: {item.key: ItemStatus() for item in template.items}
+            for template in event.checklists
+        },
+        phase_entered={Phase.ASSESS: event.declared_at},
+        reasons=event.reasons,
+    )
+    state = _auto_check(state, "declared", event.by, event.declared_at)
+    return _auto_check(state, "declared:timer", event.by, event.declared_at)
+
+
+def apply(state: Incident | None, record: RecordedEvent) -> Incident:
+    """Return the state after ``record``. Pure; never raises for a well-formed timeline.
+
+    :raises ValueError: when the first event is not a declaration or a later one is.
+    """
+    event = record.event
+    if state is None:
+        if not isinstance(event, Declared):
+            raise ValueError(f"{record.key}: a timeline must start with 'declared'")
+        return _declare(record.incident_id, record, event)
+    if isinstance(event, Declared):
+        raise ValueError(f"{record.key}: 'declared' may only be the first event")
+    at = record.recorded_at
+    state = attrs.evolve(state, version=record.version, updated_at=at)
+    match event:
+        case Acknowledged():
+            return attrs.evolve(state, acknowledged_at=at, acknowledged_by=event.by)
+        case SeverityChanged():
+            return attrs.evolve(state, severity=event.new)
+        case RoleAssigned():
+            state = attrs.evolve(state, roles={**state.roles, event.role: event.person})
+            if event.role == Role.INCIDENT_COMMANDER.value:
+                state = _auto_check(state, "commander", event.by, at)
+            return state
+        case RoleHandedOver():
+            return attrs.evolve(state, roles={**state.roles, event.role: event.to_person})
+        case RoleReleased():
+            return attrs.evolve(
+                state, roles={r: p for r, p in state.roles.items() if r != event.role}
+            )
+        case StatusChanged():
+            identified = state.identified_at
+            if event.new is Status.IDENTIFIED and identified is None:
+                identified = at
+            return attrs.evolve(state, status=event.new, identified_at=identified)
+        case PhaseEntered():
+            entered = dict(state.phase_entered)
+            entered.setdefault(event.phase, at)
+            return attrs.evolve(state, phase=event.phase, phase_entered=entered)
+        case HypothesisRecorded():
+            identified = state.identified_at
+            if event.conclusion is Conclusion.CONFIRMED and identified is None:
+                identified = at
+            return attrs.evolve(
+                state, hypotheses=(*state.hypotheses, event), identified_at=identified
+            )
+        case ChecklistItemChanged():
+            items = dict(state.checklists.get(event.checklist, {}))
+            items[event.item] = ItemStatus(event.state, event.by, at, event.reason)
+            return attrs.evolve(state, checklists={**state.checklists, event.checklist: items})
+        case UpdatePosted():
+            state = attrs.evolve(state, last_update_at=at, public_status=event.status)
+            return _auto_check(state, "update", event.by, at)
+        case ChannelOpened():
+            state = attrs.evolve(state, channel=event.channel)
+            return _auto_check(state, "channel", event.by, at)
+        case MitigationRequested():
+            if event.dry_run:
+                return state
+            pending = {**state.pending_mitigations, event.request_id: event.action}
+            return attrs.evolve(state, pending_mitigations=pending)
+        case MitigationCompleted():
+            pending = {k: v for k, v in state.pending_mitigations.items() if k != event.request_id}
+            mitigated = state.mitigated_at
+            if event.outcome == "applied" and mitigated is None:
+                mitigated = at
+            return attrs.evolve(state, pending_mitigations=pending, mitigated_at=mitigated)
+        case EscalationFired():
+            paged = state.paged
+            if event.action == "page":
+                paged = tuple(dict.fromkeys((*paged, *(event.targets or ("on-call",)))))
+            return attrs.evolve(state, fired=state.fired | {event.key}, paged=paged)
+        case ReminderFired() | TargetMissed():
+            return attrs.evolve(state, fired=state.fired | {event.key})
+        case Resolved():
+            return attrs.evolve(
+                state,
+                status=Status.RESOLVED,
+                resolved_at=at,
+                resolution_summary=event.summary,
+            )
+        case Reopened():
+            return attrs.evolve(
+                state,
+                status=Status.INVESTIGATING,
+                resolved_at=None,
+                reopen_count=state.reopen_count + 1,
+            )
+        case Closed():
+            return attrs.evolve(state, status=Status.CLOSED, closed_at=at)
+        case NoteAdded() | NotificationFailed():
+            return state
+    raise ValueError(f"{record.key}: no fold rule for event type {event.tag!r}")
+
+
+def fold(records: Iterable[RecordedEvent], state: Incident | None = None) -> Incident | None:
+    """Fold ``records`` (in version order) onto ``state``."""
+    for record in records:
+        state = apply(state, record)
+    return state
+
+
+# --- command handlers ---------------------------------------------------------
+
+
+def _text(value: object, field: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field, f"expected text, got {type(value).__name__}")
+    text = value.strip()
+    if not text and not allow_empty:
+        raise ValidationError(field, "must not be empty")
+    return text
+
+
+def actor(value: object) -> str:
+    """Validate an actor name (the ``by`` argument)."""
+    return _text(value, "by")
+
+
+def _require_not_closed(state: Incident, action: str) -> None:
+    if state.status is Status.CLOSED:
+        raise InvalidTransition(state.id, action, state.status.value, ())
+
+
+def _require_open(state: Incident, action: str, allowed: Sequence[str] = ()) -> None:
+    if not state.is_open:
+        fallback = ("reopen", "close") if state.status is Status.RESOLVED else ()
+        raise InvalidTransition(state.id, action, state.status.value, allowed or fallback)
+
+
+def decide_declare(
+    policy: Policy,
+    now: datetime,
+    *,
+    title: object,
+    severity: Severity,
+    by: str,
+    source: Source = Source.MANUAL,
+    started_at: datetime | None = None,
+    detected_at: datetime | None = None,
+    services: Sequence[str] = (),
+    description: str = "",
+    reasons: Sequence[str] = (),
+) -> list[Event]:
+    """Validate a declaration and return the ``declared`` event."""
+    clean_title = _text(title, "title")
+    if len(clean_title) > 200:
+        raise ValidationError("title", "longer than 200 characters")
+    started = to_utc(started_at, "started_at")
+    detected = to_utc(detected_at, "detected_at") or now
+    if started is not None and started > detected:
+        raise ValidationError("started_at", "is after detected_at")
+    if detected > now:
+        raise ValidationError("detected_at", "is in the future")
+    if isinstance(services, str):
+        raise ValidationError("services", "expected a list of service names, got one string")
+    clean_services = tuple(dict.fromkeys(_text(s, "services") for s in services))
+    return [
+        Declared(
+            by=by,
+            title=clean_title,
+            severity=Severity.parse(severity),
+            source=Source(source),
+            services=clean_services,
+            description=_text(description, "description", allow_empty=True),
+            channel=channel_name(policy, now, clean_title),
+            started_at=started,
+            detected_at=detected,
+            declared_at=now,
+            reasons=tuple(reasons),
+            checklists=policy.checklists,
+        )
+    ]
+
+
+def decide_acknowledge(state: Incident, *, by: str) -> list[Event]:
+    """Acknowledge once; escalation stops."""
+    _require_open(state, "acknowledge")
+    if state.acknowledged_at is not None:
+        raise InvalidTransition(state.id, "acknowledge", "acknowledged", ())
+    return [Acknowledged(by=by)]
+
+
+def decide_set_severity(
+    state: Incident, *, severity: Severity, reason: object, by: str
+) -> list[Event]:
+    """Change severity; a reason is required."""
+    _require_open(state, "change severity of")
+    new = Severity.parse(severity)
+    why = _text(reason, "reason")
+    if new == state.severity:
+        raise GuardFailed(state.id, "change severity of", [f"severity is already {new}"])
+    return [SeverityChanged(by=by, old=state.severity, new=new, reason=why)]
+
+
+def decide_assign_role(
+    state: Incident, policy: Policy, *, role: str, person: object, by: str
+) -> list[Event]:
+    """Assign a vacant role or hand a held one over."""
+    _require_not_closed(state, "assign a role on")
+    name = policy.roles.parse(role)
+    who = _text(person, "person")
+    current = state.holder(name)
+    if current == who:
+        raise GuardFailed(state.id, "assign a role on", [f"{who} already holds {name}"])
+    if current is None:
+        return [RoleAssigned(by=by, role=name, person=who)]
+    return [RoleHandedOver(by=by, role=name, from_person=current, to_person=who)]
+
+
+def decide_release_role(state: Incident, policy: Policy, *, role: str, by: str) -> list[Event]:
+    """Leave a held role vacant."""
+    _require_not_closed(state, "release a role on")
+    name = policy.roles.parse(role)
+    current = state.holder(name)
+    if current is None:
+        raise GuardFailed(state.id, "release a role on", [f"{name} is not held"])
+    return [RoleReleased(by=by, role=name, person=current)]
+
+
+def decide_enter_phase(state: Incident, *, phase: Phase | str, by: str) -> list[Event]:
+    """Move the response into ``phase``."""
+    _require_open(state, "change phase of")
+    try:
+        target = Phase(phase)
+    except ValueError:
+        known = ", ".join(p.value for p in Phase)
+        raise ValidationError("phase", f"unknown phase {phase!r} (known: {known})") from None
+    if target is state.phase:
+        raise GuardFailed(state.id, "change phase of", [f"already in phase {target}"])
+    return [PhaseEntered(by=by, phase=target, previous=state.phase)]
+
+
+def decide_set_status(
+    state: Incident, *, status: Status | str, by: str, reason: object = ""
+) -> list[Event]:
+    """Move between open statuses (resolve, reopen and close have their own commands)."""
+    try:
+        target = Status(status)
+    except ValueError:
+        known = ", ".join(s.value for s in Status)
+        raise ValidationError("status", f"unknown status {status!r} (known: {known})") from None
+    allowed = tuple(s.value for s in allowed_transitions(state.status) if s.is_open)
+    if target in (Status.RESOLVED, Status.CLOSED) or not state.is_open:
+        raise InvalidTransition(
+            state.id, f"set status {target.value} on", state.status.value, allowed
+        )
+    if not can_transition(state.status, target):
+        raise InvalidTransition(
+            state.id, f"set status {target.value} on", state.status.value, allowed
+        )
+    return [
+        StatusChanged(
+            by=by, old=state.status, new=target, reason=_text(reason, "reason", allow_empty=True)
+        )
+    ]
+
+
+def decide_note(state: Incident, *, text: object, by: str) -> list[Event]:
+    """Add a note."""
+    _require_not_closed(state, "add a note to")
+    return [NoteAdded(by=by, text=_text(text, "text"))]
+
+
+def decide_hypothesis(
+    state: Incident,
+    *,
+    hypothesis: object,
+    test: object = "",
+    result: object = "",
+    conclusion: Conclusion | str = Conclusion.INCONCLUSIVE,
+    by: str,
+) -> list[Event]:
+    """Record a hypothesis with its test, result and conclusion."""
+    _require_not_closed(state, "record a hypothesis on")
+    try:
+        verdict = Conclusion(conclusion)
+    except ValueError:
+        known = ", ".join(c.value for c in Conclusion)
+        raise ValidationError(
+            "conclusion", f"unknown conclusion {conclusion!r} ({known})"
+        ) from None
+    return [
+        HypothesisRecorded(
+            by=by,
+            hypothesis=_text(hypothesis, "hypothesis"),
+            test=_text(test, "test", allow_empty=True),
+            result=_text(result, "result", allow_empty=True),
+            conclusion=verdict,
+        )
+    ]
+
+
+def decide_checklist(
+    state: Incident,
+    *,
+    checklist: str,
+    item: str,
+    new_state: ItemState,
+    by: str,
+    reason: object = "",
+) -> list[Event]:
+    """Close a pending checklist item as done, skipped (reason required) or not applicable."""
+    _require_not_closed(state, "change a checklist on")
+    current = state.item(checklist, item)
+    why = _text(reason, "reason", allow_empty=True)
+    if new_state is ItemState.SKIPPED and not why:
+        raise ValidationError("reason", "skipping an item needs a reason")
+    if new_state is ItemState.PENDING:
+        raise ValidationError("state", "items cannot be set back to pending")
+    if current.state is not ItemState.PENDING:
+        raise InvalidTransition(
+            state.id, f"mark {checklist}/{item} {new_state.value} on", current.state.value, ()
+        )
+    return [
+        ChecklistItemChanged(by=by, checklist=checklist, item=item, state=new_state, reason=why)
+    ]
+
+
+def decide_post_update(
+    state: Incident,
+    *,
+    status: PublicStatus | str,
+    message: object,
+    by: str,
+    audience: str = "public",
+) -> list[Event]:
+    """Post a status update."""
+    _require_not_closed(state, "post an update on")
+    try:
+        public = PublicStatus(status)
+    except ValueError:
+        known = ", ".join(s.value for s in PublicStatus)
+        raise ValidationError("status", f"unknown public status {status!r} ({known})") from None
+    return [
+        UpdatePosted(
+            by=by,
+            status=public,
+            message=_text(message, "message"),
+            audience=_text(audience, "audience"),
+        )
+    ]
+
+
+def can_resolve(state: Incident, policy: Policy) -> tuple[str, ...]:
+    """Why ``state`` cannot be resolved now (empty: it can). A guard that answers."""
+    reasons: list[str] = []
+    if not state.is_open:
+        reasons.append(f"incident is {state.status}")
+    if policy.roles.require_commander_to_resolve and state.commander is None:
+        reasons.append("no incident commander is assigned")
+    gate = policy.gating_checklist
+    if gate and any(t.name == gate for t in state.templates):
+        open_items = state.open_items(gate)
+        if open_items:
+            reasons.append(f"open {gate} items: {', '.join(open_items)}")
+    return tuple(reasons)
+
+
+def decide_resolve(
+    state: Incident,
+    policy: Policy,
+    *,
+    by: str,
+    summary: object = "",
+    force: bool = False,
+    reason: object = "",
+) -> list[Event]:
+    """Resolve when the criteria hold, or with ``force`` and a reason that is recorded."""
+    _require_open(state, "resolve")
+    why = _text(reason, "reason", allow_empty=True)
+    text = _text(summary, "summary", allow_empty=True)
+    if policy.roles.require_commander_to_resolve and state.commander is None:
+        raise GuardFailed(state.id, "resolve", ["no incident commander is assigned"])
+    gate = policy.gating_checklist
+    open_items: tuple[str, ...] = ()
+    if gate and any(t.name == gate for t in state.templates):
+        open_items = state.open_items(gate)
+    if open_items and not force:
+        raise GuardFailed(
+            state.id,
+            "resolve",
+            [
+                f"open required {gate} items: {', '.join(open_items)}"
+                " (check or skip them, or resolve with force=True and a reason)"
+            ],
+        )
+    if force and not why:
+        raise ValidationError("reason", "a forced resolution needs a reason")
+    return [
+        Resolved(
+            by=by,
+            summary=text,
+            forced=bool(force and open_items),
+            force_reason=why if force else "",
+            open_items=open_items if force else (),
+        )
+    ]
+
+
+def decide_reopen(state: Incident, *, by: str, reason: object) -> list[Event]:
+    """Reopen a resolved incident (status becomes investigating)."""
+    if state.status is not Status.RESOLVED:
+        raise InvalidTransition(state.id, "reopen", state.status.value, ())
+    return [Reopened(by=by, reason=_text(reason, "reason"))]
+
+
+def decide_close(state: Incident, *, by: str, reason: object = "") -> list[Event]:
+    """Close a resolved incident."""
+    if state.status is not Status.RESOLVED:
+        allowed = ("resolve",) if state.is_open else ()
+        raise InvalidTransition(state.id, "close", state.status.value, allowed)
+    return [Closed(by=by, reason=_text(reason, "reason", allow_empty=True))]
+
+
+def ensure_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check mitigation parameters are a JSON-ready mapping with string keys."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise ValidationError("params", f"expected a mapping, got {type(params).__name__}")
+    for key in params:
+        if not isinstance(key, str):
+            raise ValidationError("params", f"keys must be strings, got {key!r}")
+    return dict(params)

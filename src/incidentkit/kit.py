@@ -1,0 +1,790 @@
+"""``IncidentKit``: commands in, events and outbox rows out.
+
+Every command follows the same path:
+
+1. load the incident (a cached fold, topped up with newer events);
+2. authorize (the incident-commander rule, then ``incidentkit_authorize``);
+3. decide: a pure handler from :mod:`incidentkit.incident` returns events or
+   raises (a refused command appends nothing);
+4. append the events with the expected version, plus the summary and the
+   outbox rows they imply, in one store transaction;
+5. on :class:`ConcurrencyConflict` (another replica got there first), reload
+   and decide again, so the command is re-checked against the newer state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from incidentkit._time import ensure_aware
+from incidentkit.checklists import ItemState
+from incidentkit.clock import Clock, SystemClock
+from incidentkit.errors import (
+    ConcurrencyConflict,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    StoreError,
+    ValidationError,
+)
+from incidentkit.events import (
+    Conclusion,
+    EscalationFired,
+    Event,
+    MitigationCompleted,
+    PublicStatus,
+    RecordedEvent,
+    ReminderFired,
+    Resolved,
+    SeverityChanged,
+    Source,
+    TargetMissed,
+    UpdatePosted,
+)
+from incidentkit.incident import (
+    Incident,
+    actor,
+    apply,
+    decide_acknowledge,
+    decide_assign_role,
+    decide_checklist,
+    decide_close,
+    decide_declare,
+    decide_enter_phase,
+    decide_hypothesis,
+    decide_note,
+    decide_post_update,
+    decide_release_role,
+    decide_reopen,
+    decide_resolve,
+    decide_set_severity,
+    decide_set_status,
+)
+from incidentkit.lifecycle import Phase, Status
+from incidentkit.notify import IncidentRef, Notification, NotificationKind, Urgency
+from incidentkit.plugins.manager import PluginManager
+from incidentkit.policy import Policy
+from incidentkit.roles import Role
+from incidentkit.serialization import converter, dumps, event_from_json, event_to_json
+from incidentkit.severity import Paging, Severity, Signals
+from incidentkit.store import (
+    IncidentSummary,
+    OutboxMessage,
+    Store,
+    StoredEvent,
+    SummaryQuery,
+)
+from incidentkit.timeline import GENESIS_HASH, ChainCheck, chain_hash, verify_chain
+
+__all__ = ["DB_ENV", "IncidentKit"]
+
+log = logging.getLogger("incidentkit")
+
+DB_ENV = "INCIDENTKIT_DB"
+"""Environment variable the CLI reads for the store URL."""
+
+#: Commands only the incident commander may run once one is assigned.
+COMMANDER_ACTIONS = frozenset({"set_severity", "assign_role", "release_role", "resolve", "close"})
+
+_SYSTEM = "incidentkit"
+
+
+def _new_id(now: datetime) -> str:
+    return f"INC-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+@attrs.frozen
+class _Cached:
+    state: Incident
+    head_hash: str
+
+
+class IncidentKit:
+    """The facade: run incidents against a store, a policy, a clock and plugins.
+
+    >>> from datetime import datetime, timezone
+    >>> import incidentkit as ik
+    >>> t0 = datetime(2024, 11, 20, 22, 30, tzinfo=timezone.utc)
+    >>> kit = ik.IncidentKit(clock=ik.ManualClock(t0))
+    >>> inc = kit.declare("API returning 500 errors", severity=ik.Severity.SEV1, by="alice")
+    >>> kit.get(inc.id).status
+    <Status.DECLARED: 'declared'>
+    """
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        policy: Policy | None = None,
+        clock: Clock | None = None,
+        plugins: Sequence[object] = (),
+        *,
+        plugin_manager: PluginManager | None = None,
+        autoload_plugins: bool | None = None,
+        strict_plugins: bool = False,
+        id_factory: Callable[[datetime], str] | None = None,
+        retries: int = 5,
+    ) -> None:
+        if plugin_manager is None:
+            plugin_manager = PluginManager(
+                plugins, autoload=autoload_plugins, strict=strict_plugins
+            )
+        else:
+            for plugin in plugins:
+                plugin_manager.register(plugin)
+        self.plugins = plugin_manager
+        self.store: Store = store if store is not None else plugin_manager.open_store("memory://")
+        self.store.migrate()
+        self.policy = policy if policy is not None else Policy.default()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._id_factory = id_factory or _new_id
+        self._retries = retries
+        self._cache: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        policy: Policy | None = None,
+        clock: Clock | None = None,
+        plugins: Sequence[object] = (),
+        autoload_plugins: bool | None = None,
+        strict_plugins: bool = False,
+        **kwargs: Any,
+    ) -> IncidentKit:
+        """Open a kit on the store at ``url`` (``memory://``, ``sqlite:///x.db``, ``postgresql://…``).
+
+        ``url`` defaults to ``$INCIDENTKIT_DB``, then ``sqlite:///incidents.db``.
+        """
+        manager = PluginManager(plugins, autoload=autoload_plugins, strict=strict_plugins)
+        target = url or os.environ.get(DB_ENV) or "sqlite:///incidents.db"
+        store = manager.open_store(target)
+        return cls(
+            store=store,
+            policy=policy,
+            clock=clock,
+            plugin_manager=manager,
+            **kwargs,
+        )
+
+    def shutdown(self) -> None:
+        """Close the store's connections. (``close`` closes an incident.)"""
+        self.store.close()
+
+    def __enter__(self) -> IncidentKit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # --- reading -----------------------------------------------------------
+
+    def _decode(self, row: StoredEvent) -> RecordedEvent:
+        try:
+            event = event_from_json(row.payload)
+        except ValidationError as err:
+            raise StoreError(
+                f"incident {row.incident_id} version {row.version}: unreadable event "
+                f"({err.field}: {err.reason})"
+            ) from err
+        if event.tag != row.tag:
+            raise StoreError(
+                f"incident {row.incident_id} version {row.version}: stored tag {row.tag!r} "
+                f"does not match the payload's {event.tag!r}"
+            )
+        return RecordedEvent(row.incident_id, row.version, row.recorded_at, event, row.hash)
+
+    def _load(self, incident_id: str) -> _Cached:
+        with self._lock:
+            cached = self._cache.get(incident_id)
+        after = cached.state.version if cached else 0
+        rows = self.store.load(incident_id, after_version=after)
+        if cached is None and not rows:
+            raise NotFound("incident", incident_id)
+        if not rows:
+            assert cached is not None
+            return cached
+        state: Incident | None = cached.state if cached else None
+        for row in rows:
+            try:
+                state = apply(state, self._decode(row))
+            except ValueError as err:
+                raise StoreError(str(err)) from err
+        assert state is not None
+        fresh = _Cached(state, rows[-1].hash)
+        with self._lock:
+            self._cache[incident_id] = fresh
+        return fresh
+
+    def get(self, incident_id: str) -> Incident:
+        """The incident's current state (a fold of its timeline)."""
+        return self._load(incident_id).state
+
+    def timeline(self, incident_id: str) -> list[RecordedEvent]:
+        """Every recorded event of the incident, in version order."""
+        rows = self.store.load(incident_id)
+        if not rows:
+            raise NotFound("incident", incident_id)
+        return [self._decode(row) for row in rows]
+
+    def incidents(
+        self,
+        *,
+        status: Status | Iterable[Status] | None = None,
+        severity: Severity | Iterable[Severity] | None = None,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        open_only: bool = False,
+        limit: int | None = None,
+    ) -> list[IncidentSummary]:
+        """Summaries (no replay), filtered; ``since``/``until`` bound the declaration time."""
+        statuses: set[Status] | None = None
+        if status is not None:
+            statuses = {Status(status)} if isinstance(status, str) else {Status(s) for s in status}
+        if open_only:
+            opened = {s for s in Status if s.is_open}
+            statuses = opened if statuses is None else statuses & opened
+        severities: set[Severity] | None = None
+        if severity is not None:
+            severities = (
+                {Severity.parse(severity)}
+                if isinstance(severity, str)
+                else {Severity.parse(s) for s in severity}
+            )
+        lower = ensure_aware(since, "since") if since is not None else None
+        upper = ensure_aware(until, "until") if until is not None else None
+        if lower and upper and lower > upper:
+            raise ValidationError("since", "is after until")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValidationError("limit", "must be a non-negative integer")
+        return self.store.summaries(
+            SummaryQuery(
+                statuses=statuses,
+                severities=severities,
+                service=service,
+                since=lower,
+                until=upper,
+                limit=limit,
+            )
+        )
+
+    def verify(self, incident_id: str) -> ChainCheck:
+        """Check the incident's hash chain; the result names the first broken version."""
+        rows = self.store.load(incident_id)
+        if not rows:
+            raise NotFound("incident", incident_id)
+        return verify_chain(
+            incident_id, ((r.version, r.recorded_at, r.payload, r.hash) for r in rows)
+        )
+
+    def verify_all(self) -> list[ChainCheck]:
+        """Verify every incident in the store."""
+        return [self.verify(incident_id) for incident_id in self.store.incident_ids()]
+
+    # --- the write path ------------------------------------------------------
+
+    def _authorize(self, by: str, action: str, state: Incident | None) -> None:
+        if (
+            state is not None
+            and action in COMMANDER_ACTIONS
+            and self.policy.roles.commander_only
+            and state.commander is not None
+            and state.commander != by
+        ):
+            raise PermissionDenied(
+                state.id,
+                by,
+                action.replace("_", " "),
+                f"only the incident commander ({state.commander}) may do this",
+            )
+        veto = self.plugins.authorize(by, action, state)
+        if veto is not None:
+            raise PermissionDenied(state.id if state else "(new)", by, action, veto)
+
+    def _commit(
+        self,
+        incident_id: str,
+        before: _Cached | None,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> Incident:
+        version = before.state.version if before else 0
+        previous = before.head_hash if before else GENESIS_HASH
+        state = before.state if before else None
+        stored: list[StoredEvent] = []
+        records: list[tuple[Incident | None, RecordedEvent]] = []
+        for offset, event in enumerate(events, start=1):
+            payload = event_to_json(event)
+            digest = chain_hash(previous, incident_id, version + offset, now, payload)
+            row = StoredEvent(incident_id, version + offset, event.tag, payload, now, digest)
+            record = RecordedEvent(incident_id, row.version, now, event, digest)
+            stored.append(row)
+            records.append((state, record))
+            state = apply(state, record)
+            previous = digest
+        assert state is not None
+        outbox = [m for prior, record in records for m in self._side_effects(prior, state, record)]
+        self.store.append(incident_id, stored, version, outbox=outbox, summary=self._summary(state))
+        with self._lock:
+            self._cache[incident_id] = _Cached(state, previous)
+        return state
+
+    def _run(
+        self,
+        incident_id: str,
+        action: str,
+        by: object,
+        decide: Callable[[Incident, datetime], Sequence[Event]],
+    ) -> Incident:
+        who = actor(by)
+        for attempt in range(self._retries + 1):
+            before = self._load(incident_id)
+            self._authorize(who, action, before.state)
+            now = self.clock.now()
+            events = decide(before.state, now)
+            try:
+                return self._commit(incident_id, before, events, now)
+            except ConcurrencyConflict:
+                with self._lock:
+                    self._cache.pop(incident_id, None)
+                if attempt == self._retries:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- side effects ----------------------------------------------------------
+
+    def _summary(self, state: Incident) -> IncidentSummary:
+        return IncidentSummary(
+            incident_id=state.id,
+            version=state.version,
+            title=state.title,
+            status=state.status,
+            severity=state.severity,
+            services=state.services,
+            started_at=state.started_at,
+            detected_at=state.detected_at,
+            declared_at=state.declared_at,
+            acknowledged_at=state.acknowledged_at,
+            mitigated_at=state.mitigated_at,
+            resolved_at=state.resolved_at,
+            closed_at=state.closed_at,
+            next_due_at=None,
+        )
+
+    def _ref(self, state: Incident) -> IncidentRef:
+        return IncidentRef(
+            id=state.id,
+            title=state.title,
+            severity=state.severity,
+            status=state.status,
+            commander=state.commander,
+            channel=state.channel or None,
+            services=state.services,
+        )
+
+    def notifications_for(
+        self, before: Incident | None, after: Incident, record: RecordedEvent
+    ) -> list[Notification]:
+        """The notifications an event implies under the policy (pure; used for the outbox)."""
+        event = record.event
+        key = record.key
+        ref = self._ref(after)
+
+        def note(
+            kind: NotificationKind, text: str, urgency: Urgency, targets: Sequence[str] = ()
+        ) -> Notification:
+            return Notification(
+                key=f"{key}:{kind.value}",
+                kind=kind,
+                incident=ref,
+                text=text,
+                created_at=record.recorded_at,
+                urgency=urgency,
+                targets=tuple(targets),
+            )
+
+        title = f"[{after.severity}] {after.id}: {after.title}"
+        match event:
+            case EscalationFired():
+                kind = {
+                    "page": NotificationKind.PAGE,
+                    "notify": NotificationKind.NOTIFY,
+                    "ticket": NotificationKind.TICKET,
+                }.get(event.action, NotificationKind.ESCALATION)
+                if event.key != "escalation:0:0" and kind is NotificationKind.PAGE:
+                    kind = NotificationKind.ESCALATION
+                urgency = Urgency.HIGH if event.action == "page" else Urgency.LOW
+                return [note(kind, title, urgency, event.targets)]
+            case SeverityChanged():
+                urgency = Urgency.HIGH if event.new.rank <= 2 else Urgency.LOW
+                return [note(NotificationKind.NOTIFY, f"{title} — {event.describe()}", urgency)]
+            case UpdatePosted():
+                return [
+                    note(
+                        NotificationKind.STATUS_UPDATE,
+                        f"{event.status}: {event.message}",
+                        Urgency.LOW,
+                    )
+                ]
+            case ReminderFired():
+                targets = [
+                    p for p in (after.commander, after.holder(Role.COMMUNICATIONS_LEAD)) if p
+                ]
+                return [
+                    note(
+                        NotificationKind.REMINDER,
+                        f"{title} — {event.describe()}",
+                        Urgency.LOW,
+                        targets,
+                    )
+                ]
+            case TargetMissed():
+                targets = [p for p in (after.commander,) if p]
+                return [
+                    note(
+                        NotificationKind.REMINDER,
+                        f"{title} — {event.describe()}",
+                        Urgency.LOW,
+                        targets,
+                    )
+                ]
+            case Resolved():
+                return [
+                    note(NotificationKind.RESOLVED, f"{title} — resolved", Urgency.LOW, after.paged)
+                ]
+        return []
+
+    def _side_effects(
+        self, before: Incident | None, after: Incident, record: RecordedEvent
+    ) -> list[OutboxMessage]:
+        messages: list[OutboxMessage] = []
+        notifiers = self.plugins.notifiers()
+        for notification in self.notifications_for(before, after, record):
+            payload = dumps(converter().unstructure(notification))
+            for name, spec in notifiers.items():
+                if spec.wants(notification.kind):
+                    messages.append(
+                        OutboxMessage(
+                            key=f"{notification.key}:{name}",
+                            incident_id=after.id,
+                            topic="notification",
+                            target=name,
+                            payload=payload,
+                            available_at=record.recorded_at,
+                        )
+                    )
+        for plugin in self.plugins.observers():
+            messages.append(
+                OutboxMessage(
+                    key=f"{record.key}:event:{plugin}",
+                    incident_id=after.id,
+                    topic="event",
+                    target=plugin,
+                    payload=dumps({"version": record.version}),
+                    available_at=record.recorded_at,
+                )
+            )
+        return messages
+
+    def _first_step(self, severity: Severity, now: datetime) -> EscalationFired:
+        level = self.policy.severity.level(severity)
+        action = {
+            Paging.PAGE: "page",
+            Paging.NOTIFY_THEN_PAGE: "notify",
+            Paging.NOTIFY: "notify",
+            Paging.TICKET: "ticket",
+        }[level.paging]
+        return EscalationFired(
+            by=_SYSTEM, key="escalation:0:0", action=action, targets=("primary",), due_at=now
+        )
+
+    # --- commands ------------------------------------------------------------
+
+    def declare(
+        self,
+        title: str,
+        *,
+        severity: Severity | str | None = None,
+        by: str,
+        source: Source = Source.MANUAL,
+        started_at: datetime | None = None,
+        detected_at: datetime | None = None,
+        services: Sequence[str] = (),
+        description: str = "",
+        signals: Signals | None = None,
+        incident_id: str | None = None,
+    ) -> Incident:
+        """Declare an incident; returns its state.
+
+        Give ``severity``, or ``signals`` to classify (the reasons are recorded).
+        ``incident_id`` makes declaration idempotent across replicas: a second
+        declare with the same id raises :class:`ConcurrencyConflict`.
+        """
+        who = actor(by)
+        self._authorize(who, "declare", None)
+        now = self.clock.now()
+        reasons: tuple[str, ...] = ()
+        if severity is None:
+            if signals is None:
+                raise ValidationError("severity", "give a severity or signals to classify")
+            result = self.policy.severity.classify(signals)
+            chosen, reasons = result.severity, result.reasons
+        else:
+            chosen = Severity.parse(severity)
+        new_id = incident_id if incident_id is not None else self._id_factory(now)
+        if not isinstance(new_id, str) or not new_id.strip() or len(new_id) > 64:
+            raise ValidationError("incident_id", "must be 1 to 64 characters of text")
+        events = decide_declare(
+            self.policy,
+            now,
+            title=title,
+            severity=chosen,
+            by=who,
+            source=source,
+            started_at=started_at,
+            detected_at=detected_at,
+            services=services,
+            description=description,
+            reasons=reasons,
+        )
+        events.append(self._first_step(chosen, now))
+        return self._commit(new_id, None, events, now)
+
+    def acknowledge(self, incident_id: str, *, by: str) -> Incident:
+        """Acknowledge the incident (stops escalation)."""
+        return self._run(
+            incident_id, "acknowledge", by, lambda s, _: decide_acknowledge(s, by=actor(by))
+        )
+
+    def set_severity(
+        self, incident_id: str, severity: Severity | str, *, by: str, reason: str
+    ) -> Incident:
+        """Raise or lower severity, with a reason."""
+        return self._run(
+            incident_id,
+            "set_severity",
+            by,
+            lambda s, _: decide_set_severity(
+                s, severity=Severity.parse(severity), reason=reason, by=actor(by)
+            ),
+        )
+
+    def assign_role(self, incident_id: str, role: Role | str, person: str, *, by: str) -> Incident:
+        """Assign a role, or hand it over when someone else holds it."""
+        return self._run(
+            incident_id,
+            "assign_role",
+            by,
+            lambda s, _: decide_assign_role(s, self.policy, role=role, person=person, by=actor(by)),
+        )
+
+    def release_role(self, incident_id: str, role: Role | str, *, by: str) -> Incident:
+        """Leave a role vacant."""
+        return self._run(
+            incident_id,
+            "release_role",
+            by,
+            lambda s, _: decide_release_role(s, self.policy, role=role, by=actor(by)),
+        )
+
+    def enter_phase(self, incident_id: str, phase: Phase | str, *, by: str) -> Incident:
+        """Move the response into a phase."""
+        return self._run(
+            incident_id,
+            "enter_phase",
+            by,
+            lambda s, _: decide_enter_phase(s, phase=phase, by=actor(by)),
+        )
+
+    def set_status(
+        self, incident_id: str, status: Status | str, *, by: str, reason: str = ""
+    ) -> Incident:
+        """Move between open statuses (see :data:`incidentkit.lifecycle.TRANSITIONS`)."""
+        return self._run(
+            incident_id,
+            "set_status",
+            by,
+            lambda s, _: decide_set_status(s, status=status, by=actor(by), reason=reason),
+        )
+
+    def add_note(self, incident_id: str, text: str, *, by: str) -> Incident:
+        """Add a note to the timeline."""
+        return self._run(
+            incident_id, "add_note", by, lambda s, _: decide_note(s, text=text, by=actor(by))
+        )
+
+    def record_hypothesis(
+        self,
+        incident_id: str,
+        hypothesis: str,
+        *,
+        by: str,
+        test: str = "",
+        result: str = "",
+        conclusion: Conclusion | str = Conclusion.INCONCLUSIVE,
+    ) -> Incident:
+        """Record a hypothesis, how it was tested, the result and the conclusion."""
+        return self._run(
+            incident_id,
+            "record_hypothesis",
+            by,
+            lambda s, _: decide_hypothesis(
+                s,
+                hypothesis=hypothesis,
+                test=test,
+                result=result,
+                conclusion=conclusion,
+                by=actor(by),
+            ),
+        )
+
+    def post_update(
+        self,
+        incident_id: str,
+        status: PublicStatus | str,
+        message: str,
+        *,
+        by: str,
+        audience: str = "public",
+    ) -> Incident:
+        """Post a stakeholder update (investigating, identified, monitoring, resolved)."""
+        return self._run(
+            incident_id,
+            "post_update",
+            by,
+            lambda s, _: decide_post_update(
+                s, status=status, message=message, by=actor(by), audience=audience
+            ),
+        )
+
+    def check(self, incident_id: str, checklist: str, item: str, *, by: str) -> Incident:
+        """Mark a checklist item done."""
+        return self._run(
+            incident_id,
+            "check",
+            by,
+            lambda s, _: decide_checklist(
+                s, checklist=checklist, item=item, new_state=ItemState.DONE, by=actor(by)
+            ),
+        )
+
+    def skip(
+        self, incident_id: str, checklist: str, item: str, *, by: str, reason: str
+    ) -> Incident:
+        """Skip a checklist item; a reason is required."""
+        return self._run(
+            incident_id,
+            "skip",
+            by,
+            lambda s, _: decide_checklist(
+                s,
+                checklist=checklist,
+                item=item,
+                new_state=ItemState.SKIPPED,
+                by=actor(by),
+                reason=reason,
+            ),
+        )
+
+    def not_applicable(
+        self, incident_id: str, checklist: str, item: str, *, by: str, reason: str = ""
+    ) -> Incident:
+        """Mark a checklist item not applicable."""
+        return self._run(
+            incident_id,
+            "not_applicable",
+            by,
+            lambda s, _: decide_checklist(
+                s,
+                checklist=checklist,
+                item=item,
+                new_state=ItemState.NOT_APPLICABLE,
+                by=actor(by),
+                reason=reason,
+            ),
+        )
+
+    def resolve(
+        self,
+        incident_id: str,
+        *,
+        by: str,
+        summary: str = "",
+        force: bool = False,
+        reason: str = "",
+    ) -> Incident:
+        """Resolve; refused with :class:`GuardFailed` while required criteria are open.
+
+        ``force=True`` with a ``reason`` overrides the open criteria; both are
+        recorded on the timeline.
+        """
+        return self._run(
+            incident_id,
+            "resolve",
+            by,
+            lambda s, _: decide_resolve(
+                s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
+            ),
+        )
+
+    def reopen(self, incident_id: str, *, by: str, reason: str) -> Incident:
+        """Reopen a resolved incident."""
+        return self._run(
+            incident_id, "reopen", by, lambda s, _: decide_reopen(s, by=actor(by), reason=reason)
+        )
+
+    def close(self, incident_id: str, *, by: str, reason: str = "") -> Incident:
+        """Close a resolved incident."""
+        return self._run(
+            incident_id, "close", by, lambda s, _: decide_close(s, by=actor(by), reason=reason)
+        )
+
+    def mark_mitigated(
+        self, incident_id: str, *, by: str, detail: str, action: str = "manual"
+    ) -> Incident:
+        """Record a mitigation done outside the kit (a hand-run deploy, a config change).
+
+        The first applied mitigation sets ``mitigated_at`` (the MTTM milestone).
+        """
+
+        def decide(state: Incident, now: datetime) -> list[Event]:
+            if not state.is_open:
+                raise InvalidTransition(state.id, "mitigate", state.status.value, ())
+            text = detail.strip() if isinstance(detail, str) else ""
+            if not text:
+                raise ValidationError("detail", "must not be empty")
+            name = action.strip() if isinstance(action, str) else ""
+            if not name:
+                raise ValidationError("action", "must not be empty")
+            return [
+                MitigationCompleted(
+                    by=actor(by),
+                    request_id=f"{state.id}:{state.version + 1}",
+                    action=name,
+                    outcome="applied",
+                    detail=text,
+                )
+            ]
+
+        return self._run(incident_id, "mitigate", by, decide)
+
+    def record(self, incident_id: str, events: Sequence[Event], *, by: str) -> Incident:
+        """Append already-built events (for importers and extensions). Use with care."""
+        return self._run(incident_id, "record", by, lambda s, _: list(events))
+
+    def summary(self, incident_id: str) -> IncidentSummary:
+        """The stored summary of one incident."""
+        found = self.store.summary(incident_id)
+        if found is None:
+            raise NotFound("incident", incident_id)
+        return found
