@@ -1,0 +1,393 @@
+"""The ``incidentkit`` command.
+
+Every command takes ``--db URL`` (default ``$INCIDENTKIT_DB``, then
+``sqlite:///incidents.db``) and ``--policy FILE``; every read command takes
+``--json``. Exit codes: 0 success, 1 a refused command or store error,
+2 bad input (the message names the option or field).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from incidentkit._time import format_duration, parse_datetime
+from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
+from incidentkit.events import PublicStatus, Source
+from incidentkit.incident import Incident
+from incidentkit.kit import DB_ENV, IncidentKit
+from incidentkit.lifecycle import Phase, Status
+from incidentkit.policy import Policy, load_policy
+from incidentkit.serialization import converter
+from incidentkit.severity import Severity
+from incidentkit.store import IncidentSummary
+from incidentkit.timeline import render_chat, to_json_rows
+
+__all__ = ["main"]
+
+DEFAULT_DB = "sqlite:///incidents.db"
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own errors exit 2 too
+        raise _UsageError(message)
+
+
+def _datetime(text: str) -> Any:
+    try:
+        return parse_datetime(text, "datetime")
+    except ValidationError as err:
+        raise argparse.ArgumentTypeError(err.reason) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs and tests)."""
+    parser = _Parser(prog="incidentkit", description="Run incident response from the shell.")
+    parser.add_argument("--db", help=f"store URL (default ${DB_ENV}, then {DEFAULT_DB})")
+    parser.add_argument("--policy", help="policy TOML file")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="replay the guide's login incident")
+    demo.add_argument(
+        "--db", dest="demo_db", help="store URL for the demo (default: a temp SQLite file)"
+    )
+
+    declare = sub.add_parser("declare", help="declare an incident")
+    declare.add_argument("title")
+    declare.add_argument("--severity", "-s", required=True, help="SEV1 … SEV4")
+    declare.add_argument("--by", required=True)
+    declare.add_argument("--service", action="append", default=[], dest="services")
+    declare.add_argument("--source", choices=[s.value for s in Source], default="manual")
+    declare.add_argument("--started-at", type=_datetime)
+    declare.add_argument("--detected-at", type=_datetime)
+    declare.add_argument("--id", dest="incident_id")
+    declare.add_argument("--json", action="store_true")
+
+    ack = sub.add_parser("ack", help="acknowledge an incident")
+    ack.add_argument("incident_id")
+    ack.add_argument("--by", required=True)
+
+    assign = sub.add_parser("assign", help="assign or hand over a role")
+    assign.add_argument("incident_id")
+    assign.add_argument("role")
+    assign.add_argument("person")
+    assign.add_argument("--by", required=True)
+
+    release = sub.add_parser("release", help="release a role")
+    release.add_argument("incident_id")
+    release.add_argument("role")
+    release.add_argument("--by", required=True)
+
+    severity = sub.add_parser("severity", help="change severity")
+    severity.add_argument("incident_id")
+    severity.add_argument("severity")
+    severity.add_argument("--by", required=True)
+    severity.add_argument("--reason", required=True)
+
+    status = sub.add_parser("status", help="show an incident, or move it to a new status")
+    status.add_argument("incident_id")
+    status.add_argument("new_status", nargs="?", choices=[s.value for s in Status if s.is_open])
+    status.add_argument("--by")
+    status.add_argument("--reason", default="")
+    status.add_argument("--json", action="store_true")
+
+    phase = sub.add_parser("phase", help="enter a response phase")
+    phase.add_argument("incident_id")
+    phase.add_argument("phase", choices=[p.value for p in Phase])
+    phase.add_argument("--by", required=True)
+
+    note = sub.add_parser("note", help="add a note")
+    note.add_argument("incident_id")
+    note.add_argument("text")
+    note.add_argument("--by", required=True)
+
+    update = sub.add_parser("update", help="post a status update")
+    update.add_argument("incident_id")
+    update.add_argument("public_status", choices=[s.value for s in PublicStatus])
+    update.add_argument("message")
+    update.add_argument("--by", required=True)
+
+    check = sub.add_parser("check", help="mark a checklist item done (or --skip with --reason)")
+    check.add_argument("incident_id")
+    check.add_argument("checklist")
+    check.add_argument("item")
+    check.add_argument("--by", required=True)
+    check.add_argument("--skip", action="store_true")
+    check.add_argument("--reason", default="")
+
+    resolve = sub.add_parser("resolve", help="resolve an incident")
+    resolve.add_argument("incident_id")
+    resolve.add_argument("--by", required=True)
+    resolve.add_argument("--summary", default="")
+    resolve.add_argument("--force", action="store_true")
+    resolve.add_argument("--reason", default="")
+
+    reopen = sub.add_parser("reopen", help="reopen a resolved incident")
+    reopen.add_argument("incident_id")
+    reopen.add_argument("--by", required=True)
+    reopen.add_argument("--reason", required=True)
+
+    close = sub.add_parser("close", help="close a resolved incident")
+    close.add_argument("incident_id")
+    close.add_argument("--by", required=True)
+    close.add_argument("--reason", default="")
+
+    listing = sub.add_parser("list", help="list incidents")
+    listing.add_argument("--open", action="store_true", dest="open_only")
+    listing.add_argument("--severity", action="append")
+    listing.add_argument("--service")
+    listing.add_argument("--since", type=_datetime)
+    listing.add_argument("--until", type=_datetime)
+    listing.add_argument("--json", action="store_true")
+
+    timeline = sub.add_parser("timeline", help="print an incident's timeline")
+    timeline.add_argument("incident_id")
+    timeline.add_argument("--json", action="store_true")
+    timeline.add_argument("--zone", help="IANA zone for times (default: the policy's)")
+
+    verify = sub.add_parser("verify", help="verify hash chains (one incident or all)")
+    verify.add_argument("incident_id", nargs="?")
+    verify.add_argument("--json", action="store_true")
+
+    plugins = sub.add_parser("plugins", help="list loaded plugins")
+    plugins.add_argument("--json", action="store_true")
+    return parser
+
+
+def _summary_row(summary: IncidentSummary) -> dict[str, Any]:
+    data: dict[str, Any] = converter().unstructure(summary)
+    return data
+
+
+def _incident_json(state: Incident) -> dict[str, Any]:
+    return {
+        "id": state.id,
+        "version": state.version,
+        "title": state.title,
+        "severity": state.severity.value,
+        "status": state.status.value,
+        "phase": state.phase.value,
+        "channel": state.channel,
+        "services": list(state.services),
+        "roles": dict(state.roles),
+        "started_at": state.started_at.isoformat() if state.started_at else None,
+        "detected_at": state.detected_at.isoformat(),
+        "declared_at": state.declared_at.isoformat(),
+        "acknowledged_at": state.acknowledged_at.isoformat() if state.acknowledged_at else None,
+        "mitigated_at": state.mitigated_at.isoformat() if state.mitigated_at else None,
+        "resolved_at": state.resolved_at.isoformat() if state.resolved_at else None,
+        "closed_at": state.closed_at.isoformat() if state.closed_at else None,
+        "checklists": {
+            name: {key: item.state.value for key, item in items.items()}
+            for name, items in state.checklists.items()
+        },
+    }
+
+
+def _print_incident(state: Incident, out: TextIO) -> None:
+    print(f"{state.id}  {state.severity}  {state.status}  {state.title}", file=out)
+    print(f"  phase: {state.phase}   channel: {state.channel}", file=out)
+    roles = ", ".join(f"{r}={p}" for r, p in state.roles.items()) or "(none)"
+    print(f"  roles: {roles}", file=out)
+    for name in ("acknowledged_at", "mitigated_at", "resolved_at"):
+        value = getattr(state, name)
+        since = format_duration(value - state.detected_at) if value else "-"
+        print(
+            f"  {name.removesuffix('_at')}: {value.isoformat() if value else '-'} ({since})",
+            file=out,
+        )
+    for checklist in state.templates:
+        total = len(checklist.items)
+        done = total - len(state.open_items(checklist.name, required_only=False))
+        print(f"  {checklist.name}: {done}/{total} done", file=out)
+
+
+def _kit(args: argparse.Namespace) -> IncidentKit:
+    policy = load_policy(args.policy) if args.policy else None
+    return IncidentKit.open(args.db or os.environ.get(DB_ENV) or DEFAULT_DB, policy=policy)
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "demo":
+        return _demo(args, out)
+    kit = _kit(args)
+    try:
+        return _dispatch(kit, args, out)
+    finally:
+        kit.shutdown()
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    import tempfile
+
+    from incidentkit._demo import run_demo
+
+    policy = load_policy(args.policy) if args.policy else Policy.default()
+    if args.demo_db:
+        kit = run_demo(
+            out, lambda clock: IncidentKit.open(args.demo_db, policy=policy, clock=clock)
+        )
+        kit.shutdown()
+        return 0
+    with tempfile.TemporaryDirectory(prefix="incidentkit-demo-") as folder:
+        url = f"sqlite:///{folder}/demo.db"
+        try:
+            kit = run_demo(out, lambda clock: IncidentKit.open(url, policy=policy, clock=clock))
+        except ValidationError as err:
+            if err.field != "url":
+                raise
+            kit = run_demo(
+                out, lambda clock: IncidentKit.open("memory://", policy=policy, clock=clock)
+            )
+        kit.shutdown()
+    return 0
+
+
+def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
+    command = args.command
+    if command == "declare":
+        state = kit.declare(
+            args.title,
+            severity=Severity.parse(args.severity),
+            by=args.by,
+            source=Source(args.source),
+            services=args.services,
+            started_at=args.started_at,
+            detected_at=args.detected_at,
+            incident_id=args.incident_id,
+        )
+        if args.json:
+            print(json.dumps(_incident_json(state), indent=2), file=out)
+        else:
+            print(f"{state.id} declared ({state.severity}) — channel {state.channel}", file=out)
+        return 0
+    if command == "ack":
+        kit.acknowledge(args.incident_id, by=args.by)
+    elif command == "assign":
+        kit.assign_role(args.incident_id, args.role, args.person, by=args.by)
+    elif command == "release":
+        kit.release_role(args.incident_id, args.role, by=args.by)
+    elif command == "severity":
+        kit.set_severity(args.incident_id, args.severity, by=args.by, reason=args.reason)
+    elif command == "status":
+        if args.new_status:
+            if not args.by:
+                raise ValidationError("--by", "required when changing status")
+            kit.set_status(args.incident_id, args.new_status, by=args.by, reason=args.reason)
+        state = kit.get(args.incident_id)
+        if args.json:
+            print(json.dumps(_incident_json(state), indent=2), file=out)
+        else:
+            _print_incident(state, out)
+        return 0
+    elif command == "phase":
+        kit.enter_phase(args.incident_id, args.phase, by=args.by)
+    elif command == "note":
+        kit.add_note(args.incident_id, args.text, by=args.by)
+    elif command == "update":
+        kit.post_update(args.incident_id, args.public_status, args.message, by=args.by)
+    elif command == "check":
+        if args.skip:
+            kit.skip(args.incident_id, args.checklist, args.item, by=args.by, reason=args.reason)
+        else:
+            kit.check(args.incident_id, args.checklist, args.item, by=args.by)
+    elif command == "resolve":
+        kit.resolve(
+            args.incident_id, by=args.by, summary=args.summary, force=args.force, reason=args.reason
+        )
+    elif command == "reopen":
+        kit.reopen(args.incident_id, by=args.by, reason=args.reason)
+    elif command == "close":
+        kit.close(args.incident_id, by=args.by, reason=args.reason)
+    elif command == "list":
+        rows = kit.incidents(
+            open_only=args.open_only,
+            severity=args.severity,
+            service=args.service,
+            since=args.since,
+            until=args.until,
+        )
+        if args.json:
+            print(json.dumps([_summary_row(r) for r in rows], indent=2), file=out)
+        else:
+            for row in rows:
+                declared = row.declared_at.isoformat() if row.declared_at else "-"
+                print(
+                    f"{row.incident_id}  {row.severity}  {row.status:<13} {declared}  {row.title}",
+                    file=out,
+                )
+            if not rows:
+                print("no incidents", file=out)
+        return 0
+    elif command == "timeline":
+        records = kit.timeline(args.incident_id)
+        if args.json:
+            print(json.dumps(to_json_rows(records), indent=2, ensure_ascii=False), file=out)
+        else:
+            from zoneinfo import ZoneInfo
+
+            from incidentkit.serialization import converter as conv
+
+            zone = conv().structure(args.zone, ZoneInfo) if args.zone else kit.policy.zone
+            for line in render_chat(records, zone=zone):
+                print(line, file=out)
+        return 0
+    elif command == "verify":
+        checks = [kit.verify(args.incident_id)] if args.incident_id else kit.verify_all()
+        if args.json:
+            print(json.dumps([converter().unstructure(c) for c in checks], indent=2), file=out)
+        else:
+            for check in checks:
+                verdict = (
+                    "ok"
+                    if check.ok
+                    else f"BROKEN at version {check.broken_version}: {check.reason}"
+                )
+                print(f"{check.incident_id}: {verdict} ({check.events} events)", file=out)
+        return 0 if all(c.ok for c in checks) else 1
+    elif command == "plugins":
+        infos = kit.plugins.describe()
+        if args.json:
+            print(json.dumps([converter().unstructure(i) for i in infos], indent=2), file=out)
+        else:
+            for info in infos:
+                version = f" {info.distribution} {info.version}" if info.distribution else ""
+                print(f"{info.name} ({info.origin}{version}): {', '.join(info.hooks)}", file=out)
+            for failure in kit.plugins.failures:
+                print(f"{failure.name}: FAILED to load: {failure.error}", file=out)
+        return 0
+    print("ok", file=out)
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the CLI; returns the exit code."""
+    stdout = out or sys.stdout
+    stderr = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+        return _run(args, stdout)
+    except _UsageError as error:
+        print(f"incidentkit: error: {error}", file=stderr)
+        return 2
+    except (ValidationError, PolicyError) as error:
+        print(f"incidentkit: error: {error}", file=stderr)
+        return 2
+    except IncidentKitError as error:
+        print(f"incidentkit: error: {error}", file=stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
