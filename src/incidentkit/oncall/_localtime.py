@@ -49,13 +49,18 @@ def resolve_local(naive: datetime, zone: ZoneInfo) -> datetime:
     '2025-11-02T05:30:00+00:00'
     """
     naive = naive.replace(tzinfo=None, fold=0)
-    first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if to_local_naive(first, zone) == naive:
-        return first
+    before = zone.utcoffset(naive)
+    after = zone.utcoffset(naive.replace(fold=1))
+    if before is None or after is None:  # pragma: no cover - ZoneInfo always answers
+        raise ValueError(f"{zone} gives no offset for {naive}")
+    if after <= before:
+        # Not in a gap: one offset, or an ambiguous time (fold=0 is the first occurrence).
+        return (naive - before).replace(tzinfo=UTC)
+    first = (naive - before).replace(tzinfo=UTC)
     # Inside a gap. fold=0 reads the time with the offset in force before the
     # transition, fold=1 with the offset after it; the transition lies between.
     # Find the first whole second whose wall-clock reading is at or after `naive`.
-    other = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    other = (naive - after).replace(tzinfo=UTC)
     lo_dt, hi_dt = min(first, other), max(first, other)
     lo = math.floor((lo_dt - _EPOCH).total_seconds())
     hi = math.ceil((hi_dt - _EPOCH).total_seconds())

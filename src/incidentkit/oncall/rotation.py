@@ -137,6 +137,9 @@ class Rotation:
     end: datetime | None = attrs.field(default=None, converter=_to_utc_opt, validator=_aware("end"))
     name: str = ""
     _grid: Grid = attrs.field(init=False, repr=False, eq=False, hash=False)
+    _last: tuple[int, datetime, datetime] | None = attrs.field(
+        init=False, default=None, repr=False, eq=False, hash=False
+    )
 
     @participants.validator
     def _check_participants(self, _: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
@@ -204,15 +207,35 @@ class Rotation:
         Constant time: an arithmetic estimate on the local calendar, corrected
         by at most a step or two at DST changes.
         """
-        at = ensure_aware(at, "at")
+        found = self.locate(ensure_aware(at, "at"))
+        return None if found is None else found[0]
+
+    def locate(self, at: datetime) -> tuple[int, datetime, datetime] | None:
+        """``(k, start, end)`` of the shift holding the aware UTC instant ``at`` (clipped).
+
+        The lookup behind :meth:`index_at` for callers that already hold a UTC
+        instant. The last shift found is remembered, so repeated lookups inside
+        one shift (the common case for a ticking service) cost a comparison.
+        """
+        last = self._last
+        if last is not None and last[1] <= at < last[2]:
+            return last
         if at < self.start or (self.end is not None and at >= self.end):
             return None
         k = max(0, self._grid.estimate(to_local_naive(at, self.zone)))
-        while k > 0 and self.handoff(k) > at:
+        here = self.handoff(k)
+        while k > 0 and here > at:
             k -= 1
-        while self.handoff(k + 1) <= at:
+            here = self.handoff(k)
+        after = self.handoff(k + 1)
+        while after <= at:
             k += 1
-        return k
+            here, after = after, self.handoff(k + 1)
+        if self.end is not None:
+            after = min(after, self.end)
+        found = (k, max(here, self.start), after)
+        object.__setattr__(self, "_last", found)
+        return found
 
     def shift(self, k: int) -> RotationShift:
         """Shift ``k``: ``participants[k % n]`` from handoff ``k`` to ``k + 1``, clipped."""
@@ -225,8 +248,11 @@ class Rotation:
 
     def holder(self, at: datetime) -> RotationShift | None:
         """The shift (and so the person) holding ``at``, or ``None`` outside the rotation."""
-        k = self.index_at(at)
-        return None if k is None else self.shift(k)
+        found = self.locate(ensure_aware(at, "at"))
+        if found is None:
+            return None
+        k, start, end = found
+        return RotationShift(k, self.participants[k % len(self.participants)], start, end)
 
     def shifts(self, start: datetime, end: datetime) -> tuple[RotationShift, ...]:
         """Every non-empty shift overlapping ``[start, end)``, in order (not clipped)."""

@@ -137,17 +137,6 @@ class OnCall:
         return None if holder is None else holder.person
 
 
-@attrs.frozen
-class _Piece:
-    """The top item at an instant: ``key`` identifies it, ``[lo, hi)`` is its segment."""
-
-    key: tuple[int, int, int]
-    person: str
-    lo: datetime
-    hi: datetime
-    via_override: bool
-
-
 class _LayerIndex:
     """Overrides of one layer sorted by start, with the longest duration, for bisecting."""
 
@@ -165,39 +154,40 @@ class _LayerIndex:
         right = bisect.bisect_right(self.starts, hi)
         return self.overrides[left:right]
 
-    def top(self, at: datetime) -> _Piece | None:
-        covering = [(p, o) for p, o in self.near(at, at) if o.start <= at < o.end]
+    def top(self, at: datetime) -> LayerHolder | None:
+        """The holder at the aware UTC instant ``at`` and its segment, or ``None``."""
+        covering = (
+            [(p, o) for p, o in self.near(at, at) if o.start <= at < o.end] if self.starts else []
+        )
         if covering:
             prec, ov = max(covering, key=lambda item: item[0])
             higher = [o.start for p, o in self.near(ov.start, ov.end) if p > prec]
             higher_ends = [o.end for p, o in self.near(ov.start, ov.end) if p > prec]
-            return self._cut(
-                (1, prec, 0), ov.person, ov.start, ov.end, at, higher, higher_ends, True
-            )
+            return self._cut(ov.person, ov.start, ov.end, at, higher, higher_ends, True)
         rotations = self.layer.rotations
         for r_index in range(len(rotations) - 1, -1, -1):
             rotation = rotations[r_index]
-            k = rotation.index_at(at)
-            if k is None:
+            found = rotation.locate(at)
+            if found is None:
                 continue
-            shift = rotation.shift(k)
+            k, lo, hi = found
+            person = rotation.participants[k % len(rotation.participants)]
+            if not self.starts and r_index == len(rotations) - 1:
+                return LayerHolder(self.layer.name, person, lo, hi, False)
             starts: list[datetime] = []
             ends: list[datetime] = []
-            for _, ov in self.near(shift.start, shift.end):
+            for _, ov in self.near(lo, hi):
                 starts.append(ov.start)
                 ends.append(ov.end)
             for later in rotations[r_index + 1 :]:
                 starts.append(later.start)
                 if later.end is not None:
                     ends.append(later.end)
-            return self._cut(
-                (0, r_index, k), shift.person, shift.start, shift.end, at, starts, ends, False
-            )
+            return self._cut(person, lo, hi, at, starts, ends, False)
         return None
 
-    @staticmethod
     def _cut(
-        key: tuple[int, int, int],
+        self,
         person: str,
         lo: datetime,
         hi: datetime,
@@ -205,7 +195,7 @@ class _LayerIndex:
         starts: list[datetime],
         ends: list[datetime],
         via_override: bool,
-    ) -> _Piece:
+    ) -> LayerHolder:
         # Higher items never cover `at` (else one of them would be on top), so
         # the segment around `at` runs from the last higher end at or before it
         # to the first higher start after it.
@@ -215,7 +205,7 @@ class _LayerIndex:
         for start in starts:
             if at < start < hi:
                 hi = start
-        return _Piece(key, person, lo, hi, via_override)
+        return LayerHolder(self.layer.name, person, lo, hi, via_override)
 
     def next_start(self, after: datetime) -> datetime | None:
         """The first instant after ``after`` at which some item of the layer begins."""
@@ -328,11 +318,9 @@ class Schedule:
         at = ensure_aware(at, "at")
         holders: list[LayerHolder] = []
         for layer in self.layers:
-            piece = self._index[layer.name].top(at)
-            if piece is not None:
-                holders.append(
-                    LayerHolder(layer.name, piece.person, piece.lo, piece.hi, piece.via_override)
-                )
+            holder = self._index[layer.name].top(at)
+            if holder is not None:
+                holders.append(holder)
         return OnCall(self.name, at, tuple(holders))
 
     def shifts(
@@ -370,9 +358,14 @@ class Schedule:
                     continue
                 if person is None or piece.person == person:
                     shift = Shift(
-                        self.name, name, piece.person, piece.lo, piece.hi, piece.via_override
+                        self.name,
+                        name,
+                        piece.person,
+                        piece.shift_start,
+                        piece.shift_end,
+                        piece.via_override,
                     )
-                    found.append((piece.lo, order, shift))
-                t = piece.hi
+                    found.append((piece.shift_start, order, shift))
+                t = piece.shift_end
         found.sort(key=lambda item: (item[0], item[1]))
         return tuple(shift for _, _, shift in found)
