@@ -120,10 +120,11 @@ class Rotation:
     >>> from zoneinfo import ZoneInfo
     >>> r = Rotation(("ana", "bo"), datetime(2025, 3, 3, 9, tzinfo=ZoneInfo("Europe/London")),
     ...              ZoneInfo("Europe/London"))
-    >>> r.holder(datetime(2025, 3, 31, 8, 59, tzinfo=UTC)).person   # BST began on 30 March
+    >>> r.holder(datetime(2025, 3, 31, 7, 59, tzinfo=UTC)).person   # 08:59 BST
     'bo'
-    >>> r.holder(datetime(2025, 3, 31, 8, tzinfo=UTC)).start.isoformat()   # 09:00 BST
-    '2025-03-31T08:00:00+00:00'
+    >>> shift = r.holder(datetime(2025, 3, 31, 8, tzinfo=UTC))   # 09:00 BST
+    >>> shift.person, shift.start.isoformat()
+    ('ana', '2025-03-31T08:00:00+00:00')
     """
 
     participants: tuple[str, ...] = attrs.field(converter=_names)
