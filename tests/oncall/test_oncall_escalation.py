@@ -74,10 +74,10 @@ def test_due_steps_fire_in_order_once_after_a_gap_without_tick() -> None:
     )
     due = due_steps(policy, T0, None, frozenset(), T0 + 60 * M)
     assert [(d.key, d.fire_at - T0) for d in due] == [
-        ("escalation:0:0", timedelta(0)),
-        ("escalation:1:0", 5 * M),
-        ("escalation:0:1", 10 * M),
-        ("escalation:0:2", 20 * M),
+        ("escalation:p:0:0", timedelta(0)),
+        ("escalation:p:1:0", 5 * M),
+        ("escalation:p:0:1", 10 * M),
+        ("escalation:p:0:2", 20 * M),
     ]
     fired = frozenset(d.key for d in due)
     assert due_steps(policy, T0, None, fired, T0 + 90 * M) == ()
@@ -87,21 +87,21 @@ def test_due_steps_fire_in_order_once_after_a_gap_without_tick() -> None:
 def test_due_steps_as_time_passes() -> None:
     policy = sev1()
     first = due_steps(policy, T0, None, frozenset(), T0)
-    assert [d.key for d in first] == ["escalation:0:0"]
-    assert next_due_at(policy, T0, None, frozenset({"escalation:0:0"})) == T0 + 5 * M
+    assert [d.key for d in first] == ["escalation:sev1:0:0"]
+    assert next_due_at(policy, T0, None, frozenset({"escalation:sev1:0:0"})) == T0 + 5 * M
     assert (
         due_steps(
-            policy, T0, None, frozenset({"escalation:0:0"}), T0 + 5 * M - timedelta(seconds=1)
+            policy, T0, None, frozenset({"escalation:sev1:0:0"}), T0 + 5 * M - timedelta(seconds=1)
         )
         == ()
     )
-    later = due_steps(policy, T0, None, frozenset({"escalation:0:0"}), T0 + 5 * M)
-    assert [(d.key, d.action) for d in later] == [("escalation:1:0", Action.PAGE)]
+    later = due_steps(policy, T0, None, frozenset({"escalation:sev1:0:0"}), T0 + 5 * M)
+    assert [(d.key, d.action) for d in later] == [("escalation:sev1:1:0", Action.PAGE)]
 
 
 def test_nothing_fires_at_or_after_acknowledgement() -> None:
     policy = sev1()
-    fired = frozenset({"escalation:0:0"})
+    fired = frozenset({"escalation:sev1:0:0"})
     acked = T0 + 3 * M
     assert due_steps(policy, T0, acked, fired, T0 + 60 * M) == ()
     assert next_due_at(policy, T0, acked, fired) is None
@@ -109,7 +109,7 @@ def test_nothing_fires_at_or_after_acknowledgement() -> None:
     assert due_steps(policy, T0, T0 + 5 * M, fired, T0 + 60 * M) == ()
     # Acknowledged after the fire time: the step was due while unacknowledged.
     late = due_steps(policy, T0, T0 + 6 * M, fired, T0 + 60 * M)
-    assert [d.key for d in late] == ["escalation:1:0"]
+    assert [d.key for d in late] == ["escalation:sev1:1:0"]
 
 
 def test_delay_is_elapsed_time_across_fall_back() -> None:
@@ -256,3 +256,13 @@ def test_reminder_bad_input() -> None:
     with pytest.raises(ValidationError) as info:
         due_reminders(M, None, datetime(2025, 1, 1), frozenset(), T0)
     assert info.value.field == "declared_at"
+
+
+def test_keys_carry_the_policy_name_so_reclassification_does_not_suppress_steps() -> None:
+    policies = EscalationPolicies.default()
+    sev2 = policies.for_severity(Severity.SEV2)
+    assert sev2 is not None
+    fired = frozenset(d.key for d in due_steps(sev2, T0, None, frozenset(), T0))
+    assert fired == {"escalation:sev2:0:0"}
+    # Upgraded to SEV1: its first page is still due.
+    assert [d.key for d in due_steps(sev1(), T0, None, fired, T0)] == ["escalation:sev1:0:0"]

@@ -12,7 +12,8 @@ fired, now):
 * :func:`due_steps` — every step firing (step, repeat) whose fire time has
   come and whose key is not in ``fired_keys``, in fire-time order. A firing
   whose fire time is at or after the acknowledgement never fires. Each has a
-  stable key ``escalation:<step index>:<repeat>``; the kit records the keys
+  stable key ``escalation:<policy name>:<step index>:<repeat>`` (the policy
+  name keeps keys apart when a re-classified incident changes policy); the kit records the keys
   that fired as events, so a firing happens once even when ticks are late or
   several replicas tick at once (the store's version check settles the race).
 * :func:`next_due_at` — when the next firing is due (``None``: nothing left).
@@ -298,7 +299,7 @@ class DueStep:
 def _firings(policy: EscalationPolicy, started_at: datetime) -> list[DueStep]:
     firings = [
         DueStep(
-            key=f"escalation:{i}:{r}",
+            key=f"escalation:{policy.name}:{i}:{r}",
             step_index=i,
             repeat=r,
             fire_at=started_at + offset,
