@@ -284,13 +284,18 @@ class ChannelOpened(Event):
 
 @attrs.frozen(kw_only=True)
 class MitigationRequested(Event):
-    """Someone asked for a mitigation action (run inline or through the outbox)."""
+    """Someone asked for a mitigation action.
+
+    ``inline`` says the requester ran it in the same call; otherwise it runs
+    through the outbox on the next ``deliver()``.
+    """
 
     tag: ClassVar[str] = "mitigation_requested"
     request_id: str
     action: str
     params: Mapping[str, Any] = attrs.field(factory=dict)
     dry_run: bool = False
+    inline: bool = False
 
     def describe(self) -> str:
         dry = " (dry run)" if self.dry_run else ""

@@ -126,6 +126,9 @@ class Incident:
     resolution_summary: str = ""
     reopen_count: int = 0
     reasons: tuple[str, ...] = ()
+    severity_since: datetime | None = None
+    channel_opened_at: datetime | None = None
+    """When the current severity took effect: escalation for it starts here."""
 
     @property
     def commander(self) -> str | None:
@@ -242,6 +245,7 @@ def _declare(incident_id: str, record: RecordedEvent, event: Declared) -> Incide
         },
         phase_entered={Phase.ASSESS: event.declared_at},
         reasons=event.reasons,
+        severity_since=event.declared_at,
     )
     state = _auto_check(state, "declared", event.by, event.declared_at)
     return _auto_check(state, "declared:timer", event.by, event.declared_at)
@@ -265,7 +269,7 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
         case Acknowledged():
             return attrs.evolve(state, acknowledged_at=at, acknowledged_by=event.by)
         case SeverityChanged():
-            return attrs.evolve(state, severity=event.new)
+            return attrs.evolve(state, severity=event.new, severity_since=at)
         case RoleAssigned():
             state = attrs.evolve(state, roles={**state.roles, event.role: event.person})
             if event.role == Role.INCIDENT_COMMANDER.value:
@@ -301,11 +305,9 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
             state = attrs.evolve(state, last_update_at=at, public_status=event.status)
             return _auto_check(state, "update", event.by, at)
         case ChannelOpened():
-            state = attrs.evolve(state, channel=event.channel)
+            state = attrs.evolve(state, channel=event.channel, channel_opened_at=at)
             return _auto_check(state, "channel", event.by, at)
         case MitigationRequested():
-            if event.dry_run:
-                return state
             pending = {**state.pending_mitigations, event.request_id: event.action}
             return attrs.evolve(state, pending_mitigations=pending)
         case MitigationCompleted():

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import secrets
+import socket
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -29,6 +31,7 @@ from incidentkit.checklists import ItemState
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.errors import (
     ConcurrencyConflict,
+    IncidentKitError,
     InvalidTransition,
     NotFound,
     PermissionDenied,
@@ -37,6 +40,8 @@ from incidentkit.errors import (
 )
 from incidentkit.events import (
     Conclusion,
+    Declared,
+    MitigationRequested,
     EscalationFired,
     Event,
     MitigationCompleted,
@@ -49,8 +54,11 @@ from incidentkit.events import (
     TargetMissed,
     UpdatePosted,
 )
+from incidentkit._delivery import DeliveryReport, run_mitigation
+from incidentkit._delivery import deliver as _deliver
 from incidentkit.incident import (
     Incident,
+    ensure_params,
     actor,
     apply,
     decide_acknowledge,
@@ -69,12 +77,13 @@ from incidentkit.incident import (
     decide_set_status,
 )
 from incidentkit.lifecycle import Phase, Status
+from incidentkit.mitigation._execute import structure_params
 from incidentkit.notify import IncidentRef, Notification, NotificationKind, Urgency
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
 from incidentkit.serialization import converter, dumps, event_from_json, event_to_json
-from incidentkit.severity import Paging, Severity, Signals
+from incidentkit.severity import Severity, Signals
 from incidentkit.store import (
     IncidentSummary,
     OutboxMessage,
@@ -83,8 +92,9 @@ from incidentkit.store import (
     SummaryQuery,
 )
 from incidentkit.timeline import GENESIS_HASH, ChainCheck, chain_hash, verify_chain
+from incidentkit.timers import SYSTEM_ACTOR, due_events, escalation_events, next_due
 
-__all__ = ["DB_ENV", "IncidentKit"]
+__all__ = ["DB_ENV", "IncidentKit", "TickReport"]
 
 log = logging.getLogger("incidentkit")
 
@@ -94,11 +104,24 @@ DB_ENV = "INCIDENTKIT_DB"
 #: Commands only the incident commander may run once one is assigned.
 COMMANDER_ACTIONS = frozenset({"set_severity", "assign_role", "release_role", "resolve", "close"})
 
-_SYSTEM = "incidentkit"
-
 
 def _new_id(now: datetime) -> str:
     return f"INC-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+@attrs.frozen
+class TickReport:
+    """What one :meth:`IncidentKit.tick` did.
+
+    ``checked`` counts incidents whose summary said something was due;
+    ``fired`` lists the timer events this call recorded; ``failures`` maps an
+    incident id to the error that stopped its evaluation.
+    """
+
+    at: datetime
+    checked: int
+    fired: tuple[RecordedEvent, ...]
+    failures: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -148,6 +171,8 @@ class IncidentKit:
         self._retries = retries
         self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
+        self._worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._rng = random.Random()
 
     @classmethod
     def open(
@@ -352,6 +377,8 @@ class IncidentKit:
             self._authorize(who, action, before.state)
             now = self.clock.now()
             events = decide(before.state, now)
+            if not events:
+                return before.state
             try:
                 return self._commit(incident_id, before, events, now)
             except ConcurrencyConflict:
@@ -378,7 +405,7 @@ class IncidentKit:
             mitigated_at=state.mitigated_at,
             resolved_at=state.resolved_at,
             closed_at=state.closed_at,
-            next_due_at=None,
+            next_due_at=next_due(state, self.policy),
         )
 
     def _ref(self, state: Incident) -> IncidentRef:
@@ -421,10 +448,12 @@ class IncidentKit:
                     "notify": NotificationKind.NOTIFY,
                     "ticket": NotificationKind.TICKET,
                 }.get(event.action, NotificationKind.ESCALATION)
-                if event.key != "escalation:0:0" and kind is NotificationKind.PAGE:
+                first = event.key.endswith(":0:0")
+                if kind is NotificationKind.PAGE and not first:
                     kind = NotificationKind.ESCALATION
                 urgency = Urgency.HIGH if event.action == "page" else Urgency.LOW
-                return [note(kind, title, urgency, event.targets)]
+                text = title if first else f"{title} — escalated: not acknowledged"
+                return [note(kind, text, urgency, event.targets)]
             case SeverityChanged():
                 urgency = Urgency.HIGH if event.new.rank <= 2 else Urgency.LOW
                 return [note(NotificationKind.NOTIFY, f"{title} — {event.describe()}", urgency)]
@@ -483,6 +512,17 @@ class IncidentKit:
                             available_at=record.recorded_at,
                         )
                     )
+        if isinstance(record.event, Declared) and self.plugins.opens_channels():
+            messages.append(
+                OutboxMessage(
+                    key=f"{record.key}:channel",
+                    incident_id=after.id,
+                    topic="channel",
+                    target="incidentkit_open_channel",
+                    payload="{}",
+                    available_at=record.recorded_at,
+                )
+            )
         for plugin in self.plugins.observers():
             messages.append(
                 OutboxMessage(
@@ -494,19 +534,26 @@ class IncidentKit:
                     available_at=record.recorded_at,
                 )
             )
+        if isinstance(record.event, MitigationRequested) and not record.event.inline:
+            event = record.event
+            messages.append(
+                OutboxMessage(
+                    key=f"{record.key}:mitigation",
+                    incident_id=after.id,
+                    topic="mitigation",
+                    target=event.action,
+                    payload=dumps(
+                        {
+                            "request_id": event.request_id,
+                            "params": dict(event.params),
+                            "dry_run": event.dry_run,
+                            "by": event.by,
+                        }
+                    ),
+                    available_at=record.recorded_at,
+                )
+            )
         return messages
-
-    def _first_step(self, severity: Severity, now: datetime) -> EscalationFired:
-        level = self.policy.severity.level(severity)
-        action = {
-            Paging.PAGE: "page",
-            Paging.NOTIFY_THEN_PAGE: "notify",
-            Paging.NOTIFY: "notify",
-            Paging.TICKET: "ticket",
-        }[level.paging]
-        return EscalationFired(
-            by=_SYSTEM, key="escalation:0:0", action=action, targets=("primary",), due_at=now
-        )
 
     # --- commands ------------------------------------------------------------
 
@@ -557,7 +604,8 @@ class IncidentKit:
             description=description,
             reasons=reasons,
         )
-        events.append(self._first_step(chosen, now))
+        declared = apply(None, RecordedEvent(new_id, 1, now, events[0]))
+        events.extend(escalation_events(declared, self.policy, now))
         return self._commit(new_id, None, events, now)
 
     def acknowledge(self, incident_id: str, *, by: str) -> Incident:
@@ -777,6 +825,149 @@ class IncidentKit:
             ]
 
         return self._run(incident_id, "mitigate", by, decide)
+
+    # --- side effects after commit -----------------------------------------------
+
+    def deliver(
+        self,
+        *,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=5),
+        worker: str | None = None,
+    ) -> DeliveryReport:
+        """Hand due outbox rows to their plugins: notifiers, observers, channels, mitigations.
+
+        Safe to call from several processes at once: the store leases each row
+        to one caller. Failures are retried with backoff and the same
+        idempotency key; see :mod:`incidentkit._delivery`.
+        """
+        return _deliver(
+            self,
+            now=self.clock.now(),
+            limit=limit,
+            lease=lease,
+            worker=worker or self._worker,
+            rng=self._rng,
+        )
+
+    def mitigate(
+        self,
+        incident_id: str,
+        action: str,
+        *,
+        by: str,
+        params: Mapping[str, Any] | None = None,
+        dry_run: bool = False,
+        inline: bool = False,
+    ) -> Incident:
+        """Request a mitigation action (rollback, feature flag, scale, circuit breaker …).
+
+        The request is recorded first; the action runs through the outbox on
+        the next :meth:`deliver` (or at once, in this call, with ``inline=True``;
+        a crash between the two leaves the request visibly pending) and its
+        outcome (applied, failed or dry run, with detail) is recorded after.
+        Bad ``params`` are refused, naming the field, before anything is recorded.
+        """
+        actions = self.plugins.mitigation_actions()
+        spec = actions.get(action)
+        if spec is None:
+            raise NotFound("mitigation action", action, sorted(actions))
+        typed = structure_params(spec, ensure_params(params), converter())
+        plain: dict[str, Any] = converter().unstructure(typed)
+        who = actor(by)
+        request: dict[str, str] = {}
+
+        def decide(state: Incident, now: datetime) -> list[Event]:
+            if not state.is_open:
+                raise InvalidTransition(state.id, "mitigate", state.status.value, ())
+            request["id"] = f"{state.id}:{state.version + 1}"
+            return [
+                MitigationRequested(
+                    by=who,
+                    request_id=request["id"],
+                    action=action,
+                    params=plain,
+                    dry_run=dry_run,
+                    inline=inline,
+                )
+            ]
+
+        state = self._run(incident_id, "mitigate", who, decide)
+        if inline:
+            return run_mitigation(self, incident_id, request["id"], action, plain, who, dry_run)
+        return state
+
+    # --- timers ------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Fire every due timer once: escalation steps, update reminders, missed targets.
+
+        Only incidents whose summary says something is due are loaded. What
+        fires is appended as events with its notifications in the same
+        transaction; a replica that loses the version race reloads, sees the
+        keys already fired and records nothing. Call it from the scheduler you
+        have (cron, Celery beat, APScheduler) or use :meth:`run_forever`.
+        """
+        at = ensure_aware(now, "now") if now is not None else self.clock.now()
+        due = self.store.summaries(
+            SummaryQuery(statuses={s for s in Status if s.is_open}, due_before=at)
+        )
+        fired: list[RecordedEvent] = []
+        failures: dict[str, str] = {}
+        for summary in due:
+            incident_id = summary.incident_id
+            try:
+                before = self.get(incident_id).version
+                state = self._run(
+                    incident_id,
+                    "tick",
+                    SYSTEM_ACTOR,
+                    lambda s, _: due_events(s, self.policy, at),
+                )
+            except IncidentKitError as err:
+                log.warning("tick: incident %s: %s", incident_id, err)
+                failures[incident_id] = str(err)
+                continue
+            if state.version > before:
+                fired.extend(
+                    r
+                    for r in self.timeline(incident_id)
+                    if r.version > before and r.event.by == SYSTEM_ACTOR
+                )
+        return TickReport(at, len(due), tuple(fired), failures)
+
+    def run_forever(
+        self,
+        interval: timedelta = timedelta(seconds=30),
+        *,
+        stop: threading.Event | None = None,
+        deliver: bool = True,
+    ) -> None:
+        """Call :meth:`tick` (and :meth:`deliver`) every ``interval`` until stopped.
+
+        Stops when ``stop`` is set, or on SIGTERM/SIGINT when called from the
+        main thread (the current pass finishes first). A convenience loop: the
+        design works just as well with ``tick()`` called from your scheduler.
+        """
+        import signal
+
+        done = stop or threading.Event()
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, lambda *_: done.set())
+        try:
+            while not done.is_set():
+                try:
+                    self.tick()
+                    if deliver:
+                        self.deliver()
+                except IncidentKitError as err:
+                    log.error("run_forever: %s", err)
+                done.wait(interval.total_seconds())
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     def record(self, incident_id: str, events: Sequence[Event], *, by: str) -> Incident:
         """Append already-built events (for importers and extensions). Use with care."""

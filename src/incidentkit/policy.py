@@ -38,6 +38,7 @@ import attrs
 from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.lifecycle import DEFAULT_PHASE_TARGETS, Phase
+from incidentkit.oncall.config import OnCallConfig, load_oncall
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
 from incidentkit.severity import SeverityPolicy
@@ -75,7 +76,8 @@ class Policy:
     ``gating_checklist`` names the checklist whose required items must be
     closed before an incident resolves (``""`` disables the gate).
     ``zone`` is the time zone for channel names and human renderings;
-    stored times are always UTC.
+    stored times are always UTC. ``oncall`` holds the schedules and the
+    escalation policies (TOML tables ``[oncall]`` and ``[escalation]``).
     """
 
     severity: SeverityPolicy = attrs.field(factory=SeverityPolicy.default)
@@ -87,6 +89,7 @@ class Policy:
     gating_checklist: str = "resolution"
     channel_prefix: str = "#incident-"
     zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
+    oncall: OnCallConfig = attrs.field(factory=OnCallConfig)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:
@@ -102,9 +105,17 @@ class Policy:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> Policy:
         """Build a policy from parsed TOML/JSON: tables override :meth:`default`."""
+        if not isinstance(data, Mapping):
+            raise PolicyError([("$", "expected a table")], source=source)
+        rest = {k: v for k, v in data.items() if k not in ("oncall", "escalation")}
         base = converter().unstructure(cls.default())
-        merged = _merge(base, data)
-        return structure_input(converter(), merged, cls, source=source)
+        base.pop("oncall")
+        merged = _merge(base, rest)
+        oncall = load_oncall(
+            {k: data[k] for k in ("oncall", "escalation") if k in data}, source=source
+        )
+        policy = structure_input(converter(), {**merged, "oncall": {}}, cls, source=source)
+        return attrs.evolve(policy, oncall=oncall)
 
     @classmethod
     def from_toml(cls, text: str, *, source: str | None = None) -> Policy:

@@ -250,6 +250,10 @@ class PluginManager:
             )
         return result
 
+    def opens_channels(self) -> bool:
+        """True when some plugin implements ``incidentkit_open_channel``."""
+        return bool(self._pm.hook.incidentkit_open_channel.get_hookimpls())
+
     def authorize(self, actor: str, action: str, incident: Incident | None) -> str | None:
         """The first veto reason from ``incidentkit_authorize``, or ``None``."""
         caller = self._pm.hook.incidentkit_authorize

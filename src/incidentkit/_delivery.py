@@ -1,0 +1,229 @@
+"""The outbox relay behind ``IncidentKit.deliver()``.
+
+Each claimed row is handled on its own: one notifier, one observer, one
+mitigation or one channel request. A failure is retried with full-jitter
+backoff (at least the receiver's ``Retry-After``) until the notifier's
+``max_attempts``; a :class:`PermanentFailure` is not retried. A row that fails
+for good is marked dead and, for notifications, recorded on the incident's
+timeline as ``notification_failed``. Pluggy stops at the first raising
+implementation, so delivery never relies on one broadcast hook call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from incidentkit.errors import IncidentKitError, NotFound, PermanentFailure
+from incidentkit.events import (
+    ChannelOpened,
+    Event,
+    MitigationCompleted,
+    NotificationFailed,
+)
+from incidentkit.incident import Incident, fold
+from incidentkit.mitigation import MitigationContext
+from incidentkit.mitigation._execute import execute_action
+from incidentkit.notify import Notification, TransientFailure, run_with_timeout
+from incidentkit.notify._delivery import retry_delay
+from incidentkit.serialization import converter
+from incidentkit.store import OutboxRow
+from incidentkit.timers import SYSTEM_ACTOR
+
+if TYPE_CHECKING:
+    from incidentkit.kit import IncidentKit
+
+__all__ = ["DeliveryReport", "deliver"]
+
+log = logging.getLogger("incidentkit.delivery")
+
+DEFAULT_MAX_ATTEMPTS = 8
+OBSERVER_TIMEOUT = timedelta(seconds=10)
+CHANNEL_TIMEOUT = timedelta(seconds=30)
+
+
+@attrs.frozen
+class DeliveryReport:
+    """What one ``deliver()`` pass did: rows claimed, done, to be retried, dead."""
+
+    claimed: int
+    delivered: int
+    retried: int
+    dead: int
+    errors: tuple[str, ...] = ()
+
+
+class _Final(Exception):
+    """A failure that ends the row (permanent, or attempts exhausted)."""
+
+
+def _state_at(kit: IncidentKit, incident_id: str, version: int) -> tuple[Incident, Any]:
+    records = [r for r in kit.timeline(incident_id) if r.version <= version]
+    state = fold(records)
+    if state is None or not records or records[-1].version != version:
+        raise PermanentFailure(f"incident {incident_id} has no version {version}")
+    return state, records[-1]
+
+
+def _notification(kit: IncidentKit, row: OutboxRow) -> int:
+    spec = kit.plugins.notifiers().get(row.target)
+    if spec is None:
+        raise TransientFailure(f"no notifier named {row.target!r} is registered")
+    notification = converter().structure(json.loads(row.payload), Notification)
+    run_with_timeout(lambda: spec.deliver(notification), spec.timeout)
+    return spec.max_attempts
+
+
+def _observer(kit: IncidentKit, row: OutboxRow) -> None:
+    version = int(json.loads(row.payload)["version"])
+    state, record = _state_at(kit, row.incident_id, version)
+    run_with_timeout(
+        lambda: kit.plugins.notify_observer(row.target, state, record), OBSERVER_TIMEOUT
+    )
+
+
+def _channel(kit: IncidentKit, row: OutboxRow) -> None:
+    state = kit.get(row.incident_id)
+    reference = run_with_timeout(lambda: kit.plugins.open_channel(state), CHANNEL_TIMEOUT)
+    if reference is None:
+        return
+
+    def decide(current: Incident, _: datetime) -> list[Event]:
+        if current.channel_opened_at is not None:
+            return []  # another worker already recorded it
+        return [ChannelOpened(by=SYSTEM_ACTOR, channel=reference)]
+
+    kit._run(row.incident_id, "open_channel", SYSTEM_ACTOR, decide)
+
+
+def run_mitigation(
+    kit: IncidentKit,
+    incident_id: str,
+    request_id: str,
+    action_name: str,
+    params: Any,
+    requested_by: str,
+    dry_run: bool,
+) -> Incident:
+    """Execute a requested mitigation and record how it ended (once per request)."""
+    action = kit.plugins.mitigation_actions().get(action_name)
+    if action is None:
+        known = sorted(kit.plugins.mitigation_actions())
+        raise NotFound("mitigation action", action_name, known)
+    context = MitigationContext(incident_id, requested_by, kit.clock.now(), dry_run)
+    result = execute_action(action, context, params, converter())
+    detail = result.detail
+    if result.verified is not None:
+        detail = f"{detail} (verified: {'yes' if result.verified else 'no'})".strip()
+
+    def decide(state: Incident, _: datetime) -> list[Event]:
+        if request_id not in state.pending_mitigations:
+            return []  # another worker already recorded the outcome
+        return [
+            MitigationCompleted(
+                by=SYSTEM_ACTOR,
+                request_id=request_id,
+                action=action_name,
+                outcome=result.outcome.value,
+                detail=detail,
+            )
+        ]
+
+    return kit._run(incident_id, "mitigate", SYSTEM_ACTOR, decide)
+
+
+def _mitigation(kit: IncidentKit, row: OutboxRow) -> None:
+    data = json.loads(row.payload)
+    run_mitigation(
+        kit,
+        row.incident_id,
+        str(data["request_id"]),
+        row.target,
+        data.get("params") or {},
+        str(data.get("by", SYSTEM_ACTOR)),
+        bool(data.get("dry_run", False)),
+    )
+
+
+_HANDLERS: dict[str, Callable[[IncidentKit, OutboxRow], object]] = {
+    "notification": _notification,
+    "event": _observer,
+    "channel": _channel,
+    "mitigation": _mitigation,
+}
+
+
+def _record_failure(kit: IncidentKit, row: OutboxRow, error: str) -> None:
+    if row.topic != "notification":
+        return
+
+    def decide(_: Incident, __: datetime) -> list[Event]:
+        return [
+            NotificationFailed(
+                by=SYSTEM_ACTOR,
+                notifier=row.target,
+                key=row.key,
+                attempts=row.attempts,
+                error=error[:500],
+            )
+        ]
+
+    try:
+        kit._run(row.incident_id, "record_failure", SYSTEM_ACTOR, decide)
+    except IncidentKitError as err:  # the row is dead either way; say so in the log
+        log.error("could not record failure of %s on %s: %s", row.key, row.incident_id, err)
+
+
+def deliver(
+    kit: IncidentKit,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    worker: str,
+    rng: random.Random,
+) -> DeliveryReport:
+    """Claim due outbox rows and hand each to its plugin; see the module docstring."""
+    rows = kit.store.claim(now, limit, lease, worker)
+    delivered = retried = dead = 0
+    errors: list[str] = []
+    for row in rows:
+        handler = _HANDLERS.get(row.topic)
+        max_attempts = DEFAULT_MAX_ATTEMPTS
+        spec = kit.plugins.notifiers().get(row.target) if row.topic == "notification" else None
+        if spec is not None:
+            max_attempts = spec.max_attempts
+        try:
+            if handler is None:
+                raise PermanentFailure(f"unknown outbox topic {row.topic!r}")
+            handler(kit, row)
+        except PermanentFailure as err:
+            message = f"{type(err).__name__}: {err}"
+        except Exception as err:  # a plugin may raise anything; isolate it
+            message = f"{type(err).__name__}: {err}"
+            if row.attempts < max_attempts:
+                delay = retry_delay(row.attempts, rng=rng)
+                retry_after = getattr(err, "retry_after", None)
+                if isinstance(retry_after, timedelta) and retry_after > delay:
+                    delay = retry_after
+                kit.store.fail(row.id, message, kit.clock.now() + delay)
+                retried += 1
+                errors.append(f"{row.key}: {message}")
+                log.warning("delivery of %s failed (attempt %d): %s", row.key, row.attempts, message)
+                continue
+        else:
+            kit.store.complete(row.id)
+            delivered += 1
+            continue
+        kit.store.fail(row.id, message, None)
+        dead += 1
+        errors.append(f"{row.key}: {message}")
+        log.error("delivery of %s failed for good after %d attempts: %s", row.key, row.attempts, message)
+        _record_failure(kit, row, message)
+    return DeliveryReport(len(rows), delivered, retried, dead, tuple(errors))

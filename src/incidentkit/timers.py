@@ -1,0 +1,170 @@
+"""Timers as data: what is due for an incident, computed from state + policy + now.
+
+Nothing here schedules anything. :func:`due_events` returns the events a
+``tick()`` at ``now`` should record; :func:`next_due` returns the earliest
+instant at which it might return something (kept in the summary so ``tick``
+only loads incidents with work). Each event carries a stable key that the
+fold adds to ``Incident.fired``, so a timer fires once however many replicas
+tick and however late the tick comes.
+
+Four kinds of timer, all measured in elapsed UTC time:
+
+* escalation steps of the policy for the current severity (started when the
+  severity took effect), until acknowledged;
+* status-update reminders at the severity's cadence (SEV1 15 min, SEV2 30 min);
+* the response target (acknowledge within 5 min for SEV1 …), once;
+* phase targets (assess 5 min, mitigate 15 min, resolve 30 min), once each.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from incidentkit._time import format_duration
+from incidentkit.errors import ValidationError
+from incidentkit.events import EscalationFired, Event, ReminderFired, TargetMissed
+from incidentkit.incident import Incident
+from incidentkit.lifecycle import Phase, PhaseOverrun, overrun_phases
+from incidentkit.oncall.escalation import (
+    EscalationPolicy,
+    due_reminders,
+    due_steps,
+    next_due_at,
+    next_reminder_at,
+    resolve_targets,
+)
+from incidentkit.policy import Policy
+
+__all__ = ["RESPONSE_TARGET_KEY", "SYSTEM_ACTOR", "due_events", "next_due"]
+
+SYSTEM_ACTOR = "incidentkit"
+RESPONSE_TARGET_KEY = "target:response"
+
+
+def _escalation_policy(state: Incident, policy: Policy) -> EscalationPolicy | None:
+    return policy.oncall.escalation.for_severity(state.severity)
+
+
+def escalation_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
+    """Escalation steps due at ``now`` for the current severity (none once acknowledged)."""
+    escalation = _escalation_policy(state, policy)
+    if escalation is None or not state.is_open:
+        return []
+    started = state.severity_since or state.declared_at
+    schedule = policy.oncall.schedule_for(escalation)
+    events: list[Event] = []
+    for due in due_steps(escalation, started, state.acknowledged_at, state.fired, now):
+        try:
+            targets = resolve_targets(due.step, schedule, now, state.roles)
+        except ValidationError:
+            # No schedule configured: name the layers so notifiers can route.
+            targets = tuple(str(t) for t in due.step.targets)
+        if not targets and due.step.targets:
+            targets = tuple(str(t) for t in due.step.targets)
+        events.append(
+            EscalationFired(
+                by=SYSTEM_ACTOR,
+                key=due.key,
+                action=due.action.value,
+                targets=targets,
+                due_at=due.fire_at,
+            )
+        )
+    return events
+
+
+def _phase_completions(state: Incident) -> dict[Phase, datetime | None]:
+    later = [at for phase, at in state.phase_entered.items() if phase.order > 0]
+    return {
+        Phase.ASSESS: min(later) if later else None,
+        Phase.MITIGATE: state.mitigated_at,
+        Phase.INVESTIGATE: state.resolved_at,
+        Phase.RESOLVE: state.resolved_at,
+    }
+
+
+def _overruns(state: Incident, policy: Policy, now: datetime) -> tuple[PhaseOverrun, ...]:
+    return overrun_phases(
+        state.declared_at, _phase_completions(state), now, policy.phases.as_mapping()
+    )
+
+
+def due_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
+    """Every timer event due at ``now`` that has not fired yet, in time order."""
+    if not state.is_open:
+        return []
+    events = escalation_events(state, policy, now)
+    level = policy.severity.level(state.severity)
+    for reminder in due_reminders(
+        level.update_cadence, state.last_update_at, state.declared_at, state.fired, now
+    ):
+        events.append(
+            ReminderFired(
+                by=SYSTEM_ACTOR,
+                key=reminder.key,
+                reminder="status_update",
+                due_at=reminder.fire_at,
+                text=f"status update overdue by {format_duration(reminder.overdue_by)}",
+            )
+        )
+    deadline = level.response_deadline(state.declared_at)
+    if (
+        deadline is not None
+        and state.acknowledged_at is None
+        and now >= deadline
+        and RESPONSE_TARGET_KEY not in state.fired
+    ):
+        events.append(
+            TargetMissed(
+                by=SYSTEM_ACTOR,
+                key=RESPONSE_TARGET_KEY,
+                target=f"acknowledge within {level.describe_target()}",
+                due_at=deadline,
+            )
+        )
+    for overrun in _overruns(state, policy, now):
+        key = f"target:phase:{overrun.phase.value}"
+        if overrun.completed_at is None and key not in state.fired:
+            events.append(
+                TargetMissed(
+                    by=SYSTEM_ACTOR,
+                    key=key,
+                    target=f"{overrun.phase.value} phase",
+                    due_at=overrun.deadline,
+                )
+            )
+    events.sort(key=lambda e: getattr(e, "due_at", now))
+    return events
+
+
+def next_due(state: Incident, policy: Policy) -> datetime | None:
+    """The earliest instant at which :func:`due_events` may return something."""
+    if not state.is_open:
+        return None
+    candidates: list[datetime] = []
+    escalation = _escalation_policy(state, policy)
+    if escalation is not None:
+        started = state.severity_since or state.declared_at
+        found = next_due_at(escalation, started, state.acknowledged_at, state.fired)
+        if found is not None:
+            candidates.append(found)
+    level = policy.severity.level(state.severity)
+    reminder = next_reminder_at(
+        level.update_cadence, state.last_update_at, state.declared_at, state.fired
+    )
+    if reminder is not None:
+        candidates.append(reminder)
+    deadline = level.response_deadline(state.declared_at)
+    if (
+        deadline is not None
+        and state.acknowledged_at is None
+        and RESPONSE_TARGET_KEY not in state.fired
+    ):
+        candidates.append(deadline)
+    completions = _phase_completions(state)
+    for phase, target in policy.phases.as_mapping().items():
+        if target is None or completions[phase] is not None:
+            continue
+        if f"target:phase:{phase.value}" not in state.fired:
+            candidates.append(state.declared_at + target)
+    return min(candidates) if candidates else None
