@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import smtplib
 import ssl
@@ -18,13 +19,20 @@ from incidentkit.notify._model import Notification, NotificationKind, Urgency
 __all__ = ["EmailNotifier", "email_message"]
 
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
-_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 
 def _address(value: object, field: str) -> str:
     if not isinstance(value, str) or not _ADDRESS.match(value):
         raise ValidationError(field, f"not an e-mail address: {value!r}")
     return value
+
+
+def _message_id(key: str) -> str:
+    """A valid, stable ``Message-ID`` for ``key``: readable prefix plus a digest."""
+    readable = _ID_UNSAFE.sub(".", key).strip(".")[:60] or "notification"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return f"<{readable}.{digest}@incidentkit>"
 
 
 def email_message(
@@ -41,7 +49,7 @@ def email_message(
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(notification.created_at)
-    message["Message-ID"] = f"<{_ID_UNSAFE.sub('-', notification.key)}@incidentkit>"
+    message["Message-ID"] = _message_id(notification.key)
     message["X-Incidentkit-Key"] = notification.key
     message["X-Incidentkit-Kind"] = notification.kind.value
     if notification.urgency is Urgency.HIGH:
@@ -125,6 +133,11 @@ class EmailNotifier(NotifierPlugin):
                     smtp.login(self.username, self._password)
                 refused = smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as err:
+            codes = [code for code, _ in err.recipients.values()]
+            if codes and all(400 <= code < 500 for code in codes):
+                raise TransientFailure(
+                    f"{where} deferred every recipient: {err.recipients}", status=codes[0]
+                ) from err
             raise PermanentFailure(f"{where} refused every recipient: {err.recipients}") from err
         except smtplib.SMTPResponseException as err:
             text = (
