@@ -338,14 +338,15 @@ class CircuitBreakerRegistry:
         return self.get(name).call(fn, *args, **kwargs)
 
     def protect(self, name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-        """Decorator: route every call of the function through breaker ``name``."""
+        """Decorator: route every call of the function through breaker ``name``.
+
+        The breaker is created when the function is decorated, so the
+        mitigation action can open it before the first call.
+        """
+        breaker = self.get(name)
 
         def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-            @functools.wraps(fn)
-            def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-                return self.get(name).call(fn, *args, **kwargs)
-
-            return wrapper
+            return breaker.protect(fn)
 
         return decorate
 

@@ -42,12 +42,18 @@ def _strict_int(value: object, _: type[Any]) -> int:
     raise ValidationError("value", f"expected an integer, got {value!r}")
 
 
+def _strict_str(value: object, _: type[Any]) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValidationError("value", f"expected a string, got {type(value).__name__}")
+
+
 _STRICT: OrderedDict[int, tuple[cattrs.Converter, cattrs.Converter]] = OrderedDict()
 _STRICT_LOCK = threading.Lock()
 
 
 def _strict(converter: cattrs.Converter) -> cattrs.Converter:
-    """A copy of ``converter`` that refuses ``"false"`` as a bool and ``True`` as an int.
+    """A copy of ``converter`` that refuses ``"false"`` as a bool, ``True`` as an int, 41 as a str.
 
     cattrs structures ``bool`` with ``bool(value)``, so ``{"enabled": "false"}``
     would turn a flag *on*. Mitigation parameters are safety-critical, so the
@@ -61,6 +67,7 @@ def _strict(converter: cattrs.Converter) -> cattrs.Converter:
         strict = converter.copy()
         strict.register_structure_hook(bool, _strict_bool)
         strict.register_structure_hook(int, _strict_int)
+        strict.register_structure_hook(str, _strict_str)
         _STRICT[id(converter)] = (converter, strict)
         while len(_STRICT) > 8:
             _STRICT.popitem(last=False)
@@ -79,6 +86,8 @@ def _param_problems(err: BaseException, path: str) -> list[tuple[str, str]]:
         for sub, note in noted:
             if isinstance(sub, ValidationError) and sub.field == "value":
                 found.append((f"{path}.{note.name}", sub.reason))
+            elif isinstance(sub, KeyError):  # the converter would say "$.x.x"
+                found.append((f"{path}.{note.name}", "required key is missing"))
             else:
                 found.extend(_problems(sub, f"{path}.{note.name}"))
         for sub in others:
