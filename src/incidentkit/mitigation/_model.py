@@ -37,11 +37,17 @@ class MitigationContext:
 
 @attrs.frozen
 class MitigationResult:
-    """What an action reports back; ``detail`` is free text shown on the timeline."""
+    """What an action reports back; ``detail`` is free text shown on the timeline.
+
+    ``verified`` is ``None`` when no verification ran, ``True`` when the
+    action's ``verify`` (a health check) confirmed it worked and ``False``
+    when it did not; an applied but unverified mitigation keeps its outcome.
+    """
 
     outcome: MitigationOutcome
     detail: str = ""
     data: Mapping[str, str] = attrs.field(factory=dict)
+    verified: bool | None = None
 
     @classmethod
     def applied(cls, detail: str = "", **data: str) -> MitigationResult:
@@ -52,6 +58,11 @@ class MitigationResult:
     def failed(cls, detail: str, **data: str) -> MitigationResult:
         """An action that tried and failed."""
         return cls(MitigationOutcome.FAILED, detail, data)
+
+    @classmethod
+    def dry_run(cls, detail: str, **data: str) -> MitigationResult:
+        """What an action would have done; nothing ran."""
+        return cls(MitigationOutcome.DRY_RUN, detail, data)
 
 
 @attrs.frozen

@@ -1,5 +1,23 @@
-"""Notifications and the built-in notifiers."""
+"""Notifications, the built-in notifiers and the per-call delivery primitives.
 
+Every built-in notifier is an ordinary pluggy plugin object: construct it with
+its configuration and hand it to the kit (``IncidentKit(plugins=[...])``).
+A notifier reports failure by raising: :class:`~incidentkit.errors.PermanentFailure`
+stops retries, :class:`TransientFailure` (optionally with ``retry_after``) and
+any other exception are retried with backoff.
+"""
+
+from incidentkit.notify._base import NotifierPlugin, subject_line
+from incidentkit.notify._delivery import (
+    TransientFailure,
+    call_with_timeout,
+    classify_http_status,
+    parse_retry_after,
+    retry_delay,
+    run_with_timeout,
+)
+from incidentkit.notify._email import EmailNotifier, email_message
+from incidentkit.notify._log import LogNotifier
 from incidentkit.notify._model import (
     IncidentRef,
     Notification,
@@ -8,12 +26,42 @@ from incidentkit.notify._model import (
     NotifierSpec,
     Urgency,
 )
+from incidentkit.notify._slack import SlackWebhookNotifier, slack_payload
+from incidentkit.notify._webhook import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookNotifier,
+    notification_json,
+    sign,
+    verify_signature,
+)
 
 __all__ = [
+    "IDEMPOTENCY_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "EmailNotifier",
     "IncidentRef",
+    "LogNotifier",
     "Notification",
     "NotificationKind",
     "Notifier",
+    "NotifierPlugin",
     "NotifierSpec",
+    "SlackWebhookNotifier",
+    "TransientFailure",
     "Urgency",
+    "WebhookNotifier",
+    "call_with_timeout",
+    "classify_http_status",
+    "email_message",
+    "notification_json",
+    "parse_retry_after",
+    "retry_delay",
+    "run_with_timeout",
+    "sign",
+    "slack_payload",
+    "subject_line",
+    "verify_signature",
 ]

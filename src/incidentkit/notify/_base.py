@@ -1,0 +1,91 @@
+"""Shared pieces of the built-in notifiers: one plugin object per configured notifier."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from incidentkit.errors import ValidationError
+from incidentkit.notify._model import Notification, NotificationKind, NotifierSpec
+from incidentkit.plugins._markers import hookimpl
+
+__all__ = ["NotifierPlugin", "check_kinds", "check_name", "subject_line"]
+
+
+def check_name(name: object, field: str = "name") -> str:
+    """Return ``name`` when it is a non-empty string without surrounding spaces."""
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise ValidationError(field, f"expected a non-empty name, got {name!r}")
+    return name
+
+
+def check_kinds(kinds: Iterable[NotificationKind | str]) -> frozenset[NotificationKind]:
+    """Parse notification kinds (``"page"`` or :class:`NotificationKind`) into a frozenset."""
+    if isinstance(kinds, str):
+        raise ValidationError("kinds", "expected a collection of kinds, got one string")
+    parsed: set[NotificationKind] = set()
+    for kind in kinds:
+        try:
+            parsed.add(NotificationKind(kind))
+        except ValueError:
+            known = ", ".join(k.value for k in NotificationKind)
+            raise ValidationError("kinds", f"unknown kind {kind!r} (known: {known})") from None
+    return frozenset(parsed)
+
+
+def check_timeout(timeout: object) -> timedelta:
+    """Return ``timeout`` when it is a positive timedelta."""
+    if not isinstance(timeout, timedelta) or timeout <= timedelta(0):
+        raise ValidationError("timeout", f"expected a positive timedelta, got {timeout!r}")
+    return timeout
+
+
+def subject_line(notification: Notification) -> str:
+    """``[SEV1] INC-42 API returning 500 errors`` (``RESOLVED`` appended when resolved)."""
+    incident = notification.incident
+    suffix = " (resolved)" if notification.kind is NotificationKind.RESOLVED else ""
+    return f"[{incident.severity.value}] {incident.id} {incident.title}{suffix}"
+
+
+class NotifierPlugin:
+    """Base of the built-in notifiers: a pluggy plugin providing one :class:`NotifierSpec`.
+
+    Subclasses implement :meth:`deliver`; the hook returns :meth:`spec`.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        kinds: Iterable[NotificationKind | str] = (),
+        timeout: timedelta = timedelta(seconds=10),
+        max_attempts: int = 8,
+    ) -> None:
+        self.name = check_name(name)
+        self.kinds = check_kinds(kinds)
+        self.timeout = check_timeout(timeout)
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ValidationError("max_attempts", f"must be an integer >= 1, got {max_attempts!r}")
+        self.max_attempts = max_attempts
+
+    def deliver(self, notification: Notification) -> None:
+        """Deliver one notification; raise to fail (see :mod:`incidentkit.notify`)."""
+        raise NotImplementedError
+
+    def spec(self) -> NotifierSpec:
+        """The :class:`NotifierSpec` this plugin registers."""
+        return NotifierSpec(
+            name=self.name,
+            deliver=self.deliver,
+            kinds=self.kinds,
+            timeout=self.timeout,
+            max_attempts=self.max_attempts,
+        )
+
+    @hookimpl
+    def incidentkit_notifiers(self) -> list[NotifierSpec]:
+        """Register this notifier."""
+        return [self.spec()]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,270 @@
+"""Per-call delivery primitives: bounded calls, backoff, HTTP status classes.
+
+The kit's outbox relay calls each notifier (and each mitigation action) on its
+own, through :func:`call_with_timeout`, so that a hung plugin is abandoned
+instead of blocking the caller, and it spaces retries with :func:`retry_delay`.
+A notifier tells the relay how it failed by what it raises:
+
+* :class:`~incidentkit.errors.PermanentFailure`: retrying cannot help (a 4xx,
+  a refused recipient); the row is given up at once;
+* :class:`TransientFailure`: retry later; ``retry_after`` carries the
+  server's ``Retry-After`` when it sent one;
+* :class:`TimeoutError` (raised by :func:`call_with_timeout`) or any other
+  exception: retry with backoff.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import queue
+import random
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+
+from incidentkit._time import ensure_aware
+from incidentkit.errors import IncidentKitError, ValidationError
+
+__all__ = [
+    "HttpStatusClass",
+    "TransientFailure",
+    "call_with_timeout",
+    "classify_http_status",
+    "parse_retry_after",
+    "retry_delay",
+    "run_with_timeout",
+]
+
+T = TypeVar("T")
+
+HttpStatusClass = Literal["ok", "retry", "permanent"]
+
+
+class TransientFailure(IncidentKitError):
+    """A delivery failed in a way that retrying may fix (429, 5xx, a refused connection).
+
+    ``retry_after`` is the delay the receiver asked for (an HTTP ``Retry-After``
+    header), or ``None``; the relay waits at least that long before the next
+    attempt. ``status`` is the HTTP or SMTP status code when there was one.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: timedelta | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        self.status = status
+        hint = f" (retry after {retry_after.total_seconds():g}s)" if retry_after else ""
+        super().__init__(f"{reason}{hint}")
+
+
+# -- bounded calls ------------------------------------------------------------------------------
+
+
+class _Job:
+    __slots__ = ("abandoned", "done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self.fn = fn
+        self.done = threading.Event()
+        self.abandoned = False
+        self.result: object = None
+        self.error: BaseException | None = None
+
+
+class _DaemonPool:
+    """A small pool of daemon threads that grows when every worker is busy.
+
+    ``concurrent.futures.ThreadPoolExecutor`` joins its (non-daemon) workers at
+    interpreter exit, so one hung notifier would hang the host's shutdown. These
+    workers are daemons: an abandoned call never keeps the process alive. Idle
+    workers above ``keep`` exit after ``idle`` seconds; at most ``limit`` exist,
+    after which jobs wait in the queue (and their callers time out).
+    """
+
+    def __init__(self, *, keep: int = 2, limit: int = 64, idle: float = 30.0) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._workers = 0
+        self._idle_workers = 0
+        self._keep = keep
+        self._limit = limit
+        self._idle = idle
+
+    def submit(self, job: _Job) -> None:
+        with self._lock:
+            spawn = self._idle_workers == 0 and self._workers < self._limit
+            if spawn:
+                self._workers += 1
+            else:
+                self._idle_workers -= 1
+        self._jobs.put(job)
+        if spawn:
+            threading.Thread(target=self._work, name="incidentkit-delivery", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=self._idle)
+            except queue.Empty:
+                with self._lock:
+                    if self._workers > self._keep and self._idle_workers > 0:
+                        self._workers -= 1
+                        self._idle_workers -= 1
+                        return
+                continue
+            if not job.abandoned:
+                try:
+                    job.result = job.fn()
+                except BaseException as err:  # handed back to the caller
+                    job.error = err
+            job.done.set()
+            with self._lock:
+                self._idle_workers += 1
+
+
+_POOL = _DaemonPool()
+
+
+def _seconds(timeout: timedelta, field: str = "timeout") -> float:
+    if not isinstance(timeout, timedelta):
+        raise ValidationError(field, f"expected a timedelta, got {type(timeout).__name__}")
+    seconds = timeout.total_seconds()
+    if seconds <= 0:
+        raise ValidationError(field, "must be positive")
+    return seconds
+
+
+def run_with_timeout(fn: Callable[[], T], timeout: timedelta) -> T:
+    """Run ``fn()`` on a pooled daemon thread and return its result within ``timeout``.
+
+    :raises TimeoutError: when ``fn`` has not returned in time; the call is
+        abandoned (it may still finish in the background, its result dropped).
+    :raises ValidationError: when ``timeout`` is not a positive timedelta.
+    Any exception ``fn`` raises is re-raised here unchanged.
+    """
+    seconds = _seconds(timeout)
+    job = _Job(fn)
+    _POOL.submit(job)
+    if not job.done.wait(seconds):
+        job.abandoned = True
+        raise TimeoutError(f"call did not return within {seconds:g}s; abandoned")
+    if job.error is not None:
+        raise job.error
+    return job.result  # type: ignore[return-value]
+
+
+def call_with_timeout(fn: Callable[[T], object], arg: T, timeout: timedelta) -> None:
+    """Call ``fn(arg)`` (a notifier's ``deliver``) bounded by ``timeout``.
+
+    The call runs on a small shared pool of daemon threads, so a notifier that
+    never returns is abandoned and never blocks the caller or the interpreter's
+    exit.
+
+    >>> from datetime import timedelta
+    >>> seen = []
+    >>> call_with_timeout(seen.append, "page", timedelta(seconds=5))
+    >>> seen
+    ['page']
+
+    :raises TimeoutError: when the call has not returned within ``timeout``.
+    Any exception the notifier raises is re-raised here unchanged.
+    """
+    run_with_timeout(lambda: fn(arg), timeout)
+
+
+# -- backoff ------------------------------------------------------------------------------------
+
+
+def retry_delay(
+    attempt: int,
+    *,
+    base: timedelta = timedelta(seconds=5),
+    cap: timedelta = timedelta(minutes=10),
+    rng: random.Random,
+) -> timedelta:
+    """How long to wait after failed ``attempt`` (1 for the first) before the next one.
+
+    Exponential backoff with **full jitter**: a delay drawn uniformly from
+    ``[0, min(cap, base * 2 ** (attempt - 1))]``. Full jitter spreads the
+    retries of many replicas that failed together (the "thundering herd"
+    after a receiver's outage) better than equal or no jitter, and needs no
+    state between attempts. When the receiver sent ``Retry-After``
+    (:attr:`TransientFailure.retry_after`), wait the larger of the two.
+
+    ``rng`` is explicit so tests and simulations are reproducible.
+
+    >>> import random
+    >>> from datetime import timedelta
+    >>> rng = random.Random(7)
+    >>> all(retry_delay(n, rng=rng) <= timedelta(seconds=5 * 2 ** (n - 1)) for n in (1, 2, 3))
+    True
+    >>> retry_delay(50, rng=rng) <= timedelta(minutes=10)
+    True
+
+    :raises ValidationError: when ``attempt`` < 1 or ``base``/``cap`` are not positive.
+    """
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise ValidationError("attempt", f"must be an integer >= 1, got {attempt!r}")
+    base_s = _seconds(base, "base")
+    cap_s = _seconds(cap, "cap")
+    # 2 ** 64 is far beyond any cap; clamp the exponent so huge attempts cannot overflow.
+    ceiling = min(cap_s, base_s * 2.0 ** min(attempt - 1, 64))
+    return timedelta(seconds=rng.uniform(0.0, ceiling))
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+
+def classify_http_status(code: int) -> HttpStatusClass:
+    """Sort an HTTP status code into ``"ok"``, ``"retry"`` or ``"permanent"``.
+
+    2xx is ok; 408 (request timeout), 429 (too many requests) and 5xx are
+    worth retrying; every other code (other 4xx, and 1xx/3xx, which a webhook
+    POST should never end with) is permanent.
+
+    >>> [classify_http_status(c) for c in (204, 429, 503, 404)]
+    ['ok', 'retry', 'retry', 'permanent']
+
+    :raises ValidationError: when ``code`` is not an integer from 100 to 599.
+    """
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+        raise ValidationError("code", f"not an HTTP status code: {code!r}")
+    if 200 <= code < 300:
+        return "ok"
+    if code in (408, 429) or code >= 500:
+        return "retry"
+    return "permanent"
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
+    """Read an HTTP ``Retry-After`` header: delay-seconds or an HTTP-date.
+
+    Returns ``None`` when the header is absent or unreadable, and never a
+    negative delay (a date in the past means "now").
+
+    >>> from datetime import datetime, timezone
+    >>> now = datetime(2024, 11, 20, 22, 30, tzinfo=timezone.utc)
+    >>> parse_retry_after("120", now=now)
+    datetime.timedelta(seconds=120)
+    >>> parse_retry_after("Wed, 20 Nov 2024 22:31:00 GMT", now=now)
+    datetime.timedelta(seconds=60)
+    """
+    current = ensure_aware(now, "now")
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    return max(timedelta(0), when - current)

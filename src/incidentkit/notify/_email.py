@@ -1,0 +1,162 @@
+"""An SMTP e-mail notifier (stdlib ``smtplib``), with optional STARTTLS and login."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import smtplib
+import ssl
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from incidentkit.errors import PermanentFailure, ValidationError
+from incidentkit.notify._base import NotifierPlugin, subject_line
+from incidentkit.notify._delivery import TransientFailure
+from incidentkit.notify._model import Notification, NotificationKind, Urgency
+
+__all__ = ["EmailNotifier", "email_message"]
+
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
+
+
+def _address(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _ADDRESS.match(value):
+        raise ValidationError(field, f"not an e-mail address: {value!r}")
+    return value
+
+
+def _message_id(key: str) -> str:
+    """A valid, stable ``Message-ID`` for ``key``: readable prefix plus a digest."""
+    readable = _ID_UNSAFE.sub(".", key).strip(".")[:60] or "notification"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return f"<{readable}.{digest}@incidentkit>"
+
+
+def email_message(
+    notification: Notification, *, sender: str, recipients: Sequence[str]
+) -> EmailMessage:
+    """Build the message: subject ``[SEV1] INC-42 title``, a plain-text body.
+
+    ``Message-ID`` is derived from the notification key, so a retried send
+    carries the same id and mail clients fold duplicates together.
+    """
+    incident = notification.incident
+    message = EmailMessage()
+    message["Subject"] = subject_line(notification)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(notification.created_at)
+    message["Message-ID"] = _message_id(notification.key)
+    message["X-Incidentkit-Key"] = notification.key
+    message["X-Incidentkit-Kind"] = notification.kind.value
+    if notification.urgency is Urgency.HIGH:
+        message["Importance"] = "high"
+        message["X-Priority"] = "1"
+    lines = [
+        notification.text,
+        "",
+        f"Incident:  {incident.id} {incident.title}",
+        f"Severity:  {incident.severity.value}",
+        f"Status:    {incident.status.value}",
+        f"Commander: {incident.commander or 'unassigned'}",
+    ]
+    if incident.channel:
+        lines.append(f"Channel:   {incident.channel}")
+    if incident.services:
+        lines.append(f"Services:  {', '.join(incident.services)}")
+    if incident.url:
+        lines.append(f"Link:      {incident.url}")
+    lines += ["", f"-- incidentkit {notification.kind.value}, key {notification.key}"]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+class EmailNotifier(NotifierPlugin):
+    """Send each notification as an e-mail through an SMTP server.
+
+    ``starttls=True`` upgrades the connection before login (verifying the
+    server's certificate with ``ssl_context``, by default the system trust
+    store); ``username`` and ``password`` log in. SMTP 4xx replies and lost
+    connections raise :class:`TransientFailure`; 5xx replies (unknown
+    recipient, refused sender, failed login) and certificate errors raise
+    :class:`~incidentkit.errors.PermanentFailure`.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        sender: str,
+        recipients: Sequence[str],
+        starttls: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        name: str = "email",
+        timeout: timedelta = timedelta(seconds=30),
+        kinds: Iterable[NotificationKind | str] = (),
+        max_attempts: int = 8,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(name=name, kinds=kinds, timeout=timeout, max_attempts=max_attempts)
+        if not isinstance(host, str) or not host:
+            raise ValidationError("host", "expected a host name")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValidationError("port", f"expected a port from 1 to 65535, got {port!r}")
+        if isinstance(recipients, str):
+            raise ValidationError("recipients", "expected a list of addresses, got one string")
+        self.recipients = tuple(_address(r, "recipients") for r in recipients)
+        if not self.recipients:
+            raise ValidationError("recipients", "at least one recipient is needed")
+        if (username is None) != (password is None):
+            raise ValidationError("password", "give both username and password, or neither")
+        self.host = host
+        self.port = port
+        self.sender = _address(sender, "sender")
+        self.starttls = starttls
+        self.username = username
+        self._password = password
+        self.ssl_context = ssl_context
+
+    def deliver(self, notification: Notification) -> None:
+        """Connect, optionally STARTTLS and log in, and send one message."""
+        message = email_message(notification, sender=self.sender, recipients=self.recipients)
+        where = f"SMTP {self.host}:{self.port}"
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout.total_seconds()) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=self.ssl_context or ssl.create_default_context())
+                if self.username is not None and self._password is not None:
+                    smtp.login(self.username, self._password)
+                refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as err:
+            codes = [code for code, _ in err.recipients.values()]
+            if codes and all(400 <= code < 500 for code in codes):
+                raise TransientFailure(
+                    f"{where} deferred every recipient: {err.recipients}", status=codes[0]
+                ) from err
+            raise PermanentFailure(f"{where} refused every recipient: {err.recipients}") from err
+        except smtplib.SMTPResponseException as err:
+            text = (
+                err.smtp_error.decode("utf-8", "replace")
+                if isinstance(err.smtp_error, bytes)
+                else str(err.smtp_error)
+            )
+            if 400 <= err.smtp_code < 500:
+                raise TransientFailure(
+                    f"{where} answered {err.smtp_code} {text}", status=err.smtp_code
+                ) from err
+            raise PermanentFailure(f"{where} answered {err.smtp_code} {text}") from err
+        except ssl.SSLCertVerificationError as err:
+            raise PermanentFailure(
+                f"{where} certificate not trusted: {err.verify_message}"
+            ) from err
+        except smtplib.SMTPNotSupportedError as err:
+            raise PermanentFailure(f"{where}: {err}") from err
+        except (smtplib.SMTPException, OSError) as err:
+            raise TransientFailure(f"{where} failed: {err}") from err
+        if refused:
+            raise PermanentFailure(f"{where} refused some recipients: {sorted(refused)}")

@@ -1,0 +1,92 @@
+"""The one HTTP POST helper the webhook notifiers share (stdlib ``urllib`` only)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from email.message import Message
+
+from incidentkit.errors import PermanentFailure, ValidationError
+from incidentkit.notify._delivery import (
+    TransientFailure,
+    classify_http_status,
+    parse_retry_after,
+)
+
+__all__ = ["check_url", "post"]
+
+_SNIPPET = 200
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects: urllib would turn a redirected POST into a GET and report success."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: object,
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
+def check_url(url: object, field: str = "url") -> str:
+    """Return ``url`` when it is an absolute http(s) URL; refuse anything else."""
+    if not isinstance(url, str) or not url:
+        raise ValidationError(field, "expected a non-empty URL string")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError(field, f"expected an absolute http(s) URL, got {url!r}")
+    return url
+
+
+def _snippet(body: bytes) -> str:
+    text = body[:_SNIPPET].decode("utf-8", "replace").strip()
+    return f": {text}" if text else ""
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeout: timedelta,
+    now: datetime,
+    what: str,
+) -> int:
+    """POST ``body`` and return the 2xx status; raise by the status class otherwise.
+
+    :raises PermanentFailure: for a permanent status (4xx other than 408/429, 3xx).
+    :raises TransientFailure: for 408/429/5xx (with ``Retry-After``), refused
+        connections, resets and socket timeouts.
+    """
+    request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
+    try:
+        with _OPENER.open(request, timeout=timeout.total_seconds()) as response:
+            status = int(response.status)
+            response.read()
+    except urllib.error.HTTPError as err:
+        status = err.code
+        detail = _snippet(err.read() or b"")
+        if classify_http_status(status) == "retry":
+            raise TransientFailure(
+                f"{what} answered HTTP {status}{detail}",
+                retry_after=parse_retry_after(err.headers.get("Retry-After"), now=now),
+                status=status,
+            ) from err
+        raise PermanentFailure(f"{what} refused the request: HTTP {status}{detail}") from err
+    except OSError as err:  # URLError, refused/reset connections, socket timeouts
+        reason = getattr(err, "reason", err)
+        raise TransientFailure(f"{what} unreachable: {reason}") from err
+    if classify_http_status(status) != "ok":  # 1xx cannot end a request; be explicit anyway
+        raise PermanentFailure(f"{what} answered unexpected HTTP {status}")
+    return status

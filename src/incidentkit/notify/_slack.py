@@ -1,0 +1,146 @@
+"""Slack incoming-webhook notifier with Block Kit blocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from incidentkit.clock import Clock, SystemClock
+from incidentkit.errors import ValidationError
+from incidentkit.notify._base import NotifierPlugin, subject_line
+from incidentkit.notify._http import check_url, post
+from incidentkit.notify._model import Notification, NotificationKind
+
+__all__ = ["SlackWebhookNotifier", "slack_payload"]
+
+# Slack's documented limits: header text 150 chars, section text 3000, field text 2000.
+_HEADER_MAX = 150
+_TEXT_MAX = 3000
+_FIELD_MAX = 2000
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _field(label: str, value: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": _clip(f"*{label}*\n{value}", _FIELD_MAX)}
+
+
+def slack_payload(notification: Notification, *, link: str | None = None) -> dict[str, Any]:
+    """The incoming-webhook payload: fallback ``text`` plus header, section and context blocks.
+
+    >>> from datetime import datetime, timezone
+    >>> from incidentkit.notify import IncidentRef, Notification, NotificationKind
+    >>> from incidentkit.lifecycle import Status
+    >>> from incidentkit.severity import Severity
+    >>> note = Notification(
+    ...     key="INC-7:1:slack", kind=NotificationKind.PAGE,
+    ...     incident=IncidentRef("INC-7", "Checkout down", Severity.SEV1, Status.DECLARED,
+    ...                          commander="alice", channel="#inc-7"),
+    ...     text="SEV1 declared", created_at=datetime(2024, 11, 20, tzinfo=timezone.utc))
+    >>> payload = slack_payload(note, link="https://status.example.com/INC-7")
+    >>> [block["type"] for block in payload["blocks"]]
+    ['header', 'section', 'section', 'context']
+    >>> payload["blocks"][0]["text"]["text"]
+    '[SEV1] INC-7 Checkout down'
+    """
+    incident = notification.incident
+    fields = [
+        _field("Severity", incident.severity.value),
+        _field("Status", incident.status.value),
+        _field("Incident commander", _escape(incident.commander or "unassigned")),
+        _field("Channel", _escape(incident.channel or "-")),
+    ]
+    if link:
+        fields.append(_field("Link", f"<{link}|{_escape(incident.id)}>"))
+    return {
+        "text": _clip(f"{subject_line(notification)}: {notification.text}", _TEXT_MAX),
+        "blocks": [
+            {
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "text": _clip(subject_line(notification), _HEADER_MAX),
+                    "emoji": True,
+                },
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _clip(_escape(notification.text), _TEXT_MAX)},
+            },
+            {"type": "section", "fields": fields},
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"{notification.kind.value} · key `{_escape(notification.key)}`",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+class SlackWebhookNotifier(NotifierPlugin):
+    """Post notifications to a Slack incoming webhook (``https://hooks.slack.com/...``).
+
+    ``link_template`` builds the incident link when the incident carries no
+    ``url``: ``"https://incidents.example.com/{id}"``. Slack answers 200
+    ``ok``; 429 (with ``Retry-After``) and 5xx are retried; other 4xx
+    (``invalid_payload``, ``channel_is_archived`` …) are permanent.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "slack",
+        link_template: str | None = None,
+        timeout: timedelta = timedelta(seconds=10),
+        kinds: Iterable[NotificationKind | str] = (),
+        max_attempts: int = 8,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name=name, kinds=kinds, timeout=timeout, max_attempts=max_attempts)
+        self.url = check_url(url)
+        if link_template is not None:
+            try:
+                check_url(link_template.format(id="INC-1"), "link_template")
+            except (KeyError, IndexError, ValueError, AttributeError) as err:
+                if isinstance(err, ValidationError):
+                    raise
+                raise ValidationError(
+                    "link_template", f"use '{{id}}' as the only placeholder ({err!r})"
+                ) from None
+        self.link_template = link_template
+        self.clock: Clock = clock if clock is not None else SystemClock()
+
+    def link(self, notification: Notification) -> str | None:
+        """The incident's URL, or ``link_template`` filled with its id, or ``None``."""
+        if notification.incident.url:
+            return notification.incident.url
+        if self.link_template:
+            return self.link_template.format(id=notification.incident.id)
+        return None
+
+    def deliver(self, notification: Notification) -> None:
+        """POST the Block Kit payload to the webhook."""
+        payload = slack_payload(notification, link=self.link(notification))
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        post(
+            self.url,
+            body,
+            {"Content-Type": "application/json; charset=utf-8"},
+            timeout=self.timeout,
+            now=self.clock.now(),
+            what=f"slack webhook {self.name}",
+        )
