@@ -215,7 +215,9 @@ def deliver(
                 kit.store.fail(row.id, message, kit.clock.now() + delay)
                 retried += 1
                 errors.append(f"{row.key}: {message}")
-                log.warning("delivery of %s failed (attempt %d): %s", row.key, row.attempts, message)
+                log.warning(
+                    "delivery of %s failed (attempt %d): %s", row.key, row.attempts, message
+                )
                 continue
         else:
             kit.store.complete(row.id)
@@ -224,6 +226,8 @@ def deliver(
         kit.store.fail(row.id, message, None)
         dead += 1
         errors.append(f"{row.key}: {message}")
-        log.error("delivery of %s failed for good after %d attempts: %s", row.key, row.attempts, message)
+        log.error(
+            "delivery of %s failed for good after %d attempts: %s", row.key, row.attempts, message
+        )
         _record_failure(kit, row, message)
     return DeliveryReport(len(rows), delivered, retried, dead, tuple(errors))

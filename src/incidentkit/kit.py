@@ -26,6 +26,8 @@ from typing import Any
 
 import attrs
 
+from incidentkit._delivery import DeliveryReport, run_mitigation
+from incidentkit._delivery import deliver as _deliver
 from incidentkit._time import ensure_aware
 from incidentkit.checklists import ItemState
 from incidentkit.clock import Clock, SystemClock
@@ -41,10 +43,10 @@ from incidentkit.errors import (
 from incidentkit.events import (
     Conclusion,
     Declared,
-    MitigationRequested,
     EscalationFired,
     Event,
     MitigationCompleted,
+    MitigationRequested,
     PublicStatus,
     RecordedEvent,
     ReminderFired,
@@ -54,11 +56,8 @@ from incidentkit.events import (
     TargetMissed,
     UpdatePosted,
 )
-from incidentkit._delivery import DeliveryReport, run_mitigation
-from incidentkit._delivery import deliver as _deliver
 from incidentkit.incident import (
     Incident,
-    ensure_params,
     actor,
     apply,
     decide_acknowledge,
@@ -75,6 +74,7 @@ from incidentkit.incident import (
     decide_resolve,
     decide_set_severity,
     decide_set_status,
+    ensure_params,
 )
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation._execute import structure_params
