@@ -155,17 +155,21 @@ def _structure_optional_timedelta(value: object, cls: type[Any]) -> timedelta | 
     return _structure_timedelta(value, cls)
 
 
+_KIND_NAMES = {str: "text", bool: "true or false", int: "an integer", float: "a number"}
+
+
 def _strict(kind: type[Any], *accept: type[Any]) -> Any:
     """A structure hook that refuses values of the wrong JSON/TOML type (no coercion)."""
     allowed = accept or (kind,)
+    wanted = _KIND_NAMES.get(kind, kind.__name__)
 
     def hook(value: object, cls: type[Any]) -> Any:
         if cls is not kind:  # a subclass such as a StrEnum: construct it by value
             return cls(value)
         if isinstance(value, bool) and kind is not bool:
-            raise ValueError(f"expected {kind.__name__}, got a boolean")
+            raise ValueError(f"expected {wanted}, got a boolean")
         if not isinstance(value, allowed):
-            raise ValueError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+            raise ValueError(f"expected {wanted}, got {type(value).__name__} {value!r}")
         return kind(value)
 
     return hook

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,54 +22,6 @@ from incidentkit.serialization import _problems, dumps
 __all__ = ["execute_action", "structure_params"]
 
 _DETAIL_MAX = 2000
-
-
-def _strict_bool(value: object, _: type[Any]) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ValidationError("value", f"expected true or false, got {value!r}")
-
-
-def _strict_int(value: object, _: type[Any]) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
-    raise ValidationError("value", f"expected an integer, got {value!r}")
-
-
-def _strict_str(value: object, _: type[Any]) -> str:
-    if isinstance(value, str):
-        return value
-    raise ValidationError("value", f"expected a string, got {type(value).__name__}")
-
-
-_STRICT: OrderedDict[int, tuple[cattrs.Converter, cattrs.Converter]] = OrderedDict()
-_STRICT_LOCK = threading.Lock()
-
-
-def _strict(converter: cattrs.Converter) -> cattrs.Converter:
-    """A copy of ``converter`` that refuses ``"false"`` as a bool, ``True`` as an int, 41 as a str.
-
-    cattrs structures ``bool`` with ``bool(value)``, so ``{"enabled": "false"}``
-    would turn a flag *on*. Mitigation parameters are safety-critical, so the
-    copy used for them is strict. Copies are cached per converter.
-    """
-    with _STRICT_LOCK:
-        cached = _STRICT.get(id(converter))
-        if cached is not None and cached[0] is converter:
-            _STRICT.move_to_end(id(converter))
-            return cached[1]
-        strict = converter.copy()
-        strict.register_structure_hook(bool, _strict_bool)
-        strict.register_structure_hook(int, _strict_int)
-        strict.register_structure_hook(str, _strict_str)
-        _STRICT[id(converter)] = (converter, strict)
-        while len(_STRICT) > 8:
-            _STRICT.popitem(last=False)
-        return strict
 
 
 def _param_problems(err: BaseException, path: str) -> list[tuple[str, str]]:
@@ -120,7 +70,7 @@ def structure_params(
     if not isinstance(data, Mapping):
         raise PolicyError([("$", f"expected a mapping, got {type(data).__name__}")], source)
     try:
-        return _strict(converter).structure(dict(data), cls)
+        return converter.structure(dict(data), cls)
     except Exception as err:
         raise PolicyError(_param_problems(err, "$"), source=source) from err
 
