@@ -119,6 +119,9 @@ def run_mitigation(
     context = MitigationContext(incident_id, requested_by, kit.clock.now(), dry_run)
     result = execute_action(action, context, params, converter())
     detail = result.detail
+    outcome = result.outcome.value
+    if result.verified is False:
+        outcome = "unverified"  # applied, but the health check did not confirm it
     if result.verified is not None:
         detail = f"{detail} (verified: {'yes' if result.verified else 'no'})".strip()
 
@@ -130,7 +133,7 @@ def run_mitigation(
                 by=SYSTEM_ACTOR,
                 request_id=request_id,
                 action=action_name,
-                outcome=result.outcome.value,
+                outcome=outcome,
                 detail=detail,
             )
         ]
