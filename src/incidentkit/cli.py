@@ -16,13 +16,15 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from incidentkit._time import format_duration, parse_datetime
+from incidentkit.clock import SystemClock
 from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
 from incidentkit.events import PublicStatus, Source
 from incidentkit.incident import Incident
 from incidentkit.kit import DB_ENV, IncidentKit
 from incidentkit.lifecycle import Phase, Status
+from incidentkit.oncall._cli import add_oncall_parser, run_oncall
 from incidentkit.policy import Policy, load_policy
-from incidentkit.serialization import converter
+from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
 from incidentkit.store import IncidentSummary
 from incidentkit.timeline import render_chat, to_json_rows
@@ -159,6 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list loaded plugins")
     plugins.add_argument("--json", action="store_true")
+
+    tick = sub.add_parser("tick", help="fire due timers once (escalations, reminders, targets)")
+    tick.add_argument("--at", type=_datetime, help="evaluate at this instant (default: now)")
+    tick.add_argument("--json", action="store_true")
+
+    deliver = sub.add_parser("deliver", help="deliver due outbox rows once")
+    deliver.add_argument("--json", action="store_true")
+
+    run = sub.add_parser("run", help="tick and deliver in a loop until SIGTERM")
+    run.add_argument("--interval", default="30s", help="time between passes (default 30s)")
+
+    add_oncall_parser(sub)
     return parser
 
 
@@ -218,6 +232,9 @@ def _kit(args: argparse.Namespace) -> IncidentKit:
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "demo":
         return _demo(args, out)
+    if args.command == "oncall":
+        policy = load_policy(args.policy) if args.policy else Policy.default()
+        return run_oncall(args, policy.oncall, out, SystemClock().now())
     kit = _kit(args)
     try:
         return _dispatch(kit, args, out)
@@ -363,6 +380,41 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
                 print(f"{info.name} ({info.origin}{version}): {', '.join(info.hooks)}", file=out)
             for failure in kit.plugins.failures:
                 print(f"{failure.name}: FAILED to load: {failure.error}", file=out)
+        return 0
+    elif command == "tick":
+        report = kit.tick(args.at)
+        fired = [
+            {"incident_id": r.incident_id, "version": r.version, "event": r.event.describe()}
+            for r in report.fired
+        ]
+        if args.json:
+            payload = {
+                "at": report.at.isoformat(),
+                "checked": report.checked,
+                "fired": rows,
+                "failures": dict(report.failures),
+            }
+            print(json.dumps(payload, indent=2), file=out)
+        else:
+            print(f"checked {report.checked} incidents, fired {len(fired)} timers", file=out)
+            for item in fired:
+                print(f"  {item['incident_id']} v{item['version']}: {item['event']}", file=out)
+            for incident_id, error in report.failures.items():
+                print(f"  {incident_id}: FAILED: {error}", file=out)
+        return 1 if report.failures else 0
+    elif command == "deliver":
+        delivery = kit.deliver()
+        if args.json:
+            print(json.dumps(converter().unstructure(delivery), indent=2), file=out)
+        else:
+            print(
+                f"claimed {delivery.claimed}: delivered {delivery.delivered}, "
+                f"retrying {delivery.retried}, dead {delivery.dead}",
+                file=out,
+            )
+        return 0
+    elif command == "run":
+        kit.run_forever(parse_duration(args.interval, "--interval"))
         return 0
     print("ok", file=out)
     return 0
