@@ -391,7 +391,7 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
             payload = {
                 "at": report.at.isoformat(),
                 "checked": report.checked,
-                "fired": rows,
+                "fired": fired,
                 "failures": dict(report.failures),
             }
             print(json.dumps(payload, indent=2), file=out)
