@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import TextIO
 from zoneinfo import ZoneInfo
+
+import attrs
 
 from incidentkit._time import format_duration
 from incidentkit.clock import ManualClock
 from incidentkit.events import Conclusion, PublicStatus, Source
 from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import Phase, Status
+from incidentkit.notify import Notification, NotifierSpec
+from incidentkit.oncall import Layer, OnCallConfig, Rotation, Schedule
+from incidentkit.plugins._markers import hookimpl
+from incidentkit.policy import Policy
 from incidentkit.roles import Role
 from incidentkit.severity import Severity
 from incidentkit.timeline import render_chat
@@ -23,16 +29,62 @@ DEMO_START = datetime(2024, 11, 20, 14, 30, tzinfo=DEMO_ZONE)
 """14:30 PST on 20 November 2024, when the guide's alert fired."""
 
 
+def demo_policy(base: Policy | None = None) -> Policy:
+    """The default policy plus a weekly schedule: alice/dave primary, bob/erin secondary."""
+    start = datetime(2024, 11, 18, 9, tzinfo=DEMO_ZONE)
+    primary = Rotation(("alice", "dave"), start, DEMO_ZONE, handoff_time=time(9))
+    secondary = Rotation(("bob", "erin"), start, DEMO_ZONE, handoff_time=time(9))
+    schedule = Schedule(
+        "platform", (Layer("primary", (primary,)), Layer("secondary", (secondary,)))
+    )
+    policy = base or Policy.default()
+    return attrs.evolve(
+        policy,
+        zone=DEMO_ZONE,
+        oncall=OnCallConfig((schedule,), policy.oncall.escalation),
+    )
+
+
+class ConsoleNotifier:
+    """A notifier plugin that keeps what it delivered, for the demo to print."""
+
+    name = "console"
+
+    def __init__(self) -> None:
+        self.delivered: list[Notification] = []
+
+    @hookimpl
+    def incidentkit_notifiers(self) -> list[NotifierSpec]:
+        """One notifier called ``console``."""
+        return [NotifierSpec("console", self.delivered.append)]
+
+    def drain(self, out: TextIO, zone: ZoneInfo) -> None:
+        """Print and forget what was delivered."""
+        for note in self.delivered:
+            when = note.created_at.astimezone(zone)
+            who = ", ".join(note.targets) or "subscribers"
+            print(f"  [{when:%H:%M}] {note.kind:<13} → {who}: {note.text}", file=out)
+        self.delivered.clear()
+
+
 def run_demo(
     out: TextIO,
-    make_kit: Callable[[ManualClock], IncidentKit],
+    make_kit: Callable[[ManualClock, Policy, ConsoleNotifier], IncidentKit],
+    base_policy: Policy | None = None,
 ) -> IncidentKit:
-    """Replay the login incident against the kit ``make_kit`` builds and print the story."""
+    """Replay the login incident against the kit ``make_kit`` builds and print the story.
+
+    ``make_kit`` receives the manual clock, the demo policy (``base_policy``
+    plus the demo schedule) and the console notifier to register.
+    """
     clock = ManualClock(DEMO_START)
-    kit = make_kit(clock)
+    console = ConsoleNotifier()
+    kit = make_kit(clock, demo_policy(base_policy), console)
 
     def at(hh: int, mm: int) -> None:
         clock.set(datetime(2024, 11, 20, hh, mm, tzinfo=DEMO_ZONE))
+        kit.tick()
+        kit.deliver()
 
     inc = kit.declare(
         "Login API returning 500 errors",
@@ -46,6 +98,7 @@ def run_demo(
         incident_id="INC-42",
     )
     iid = inc.id
+    kit.deliver()
     kit.assign_role(iid, Role.INCIDENT_COMMANDER, "alice", by="alice")
     kit.assign_role(iid, Role.TECHNICAL_LEAD, "bob", by="alice")
     kit.assign_role(iid, Role.COMMUNICATIONS_LEAD, "charlie", by="alice")
@@ -101,6 +154,7 @@ def run_demo(
     at(14, 51)
     kit.resolve(iid, by="alice", summary="Connection pool size raised from 10 to 20")
     kit.post_update(iid, PublicStatus.RESOLVED, "Login functionality restored.", by="charlie")
+    kit.deliver()
 
     state = kit.get(iid)
     print(f"incidentkit demo — the guide's login incident ({kit.store.url})\n", file=out)
@@ -124,4 +178,34 @@ def run_demo(
     )
     print(f"  time to mitigate:    {format_duration(since_detected(state.mitigated_at))}", file=out)
     print(f"  time to resolve:     {format_duration(since_detected(state.resolved_at))}", file=out)
+
+    print("\nNotifications (delivered through the outbox)", file=out)
+    console.drain(out, DEMO_ZONE)
+
+    _escalation_scene(kit, clock, console, out)
     return kit
+
+
+def _escalation_scene(
+    kit: IncidentKit, clock: ManualClock, console: ConsoleNotifier, out: TextIO
+) -> None:
+    """A SEV1 that the primary does not acknowledge: the secondary is paged after 5 minutes."""
+    print("\nEscalation: a SEV1 at 16:00 that nobody acknowledges", file=out)
+    clock.set(datetime(2024, 11, 20, 16, 0, tzinfo=DEMO_ZONE))
+    inc = kit.declare(
+        "Checkout latency above 5 s",
+        severity=Severity.SEV1,
+        by="alertmanager",
+        source=Source.ALERT,
+        services=["checkout"],
+        incident_id="INC-43",
+    )
+    kit.deliver()
+    for minutes in (1, 2, 3, 4, 5, 6):
+        clock.set(datetime(2024, 11, 20, 16, minutes, tzinfo=DEMO_ZONE))
+        kit.tick()
+        kit.deliver()
+    kit.acknowledge(inc.id, by="bob")
+    for line in render_chat(kit.timeline(inc.id), zone=DEMO_ZONE):
+        print(line, file=out)
+    console.drain(out, DEMO_ZONE)

@@ -12,7 +12,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from incidentkit._time import format_duration, parse_datetime
@@ -245,26 +245,24 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
     import tempfile
 
-    from incidentkit._demo import run_demo
+    from incidentkit._demo import ConsoleNotifier, run_demo
+    from incidentkit.clock import ManualClock
 
-    policy = load_policy(args.policy) if args.policy else Policy.default()
+    base = load_policy(args.policy) if args.policy else None
+
+    def opener(url: str) -> Callable[[ManualClock, Policy, ConsoleNotifier], IncidentKit]:
+        def make(clock: ManualClock, policy: Policy, console: ConsoleNotifier) -> IncidentKit:
+            return IncidentKit.open(
+                url, policy=policy, clock=clock, plugins=[console], autoload_plugins=False
+            )
+
+        return make
+
     if args.demo_db:
-        kit = run_demo(
-            out, lambda clock: IncidentKit.open(args.demo_db, policy=policy, clock=clock)
-        )
-        kit.shutdown()
+        run_demo(out, opener(args.demo_db), base).shutdown()
         return 0
     with tempfile.TemporaryDirectory(prefix="incidentkit-demo-") as folder:
-        url = f"sqlite:///{folder}/demo.db"
-        try:
-            kit = run_demo(out, lambda clock: IncidentKit.open(url, policy=policy, clock=clock))
-        except ValidationError as err:
-            if err.field != "url":
-                raise
-            kit = run_demo(
-                out, lambda clock: IncidentKit.open("memory://", policy=policy, clock=clock)
-            )
-        kit.shutdown()
+        run_demo(out, opener(f"sqlite:///{folder}/demo.db"), base).shutdown()
     return 0
 
 

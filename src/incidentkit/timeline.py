@@ -25,7 +25,7 @@ from incidentkit.events import (
     RoleHandedOver,
     RoleReleased,
 )
-from incidentkit.roles import role_label
+from incidentkit.roles import Role, role_label
 from incidentkit.serialization import dumps, event_to_dict
 
 __all__ = [
@@ -114,10 +114,18 @@ def _roles_by_person(records: Sequence[RecordedEvent]) -> list[Mapping[str, list
     return snapshots
 
 
-def _label(event: Event, roles: Mapping[str, list[str]]) -> str:
+def _first_commander(records: Sequence[RecordedEvent]) -> str | None:
+    for record in records:
+        event = record.event
+        if isinstance(event, RoleAssigned) and event.role == Role.INCIDENT_COMMANDER.value:
+            return event.person
+    return None
+
+
+def _label(event: Event, roles: Mapping[str, list[str]], commander: str | None) -> str:
     held = roles.get(event.by, [])
-    if isinstance(event, Declared):
-        return f"{event.by} (IC)" if not held else f"{event.by} ({'/'.join(map(role_label, held))})"
+    if isinstance(event, Declared) and event.by == commander:
+        held = [Role.INCIDENT_COMMANDER.value]
     if not held:
         return event.by
     return f"{event.by} ({'/'.join(role_label(r) for r in held)})"
@@ -131,16 +139,18 @@ def render_chat(
 ) -> list[str]:
     """The timeline as chat lines, ``[HH:MM] actor (ROLE): text``, in ``zone`` (UTC default).
 
-    The declarer is labelled IC on the declaration line, as in the guide.
+    A declarer who becomes the first incident commander is labelled IC on
+    the declaration line, as in the guide.
     Checklist ticks are left out unless ``include_checklists``.
     """
     lines: list[str] = []
+    commander = _first_commander(records)
     for record, roles in zip(records, _roles_by_person(records), strict=True):
         event = record.event
         if isinstance(event, ChecklistItemChanged) and not include_checklists:
             continue
         when = record.recorded_at.astimezone(zone) if zone else record.recorded_at
-        lines.append(f"[{when:%H:%M}] {_label(event, roles)}: {event.describe()}")
+        lines.append(f"[{when:%H:%M}] {_label(event, roles, commander)}: {event.describe()}")
     return lines
 
 

@@ -133,6 +133,8 @@ class RRuleGrid:
         parts = _parts(text)
         freq = parts["FREQ"]
         interval = int(parts.get("INTERVAL", "1"))
+        # dateutil's rrule drops microseconds from dtstart; index from the same instant.
+        dtstart = dtstart.replace(microsecond=0)
         self.dtstart = dtstart
         self._period: timedelta | None = None
         self._cycle_years = 0
