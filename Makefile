@@ -27,7 +27,7 @@ pytest: $(STAMP)
 	$(VENV)/bin/pytest
 
 docs: $(STAMP)
-	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -E -W --keep-going -b html docs docs/_build/html
 
 test: lint typecheck pytest docs
 

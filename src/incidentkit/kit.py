@@ -617,15 +617,20 @@ class IncidentKit:
     def set_severity(
         self, incident_id: str, severity: Severity | str, *, by: str, reason: str
     ) -> Incident:
-        """Raise or lower severity, with a reason."""
-        return self._run(
-            incident_id,
-            "set_severity",
-            by,
-            lambda s, _: decide_set_severity(
-                s, severity=Severity.parse(severity), reason=reason, by=actor(by)
-            ),
-        )
+        """Raise or lower severity, with a reason.
+
+        Escalation restarts under the new severity's policy: its immediate
+        steps (a SEV1 page) fire in the same append.
+        """
+
+        def decide(state: Incident, now: datetime) -> list[Event]:
+            events = decide_set_severity(
+                state, severity=Severity.parse(severity), reason=reason, by=actor(by)
+            )
+            changed = apply(state, RecordedEvent(state.id, state.version + 1, now, events[0]))
+            return [*events, *escalation_events(changed, self.policy, now)]
+
+        return self._run(incident_id, "set_severity", by, decide)
 
     def assign_role(self, incident_id: str, role: Role | str, person: str, *, by: str) -> Incident:
         """Assign a role, or hand it over when someone else holds it."""

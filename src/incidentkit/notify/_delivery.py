@@ -143,10 +143,11 @@ def _seconds(timeout: timedelta, field: str = "timeout") -> float:
 def run_with_timeout(fn: Callable[[], T], timeout: timedelta) -> T:
     """Run ``fn()`` on a pooled daemon thread and return its result within ``timeout``.
 
+    Any exception ``fn`` raises is re-raised here unchanged.
+
     :raises TimeoutError: when ``fn`` has not returned in time; the call is
         abandoned (it may still finish in the background, its result dropped).
     :raises ValidationError: when ``timeout`` is not a positive timedelta.
-    Any exception ``fn`` raises is re-raised here unchanged.
     """
     seconds = _seconds(timeout)
     job = _Job(fn)
@@ -172,8 +173,9 @@ def call_with_timeout(fn: Callable[[T], object], arg: T, timeout: timedelta) -> 
     >>> seen
     ['page']
 
-    :raises TimeoutError: when the call has not returned within ``timeout``.
     Any exception the notifier raises is re-raised here unchanged.
+
+    :raises TimeoutError: when the call has not returned within ``timeout``.
     """
     run_with_timeout(lambda: fn(arg), timeout)
 
