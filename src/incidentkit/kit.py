@@ -97,6 +97,14 @@ COMMANDER_ACTIONS = frozenset({"set_severity", "assign_role", "release_role", "r
 _SYSTEM = "incidentkit"
 
 
+def _parse_status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        known = ", ".join(s.value for s in Status)
+        raise ValidationError("status", f"unknown status {value!r} (known: {known})") from None
+
+
 def _new_id(now: datetime) -> str:
     return f"INC-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
 
@@ -250,7 +258,8 @@ class IncidentKit:
         """Summaries (no replay), filtered; ``since``/``until`` bound the declaration time."""
         statuses: set[Status] | None = None
         if status is not None:
-            statuses = {Status(status)} if isinstance(status, str) else {Status(s) for s in status}
+            wanted = [status] if isinstance(status, str) else list(status)
+            statuses = {_parse_status(s) for s in wanted}
         if open_only:
             opened = {s for s in Status if s.is_open}
             statuses = opened if statuses is None else statuses & opened
