@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 
 from incidentkit.incident import Incident
+from incidentkit.kit import IncidentKit
 from incidentkit.store import IncidentSummary, MemoryStore
 
 T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
 """14:30 PST on Wednesday 20 November 2024, the guide's example."""
+
+KitFactory = Callable[..., IncidentKit]
+"""The ``make_kit`` fixture: ``make_kit(policy=None, *, on=store, at=clock, **kit_kwargs)``."""
 
 
 def snapshot(store: MemoryStore) -> tuple[object, ...]:

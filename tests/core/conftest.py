@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,9 +11,7 @@ from incidentkit.kit import IncidentKit
 from incidentkit.policy import Policy
 from incidentkit.store import MemoryStore
 
-from ._helpers import T0
-
-KitFactory = Callable[..., IncidentKit]
+from ._helpers import T0, KitFactory
 
 
 @pytest.fixture
