@@ -36,7 +36,9 @@ from incidentkit.errors import (
     ValidationError,
 )
 from incidentkit.events import (
+    EVENT_TYPES,
     Conclusion,
+    Declared,
     EscalationFired,
     Event,
     MitigationCompleted,
@@ -302,6 +304,10 @@ class IncidentKit:
 
     # --- the write path ------------------------------------------------------
 
+    def _now(self) -> datetime:
+        """The clock's instant in UTC; the hash chain and stores rely on it."""
+        return ensure_aware(self.clock.now(), "clock.now()")
+
     def _authorize(self, by: str, action: str, state: Incident | None) -> None:
         if (
             state is not None
@@ -359,7 +365,7 @@ class IncidentKit:
         for attempt in range(self._retries + 1):
             before = self._load(incident_id)
             self._authorize(who, action, before.state)
-            now = self.clock.now()
+            now = self._now()
             events = decide(before.state, now)
             try:
                 return self._commit(incident_id, before, events, now)
@@ -541,7 +547,7 @@ class IncidentKit:
         """
         who = actor(by)
         self._authorize(who, "declare", None)
-        now = self.clock.now()
+        now = self._now()
         reasons: tuple[str, ...] = ()
         if severity is None:
             if signals is None:
@@ -789,7 +795,15 @@ class IncidentKit:
 
     def record(self, incident_id: str, events: Sequence[Event], *, by: str) -> Incident:
         """Append already-built events (for importers and extensions). Use with care."""
-        return self._run(incident_id, "record", by, lambda s, _: list(events))
+        batch = list(events)
+        for index, event in enumerate(batch):
+            if not isinstance(event, Event) or EVENT_TYPES.get(event.tag) is not type(event):
+                raise ValidationError(f"events[{index}]", f"not a timeline event: {event!r}")
+            if isinstance(event, Declared):
+                raise ValidationError(
+                    f"events[{index}]", "'declared' may only be the first event; use declare()"
+                )
+        return self._run(incident_id, "record", by, lambda s, _: batch)
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""
