@@ -18,7 +18,7 @@ from incidentkit.errors import (
     PolicyError,
     ValidationError,
 )
-from incidentkit.events import Declared, EscalationFired
+from incidentkit.events import Declared, EscalationFired, NoteAdded
 from incidentkit.kit import IncidentKit
 from incidentkit.policy import Policy, load_policy
 from incidentkit.roles import Role
@@ -415,3 +415,65 @@ def test_a_good_policy_file_loads(tmp_path: Path) -> None:
     assert policy.phases.resolve == timedelta(minutes=30)
     assert policy.phases.assess == timedelta(minutes=5)  # untouched default
     assert policy.severity == Policy.default().severity
+
+
+# --- record() and clocks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("events", "field"),
+    [
+        (["not an event"], "events[0]"),
+        ([object()], "events[0]"),
+        (
+            [
+                NoteAdded(by="a", text="fine"),
+                Declared(by="a", title="again", severity=Severity.SEV1, declared_at=T0),
+            ],
+            "events[1]",
+        ),
+    ],
+)
+def test_record_refuses_what_is_not_a_later_event(
+    kit: IncidentKit, store: MemoryStore, events: list[object], field: str
+) -> None:
+    iid = kit.declare("API 500s", severity="SEV1", by="alice").id
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as err:
+        kit.record(iid, events, by="importer")  # type: ignore[arg-type]
+    assert err.value.field == field
+    assert snapshot(store) == before
+
+
+def test_record_appends_built_events(kit: IncidentKit) -> None:
+    iid = kit.declare("API 500s", severity="SEV1", by="alice").id
+    state = kit.record(iid, [NoteAdded(by="pager", text="imported")], by="importer")
+    assert state.version == 3
+    assert kit.timeline(iid)[-1].event == NoteAdded(by="pager", text="imported")
+
+
+class ZonedClock:
+    """A clock that returns aware times in Los Angeles, not UTC."""
+
+    def __init__(self, now: datetime) -> None:
+        self.value = now
+
+    def now(self) -> datetime:
+        return self.value
+
+
+def test_a_clock_in_another_zone_is_recorded_in_utc(make_kit: KitFactory) -> None:
+    kit = make_kit(at=ZonedClock(T0.astimezone(LA)))  # type: ignore[arg-type]
+    iid = kit.declare("API 500s", severity="SEV1", by="alice").id
+    for record in kit.timeline(iid):
+        assert record.recorded_at == T0 and record.recorded_at.utcoffset() == timedelta(0)
+    assert kit.get(iid).declared_at.tzinfo is not None
+    assert kit.verify(iid).ok
+
+
+def test_a_naive_clock_is_refused(make_kit: KitFactory, store: MemoryStore) -> None:
+    kit = make_kit(at=ZonedClock(NAIVE))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as err:
+        kit.declare("API 500s", severity="SEV1", by="alice")
+    assert err.value.field == "clock.now()"
+    assert store.incident_ids() == []
