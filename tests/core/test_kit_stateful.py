@@ -383,8 +383,8 @@ class KitMachine(RuleBasedStateMachine):
 
 
 KitMachine.TestCase.settings = settings(
-    max_examples=30,
-    stateful_step_count=50,
+    max_examples=25,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
