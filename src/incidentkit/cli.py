@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidentkit._time import format_duration, parse_datetime
 from incidentkit.clock import SystemClock
@@ -48,6 +49,13 @@ def _datetime(text: str) -> Any:
         return parse_datetime(text, "datetime")
     except ValidationError as err:
         raise argparse.ArgumentTypeError(err.reason) from None
+
+
+def _zone(text: str) -> Any:
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown IANA time zone: {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     timeline = sub.add_parser("timeline", help="print an incident's timeline")
     timeline.add_argument("incident_id")
     timeline.add_argument("--json", action="store_true")
-    timeline.add_argument("--zone", help="IANA zone for times (default: the policy's)")
+    timeline.add_argument("--zone", type=_zone, help="IANA zone for times (default: the policy's)")
 
     verify = sub.add_parser("verify", help="verify hash chains (one incident or all)")
     verify.add_argument("incident_id", nargs="?")
@@ -347,11 +355,7 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             print(json.dumps(to_json_rows(records), indent=2, ensure_ascii=False), file=out)
         else:
-            from zoneinfo import ZoneInfo
-
-            from incidentkit.serialization import converter as conv
-
-            zone = conv().structure(args.zone, ZoneInfo) if args.zone else kit.policy.zone
+            zone = args.zone or kit.policy.zone
             for line in render_chat(records, zone=zone):
                 print(line, file=out)
         return 0

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Union, get_args
 
 import attrs
 
+from incidentkit._time import ensure_aware
 from incidentkit.checklists import ChecklistTemplate, ItemState
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.severity import Severity
@@ -81,6 +82,12 @@ class PublicStatus(enum.StrEnum):
     RESOLVED = "resolved"
 
 
+def _aware(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Refuse naive datetimes at construction: they could be stored but never read back."""
+    if value is not None:
+        ensure_aware(value, attribute.name)
+
+
 @attrs.frozen(kw_only=True)
 class Event:
     """Base of every timeline event. ``by`` is who (or what) caused it."""
@@ -109,9 +116,9 @@ class Declared(Event):
     services: tuple[str, ...] = ()
     description: str = ""
     channel: str = ""
-    started_at: datetime | None = None
-    detected_at: datetime | None = None
-    declared_at: datetime
+    started_at: datetime | None = attrs.field(default=None, validator=_aware)
+    detected_at: datetime | None = attrs.field(default=None, validator=_aware)
+    declared_at: datetime = attrs.field(validator=_aware)
     reasons: tuple[str, ...] = ()
     checklists: tuple[ChecklistTemplate, ...] = ()
 
@@ -325,7 +332,7 @@ class EscalationFired(Event):
     key: str
     action: str
     targets: tuple[str, ...] = ()
-    due_at: datetime
+    due_at: datetime = attrs.field(validator=_aware)
 
     def describe(self) -> str:
         who = ", ".join(self.targets) if self.targets else "on-call"
@@ -339,7 +346,7 @@ class ReminderFired(Event):
     tag: ClassVar[str] = "reminder_fired"
     key: str
     reminder: str
-    due_at: datetime
+    due_at: datetime = attrs.field(validator=_aware)
     text: str = ""
 
     def describe(self) -> str:
@@ -353,7 +360,7 @@ class TargetMissed(Event):
     tag: ClassVar[str] = "target_missed"
     key: str
     target: str
-    due_at: datetime
+    due_at: datetime = attrs.field(validator=_aware)
 
     def describe(self) -> str:
         return f"Target missed: {self.target}"

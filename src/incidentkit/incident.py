@@ -406,12 +406,17 @@ def decide_declare(
     if isinstance(services, str):
         raise ValidationError("services", "expected a list of service names, got one string")
     clean_services = tuple(dict.fromkeys(_text(s, "services") for s in services))
+    try:
+        clean_source = Source(source)
+    except ValueError:
+        known = ", ".join(s.value for s in Source)
+        raise ValidationError("source", f"unknown source {source!r} (known: {known})") from None
     return [
         Declared(
             by=by,
             title=clean_title,
             severity=Severity.parse(severity),
-            source=Source(source),
+            source=clean_source,
             services=clean_services,
             description=_text(description, "description", allow_empty=True),
             channel=channel_name(policy, now, clean_title),

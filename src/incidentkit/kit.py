@@ -41,6 +41,7 @@ from incidentkit.errors import (
     ValidationError,
 )
 from incidentkit.events import (
+    EVENT_TYPES,
     Conclusion,
     Declared,
     EscalationFired,
@@ -103,6 +104,14 @@ DB_ENV = "INCIDENTKIT_DB"
 
 #: Commands only the incident commander may run once one is assigned.
 COMMANDER_ACTIONS = frozenset({"set_severity", "assign_role", "release_role", "resolve", "close"})
+
+
+def _parse_status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        known = ", ".join(s.value for s in Status)
+        raise ValidationError("status", f"unknown status {value!r} (known: {known})") from None
 
 
 def _new_id(now: datetime) -> str:
@@ -275,7 +284,8 @@ class IncidentKit:
         """Summaries (no replay), filtered; ``since``/``until`` bound the declaration time."""
         statuses: set[Status] | None = None
         if status is not None:
-            statuses = {Status(status)} if isinstance(status, str) else {Status(s) for s in status}
+            wanted = [status] if isinstance(status, str) else list(status)
+            statuses = {_parse_status(s) for s in wanted}
         if open_only:
             opened = {s for s in Status if s.is_open}
             statuses = opened if statuses is None else statuses & opened
@@ -317,6 +327,10 @@ class IncidentKit:
         return [self.verify(incident_id) for incident_id in self.store.incident_ids()]
 
     # --- the write path ------------------------------------------------------
+
+    def _now(self) -> datetime:
+        """The clock's instant in UTC; the hash chain and stores rely on it."""
+        return ensure_aware(self.clock.now(), "clock.now()")
 
     def _authorize(self, by: str, action: str, state: Incident | None) -> None:
         if (
@@ -375,7 +389,7 @@ class IncidentKit:
         for attempt in range(self._retries + 1):
             before = self._load(incident_id)
             self._authorize(who, action, before.state)
-            now = self.clock.now()
+            now = self._now()
             events = decide(before.state, now)
             if not events:
                 return before.state
@@ -579,7 +593,7 @@ class IncidentKit:
         """
         who = actor(by)
         self._authorize(who, "declare", None)
-        now = self.clock.now()
+        now = self._now()
         reasons: tuple[str, ...] = ()
         if severity is None:
             if signals is None:
@@ -976,7 +990,15 @@ class IncidentKit:
 
     def record(self, incident_id: str, events: Sequence[Event], *, by: str) -> Incident:
         """Append already-built events (for importers and extensions). Use with care."""
-        return self._run(incident_id, "record", by, lambda s, _: list(events))
+        batch = list(events)
+        for index, event in enumerate(batch):
+            if not isinstance(event, Event) or EVENT_TYPES.get(event.tag) is not type(event):
+                raise ValidationError(f"events[{index}]", f"not a timeline event: {event!r}")
+            if isinstance(event, Declared):
+                raise ValidationError(
+                    f"events[{index}]", "'declared' may only be the first event; use declare()"
+                )
+        return self._run(incident_id, "record", by, lambda s, _: batch)
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""

@@ -46,14 +46,27 @@ from incidentkit.severity import SeverityPolicy
 __all__ = ["PhaseTargets", "Policy", "load_policy"]
 
 
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, timedelta) and value < timedelta(0):
+        raise ValidationError(attribute.name, "must not be negative")
+
+
 @attrs.frozen
 class PhaseTargets:
     """How long after declaration each response phase should be done (``None``: no target)."""
 
-    assess: timedelta | None = DEFAULT_PHASE_TARGETS[Phase.ASSESS]
-    mitigate: timedelta | None = DEFAULT_PHASE_TARGETS[Phase.MITIGATE]
-    investigate: timedelta | None = DEFAULT_PHASE_TARGETS[Phase.INVESTIGATE]
-    resolve: timedelta | None = DEFAULT_PHASE_TARGETS[Phase.RESOLVE]
+    assess: timedelta | None = attrs.field(
+        default=DEFAULT_PHASE_TARGETS[Phase.ASSESS], validator=_non_negative
+    )
+    mitigate: timedelta | None = attrs.field(
+        default=DEFAULT_PHASE_TARGETS[Phase.MITIGATE], validator=_non_negative
+    )
+    investigate: timedelta | None = attrs.field(
+        default=DEFAULT_PHASE_TARGETS[Phase.INVESTIGATE], validator=_non_negative
+    )
+    resolve: timedelta | None = attrs.field(
+        default=DEFAULT_PHASE_TARGETS[Phase.RESOLVE], validator=_non_negative
+    )
 
     def as_mapping(self) -> dict[Phase, timedelta | None]:
         """Phase → target."""

@@ -105,6 +105,11 @@ def _unstructure_timedelta(value: timedelta) -> int | float:
     return int(seconds) if seconds.is_integer() else seconds
 
 
+def _unstructure_datetime(value: datetime) -> str:
+    # UTC, as documented: the same instant always gives the same canonical JSON.
+    return ensure_aware(value, "datetime").isoformat()
+
+
 def _structure_datetime(value: object, _: type[Any]) -> datetime:
     try:
         if isinstance(value, datetime):
@@ -181,7 +186,7 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(bool, _strict(bool))
     converter.register_structure_hook(int, _strict(int))
     converter.register_structure_hook(float, _strict(float, int, float))
-    converter.register_unstructure_hook(datetime, lambda v: v.isoformat())
+    converter.register_unstructure_hook(datetime, _unstructure_datetime)
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_unstructure_hook(timedelta, _unstructure_timedelta)
     converter.register_structure_hook(timedelta, _structure_timedelta)
@@ -234,7 +239,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     :raises ValidationError: naming the field when the tag or a value is wrong.
     """
     tag = data.get("type")
-    if tag not in EVENT_TYPES:
+    if not isinstance(tag, str) or tag not in EVENT_TYPES:
         raise ValidationError("type", f"unknown event type {tag!r}")
     try:
         event: Event = converter().structure(dict(data), cast(Any, AnyEvent))
