@@ -30,17 +30,19 @@ DEMO_START = datetime(2024, 11, 20, 14, 30, tzinfo=DEMO_ZONE)
 
 
 def demo_policy(base: Policy | None = None) -> Policy:
-    """The default policy plus a weekly schedule: alice/dave primary, bob/erin secondary."""
+    """``base`` (default: the guide's policy in Pacific time) plus the demo schedule.
+
+    The schedule is weekly, Monday 09:00 Pacific: alice/dave primary, bob/erin secondary.
+    """
     start = datetime(2024, 11, 18, 9, tzinfo=DEMO_ZONE)
     primary = Rotation(("alice", "dave"), start, DEMO_ZONE, handoff_time=time(9))
     secondary = Rotation(("bob", "erin"), start, DEMO_ZONE, handoff_time=time(9))
     schedule = Schedule(
         "platform", (Layer("primary", (primary,)), Layer("secondary", (secondary,)))
     )
-    policy = base or Policy.default()
+    policy = base or attrs.evolve(Policy.default(), zone=DEMO_ZONE)
     return attrs.evolve(
         policy,
-        zone=DEMO_ZONE,
         oncall=OnCallConfig((schedule,), policy.oncall.escalation),
     )
 

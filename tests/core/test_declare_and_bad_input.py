@@ -333,9 +333,15 @@ def test_bad_listing_filters_are_refused(kit: IncidentKit) -> None:
 # --- bad policy files ---------------------------------------------------------------
 
 BAD_POLICIES = [
-    ("wrong type", "[roles]\ncommander_only = 'yes'\n", "$.roles.commander_only", "expected bool"),
+    (
+        "wrong type",
+        "[roles]\ncommander_only = 'yes'\n",
+        "$.roles.commander_only",
+        "expected true or false",
+    ),
     ("unknown key", "[roles]\nboss = 'alice'\n", "$.roles.boss", "unknown key"),
-    ("unknown table", "[escalation]\nx = 1\n", "$.escalation", "unknown key"),
+    ("unknown table", "[escalations]\nx = 1\n", "$.escalations", "unknown key"),
+    ("unknown escalation key", "[escalation]\nx = 1\n", "$.escalation.x", "unknown key"),
     ("bad duration", "[phases]\nmitigate = 'a while'\n", "$.phases.mitigate", "not a duration"),
     ("negative duration", "[phases]\nassess = '-5m'\n", "$.phases.assess", "not a duration"),
     ("negative seconds", "[phases]\nresolve = -60\n", "$.phases.resolve", "must not be negative"),

@@ -34,7 +34,14 @@ from incidentkit.errors import (
     PermissionDenied,
     ValidationError,
 )
-from incidentkit.events import Conclusion, Declared, PublicStatus, RecordedEvent, Resolved
+from incidentkit.events import (
+    Conclusion,
+    Declared,
+    EscalationFired,
+    PublicStatus,
+    RecordedEvent,
+    Resolved,
+)
 from incidentkit.incident import Incident, fold
 from incidentkit.kit import COMMANDER_ACTIONS, IncidentKit
 from incidentkit.lifecycle import INITIAL_STATUS, TRANSITIONS, Phase, Status
@@ -125,7 +132,11 @@ class KitMachine(RuleBasedStateMachine):
             return
         assert expect is None, f"expected {expect.__name__}, the command was accepted"
         self.accepted += 1
-        assert after.version == before_state.version + 1
+        added = self.kit.timeline(incident_id)[before_state.version :]
+        assert added, "an accepted command appends at least one event"
+        # One event per command, plus the timer events a severity change fires at once.
+        assert all(isinstance(r.event, EscalationFired) for r in added[1:]), added
+        assert after.version == before_state.version + len(added)
         assert self.store.version(incident_id) == after.version
         assert self.kit.get(incident_id) == after
 

@@ -1,23 +1,38 @@
-"""The built-in store plugin: ``memory://``."""
+"""The built-in stores as an ordinary plugin: ``memory://``, ``sqlite://``, ``postgresql://``."""
 
 from __future__ import annotations
 
 from incidentkit.plugins._markers import hookimpl
-from incidentkit.store import MemoryStore, Store
+from incidentkit.store._base import Store
+from incidentkit.store.memory import MemoryStore
 
 __all__ = ["KNOWN_SCHEMES", "StoresPlugin"]
 
-KNOWN_SCHEMES = ("memory://",)
+KNOWN_SCHEMES: tuple[str, ...] = ("memory://", "sqlite://", "postgresql://", "postgres://")
+"""URL prefixes the built-in stores answer, for the "unknown scheme" message."""
 
 
 class StoresPlugin:
-    """Opens the stores that ship with incidentkit."""
+    """Open a built-in store for a URL; any other scheme is left to other plugins.
 
-    name = "incidentkit.stores"
+    >>> store = StoresPlugin().incidentkit_store("sqlite://:memory:")
+    >>> type(store).__name__
+    'SqliteStore'
+    >>> StoresPlugin().incidentkit_store("redis://localhost") is None
+    True
+    """
 
-    @hookimpl
+    @hookimpl(trylast=True)
     def incidentkit_store(self, url: str) -> Store | None:
-        """Return a store for a built-in scheme, else ``None``."""
-        if url == "memory://" or url.startswith("memory://"):
+        """Return an unmigrated store for ``url``, or ``None`` when the scheme is not built in."""
+        if url.startswith("memory://"):
             return MemoryStore(url)
+        if url.startswith("sqlite:"):
+            from incidentkit.store.sqlite import SqliteStore
+
+            return SqliteStore(url)
+        if url.startswith(("postgresql://", "postgres://")):
+            from incidentkit.store.postgres import PostgresStore
+
+            return PostgresStore(url)
         return None

@@ -1,0 +1,118 @@
+"""Input checks shared by the SQL stores, run before any transaction opens.
+
+A store refuses bad input with a typed error naming the field and writes
+nothing; doing the checks up front keeps transactions short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
+
+from incidentkit.errors import StoreError, ValidationError
+from incidentkit.lifecycle import Status
+from incidentkit.severity import Severity
+from incidentkit.store._base import IncidentSummary, OutboxMessage, StoredEvent, SummaryQuery
+
+__all__ = [
+    "check_append",
+    "check_aware",
+    "check_claim",
+    "check_query",
+    "enum_values",
+    "summary_times",
+]
+
+SUMMARY_TIME_FIELDS = (
+    "started_at",
+    "detected_at",
+    "declared_at",
+    "acknowledged_at",
+    "mitigated_at",
+    "resolved_at",
+    "closed_at",
+    "next_due_at",
+)
+
+
+def check_aware(value: object, field: str) -> datetime:
+    """Return ``value`` in UTC; refuse naive or non-datetime values naming ``field``."""
+    if not isinstance(value, datetime):
+        raise ValidationError(field, f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValidationError(field, "naive datetime; pass a timezone-aware value")
+    return value.astimezone(UTC)
+
+
+def summary_times(summary: IncidentSummary) -> list[datetime | None]:
+    """The summary's timestamps in :data:`SUMMARY_TIME_FIELDS` order, checked aware."""
+    values: list[datetime | None] = []
+    for name in SUMMARY_TIME_FIELDS:
+        value = getattr(summary, name)
+        values.append(None if value is None else check_aware(value, f"summary.{name}"))
+    return values
+
+
+def check_append(
+    incident_id: str,
+    events: Sequence[StoredEvent],
+    expected_version: int,
+    outbox: Sequence[OutboxMessage],
+    summary: IncidentSummary | None,
+) -> None:
+    """Refuse an append whose rows cannot be written as one contiguous batch."""
+    if not isinstance(incident_id, str) or not incident_id:
+        raise ValidationError("incident_id", "expected a non-empty string")
+    if (
+        not isinstance(expected_version, int)
+        or isinstance(expected_version, bool)
+        or expected_version < 0
+    ):
+        raise ValidationError("expected_version", "expected an integer >= 0")
+    for offset, event in enumerate(events, start=1):
+        if event.incident_id != incident_id or event.version != expected_version + offset:
+            raise StoreError(
+                f"event {event.incident_id}@{event.version} does not follow "
+                f"{incident_id}@{expected_version + offset - 1}"
+            )
+        check_aware(event.recorded_at, f"events[{offset - 1}].recorded_at")
+    for index, message in enumerate(outbox):
+        check_aware(message.available_at, f"outbox[{index}].available_at")
+    if summary is not None:
+        if summary.incident_id != incident_id:
+            raise ValidationError(
+                "summary.incident_id", f"{summary.incident_id!r} is not {incident_id!r}"
+            )
+        summary_times(summary)
+
+
+def check_claim(now: datetime, limit: int, lease: timedelta) -> datetime:
+    """Check claim arguments; return ``now`` in UTC."""
+    utc_now = check_aware(now, "now")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raise ValidationError("limit", "expected an integer >= 0")
+    if not isinstance(lease, timedelta) or lease <= timedelta(0):
+        raise ValidationError("lease", "expected a positive timedelta")
+    return utc_now
+
+
+def check_query(query: SummaryQuery) -> None:
+    """Check a summary query's bounds and limit."""
+    for name in ("since", "until", "due_before"):
+        value = getattr(query, name)
+        if value is not None:
+            check_aware(value, f"query.{name}")
+    if query.limit is not None and (
+        not isinstance(query.limit, int) or isinstance(query.limit, bool) or query.limit < 0
+    ):
+        raise ValidationError("query.limit", "expected an integer >= 0")
+
+
+def enum_values(
+    kind: type[Status] | type[Severity], values: Collection[object], field: str
+) -> list[str]:
+    """The distinct enum values of ``values`` (strings or members), refusing unknown ones."""
+    try:
+        return sorted({kind(v).value for v in values})  # type: ignore[arg-type]
+    except (ValueError, TypeError) as err:
+        raise ValidationError(field, str(err)) from err

@@ -1,0 +1,733 @@
+"""The scale-out store: PostgreSQL through psycopg 3 (``pip install incidentkit[postgres]``).
+
+Every replica of a service points at the same database. What keeps them apart:
+
+* ``PRIMARY KEY (incident_id, version)`` serializes appends: the loser of a
+  race gets :class:`~incidentkit.errors.ConcurrencyConflict` with the version
+  that won, and writes nothing;
+* events, outbox rows and the summary upsert go in ONE transaction, sent in
+  one pipelined round trip (``executemany`` inside ``conn.pipeline()``);
+* the outbox is claimed with ``FOR UPDATE SKIP LOCKED`` and a lease, so two
+  workers never take the same row and a crashed worker's rows come back when
+  the lease ends;
+* a connection the server dropped (``pg_terminate_backend``, failover) is
+  replaced on the next call. Reads retry once; an append whose connection
+  died before ``COMMIT`` was sent is retried once (nothing can have been
+  written); one whose connection died during ``COMMIT`` is checked by reading
+  the rows back, and raises :class:`~incidentkit.errors.StoreError` only when
+  the outcome cannot be known. Never a silent partial write.
+
+Times are ``timestamptz`` (the session runs in UTC); tables are named
+``incidentkit_*``, optionally inside ``schema``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError, ValidationError
+from incidentkit.lifecycle import Status
+from incidentkit.severity import Severity
+from incidentkit.store._base import (
+    IncidentSummary,
+    OutboxMessage,
+    OutboxRow,
+    OutboxState,
+    StoredEvent,
+    SummaryQuery,
+)
+from incidentkit.store._checks import (
+    check_append,
+    check_aware,
+    check_claim,
+    check_query,
+    enum_values,
+    summary_times,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg_pool
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore"]
+
+SCHEMA_VERSION = 1
+"""The PostgreSQL schema version this release writes and understands."""
+
+T = TypeVar("T")
+
+_ALL = SummaryQuery()
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_INSTALL = "PostgreSQL support needs psycopg: pip install incidentkit[postgres]"
+
+_SUMMARY_COLUMNS = (
+    "incident_id, version, title, status, severity, services, started_at, detected_at, "
+    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at"
+)
+_OUTBOX_COLUMNS = (
+    "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
+    "created_at, lease_until, last_error"
+)
+
+
+def _schema_sql(p: str) -> list[str]:
+    """DDL for schema version 1; ``p`` is the (quoted) schema prefix or ``""``."""
+    return [
+        f"""CREATE TABLE {p}incidentkit_events (
+            incident_id text COLLATE "C" NOT NULL,
+            version integer NOT NULL,
+            tag text NOT NULL,
+            payload text NOT NULL,
+            recorded_at timestamptz NOT NULL,
+            hash text NOT NULL,
+            PRIMARY KEY (incident_id, version))""",
+        f"""CREATE TABLE {p}incidentkit_summaries (
+            incident_id text COLLATE "C" PRIMARY KEY,
+            version integer NOT NULL,
+            title text NOT NULL,
+            status text NOT NULL,
+            severity text NOT NULL,
+            services text[] NOT NULL,
+            started_at timestamptz,
+            detected_at timestamptz,
+            declared_at timestamptz,
+            acknowledged_at timestamptz,
+            mitigated_at timestamptz,
+            resolved_at timestamptz,
+            closed_at timestamptz,
+            next_due_at timestamptz)""",
+        f"""CREATE INDEX incidentkit_summaries_declared
+            ON {p}incidentkit_summaries (declared_at NULLS FIRST, incident_id)""",
+        f"CREATE INDEX incidentkit_summaries_status ON {p}incidentkit_summaries (status)",
+        f"""CREATE INDEX incidentkit_summaries_due ON {p}incidentkit_summaries (next_due_at)
+            WHERE next_due_at IS NOT NULL""",
+        f"""CREATE INDEX incidentkit_summaries_services
+            ON {p}incidentkit_summaries USING gin (services)""",
+        f"""CREATE TABLE {p}incidentkit_outbox (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            key text NOT NULL UNIQUE,
+            incident_id text COLLATE "C" NOT NULL,
+            topic text NOT NULL,
+            target text NOT NULL,
+            payload text NOT NULL,
+            state text NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'done', 'dead')),
+            attempts integer NOT NULL DEFAULT 0,
+            available_at timestamptz NOT NULL,
+            lease_until timestamptz,
+            leased_by text,
+            last_error text,
+            created_at timestamptz NOT NULL)""",
+        f"""CREATE INDEX incidentkit_outbox_pending ON {p}incidentkit_outbox (available_at, id)
+            WHERE state = 'pending'""",
+        f"CREATE INDEX incidentkit_outbox_incident ON {p}incidentkit_outbox (incident_id)",
+    ]
+
+
+def mask_dsn(dsn: str) -> str:
+    """Return ``dsn`` with any password replaced by ``***`` (for messages and ``url``).
+
+    >>> mask_dsn("postgresql://app:s3cret@db.internal:5432/incidents")
+    'postgresql://app:***@db.internal:5432/incidents'
+    >>> mask_dsn("host=db password=s3cret dbname=incidents")
+    'host=db password=*** dbname=incidents'
+    """
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        if parts.password is None:
+            return dsn
+        host = parts.netloc.rpartition("@")[2]
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return re.sub(r"(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+
+
+class PostgresStore:
+    """A :class:`~incidentkit.store.Store` in PostgreSQL (URL ``postgresql://…``).
+
+    Args:
+        dsn: a libpq connection string or ``postgresql://`` / ``postgres://`` URL.
+        pool: use a :class:`psycopg_pool.ConnectionPool` (``min_size`` …
+            ``max_size`` connections) instead of one connection behind a lock.
+        min_size: smallest pool size (with ``pool=True``).
+        max_size: largest pool size (with ``pool=True``).
+        schema: keep the tables in this schema (created by :meth:`migrate`);
+            ``None`` uses the connection's ``search_path``.
+
+    :raises StoreError: psycopg is not installed, or the server cannot be reached.
+    :raises ValidationError: a bad ``schema``, ``min_size`` or ``max_size``, naming it.
+    """
+
+    supports_processes = True
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool: bool = False,
+        min_size: int = 1,
+        max_size: int = 4,
+        schema: str | None = None,
+    ) -> None:
+        if not isinstance(dsn, str) or not dsn.strip():
+            raise ValidationError("dsn", "expected a non-empty connection string")
+        if schema is not None and not _IDENT.match(schema):
+            raise ValidationError(
+                "schema", f"{schema!r} is not a plain SQL identifier (letters, digits, _)"
+            )
+        for name, value in (("min_size", min_size), ("max_size", max_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValidationError(name, "expected an integer >= 1")
+        if min_size > max_size:
+            raise ValidationError("min_size", f"{min_size} is larger than max_size={max_size}")
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as err:
+            raise StoreError(_INSTALL) from err
+        self.dsn = dsn
+        self.url = mask_dsn(dsn)
+        self.schema = schema
+        self._p = f'"{schema}".' if schema else ""
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._pool: psycopg_pool.ConnectionPool[Any] | None = None
+        self._closed = False
+        if pool:
+            try:
+                import psycopg_pool
+            except ImportError as err:
+                raise StoreError(_INSTALL) from err
+            self._pool = psycopg_pool.ConnectionPool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                kwargs={"autocommit": True},
+                configure=self._configure,
+                open=False,
+                timeout=10.0,
+                name=f"incidentkit-{id(self):x}",
+            )
+            try:
+                self._pool.open(wait=True, timeout=10.0)
+            except psycopg_pool.PoolTimeout as err:
+                self._pool.close()
+                raise StoreError(f"cannot connect to {self.url}: {err}") from err
+        else:
+            with self._lock:
+                self._conn = self._connect()
+
+    # -- connections ---------------------------------------------------------
+
+    @staticmethod
+    def _configure(conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SET TIME ZONE 'UTC'")
+
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True)
+            self._configure(conn)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot connect to {self.url}: {err}") from err
+        return conn
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        if self._closed:
+            raise StoreError(f"store {self.url} is closed")
+        if self._pool is not None:
+            import psycopg_pool
+
+            try:
+                with self._pool.connection() as conn:
+                    yield conn
+            except psycopg_pool.PoolTimeout as err:
+                raise StoreError(f"no connection to {self.url}: {err}") from err
+            return
+        with self._lock:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                if self._conn is not None:
+                    with contextlib.suppress(Exception):
+                        self._conn.close()
+                self._conn = self._connect()
+            yield self._conn
+
+    def _run(self, fn: Callable[[psycopg.Connection[tuple[Any, ...]]], T], *, retry: bool) -> T:
+        """Run ``fn`` on a connection; when the connection was lost, retry once if allowed."""
+        import psycopg
+
+        for attempt in (1, 2):
+            used: list[psycopg.Connection[tuple[Any, ...]]] = []
+            try:
+                with self._connection() as conn:
+                    used.append(conn)
+                    return fn(conn)
+            except psycopg.OperationalError as err:
+                lost = bool(used) and (used[0].closed or used[0].broken)
+                if lost and retry and attempt == 1:
+                    continue
+                raise StoreError(f"{self.url}: {err}".rstrip()) from err
+            except psycopg.Error as err:
+                raise StoreError(f"{self.url}: {err}".rstrip()) from err
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- schema --------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """Return the schema version recorded in the database (0: none yet)."""
+        return self._run(self._read_schema_version, retry=True)
+
+    def _read_schema_version(self, conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+        exists = conn.execute("SELECT to_regclass(%s)", (f"{self._p}incidentkit_meta",)).fetchone()
+        if exists is None or exists[0] is None:
+            return 0
+        row = conn.execute(
+            f"SELECT value FROM {self._p}incidentkit_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        if row is None:
+            return 0
+        try:
+            return int(row[0])
+        except (TypeError, ValueError) as err:
+            raise StoreError(f"{self.url}: unreadable schema version {row[0]!r}") from err
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema in one transaction; idempotent, safe to race.
+
+        :raises StoreError: the database was written by a newer incidentkit.
+        """
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+            with conn.transaction():
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                    (f"incidentkit-migrate:{self.schema or ''}",),
+                )
+                if self.schema:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                current = self._read_schema_version(conn)
+                if current > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.url} has incidentkit schema version {current}, newer than the "
+                        f"version {SCHEMA_VERSION} this incidentkit understands; upgrade "
+                        "incidentkit (nothing was changed)"
+                    )
+                if current == SCHEMA_VERSION:
+                    return
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self._p}incidentkit_meta "
+                    "(key text PRIMARY KEY, value text NOT NULL)"
+                )
+                if current < 1:
+                    for statement in _schema_sql(self._p):
+                        conn.execute(statement)
+                conn.execute(
+                    f"INSERT INTO {self._p}incidentkit_meta (key, value) "
+                    "VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
+
+        self._run(run, retry=True)
+
+    def drop_schema(self) -> None:
+        """Drop this store's ``schema`` and everything in it (tests use one per test).
+
+        :raises ValidationError: the store was opened without ``schema``.
+        """
+        if not self.schema:
+            raise ValidationError("schema", "drop_schema() needs a store opened with schema=")
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+        self._run(run, retry=True)
+
+    # -- events --------------------------------------------------------------
+
+    def append(
+        self,
+        incident_id: str,
+        events: Sequence[StoredEvent],
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
+        summary: IncidentSummary | None = None,
+    ) -> None:
+        """Append events, outbox rows and the summary in one pipelined transaction.
+
+        :raises ConcurrencyConflict: the incident is not at ``expected_version``; nothing written.
+        :raises StoreError: the batch is not contiguous, the database failed (nothing
+            written), or the connection died during ``COMMIT`` and the outcome is unknown.
+        :raises ValidationError: a naive datetime or a mismatched summary, naming the field.
+        """
+        import psycopg
+
+        check_append(incident_id, events, expected_version, outbox, summary)
+        p = self._p
+        event_rows = [
+            (e.incident_id, e.version, e.tag, e.payload, e.recorded_at, e.hash) for e in events
+        ]
+        outbox_rows = [
+            (m.key, m.incident_id, m.topic, m.target, m.payload, m.available_at, m.available_at)
+            for m in outbox
+        ]
+        summary_row = None if summary is None else _summary_params(summary)
+        committing = False
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+            nonlocal committing
+            committing = False
+            with conn.pipeline(), conn.transaction():
+                head = conn.cursor()
+                head.execute(
+                    f"SELECT COALESCE(MAX(version), 0) FROM {p}incidentkit_events "
+                    "WHERE incident_id = %s",
+                    (incident_id,),
+                )
+                write = conn.cursor()
+                if event_rows:
+                    write.executemany(
+                        f"INSERT INTO {p}incidentkit_events "
+                        "(incident_id, version, tag, payload, recorded_at, hash) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        event_rows,
+                    )
+                if outbox_rows:
+                    write.executemany(
+                        f"INSERT INTO {p}incidentkit_outbox (key, incident_id, topic, target, "
+                        "payload, available_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (key) DO NOTHING",
+                        outbox_rows,
+                    )
+                if summary_row is not None:
+                    write.execute(_upsert_summary_sql(p), summary_row)
+                row = head.fetchone()  # forces a sync: every statement above has run
+                actual = 0 if row is None else int(row[0])
+                if actual != expected_version:
+                    raise ConcurrencyConflict(incident_id, expected_version, actual)
+                committing = True
+
+        import psycopg.errors
+
+        for attempt in (1, 2):
+            used: list[psycopg.Connection[tuple[Any, ...]]] = []
+            try:
+                with self._connection() as conn:
+                    used.append(conn)
+                    run(conn)
+                return
+            except psycopg.errors.UniqueViolation as err:
+                raise ConcurrencyConflict(
+                    incident_id, expected_version, self.version(incident_id)
+                ) from err
+            except psycopg.OperationalError as err:
+                lost = bool(used) and (used[0].closed or used[0].broken)
+                if not lost:
+                    raise StoreError(f"{self.url}: {err}; nothing was written") from err
+                if not committing:
+                    if attempt == 1:
+                        continue  # COMMIT never left: the server rolled back; safe to retry
+                    raise StoreError(
+                        f"{self.url}: connection lost twice before commit; nothing was written"
+                    ) from err
+                self._confirm(incident_id, events, err)
+                return
+            except psycopg.Error as err:
+                raise StoreError(f"{self.url}: {err}; nothing was written") from err
+
+    def _confirm(self, incident_id: str, events: Sequence[StoredEvent], err: BaseException) -> None:
+        """After a connection died during COMMIT: succeed if the rows are there, else raise."""
+        if not events:
+            raise StoreError(
+                f"{self.url}: connection lost during COMMIT; outcome unknown, reload and check"
+            ) from err
+        first = events[0].version
+        stored = self.load(incident_id, after_version=first - 1)[: len(events)]
+        if [e.hash for e in stored] == [e.hash for e in events]:
+            return
+        raise StoreError(
+            f"{self.url}: connection lost during COMMIT of {incident_id}@{first}; the events are "
+            "not visible now but the outcome is unknown; reload the incident before retrying"
+        ) from err
+
+    def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """Return the incident's events after ``after_version`` in version order."""
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                f"SELECT version, tag, payload, recorded_at, hash FROM {self._p}"
+                "incidentkit_events WHERE incident_id = %s AND version > %s ORDER BY version",
+                (incident_id, after_version),
+            ).fetchall()
+
+        return [
+            StoredEvent(
+                incident_id=incident_id,
+                version=version,
+                tag=tag,
+                payload=payload,
+                recorded_at=recorded,
+                hash=digest,
+            )
+            for version, tag, payload, recorded, digest in self._run(run, retry=True)
+        ]
+
+    def version(self, incident_id: str) -> int:
+        """Return the incident's latest version (0 when unknown)."""
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+            row = conn.execute(
+                f"SELECT COALESCE(MAX(version), 0) FROM {self._p}incidentkit_events "
+                "WHERE incident_id = %s",
+                (incident_id,),
+            ).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return self._run(run, retry=True)
+
+    def incident_ids(self) -> list[str]:
+        """Return every incident id that has events, sorted by code point."""
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[str]:
+            rows = conn.execute(
+                f"SELECT DISTINCT incident_id FROM {self._p}incidentkit_events ORDER BY incident_id"
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return self._run(run, retry=True)
+
+    # -- summaries -----------------------------------------------------------
+
+    def summary(self, incident_id: str) -> IncidentSummary | None:
+        """Return one incident's summary, or ``None``."""
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+            return conn.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM {self._p}incidentkit_summaries "
+                "WHERE incident_id = %s",
+                (incident_id,),
+            ).fetchone()
+
+        row = self._run(run, retry=True)
+        return None if row is None else self._summary(row)
+
+    def summaries(self, query: SummaryQuery = _ALL) -> list[IncidentSummary]:
+        """Return summaries matching ``query`` (filtered in SQL), by declared_at then id."""
+        check_query(query)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.statuses is not None:
+            statuses = enum_values(Status, query.statuses, "query.statuses")
+            if not statuses:
+                return []
+            clauses.append("status = ANY(%s)")
+            params.append(statuses)
+        if query.severities is not None:
+            severities = enum_values(Severity, query.severities, "query.severities")
+            if not severities:
+                return []
+            clauses.append("severity = ANY(%s)")
+            params.append(severities)
+        if query.service is not None:
+            clauses.append("services @> ARRAY[%s]::text[]")
+            params.append(query.service)
+        if query.since is not None:
+            clauses.append("declared_at >= %s")
+            params.append(query.since)
+        if query.until is not None:
+            clauses.append("declared_at < %s")
+            params.append(query.until)
+        if query.due_before is not None:
+            clauses.append("next_due_at <= %s")
+            params.append(query.due_before)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        limit = ""
+        if query.limit is not None:
+            limit = " LIMIT %s"
+            params.append(query.limit)
+        sql = (
+            f"SELECT {_SUMMARY_COLUMNS} FROM {self._p}incidentkit_summaries{where} "
+            f"ORDER BY declared_at NULLS FIRST, incident_id{limit}"
+        )
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, params).fetchall()
+
+        return [self._summary(row) for row in self._run(run, retry=True)]
+
+    def _summary(self, row: tuple[Any, ...]) -> IncidentSummary:
+        try:
+            return IncidentSummary(
+                incident_id=row[0],
+                version=row[1],
+                title=row[2],
+                status=Status(row[3]),
+                severity=Severity(row[4]),
+                services=tuple(row[5]),
+                started_at=row[6],
+                detected_at=row[7],
+                declared_at=row[8],
+                acknowledged_at=row[9],
+                mitigated_at=row[10],
+                resolved_at=row[11],
+                closed_at=row[12],
+                next_due_at=row[13],
+            )
+        except (ValueError, TypeError) as err:
+            raise StoreError(f"{self.url}: unreadable summary row for {row[0]!r}: {err}") from err
+
+    # -- outbox --------------------------------------------------------------
+
+    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows to ``worker`` (``FOR UPDATE SKIP LOCKED``).
+
+        Not retried when the connection dies mid-claim: rows that may have been
+        leased come back when their lease ends.
+        """
+        now = check_claim(now, limit, lease)
+        p = self._p
+        sql = (
+            f"WITH due AS (SELECT id FROM {p}incidentkit_outbox "
+            "WHERE state = 'pending' AND available_at <= %(now)s "
+            "AND (lease_until IS NULL OR lease_until <= %(now)s) "
+            "ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {p}incidentkit_outbox AS o SET attempts = o.attempts + 1, "
+            "lease_until = %(until)s, leased_by = %(worker)s FROM due WHERE o.id = due.id "
+            f"RETURNING {', '.join('o.' + c for c in _OUTBOX_COLUMNS.split(', '))}"
+        )
+        params = {"now": now, "limit": limit, "until": now + lease, "worker": worker}
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, params).fetchall()
+
+        rows = self._run(run, retry=False) if limit else []
+        return sorted((self._outbox_row(row) for row in rows), key=lambda r: r.id)
+
+    def complete(self, row_id: int) -> None:
+        """Mark a row done.
+
+        :raises NotFound: no outbox row has this id.
+        """
+        self._update_row(
+            row_id,
+            f"UPDATE {self._p}incidentkit_outbox SET state = 'done', lease_until = NULL "
+            "WHERE id = %s",
+            (row_id,),
+        )
+
+    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: retry at ``retry_at``, or mark the row dead when ``None``.
+
+        :raises NotFound: no outbox row has this id.
+        :raises ValidationError: ``retry_at`` is naive.
+        """
+        if retry_at is None:
+            sql = (
+                f"UPDATE {self._p}incidentkit_outbox SET state = 'dead', lease_until = NULL, "
+                "last_error = %s WHERE id = %s"
+            )
+            params: tuple[Any, ...] = (error, row_id)
+        else:
+            sql = (
+                f"UPDATE {self._p}incidentkit_outbox SET available_at = %s, lease_until = NULL, "
+                "last_error = %s WHERE id = %s"
+            )
+            params = (check_aware(retry_at, "retry_at"), error, row_id)
+        self._update_row(row_id, sql, params)
+
+    def _update_row(self, row_id: int, sql: str, params: tuple[Any, ...]) -> None:
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+            return conn.execute(sql, params).rowcount
+
+        if self._run(run, retry=True) == 0:  # idempotent updates: safe to retry
+            raise NotFound("outbox row", str(row_id))
+
+    def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:
+        """Return outbox rows (all states) in id order."""
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM {self._p}incidentkit_outbox"
+        params: tuple[Any, ...] = ()
+        if incident_id is not None:
+            sql += " WHERE incident_id = %s"
+            params = (incident_id,)
+        sql += " ORDER BY id"
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, params).fetchall()
+
+        return [self._outbox_row(row) for row in self._run(run, retry=True)]
+
+    def _outbox_row(self, row: tuple[Any, ...]) -> OutboxRow:
+        try:
+            return OutboxRow(
+                id=row[0],
+                key=row[1],
+                incident_id=row[2],
+                topic=row[3],
+                target=row[4],
+                payload=row[5],
+                state=OutboxState(row[6]),
+                attempts=row[7],
+                available_at=row[8],
+                created_at=row[9],
+                lease_until=row[10],
+                last_error=row[11],
+            )
+        except (ValueError, TypeError) as err:
+            raise StoreError(f"{self.url}: unreadable outbox row {row[0]!r}: {err}") from err
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def backend_pids(self) -> list[int]:
+        """Server process ids of this store's open connections (for fault tests)."""
+        if self._pool is not None:
+            raise StoreError("backend_pids() is only available without pool=True")
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                return []
+            return [self._conn.info.backend_pid]
+
+    def close(self) -> None:
+        """Close the connection or pool; the store is unusable afterwards."""
+        self._closed = True
+        if self._pool is not None:
+            self._pool.close()
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r}, schema={self.schema!r})"
+
+
+def _upsert_summary_sql(p: str) -> str:
+    return (
+        f"INSERT INTO {p}incidentkit_summaries ({_SUMMARY_COLUMNS}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (incident_id) DO UPDATE SET version = excluded.version, "
+        "title = excluded.title, status = excluded.status, severity = excluded.severity, "
+        "services = excluded.services, started_at = excluded.started_at, "
+        "detected_at = excluded.detected_at, declared_at = excluded.declared_at, "
+        "acknowledged_at = excluded.acknowledged_at, mitigated_at = excluded.mitigated_at, "
+        "resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, "
+        "next_due_at = excluded.next_due_at"
+    )
+
+
+def _summary_params(summary: IncidentSummary) -> tuple[Any, ...]:
+    return (
+        summary.incident_id,
+        summary.version,
+        summary.title,
+        Status(summary.status).value,
+        Severity(summary.severity).value,
+        list(summary.services),
+        *summary_times(summary),
+    )

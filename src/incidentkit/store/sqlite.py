@@ -1,0 +1,748 @@
+"""The embedded store: one SQLite file in WAL mode, stdlib :mod:`sqlite3` only.
+
+URL forms (the ``incidentkit_store`` hook passes the URL through):
+
+* ``sqlite:///incidents.db`` — a path relative to the working directory;
+* ``sqlite:////var/lib/app/incidents.db`` — an absolute path;
+* ``sqlite://:memory:`` — a private in-memory database (tests, demos);
+* query parameters ``synchronous`` (``FULL``, ``NORMAL`` or ``EXTRA``) and
+  ``busy_timeout`` (seconds): ``sqlite:///x.db?synchronous=NORMAL&busy_timeout=5``.
+
+How it keeps its promises:
+
+* every write transaction starts with ``BEGIN IMMEDIATE``, so a writer takes
+  the write lock before it reads the head version and never meets the
+  ``SQLITE_BUSY`` that a deferred read→write upgrade returns without waiting;
+* ``PRIMARY KEY (incident_id, version)`` backs the expected-version check;
+* ``synchronous=FULL`` by default: an append that returned survives a power
+  loss. ``NORMAL`` is an explicit opt-in that trades the last commits before
+  an OS crash or power loss (never an application crash) for ~5× fewer fsyncs;
+* datetimes are stored as integer microseconds since the Unix epoch (UTC), so
+  SQL ordering and range filters are exact;
+* one connection per thread (file databases); several processes may share
+  the file. ``:memory:`` uses one connection behind a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError, ValidationError
+from incidentkit.lifecycle import Status
+from incidentkit.severity import Severity
+from incidentkit.store._base import (
+    IncidentSummary,
+    OutboxMessage,
+    OutboxRow,
+    OutboxState,
+    StoredEvent,
+    SummaryQuery,
+)
+from incidentkit.store._checks import (
+    check_append,
+    check_aware,
+    check_claim,
+    check_query,
+    enum_values,
+    summary_times,
+)
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+SCHEMA_VERSION = 2
+"""The schema version this release writes and understands.
+
+1. events, summaries (services as a JSON array), outbox, meta.
+2. ``incidentkit_summary_services`` (one row per incident and service, so the
+   ``service`` filter runs on an index) and ``incidentkit_outbox.leased_by``.
+"""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_ALL = SummaryQuery()
+_SYNC_MODES = ("FULL", "NORMAL", "EXTRA")
+_MEMORY = ":memory:"
+
+_SCHEMA_V1 = """
+CREATE TABLE incidentkit_events (
+    incident_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (incident_id, version)
+);
+CREATE TABLE incidentkit_summaries (
+    incident_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    services TEXT NOT NULL,
+    started_at INTEGER,
+    detected_at INTEGER,
+    declared_at INTEGER,
+    acknowledged_at INTEGER,
+    mitigated_at INTEGER,
+    resolved_at INTEGER,
+    closed_at INTEGER,
+    next_due_at INTEGER
+);
+CREATE INDEX incidentkit_summaries_declared ON incidentkit_summaries (declared_at, incident_id);
+CREATE INDEX incidentkit_summaries_status ON incidentkit_summaries (status);
+CREATE INDEX incidentkit_summaries_due ON incidentkit_summaries (next_due_at)
+    WHERE next_due_at IS NOT NULL;
+CREATE TABLE incidentkit_outbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    incident_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    target TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    available_at INTEGER NOT NULL,
+    lease_until INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX incidentkit_outbox_pending ON incidentkit_outbox (available_at)
+    WHERE state = 'pending';
+CREATE INDEX incidentkit_outbox_incident ON incidentkit_outbox (incident_id);
+"""
+
+_SCHEMA_V2 = """
+ALTER TABLE incidentkit_outbox ADD COLUMN leased_by TEXT;
+CREATE TABLE incidentkit_summary_services (
+    service TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    PRIMARY KEY (service, incident_id)
+);
+CREATE INDEX incidentkit_summary_services_incident ON incidentkit_summary_services (incident_id);
+"""
+
+_SUMMARY_COLUMNS = (
+    "incident_id, version, title, status, severity, services, started_at, detected_at, "
+    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at"
+)
+_OUTBOX_COLUMNS = (
+    "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
+    "created_at, lease_until, last_error"
+)
+_INSERT_EVENT = (
+    "INSERT INTO incidentkit_events (incident_id, version, tag, payload, recorded_at, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO incidentkit_outbox (key, incident_id, topic, target, payload, state, "
+    "attempts, available_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
+    "ON CONFLICT (key) DO NOTHING"
+)
+_UPSERT_SUMMARY = (
+    f"INSERT INTO incidentkit_summaries ({_SUMMARY_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (incident_id) DO UPDATE SET version = excluded.version, "
+    "title = excluded.title, status = excluded.status, severity = excluded.severity, "
+    "services = excluded.services, started_at = excluded.started_at, "
+    "detected_at = excluded.detected_at, declared_at = excluded.declared_at, "
+    "acknowledged_at = excluded.acknowledged_at, mitigated_at = excluded.mitigated_at, "
+    "resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, "
+    "next_due_at = excluded.next_due_at"
+)
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // _US
+
+
+def _opt_micros(value: datetime | None) -> int | None:
+    return None if value is None else (value - _EPOCH) // _US
+
+
+def _dt(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _opt_dt(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
+
+
+def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
+    """Split ``sqlite:///path?x=y`` into the database path and its query parameters.
+
+    >>> parse_sqlite_url("sqlite:///data/incidents.db")
+    ('data/incidents.db', {})
+    >>> parse_sqlite_url("sqlite:////var/lib/incidents.db?synchronous=NORMAL")
+    ('/var/lib/incidents.db', {'synchronous': 'NORMAL'})
+    >>> parse_sqlite_url("sqlite://:memory:")
+    (':memory:', {})
+
+    :raises ValidationError: (field ``url``) when the URL is not one of these forms.
+    """
+    if not url.startswith("sqlite://"):
+        raise ValidationError("url", f"{url!r} is not a sqlite:// URL")
+    rest = url[len("sqlite://") :]
+    rest, _, query = rest.partition("?")
+    if rest in (_MEMORY, "/" + _MEMORY):
+        path = _MEMORY
+    elif rest.startswith("/") and len(rest) > 1:
+        path = rest[1:]
+    else:
+        raise ValidationError(
+            "url",
+            f"{url!r} names no file; use sqlite:///relative.db, sqlite:////absolute/path.db "
+            "or sqlite://:memory:",
+        )
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        params[key] = value
+    return path, params
+
+
+class SqliteStore:
+    """A :class:`~incidentkit.store.Store` in one SQLite file (URL ``sqlite:///path``).
+
+    Args:
+        path_or_url: a ``sqlite://`` URL, a filesystem path, or ``":memory:"``.
+        synchronous: ``"FULL"`` (default; every commit is fsynced before
+            :meth:`append` returns), ``"NORMAL"`` (opt-in: faster, but the last
+            commits may roll back after a power loss or OS crash) or ``"EXTRA"``.
+        busy_timeout: how long a writer waits for another writer's lock before
+            :class:`~incidentkit.errors.StoreError` is raised.
+
+    URL query parameters ``synchronous`` and ``busy_timeout`` (seconds) take
+    precedence over the keyword arguments.
+
+    >>> store = SqliteStore("sqlite://:memory:")
+    >>> store.migrate()
+    >>> store.version("INC-1")
+    0
+    >>> store.close()
+
+    :raises ValidationError: a malformed URL or parameter, naming it.
+    :raises StoreError: the file cannot be opened as a SQLite database.
+    """
+
+    supports_processes = True
+
+    def __init__(
+        self,
+        path_or_url: str | os.PathLike[str],
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: timedelta = timedelta(seconds=10),
+    ) -> None:
+        params: dict[str, str] = {}
+        if isinstance(path_or_url, os.PathLike):
+            path = os.fspath(path_or_url)
+        elif isinstance(path_or_url, str):
+            if path_or_url.startswith("sqlite:"):
+                path, params = parse_sqlite_url(path_or_url)
+            else:
+                path = path_or_url
+        else:
+            raise ValidationError(
+                "path_or_url", f"expected a str or path, got {type(path_or_url).__name__}"
+            )
+        if not path:
+            raise ValidationError("path_or_url", "empty database path")
+        unknown = sorted(set(params) - {"synchronous", "busy_timeout"})
+        if unknown:
+            raise ValidationError(
+                f"url.{unknown[0]}", "unknown parameter (known: busy_timeout, synchronous)"
+            )
+        if "synchronous" in params:
+            synchronous = params["synchronous"]
+        if "busy_timeout" in params:
+            try:
+                busy_timeout = timedelta(seconds=float(params["busy_timeout"]))
+            except ValueError as err:
+                raise ValidationError(
+                    "url.busy_timeout", f"expected seconds, got {params['busy_timeout']!r}"
+                ) from err
+        if not isinstance(synchronous, str) or synchronous.upper() not in _SYNC_MODES:
+            raise ValidationError(
+                "synchronous", f"{synchronous!r} is not one of {', '.join(_SYNC_MODES)}"
+            )
+        if not isinstance(busy_timeout, timedelta) or busy_timeout < timedelta(0):
+            raise ValidationError("busy_timeout", "expected a timedelta >= 0")
+        self.path = path
+        self.synchronous = synchronous.upper()
+        self.busy_timeout = busy_timeout
+        self.memory = path == _MEMORY
+        if self.memory:
+            self.url = "sqlite://:memory:"
+            self.supports_processes = False
+        else:
+            self.url = "sqlite:///" + path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._registry_lock = threading.Lock()
+        self._memory_lock = threading.RLock()
+        self._shared: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._closed = False
+        self._connection()  # fail now, not at the first append, on a bad path
+
+    # -- connections ---------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        seconds = self.busy_timeout.total_seconds()
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=seconds, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open SQLite database {self.path!r}: {err}") from err
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+            if not self.memory:
+                conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        except sqlite3.Error as err:
+            conn.close()
+            raise StoreError(f"cannot open SQLite database {self.path!r}: {err}") from err
+        with self._registry_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"store {self.url} is closed")
+        if os.getpid() != self._pid:
+            # A forked child must not use its parent's connections; open its own.
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._shared = None
+            with self._registry_lock:
+                self._connections = []
+        if self.memory:
+            if self._shared is None:
+                self._shared = self._open()
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        lock = self._memory_lock if self.memory else contextlib.nullcontext()
+        with lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except sqlite3.Error as err:
+                raise self._error(err, wrote=False) from err
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: commit on success, roll back on any error."""
+        lock = self._memory_lock if self.memory else contextlib.nullcontext()
+        with lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as err:
+                raise StoreError(
+                    f"{self.url}: could not take the write lock within busy_timeout="
+                    f"{self.busy_timeout.total_seconds():g}s: {err}"
+                ) from err
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc, wrote=True) from exc
+                raise
+
+    def _error(self, err: sqlite3.Error, *, wrote: bool) -> StoreError:
+        text = str(err)
+        hint = " (run migrate() first)" if "no such table" in text else ""
+        tail = "; the transaction was rolled back, nothing was written" if wrote else ""
+        return StoreError(f"{self.url}: {text}{hint}{tail}")
+
+    # -- schema --------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """Return the schema version recorded in the database (0: none yet)."""
+        with self._reading() as conn:
+            return self._read_schema_version(conn)
+
+    def _read_schema_version(self, conn: sqlite3.Connection) -> int:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'incidentkit_meta'"
+        ).fetchone()
+        if exists is None:
+            return 0
+        row = conn.execute(
+            "SELECT value FROM incidentkit_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        if row is None:
+            return 0
+        try:
+            return int(row[0])
+        except (TypeError, ValueError) as err:
+            raise StoreError(f"{self.url}: unreadable schema version {row[0]!r}") from err
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema in one transaction; idempotent.
+
+        :raises StoreError: the database was written by a newer incidentkit.
+        """
+        with self._writing() as conn:
+            current = self._read_schema_version(conn)
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.url} has incidentkit schema version {current}, newer than the "
+                    f"version {SCHEMA_VERSION} this incidentkit understands; upgrade incidentkit "
+                    "(nothing was changed)"
+                )
+            if current == SCHEMA_VERSION:
+                return
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS incidentkit_meta "
+                "(key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            if current < 1:
+                _run_script(conn, _SCHEMA_V1)
+            if current < 2:
+                _run_script(conn, _SCHEMA_V2)
+                rows = conn.execute(
+                    "SELECT incident_id, services FROM incidentkit_summaries"
+                ).fetchall()
+                conn.executemany(
+                    "INSERT OR IGNORE INTO incidentkit_summary_services (service, incident_id) "
+                    "VALUES (?, ?)",
+                    [
+                        (service, incident)
+                        for incident, text in rows
+                        for service in json.loads(text)
+                    ],
+                )
+            conn.execute(
+                "INSERT INTO incidentkit_meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+
+    # -- events --------------------------------------------------------------
+
+    def append(
+        self,
+        incident_id: str,
+        events: Sequence[StoredEvent],
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
+        summary: IncidentSummary | None = None,
+    ) -> None:
+        """Append events, outbox rows and the summary in one ``BEGIN IMMEDIATE`` transaction.
+
+        :raises ConcurrencyConflict: the incident is not at ``expected_version``; nothing written.
+        :raises StoreError: the batch is not contiguous, or the database failed; nothing written.
+        :raises ValidationError: a naive datetime or a mismatched summary, naming the field.
+        """
+        check_append(incident_id, events, expected_version, outbox, summary)
+        event_rows = [
+            (e.incident_id, e.version, e.tag, e.payload, _micros(e.recorded_at), e.hash)
+            for e in events
+        ]
+        outbox_rows = [
+            (
+                m.key,
+                m.incident_id,
+                m.topic,
+                m.target,
+                m.payload,
+                _micros(m.available_at),
+                _micros(m.available_at),
+            )
+            for m in outbox
+        ]
+        with self._writing() as conn:
+            row = conn.execute(
+                "SELECT MAX(version) FROM incidentkit_events WHERE incident_id = ?",
+                (incident_id,),
+            ).fetchone()
+            actual = row[0] or 0
+            if actual != expected_version:
+                raise ConcurrencyConflict(incident_id, expected_version, actual)
+            try:
+                conn.executemany(_INSERT_EVENT, event_rows)
+            except sqlite3.IntegrityError as err:  # only if another writer broke the lock rules
+                raise ConcurrencyConflict(
+                    incident_id, expected_version, self._head(conn, incident_id)
+                ) from err
+            if outbox_rows:
+                conn.executemany(_INSERT_OUTBOX, outbox_rows)
+            if summary is not None:
+                self._write_summary(conn, summary)
+
+    @staticmethod
+    def _head(conn: sqlite3.Connection, incident_id: str) -> int:
+        row = conn.execute(
+            "SELECT MAX(version) FROM incidentkit_events WHERE incident_id = ?", (incident_id,)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def _write_summary(self, conn: sqlite3.Connection, summary: IncidentSummary) -> None:
+        times = [_opt_micros(t) for t in summary_times(summary)]
+        conn.execute(
+            _UPSERT_SUMMARY,
+            (
+                summary.incident_id,
+                summary.version,
+                summary.title,
+                Status(summary.status).value,
+                Severity(summary.severity).value,
+                json.dumps(list(summary.services)),
+                *times,
+            ),
+        )
+        conn.execute(
+            "DELETE FROM incidentkit_summary_services WHERE incident_id = ?",
+            (summary.incident_id,),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO incidentkit_summary_services (service, incident_id) "
+            "VALUES (?, ?)",
+            [(service, summary.incident_id) for service in summary.services],
+        )
+
+    def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """Return the incident's events after ``after_version`` in version order."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT version, tag, payload, recorded_at, hash FROM incidentkit_events "
+                "WHERE incident_id = ? AND version > ? ORDER BY version",
+                (incident_id, after_version),
+            ).fetchall()
+        return [
+            StoredEvent(
+                incident_id=incident_id,
+                version=version,
+                tag=tag,
+                payload=payload,
+                recorded_at=_EPOCH + timedelta(microseconds=recorded),
+                hash=digest,
+            )
+            for version, tag, payload, recorded, digest in rows
+        ]
+
+    def version(self, incident_id: str) -> int:
+        """Return the incident's latest version (0 when unknown)."""
+        with self._reading() as conn:
+            return self._head(conn, incident_id)
+
+    def incident_ids(self) -> list[str]:
+        """Return every incident id that has events, sorted."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT incident_id FROM incidentkit_events ORDER BY incident_id"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- summaries -----------------------------------------------------------
+
+    def summary(self, incident_id: str) -> IncidentSummary | None:
+        """Return one incident's summary, or ``None``."""
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM incidentkit_summaries WHERE incident_id = ?",
+                (incident_id,),
+            ).fetchone()
+        return None if row is None else self._summary(row)
+
+    def summaries(self, query: SummaryQuery = _ALL) -> list[IncidentSummary]:
+        """Return summaries matching ``query`` (filtered in SQL), by declared_at then id."""
+        check_query(query)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.statuses is not None:
+            statuses = enum_values(Status, query.statuses, "query.statuses")
+            if not statuses:
+                return []
+            clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+            params.extend(statuses)
+        if query.severities is not None:
+            severities = enum_values(Severity, query.severities, "query.severities")
+            if not severities:
+                return []
+            clauses.append(f"severity IN ({', '.join('?' * len(severities))})")
+            params.extend(severities)
+        if query.service is not None:
+            clauses.append(
+                "incident_id IN (SELECT incident_id FROM incidentkit_summary_services "
+                "WHERE service = ?)"
+            )
+            params.append(query.service)
+        if query.since is not None:
+            clauses.append("declared_at >= ?")
+            params.append(_micros(query.since))
+        if query.until is not None:
+            clauses.append("declared_at < ?")
+            params.append(_micros(query.until))
+        if query.due_before is not None:
+            clauses.append("next_due_at <= ?")
+            params.append(_micros(query.due_before))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        limit = ""
+        if query.limit is not None:
+            limit = " LIMIT ?"
+            params.append(query.limit)
+        sql = (
+            f"SELECT {_SUMMARY_COLUMNS} FROM incidentkit_summaries{where} "
+            f"ORDER BY declared_at, incident_id{limit}"
+        )
+        with self._reading() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [self._summary(row) for row in rows]
+
+    def _summary(self, row: tuple[Any, ...]) -> IncidentSummary:
+        try:
+            return IncidentSummary(
+                incident_id=row[0],
+                version=row[1],
+                title=row[2],
+                status=Status(row[3]),
+                severity=Severity(row[4]),
+                services=tuple(json.loads(row[5])),
+                started_at=_opt_dt(row[6]),
+                detected_at=_opt_dt(row[7]),
+                declared_at=_opt_dt(row[8]),
+                acknowledged_at=_opt_dt(row[9]),
+                mitigated_at=_opt_dt(row[10]),
+                resolved_at=_opt_dt(row[11]),
+                closed_at=_opt_dt(row[12]),
+                next_due_at=_opt_dt(row[13]),
+            )
+        except (ValueError, TypeError) as err:
+            raise StoreError(f"{self.url}: unreadable summary row for {row[0]!r}: {err}") from err
+
+    # -- outbox --------------------------------------------------------------
+
+    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows to ``worker`` inside one ``BEGIN IMMEDIATE``."""
+        now = check_claim(now, limit, lease)
+        if limit == 0:
+            self._connection()
+            return []
+        at = _micros(now)
+        until = _micros(now + lease)
+        with self._writing() as conn:
+            rows = conn.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM incidentkit_outbox "
+                "WHERE state = 'pending' AND available_at <= ? "
+                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?",
+                (at, at, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE incidentkit_outbox SET attempts = attempts + 1, lease_until = ?, "
+                "leased_by = ? WHERE id = ?",
+                [(until, worker, row[0]) for row in rows],
+            )
+        claimed: list[OutboxRow] = []
+        for row in rows:
+            fresh = (*row[:7], row[7] + 1, row[8], row[9], until, row[11])
+            claimed.append(self._outbox_row(fresh))
+        return claimed
+
+    def complete(self, row_id: int) -> None:
+        """Mark a row done.
+
+        :raises NotFound: no outbox row has this id.
+        """
+        with self._writing() as conn:
+            cur = conn.execute(
+                "UPDATE incidentkit_outbox SET state = 'done', lease_until = NULL WHERE id = ?",
+                (row_id,),
+            )
+            if cur.rowcount == 0:
+                raise NotFound("outbox row", str(row_id))
+
+    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: retry at ``retry_at``, or mark the row dead when ``None``.
+
+        :raises NotFound: no outbox row has this id.
+        :raises ValidationError: ``retry_at`` is naive.
+        """
+        if retry_at is None:
+            sql = (
+                "UPDATE incidentkit_outbox SET state = 'dead', lease_until = NULL, "
+                "last_error = ? WHERE id = ?"
+            )
+            params: tuple[Any, ...] = (error, row_id)
+        else:
+            retry = check_aware(retry_at, "retry_at")
+            sql = (
+                "UPDATE incidentkit_outbox SET available_at = ?, lease_until = NULL, "
+                "last_error = ? WHERE id = ?"
+            )
+            params = (_micros(retry), error, row_id)
+        with self._writing() as conn:
+            if conn.execute(sql, params).rowcount == 0:
+                raise NotFound("outbox row", str(row_id))
+
+    def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:
+        """Return outbox rows (all states) in id order."""
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM incidentkit_outbox"
+        params: tuple[Any, ...] = ()
+        if incident_id is not None:
+            sql += " WHERE incident_id = ?"
+            params = (incident_id,)
+        with self._reading() as conn:
+            rows = conn.execute(sql + " ORDER BY id", params).fetchall()
+        return [self._outbox_row(row) for row in rows]
+
+    def _outbox_row(self, row: Sequence[Any]) -> OutboxRow:
+        try:
+            return OutboxRow(
+                id=row[0],
+                key=row[1],
+                incident_id=row[2],
+                topic=row[3],
+                target=row[4],
+                payload=row[5],
+                state=OutboxState(row[6]),
+                attempts=row[7],
+                available_at=_dt(row[8]),
+                created_at=_dt(row[9]),
+                lease_until=_opt_dt(row[10]),
+                last_error=row[11],
+            )
+        except (ValueError, TypeError) as err:
+            raise StoreError(f"{self.url}: unreadable outbox row {row[0]!r}: {err}") from err
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection this store opened; the store is unusable afterwards."""
+        self._closed = True
+        with self._registry_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.url!r}, synchronous={self.synchronous!r})"
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run DDL statements one by one (``executescript`` would commit our transaction)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)

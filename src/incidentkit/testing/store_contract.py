@@ -1,0 +1,608 @@
+"""The contract every :class:`~incidentkit.store.Store` must pass, as a pytest test class.
+
+Subclass :class:`StoreContract` in a ``test_*.py`` module and provide a
+``store`` fixture that yields a fresh, migrated store::
+
+    import pytest
+    from incidentkit.testing import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            store = MyStore(tmp_path / "db")
+            store.migrate()
+            yield store
+            store.close()
+
+        @pytest.fixture
+        def store_factory(self, store):  # optional: more connections to the SAME database
+            return functools.partial(MyStore, store.path)
+
+With a ``store_factory`` (a picklable zero-argument callable), the
+multi-writer tests also run with one connection per thread and one per
+process. Set ``supports_processes = False`` on the subclass for stores that
+live in one process (like ``memory://``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+import pytest
+
+from incidentkit.errors import ConcurrencyConflict, StoreError
+from incidentkit.lifecycle import Status
+from incidentkit.serialization import dumps
+from incidentkit.severity import Severity
+from incidentkit.store._base import (
+    IncidentSummary,
+    OutboxMessage,
+    OutboxRow,
+    OutboxState,
+    Store,
+    StoredEvent,
+    SummaryQuery,
+)
+
+__all__ = ["T0", "StoreContract", "make_events", "make_message", "make_summary"]
+
+T0 = datetime(2024, 11, 20, 22, 30, 0, 123456, tzinfo=UTC)
+"""The instant the contract's rows are stamped with (microseconds included on purpose)."""
+
+StoreFactory = Callable[[], Store]
+
+
+def make_events(
+    incident_id: str,
+    first_version: int,
+    count: int,
+    *,
+    previous_hash: str = "",
+    at: datetime = T0,
+    note: str = "",
+) -> list[StoredEvent]:
+    """``count`` chained events of ``incident_id`` starting at ``first_version``."""
+    events: list[StoredEvent] = []
+    digest = previous_hash
+    for offset in range(count):
+        version = first_version + offset
+        payload = dumps({"note": note or f"event {version}", "version": version})
+        digest = hashlib.sha256((digest + payload).encode()).hexdigest()
+        events.append(
+            StoredEvent(
+                incident_id=incident_id,
+                version=version,
+                tag="note_added",
+                payload=payload,
+                recorded_at=at + timedelta(seconds=version),
+                hash=digest,
+            )
+        )
+    return events
+
+
+def make_message(
+    key: str,
+    incident_id: str,
+    *,
+    available_at: datetime = T0,
+    payload: str = '{"text":"page"}',
+    target: str = "pager",
+) -> OutboxMessage:
+    """An outbox message for the contract's tests."""
+    return OutboxMessage(
+        key=key,
+        incident_id=incident_id,
+        topic="notification",
+        target=target,
+        payload=payload,
+        available_at=available_at,
+    )
+
+
+def make_summary(incident_id: str, version: int, **changes: Any) -> IncidentSummary:
+    """A summary with sensible defaults; ``changes`` override fields."""
+    fields: dict[str, Any] = {
+        "incident_id": incident_id,
+        "version": version,
+        "title": f"incident {incident_id}",
+        "status": Status.DECLARED,
+        "severity": Severity.SEV2,
+        "services": ("api",),
+        "declared_at": T0,
+    }
+    fields.update(changes)
+    return IncidentSummary(**fields)
+
+
+def append_with_retry(store: Store, incident_id: str, note: str, *, batch: int = 1) -> int:
+    """Append ``batch`` events after reading the head, retrying on conflict; return the version."""
+    while True:
+        head = store.version(incident_id)
+        events = make_events(incident_id, head + 1, batch, note=note)
+        try:
+            store.append(incident_id, events, head)
+        except ConcurrencyConflict as conflict:
+            assert conflict.actual > head or conflict.actual != conflict.expected
+            continue
+        return events[-1].version
+
+
+def _process_writer(factory: StoreFactory, incident_id: str, writer: int, count: int) -> None:
+    """Child-process body of the multi-process test (module level so spawn can import it)."""
+    store = factory()
+    try:
+        for n in range(count):
+            append_with_retry(store, incident_id, f"p{writer}-{n}")
+    finally:
+        store.close()
+
+
+def _notes(events: list[StoredEvent]) -> list[str]:
+    import json
+
+    return [json.loads(e.payload)["note"] for e in events]
+
+
+class StoreContract:
+    """The shared test cases; subclass it and provide a ``store`` fixture."""
+
+    supports_processes: ClassVar[bool] = True
+    """Set to ``False`` when the store cannot be shared between processes."""
+
+    writers: ClassVar[int] = 4
+    appends_per_writer: ClassVar[int] = 10
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        """Override: yield a fresh, migrated store."""
+        pytest.fail("subclass StoreContract and define a `store` fixture")
+        yield  # pragma: no cover
+
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory | None:
+        """Override (optional): a picklable callable opening another connection to the same DB."""
+        return None
+
+    # -- basic reads and writes ---------------------------------------------
+
+    def test_satisfies_the_protocol(self, store: Store) -> None:
+        assert isinstance(store, Store)
+        assert isinstance(store.url, str) and store.url
+
+    def test_append_then_load_round_trips(self, store: Store) -> None:
+        events = make_events("INC-1", 1, 3)
+        summary = make_summary("INC-1", 3, next_due_at=T0 + timedelta(minutes=5))
+        store.append("INC-1", events, 0, [make_message("k1", "INC-1")], summary)
+        loaded = store.load("INC-1")
+        assert loaded == events
+        assert all(e.recorded_at.utcoffset() == timedelta(0) for e in loaded)
+        assert store.load("INC-1", after_version=1) == events[1:]
+        assert store.load("INC-1", after_version=3) == []
+        assert store.version("INC-1") == 3
+        assert store.summary("INC-1") == summary
+        assert store.incident_ids() == ["INC-1"]
+        [row] = store.outbox("INC-1")
+        assert (row.key, row.state, row.attempts) == ("k1", OutboxState.PENDING, 0)
+        assert row.available_at == T0 and row.lease_until is None
+
+    def test_non_utc_input_is_the_same_instant(self, store: Store) -> None:
+        plus_two = timezone(timedelta(hours=2))
+        [event] = make_events("INC-1", 1, 1, at=T0.astimezone(plus_two))
+        store.append("INC-1", [event], 0)
+        [loaded] = store.load("INC-1")
+        assert loaded.recorded_at == event.recorded_at
+
+    def test_appends_continue_from_the_expected_version(self, store: Store) -> None:
+        first = make_events("INC-1", 1, 2)
+        second = make_events("INC-1", 3, 2, previous_hash=first[-1].hash)
+        store.append("INC-1", first, 0)
+        store.append("INC-1", second, 2)
+        assert store.load("INC-1") == first + second
+        assert store.version("INC-1") == 4
+
+    def test_incidents_are_independent(self, store: Store) -> None:
+        store.append("INC-2", make_events("INC-2", 1, 1), 0)
+        store.append("INC-1", make_events("INC-1", 1, 2), 0)
+        assert store.incident_ids() == ["INC-1", "INC-2"]
+        assert [store.version("INC-1"), store.version("INC-2")] == [2, 1]
+
+    def test_unknown_incident_is_empty(self, store: Store) -> None:
+        assert store.load("nope") == []
+        assert store.version("nope") == 0
+        assert store.summary("nope") is None
+        assert store.outbox("nope") == []
+        assert store.incident_ids() == []
+
+    def test_migrate_is_idempotent(self, store: Store) -> None:
+        store.append("INC-1", make_events("INC-1", 1, 1), 0)
+        store.migrate()
+        store.migrate()
+        assert store.version("INC-1") == 1
+
+    def test_summary_is_replaced_by_the_next_append(self, store: Store) -> None:
+        store.append("INC-1", make_events("INC-1", 1, 1), 0, summary=make_summary("INC-1", 1))
+        later = make_summary(
+            "INC-1", 2, status=Status.RESOLVED, services=("db",), resolved_at=T0 + timedelta(1)
+        )
+        store.append("INC-1", make_events("INC-1", 2, 1), 1, summary=later)
+        assert store.summary("INC-1") == later
+        assert store.summaries(SummaryQuery(service="api")) == []
+        assert store.summaries(SummaryQuery(service="db")) == [later]
+
+    def test_append_without_events_still_checks_the_version(self, store: Store) -> None:
+        store.append("INC-1", make_events("INC-1", 1, 1), 0)
+        store.append("INC-1", [], 1, [make_message("k1", "INC-1")])
+        assert [r.key for r in store.outbox()] == ["k1"]
+        with pytest.raises(ConcurrencyConflict):
+            store.append("INC-1", [], 0, [make_message("k2", "INC-1")])
+        assert [r.key for r in store.outbox()] == ["k1"]
+
+    def test_closed_store_refuses_work(self, store: Store) -> None:
+        store.close()
+        with pytest.raises(StoreError):
+            store.append("INC-1", make_events("INC-1", 1, 1), 0)
+        with pytest.raises(StoreError):
+            store.load("INC-1")
+
+    # -- the version check ----------------------------------------------------
+
+    def test_conflict_writes_nothing(self, store: Store) -> None:
+        events = make_events("INC-1", 1, 2)
+        summary = make_summary("INC-1", 2)
+        store.append("INC-1", events, 0, [make_message("k1", "INC-1")], summary)
+        before = (store.load("INC-1"), store.outbox(), store.summary("INC-1"))
+
+        rival = make_events("INC-1", 2, 2, note="rival")
+        with pytest.raises(ConcurrencyConflict) as caught:
+            store.append(
+                "INC-1",
+                rival,
+                1,
+                [make_message("k2", "INC-1")],
+                make_summary("INC-1", 3, title="rival"),
+            )
+        assert (caught.value.incident_id, caught.value.expected, caught.value.actual) == (
+            "INC-1",
+            1,
+            2,
+        )
+        assert (store.load("INC-1"), store.outbox(), store.summary("INC-1")) == before
+
+    def test_expecting_a_version_ahead_of_the_head_conflicts(self, store: Store) -> None:
+        store.append("INC-1", make_events("INC-1", 1, 1), 0)
+        with pytest.raises(ConcurrencyConflict) as caught:
+            store.append("INC-1", make_events("INC-1", 6, 1), 5, [make_message("k", "INC-1")])
+        assert (caught.value.expected, caught.value.actual) == (5, 1)
+        assert store.version("INC-1") == 1
+        assert store.outbox() == []
+
+    def test_first_append_with_a_nonzero_expectation_conflicts(self, store: Store) -> None:
+        with pytest.raises(ConcurrencyConflict) as caught:
+            store.append("INC-1", make_events("INC-1", 3, 1), 2)
+        assert caught.value.actual == 0
+        assert store.load("INC-1") == []
+
+    @pytest.mark.parametrize(
+        "versions",
+        [(1, 1), (1, 2, 4), (2, 3), (1, 3, 2)],
+        ids=["duplicate", "gap", "wrong-start", "out-of-order"],
+    )
+    def test_a_batch_whose_versions_collide_writes_nothing(
+        self, store: Store, versions: tuple[int, ...]
+    ) -> None:
+        pool = {e.version: e for e in make_events("INC-1", 1, 4)}
+        batch = [pool[v] for v in versions]
+        with pytest.raises((StoreError, ConcurrencyConflict)):
+            store.append("INC-1", batch, 0, [make_message("k1", "INC-1")], make_summary("INC-1", 1))
+        assert store.load("INC-1") == []
+        assert store.version("INC-1") == 0
+        assert store.outbox() == []
+        assert store.summary("INC-1") is None
+        assert store.incident_ids() == []
+
+    def test_a_batch_naming_another_incident_writes_nothing(self, store: Store) -> None:
+        with pytest.raises(StoreError):
+            store.append("INC-1", make_events("INC-2", 1, 1), 0, [make_message("k", "INC-1")])
+        assert store.incident_ids() == [] and store.outbox() == []
+
+    def test_failed_unit_of_work_after_earlier_commits_leaves_them_intact(
+        self, store: Store
+    ) -> None:
+        good = make_events("INC-1", 1, 2)
+        store.append("INC-1", good, 0, [make_message("k1", "INC-1")], make_summary("INC-1", 2))
+        bad = make_events("INC-1", 3, 3)
+        with pytest.raises(StoreError):
+            store.append(
+                "INC-1",
+                [bad[0], bad[2]],
+                2,
+                [make_message("k2", "INC-1")],
+                make_summary("INC-1", 5, title="bad"),
+            )
+        assert store.load("INC-1") == good
+        assert [r.key for r in store.outbox()] == ["k1"]
+        summary = store.summary("INC-1")
+        assert summary is not None and summary.version == 2
+
+    # -- several writers --------------------------------------------------------
+
+    def _check_contiguous(self, store: Store, incident_id: str, expected_notes: set[str]) -> None:
+        events = store.load(incident_id)
+        assert [e.version for e in events] == list(range(1, len(events) + 1))
+        notes = _notes(events)
+        assert Counter(notes) == Counter(expected_notes)  # nothing lost, nothing twice
+        assert store.version(incident_id) == len(expected_notes)
+
+    def _race_threads(self, stores: list[Store], check: Store) -> None:
+        errors: list[BaseException] = []
+        start = threading.Barrier(len(stores))
+
+        def work(index: int, store: Store) -> None:
+            try:
+                start.wait()
+                for n in range(self.appends_per_writer):
+                    append_with_retry(store, "INC-1", f"t{index}-{n}")
+            except BaseException as err:  # collected and re-raised below
+                errors.append(err)
+
+        threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate(stores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        expected = {f"t{i}-{n}" for i in range(len(stores)) for n in range(self.appends_per_writer)}
+        self._check_contiguous(check, "INC-1", expected)
+
+    def test_threads_sharing_one_store_lose_nothing(self, store: Store) -> None:
+        self._race_threads([store] * self.writers, store)
+
+    def test_threads_with_their_own_connections_lose_nothing(
+        self, store: Store, store_factory: StoreFactory | None
+    ) -> None:
+        if store_factory is None:
+            pytest.skip("no store_factory fixture: one connection only")
+        stores = [store_factory() for _ in range(self.writers)]
+        try:
+            self._race_threads(stores, store)
+        finally:
+            for s in stores:
+                s.close()
+
+    @pytest.mark.slow
+    def test_processes_lose_nothing(self, store: Store, store_factory: StoreFactory | None) -> None:
+        if not self.supports_processes or not getattr(store, "supports_processes", True):
+            pytest.skip("this store lives in one process")
+        if store_factory is None:
+            pytest.skip("no store_factory fixture to open the database in a child process")
+        context = multiprocessing.get_context("spawn")
+        count, writers = 6, 3
+        procs = [
+            context.Process(target=_process_writer, args=(store_factory, "INC-1", w, count))
+            for w in range(writers)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(timeout=120)
+        assert [p.exitcode for p in procs] == [0] * writers
+        expected = {f"p{w}-{n}" for w in range(writers) for n in range(count)}
+        self._check_contiguous(store, "INC-1", expected)
+
+    # -- outbox -----------------------------------------------------------------
+
+    def test_duplicate_outbox_keys_are_ignored(self, store: Store) -> None:
+        first = make_message("same", "INC-1", payload='{"n":1}')
+        store.append("INC-1", make_events("INC-1", 1, 1), 0, [first, make_message("same", "INC-1")])
+        store.append(
+            "INC-1", make_events("INC-1", 2, 1), 1, [make_message("same", "INC-1", payload="x")]
+        )
+        [row] = store.outbox()
+        assert (row.key, row.payload) == ("same", '{"n":1}')
+        assert store.version("INC-1") == 2
+
+    def test_outbox_rows_keep_their_order_and_filter_by_incident(self, store: Store) -> None:
+        store.append("INC-1", make_events("INC-1", 1, 1), 0, [make_message("a", "INC-1")])
+        store.append("INC-2", make_events("INC-2", 1, 1), 0, [make_message("b", "INC-2")])
+        store.append("INC-1", make_events("INC-1", 2, 1), 1, [make_message("c", "INC-1")])
+        rows = store.outbox()
+        assert [r.key for r in rows] == ["a", "b", "c"]
+        assert [r.id for r in rows] == sorted(r.id for r in rows)
+        assert [r.key for r in store.outbox("INC-1")] == ["a", "c"]
+
+    def _enqueue(self, store: Store, count: int, available_at: datetime = T0) -> list[str]:
+        keys = [f"k{n:03d}" for n in range(count)]
+        store.append(
+            "INC-1",
+            make_events("INC-1", 1, 1),
+            0,
+            [make_message(k, "INC-1", available_at=available_at) for k in keys],
+        )
+        return keys
+
+    def test_claim_leases_due_rows_in_order(self, store: Store) -> None:
+        keys = self._enqueue(store, 5)
+        claimed = store.claim(T0, 3, timedelta(seconds=30), "w1")
+        assert [r.key for r in claimed] == keys[:3]
+        assert all(r.attempts == 1 and r.lease_until == T0 + timedelta(seconds=30) for r in claimed)
+        assert [r.key for r in store.claim(T0, 10, timedelta(seconds=30), "w2")] == keys[3:]
+        assert store.claim(T0, 10, timedelta(seconds=30), "w3") == []
+
+    def test_rows_are_not_claimed_before_they_are_due(self, store: Store) -> None:
+        self._enqueue(store, 1, available_at=T0 + timedelta(minutes=5))
+        assert store.claim(T0 + timedelta(minutes=4), 10, timedelta(seconds=30), "w") == []
+        [row] = store.claim(T0 + timedelta(minutes=5), 10, timedelta(seconds=30), "w")
+        assert row.attempts == 1
+
+    def test_each_row_goes_to_exactly_one_of_several_claimers(
+        self, store: Store, store_factory: StoreFactory | None
+    ) -> None:
+        keys = self._enqueue(store, 40)
+        stores = [store_factory() for _ in range(4)] if store_factory else [store] * 4
+        got: list[list[OutboxRow]] = [[] for _ in stores]
+        errors: list[BaseException] = []
+        start = threading.Barrier(len(stores))
+
+        def work(index: int, mine: Store) -> None:
+            try:
+                start.wait()
+                while True:
+                    rows = mine.claim(T0, 3, timedelta(minutes=5), f"w{index}")
+                    if not rows:
+                        return
+                    got[index].extend(rows)
+            except BaseException as err:  # collected and re-raised below
+                errors.append(err)
+
+        threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate(stores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if store_factory:
+            for s in stores:
+                s.close()
+        assert errors == []
+        claimed = [r.key for rows in got for r in rows]
+        assert sorted(claimed) == keys  # every row once, none twice
+        assert all(r.attempts == 1 for rows in got for r in rows)
+
+    def test_an_expired_lease_is_reclaimed_and_counts_an_attempt(self, store: Store) -> None:
+        self._enqueue(store, 1)
+        lease = timedelta(seconds=30)
+        [first] = store.claim(T0, 1, lease, "crashed-worker")
+        assert store.claim(T0 + timedelta(seconds=29), 1, lease, "w2") == []
+        [again] = store.claim(T0 + lease, 1, lease, "w2")
+        assert again.id == first.id
+        assert (first.attempts, again.attempts) == (1, 2)
+        assert again.lease_until == T0 + 2 * lease
+
+    def test_complete_retires_a_row(self, store: Store) -> None:
+        self._enqueue(store, 1)
+        [row] = store.claim(T0, 1, timedelta(seconds=30), "w")
+        store.complete(row.id)
+        [done] = store.outbox()
+        assert (done.state, done.lease_until) == (OutboxState.DONE, None)
+        assert store.claim(T0 + timedelta(hours=1), 1, timedelta(seconds=30), "w") == []
+
+    def test_fail_with_retry_reschedules(self, store: Store) -> None:
+        self._enqueue(store, 1)
+        [row] = store.claim(T0, 1, timedelta(seconds=30), "w")
+        retry_at = T0 + timedelta(minutes=2)
+        store.fail(row.id, "HTTP 503", retry_at)
+        [pending] = store.outbox()
+        assert pending.state is OutboxState.PENDING
+        assert (pending.available_at, pending.last_error, pending.lease_until) == (
+            retry_at,
+            "HTTP 503",
+            None,
+        )
+        assert store.claim(retry_at - timedelta(seconds=1), 1, timedelta(seconds=30), "w") == []
+        [again] = store.claim(retry_at, 1, timedelta(seconds=30), "w")
+        assert again.attempts == 2
+
+    def test_fail_without_retry_buries_the_row(self, store: Store) -> None:
+        self._enqueue(store, 1)
+        [row] = store.claim(T0, 1, timedelta(seconds=30), "w")
+        store.fail(row.id, "invalid address", None)
+        [dead] = store.outbox()
+        assert (dead.state, dead.last_error) == (OutboxState.DEAD, "invalid address")
+        assert store.claim(T0 + timedelta(days=1), 1, timedelta(seconds=30), "w") == []
+
+    def test_unknown_outbox_row_is_a_lookup_error(self, store: Store) -> None:
+        with pytest.raises(LookupError):
+            store.complete(987654)
+        with pytest.raises(LookupError):
+            store.fail(987654, "boom", None)
+
+    # -- summaries ----------------------------------------------------------------
+
+    @pytest.fixture
+    def listed(self, store: Store) -> dict[str, IncidentSummary]:
+        hour = timedelta(hours=1)
+        rows = {
+            "A": make_summary("A", 1, declared_at=T0, severity=Severity.SEV1, services=("api",)),
+            "B": make_summary(
+                "B",
+                1,
+                declared_at=T0 + hour,
+                status=Status.RESOLVED,
+                services=("db", "api"),
+                next_due_at=T0 + 3 * hour,
+            ),
+            "C": make_summary(
+                "C",
+                1,
+                declared_at=T0 + 2 * hour,
+                severity=Severity.SEV3,
+                services=(),
+                next_due_at=T0 + 2 * hour,
+            ),
+            "D": make_summary("D", 1, declared_at=None, status=Status.INVESTIGATING),
+            "E": make_summary("E", 1, declared_at=T0 + hour, severity=Severity.SEV1),
+        }
+        for incident_id, summary in rows.items():
+            store.append(incident_id, make_events(incident_id, 1, 1), 0, summary=summary)
+        return rows
+
+    @staticmethod
+    def _ids(store: Store, **filters: Any) -> list[str]:
+        return [s.incident_id for s in store.summaries(SummaryQuery(**filters))]
+
+    def test_summaries_are_ordered_by_declaration_then_id(
+        self, store: Store, listed: dict[str, IncidentSummary]
+    ) -> None:
+        assert self._ids(store) == ["D", "A", "B", "E", "C"]
+        assert store.summaries() == [listed[k] for k in "DABEC"]
+
+    def test_summaries_filter_by_status_and_severity(
+        self, store: Store, listed: dict[str, IncidentSummary]
+    ) -> None:
+        assert self._ids(store, statuses={Status.RESOLVED}) == ["B"]
+        assert self._ids(store, statuses=[Status.DECLARED, Status.INVESTIGATING]) == [
+            "D",
+            "A",
+            "E",
+            "C",
+        ]
+        assert self._ids(store, severities={Severity.SEV1}) == ["A", "E"]
+        assert self._ids(store, statuses=(), severities={Severity.SEV1}) == []
+        assert self._ids(store, statuses={Status.DECLARED}, severities={Severity.SEV3}) == ["C"]
+
+    def test_summaries_filter_by_service(
+        self, store: Store, listed: dict[str, IncidentSummary]
+    ) -> None:
+        assert self._ids(store, service="api") == ["D", "A", "B", "E"]
+        assert self._ids(store, service="db") == ["B"]
+        assert self._ids(store, service="nope") == []
+
+    def test_since_and_until_are_half_open_on_declared_at(
+        self, store: Store, listed: dict[str, IncidentSummary]
+    ) -> None:
+        hour = timedelta(hours=1)
+        assert self._ids(store, since=T0 + hour) == ["B", "E", "C"]
+        assert self._ids(store, until=T0 + hour) == ["A"]
+        assert self._ids(store, since=T0, until=T0 + 2 * hour) == ["A", "B", "E"]
+        assert self._ids(store, since=T0 + hour, until=T0 + hour) == []
+
+    def test_due_before_is_inclusive_and_skips_no_timer(
+        self, store: Store, listed: dict[str, IncidentSummary]
+    ) -> None:
+        hour = timedelta(hours=1)
+        assert self._ids(store, due_before=T0 + 2 * hour) == ["C"]
+        assert self._ids(store, due_before=T0 + 3 * hour) == ["B", "C"]
+        assert self._ids(store, due_before=T0) == []
+
+    def test_limit_keeps_the_first_rows(
+        self, store: Store, listed: dict[str, IncidentSummary]
+    ) -> None:
+        assert self._ids(store, limit=2) == ["D", "A"]
+        assert self._ids(store, limit=0) == []
+        assert self._ids(store, service="api", limit=3) == ["D", "A", "B"]
