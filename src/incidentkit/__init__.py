@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from incidentkit._delivery import DeliveryReport
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.clock import Clock, ManualClock, SystemClock
 from incidentkit.errors import (
@@ -36,20 +37,48 @@ from incidentkit.events import (
     Source,
 )
 from incidentkit.incident import Incident, ItemStatus
-from incidentkit.kit import IncidentKit
+from incidentkit.kit import IncidentKit, TickReport
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation import (
+    CircuitBreaker,
+    CircuitBreakerAction,
+    CircuitBreakerRegistry,
+    CircuitOpen,
+    FeatureFlagAction,
+    FeatureFlagClient,
+    HttpHealthCheck,
+    InMemoryFlagClient,
+    JsonFileFlagClient,
+    MaintenanceModeAction,
     MitigationAction,
     MitigationContext,
     MitigationOutcome,
     MitigationResult,
+    RollbackAction,
+    ScaleAction,
 )
 from incidentkit.notify import (
+    EmailNotifier,
     IncidentRef,
+    LogNotifier,
     Notification,
     NotificationKind,
     NotifierSpec,
+    SlackWebhookNotifier,
+    TransientFailure,
     Urgency,
+    WebhookNotifier,
+)
+from incidentkit.oncall import (
+    EscalationPolicies,
+    EscalationPolicy,
+    EscalationStep,
+    Layer,
+    OnCallConfig,
+    Override,
+    Rotation,
+    Schedule,
+    Target,
 )
 from incidentkit.plugins._markers import hookimpl
 from incidentkit.plugins.manager import PluginManager
@@ -72,13 +101,26 @@ __all__ = [
     "ChainCheck",
     "ChecklistItem",
     "ChecklistTemplate",
+    "CircuitBreaker",
+    "CircuitBreakerAction",
+    "CircuitBreakerRegistry",
+    "CircuitOpen",
     "Classification",
     "Clock",
     "Conclusion",
     "ConcurrencyConflict",
+    "DeliveryReport",
+    "EmailNotifier",
+    "EscalationPolicies",
+    "EscalationPolicy",
+    "EscalationStep",
     "Event",
+    "FeatureFlagAction",
+    "FeatureFlagClient",
     "FeatureScope",
     "GuardFailed",
+    "HttpHealthCheck",
+    "InMemoryFlagClient",
     "Incident",
     "IncidentKit",
     "IncidentKitError",
@@ -87,6 +129,10 @@ __all__ = [
     "InvalidTransition",
     "ItemState",
     "ItemStatus",
+    "JsonFileFlagClient",
+    "Layer",
+    "LogNotifier",
+    "MaintenanceModeAction",
     "ManualClock",
     "MemoryStore",
     "MitigationAction",
@@ -97,6 +143,8 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "NotifierSpec",
+    "OnCallConfig",
+    "Override",
     "Paging",
     "PermanentFailure",
     "PermissionDenied",
@@ -110,19 +158,28 @@ __all__ = [
     "RecordedEvent",
     "Role",
     "RolePolicy",
+    "RollbackAction",
+    "Rotation",
     "Rule",
+    "ScaleAction",
+    "Schedule",
     "Severity",
     "SeverityLevel",
     "SeverityPolicy",
     "Signals",
+    "SlackWebhookNotifier",
     "Source",
     "Status",
     "Store",
     "StoreError",
     "SummaryQuery",
     "SystemClock",
+    "Target",
+    "TickReport",
+    "TransientFailure",
     "Urgency",
     "ValidationError",
+    "WebhookNotifier",
     "hookimpl",
     "load_policy",
 ]
