@@ -205,6 +205,45 @@ def bench_single_append(root: Path, synchronous: str, number: int, repeats: int 
     )
 
 
+def bench_store_only(root: Path) -> Result:
+    """B1a without the kit's serialization: pre-built rows, so only the store's own cost shows."""
+    pair = SqlitePair(root, "NORMAL")
+    raw_events, raw_outbox = _rows("INC-1", 1, 5_000)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    prebuilt = [
+        (
+            StoredEvent(e[0], e[1], e[2], e[3], epoch + timedelta(microseconds=e[4]), e[5]),
+            OutboxMessage(o[0], o[1], o[2], o[3], o[4], epoch + timedelta(microseconds=o[5])),
+        )
+        for e, o in zip(raw_events, raw_outbox, strict=True)
+    ]
+
+    def lib() -> None:
+        v = pair.lib_version
+        event, message = prebuilt[v]
+        pair.store.append("INC-1", [event], v, [message])
+        pair.lib_version = v + 1
+
+    def raw() -> None:
+        v = pair.raw_version
+        conn = pair.raw
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(RAW_EVENT, raw_events[v])
+        conn.execute(RAW_OUTBOX, raw_outbox[v])
+        conn.execute("COMMIT")
+        pair.raw_version = v + 1
+
+    lib_s, raw_s = compare(lib, raw, repeats=5, number=300)
+    pair.close()
+    return Result(
+        "B1a-store SqliteStore.append of pre-built rows (no serialization), WAL NORMAL",
+        lib_s,
+        raw_s,
+        kind="throughput",
+        target="report",
+    )
+
+
 def bench_batch_append(root: Path) -> Result:
     pair = SqlitePair(root, "NORMAL")
     batch = 100
@@ -421,6 +460,7 @@ def main() -> None:
     results: list[Result] = []
     try:
         results.append(bench_single_append(root, "NORMAL", number=300))
+        results.append(bench_store_only(root))
         # fsync latency on shared virtual disks is noisy: more, shorter blocks for FULL
         results.append(bench_single_append(root, "FULL", number=40, repeats=11))
         results.append(bench_batch_append(root))

@@ -416,3 +416,44 @@ def test_sigkill_loses_no_acknowledged_append_and_leaves_no_partial_batch(
     assert len(store.outbox()) == len(versions) // 5  # outbox rows went with their batch
     assert [json.loads(e.payload)["version"] for e in events] == versions
     store.close()
+
+
+def test_finished_threads_do_not_keep_connections_open(sqlite_store: SqliteStore) -> None:
+    def read() -> None:
+        sqlite_store.version("INC-1")
+
+    for _ in range(20):
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    import gc
+
+    gc.collect()
+    assert len(sqlite_store._connections) <= 2  # this thread's, and at most one not yet freed
+
+
+def test_close_closes_every_thread_connection(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "x.db")
+    store.migrate()
+    opened: list[sqlite3.Connection] = []
+    barrier = threading.Barrier(3)
+
+    def hold() -> None:
+        store.version("INC-1")
+        opened.append(store._local.conn)
+        barrier.wait()  # keep the thread (and its connection) alive until closed
+        barrier.wait()
+
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    store.close()
+    barrier.wait()
+    for t in threads:
+        t.join()
+    for conn in opened:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+    with pytest.raises(StoreError, match="closed"):
+        store.version("INC-1")

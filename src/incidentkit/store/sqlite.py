@@ -30,6 +30,7 @@ import json
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -160,6 +161,10 @@ _UPSERT_SUMMARY = (
 )
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced, so a finished thread's one is freed."""
+
+
 def _micros(value: datetime) -> int:
     return (value - _EPOCH) // _US
 
@@ -285,7 +290,8 @@ class SqliteStore:
         else:
             self.url = "sqlite:///" + path
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # weak: a thread's connection closes when the thread (and its local) goes away
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._registry_lock = threading.Lock()
         self._memory_lock = threading.RLock()
         self._shared: sqlite3.Connection | None = None
@@ -295,11 +301,15 @@ class SqliteStore:
 
     # -- connections ---------------------------------------------------------
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self) -> _Connection:
         seconds = self.busy_timeout.total_seconds()
         try:
             conn = sqlite3.connect(
-                self.path, timeout=seconds, isolation_level=None, check_same_thread=False
+                self.path,
+                timeout=seconds,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_Connection,
             )
         except sqlite3.Error as err:
             raise StoreError(f"cannot open SQLite database {self.path!r}: {err}") from err
@@ -312,7 +322,7 @@ class SqliteStore:
             conn.close()
             raise StoreError(f"cannot open SQLite database {self.path!r}: {err}") from err
         with self._registry_lock:
-            self._connections.append(conn)
+            self._connections.add(conn)
         return conn
 
     def _connection(self) -> sqlite3.Connection:
@@ -324,7 +334,7 @@ class SqliteStore:
             self._local = threading.local()
             self._shared = None
             with self._registry_lock:
-                self._connections = []
+                self._connections = weakref.WeakSet()
         if self.memory:
             if self._shared is None:
                 self._shared = self._open()
@@ -732,7 +742,8 @@ class SqliteStore:
         """Close every connection this store opened; the store is unusable afterwards."""
         self._closed = True
         with self._registry_lock:
-            connections, self._connections = self._connections, []
+            connections = list(self._connections)
+            self._connections = weakref.WeakSet()
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
