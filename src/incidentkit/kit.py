@@ -734,51 +734,41 @@ class IncidentKit:
             ),
         )
 
-    def check(self, incident_id: str, checklist: str, item: str, *, by: str) -> Incident:
-        """Mark a checklist item done."""
+    def _close_item(
+        self,
+        incident_id: str,
+        command: str,
+        checklist: str,
+        item: str,
+        new_state: ItemState,
+        by: str,
+        reason: str = "",
+    ) -> Incident:
         return self._run(
             incident_id,
-            "check",
+            command,
             by,
             lambda s, _: decide_checklist(
-                s, checklist=checklist, item=item, new_state=ItemState.DONE, by=actor(by)
+                s, checklist=checklist, item=item, new_state=new_state, by=actor(by), reason=reason
             ),
         )
+
+    def check(self, incident_id: str, checklist: str, item: str, *, by: str) -> Incident:
+        """Mark a checklist item done."""
+        return self._close_item(incident_id, "check", checklist, item, ItemState.DONE, by)
 
     def skip(
         self, incident_id: str, checklist: str, item: str, *, by: str, reason: str
     ) -> Incident:
         """Skip a checklist item; a reason is required."""
-        return self._run(
-            incident_id,
-            "skip",
-            by,
-            lambda s, _: decide_checklist(
-                s,
-                checklist=checklist,
-                item=item,
-                new_state=ItemState.SKIPPED,
-                by=actor(by),
-                reason=reason,
-            ),
-        )
+        return self._close_item(incident_id, "skip", checklist, item, ItemState.SKIPPED, by, reason)
 
     def not_applicable(
         self, incident_id: str, checklist: str, item: str, *, by: str, reason: str = ""
     ) -> Incident:
         """Mark a checklist item not applicable."""
-        return self._run(
-            incident_id,
-            "not_applicable",
-            by,
-            lambda s, _: decide_checklist(
-                s,
-                checklist=checklist,
-                item=item,
-                new_state=ItemState.NOT_APPLICABLE,
-                by=actor(by),
-                reason=reason,
-            ),
+        return self._close_item(
+            incident_id, "not_applicable", checklist, item, ItemState.NOT_APPLICABLE, by, reason
         )
 
     def resolve(
