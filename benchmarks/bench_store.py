@@ -36,10 +36,11 @@ from typing import Any
 import attrs
 from _harness import Result, compare, report
 
+from incidentkit import IncidentKit, ManualClock, hookimpl
 from incidentkit.serialization import dumps, make_converter
 from incidentkit.severity import Severity
 from incidentkit.store import OutboxMessage, Store, StoredEvent
-from incidentkit.store.sqlite import SqliteStore
+from incidentkit.store.sqlite import _UPSERT_SUMMARY, SqliteStore
 
 T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
 CONVERTER = make_converter()
@@ -455,10 +456,118 @@ def _pg_writers(dsn: str, schema: str) -> Result:
     )
 
 
+class _Observer:
+    """A no-op event observer: gives every appended event one outbox row, like the raw side."""
+
+    name = "observer"
+
+    @hookimpl
+    def incidentkit_event_recorded(self, incident: object, record: object) -> None:
+        """Nothing to do; the row is what is measured."""
+
+
+def bench_kit_single_append(
+    root: Path, synchronous: str, number: int, repeats: int = 5
+) -> list[Result]:
+    """B1 through ``IncidentKit.add_note``: load (cached), decide, fold, hash, append, outbox."""
+    for name in ("kit.db", "kitraw.db"):
+        for suffix in ("", "-wal", "-shm"):
+            (root / (name + suffix)).unlink(missing_ok=True)
+    clock = ManualClock(T0)
+    store = SqliteStore(root / "kit.db", synchronous=synchronous)
+    kit = IncidentKit(store=store, clock=clock, plugins=[_Observer()], autoload_plugins=False)
+    incident = kit.declare("API returning 500 errors", severity=Severity.SEV2, by="alice")
+    text = "seeing 15% error rate on /v1/orders after deploy; rolling back"
+    kit.add_note(incident.id, text, by="bob")
+    sample = store.load(incident.id)[-1]
+    SqliteStore(root / "kitraw.db").migrate()
+    raw = sqlite3.connect(root / "kitraw.db", isolation_level=None)
+    raw.execute("PRAGMA journal_mode = WAL")
+    raw.execute(f"PRAGMA synchronous = {synchronous}")
+    micros = (sample.recorded_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    counter = {"raw": 0}
+
+    def lib() -> None:
+        kit.add_note(incident.id, text, by="bob")
+
+    def raw_append() -> None:
+        v = counter["raw"] = counter["raw"] + 1
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute(RAW_EVENT, ("INC-RAW", v, sample.tag, sample.payload, micros, sample.hash))
+        raw.execute(
+            RAW_OUTBOX,
+            (f"INC-RAW:{v}:event:observer", "INC-RAW", "event", "observer", "{}", micros, micros),
+        )
+        raw.execute("COMMIT")
+
+    summary_row = (
+        "INC-RAW",
+        0,
+        "API returning 500 errors",
+        "declared",
+        "SEV2",
+        '["api"]',
+        None,
+        micros,
+        micros,
+        None,
+        None,
+        None,
+        None,
+        micros,
+    )
+
+    def raw_same_statements() -> None:
+        """What the store runs: version check, event, outbox, summary and its service index."""
+        v = counter["raw"] = counter["raw"] + 1
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute(
+            "SELECT MAX(version) FROM incidentkit_events WHERE incident_id = ?", ("INC-RAW",)
+        )
+        raw.execute(RAW_EVENT, ("INC-RAW", v, sample.tag, sample.payload, micros, sample.hash))
+        raw.execute(
+            RAW_OUTBOX,
+            (f"INC-RAW:{v}:event:observer", "INC-RAW", "event", "observer", "{}", micros, micros),
+        )
+        raw.execute(_UPSERT_SUMMARY, (summary_row[0], v, *summary_row[2:]))
+        raw.execute("DELETE FROM incidentkit_summary_services WHERE incident_id = ?", ("INC-RAW",))
+        raw.execute(
+            "INSERT OR IGNORE INTO incidentkit_summary_services (service, incident_id) "
+            "VALUES (?, ?)",
+            ("api", "INC-RAW"),
+        )
+        raw.execute("COMMIT")
+
+    lib_s, raw_s = compare(lib, raw_append, repeats=repeats, number=number)
+    lib2_s, same_s = compare(lib, raw_same_statements, repeats=repeats, number=number)
+    kit.shutdown()
+    raw.close()
+    return [
+        Result(
+            f"B1-kit add_note through IncidentKit, WAL {synchronous}",
+            lib_s,
+            raw_s,
+            kind="throughput",
+            target=">= 0.70" if synchronous == "NORMAL" else ">= 0.90",
+            notes={"events_per_block": number, "baseline": "BEGIN; INSERT event; INSERT outbox"},
+        ),
+        Result(
+            f"B1-kit vs raw with the same statements (summary too), WAL {synchronous}",
+            lib2_s,
+            same_s,
+            kind="throughput",
+            target="report (library overhead alone)",
+            notes={"events_per_block": number},
+        ),
+    ]
+
+
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="incidentkit-bench-"))
     results: list[Result] = []
     try:
+        results.extend(bench_kit_single_append(root, "NORMAL", number=300))
+        results.extend(bench_kit_single_append(root, "FULL", number=40, repeats=11))
         results.append(bench_single_append(root, "NORMAL", number=300))
         results.append(bench_store_only(root))
         # fsync latency on shared virtual disks is noisy: more, shorter blocks for FULL

@@ -387,10 +387,24 @@ class IncidentKit:
     ) -> Incident:
         who = actor(by)
         for attempt in range(self._retries + 1):
-            before = self._load(incident_id)
-            self._authorize(who, action, before.state)
-            now = self._now()
-            events = decide(before.state, now)
+            # Decide on the cached state when there is one: the append's version
+            # check catches a stale cache. A refusal is only final on fresh state.
+            with self._lock:
+                cached = self._cache.get(incident_id)
+            before = cached or self._load(incident_id)
+            try:
+                self._authorize(who, action, before.state)
+                now = self._now()
+                events = decide(before.state, now)
+            except IncidentKitError:
+                if cached is None:
+                    raise
+                before = self._load(incident_id)
+                if before is cached:
+                    raise
+                self._authorize(who, action, before.state)
+                now = self._now()
+                events = decide(before.state, now)
             if not events:
                 return before.state
             try:
