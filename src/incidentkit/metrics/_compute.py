@@ -1,0 +1,377 @@
+"""One pass over incident summaries: durations, exclusions, breakdowns, MTBF, breaches."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
+from typing import TypeAlias
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from incidentkit._time import to_utc
+from incidentkit.errors import ValidationError
+from incidentkit.metrics._model import (
+    DIMENSIONS,
+    Basis,
+    Breach,
+    DataError,
+    Figure,
+    Group,
+    Metric,
+    MetricsReport,
+    Targets,
+    definition,
+)
+from incidentkit.store._base import IncidentSummary, Store, SummaryQuery
+
+__all__ = ["compute"]
+
+_DURATIONS = (Metric.MTTD, Metric.MTTA, Metric.MTTM, Metric.MTTR)
+_FIELDS = ("started_at", "detected_at", "declared_at", "acknowledged_at", "mitigated_at")
+# (start, resolved, incident_id): one failure window of one incident on one service.
+_Window: TypeAlias = tuple[datetime, datetime, str]
+_ORDER = {metric: i for i, metric in enumerate(Metric)}
+
+
+class _Acc:
+    """Running state of one group; plain lists, no per-incident objects."""
+
+    __slots__ = ("incidents", "invalid", "missing", "streams", "values")
+
+    def __init__(self) -> None:
+        self.incidents = 0
+        self.values: tuple[list[float], ...] = ([], [], [], [])
+        self.missing = [0, 0, 0, 0, 0]
+        self.invalid = [0, 0, 0, 0, 0]
+        self.streams: dict[str, list[_Window]] = {}
+
+    def add(
+        self,
+        d0: float | None,
+        d1: float | None,
+        d2: float | None,
+        d3: float | None,
+        window: _Window | None,
+        bad_window: bool,
+        services: Iterable[str],
+    ) -> None:
+        # None: a timestamp is missing; negative: timestamps run backwards.
+        self.incidents += 1
+        values = self.values
+        if d0 is None:
+            self.missing[0] += 1
+        elif d0 < 0:
+            self.invalid[0] += 1
+        else:
+            values[0].append(d0)
+        if d1 is None:
+            self.missing[1] += 1
+        elif d1 < 0:
+            self.invalid[1] += 1
+        else:
+            values[1].append(d1)
+        if d2 is None:
+            self.missing[2] += 1
+        elif d2 < 0:
+            self.invalid[2] += 1
+        else:
+            values[2].append(d2)
+        if d3 is None:
+            self.missing[3] += 1
+        elif d3 < 0:
+            self.invalid[3] += 1
+        else:
+            values[3].append(d3)
+        if window is not None:
+            streams = self.streams
+            for service in services:
+                stream = streams.get(service)
+                if stream is None:
+                    streams[service] = [window]
+                else:
+                    stream.append(window)
+        elif bad_window:
+            for _ in services:
+                self.invalid[4] += 1
+        else:
+            for _ in services:
+                self.missing[4] += 1
+
+
+def _stats(
+    metric: Metric, text: str, values: list[float], missing: int, invalid: int, overlapping: int = 0
+) -> Figure:
+    """Nearest-rank percentiles: the p-th percentile of n sorted values is x[ceil(p·n/100) − 1]."""
+    n = len(values)
+    if not n:
+        return Figure(metric, text, 0, 0.0, None, None, None, None, missing, invalid, overlapping)
+    values.sort()
+    total = math.fsum(values)
+    return Figure(
+        metric,
+        text,
+        n,
+        total,
+        total / n,
+        values[math.ceil(0.5 * n) - 1],
+        values[math.ceil(0.9 * n) - 1],
+        values[-1],
+        missing,
+        invalid,
+        overlapping,
+    )
+
+
+def _gaps(streams: dict[str, list[_Window]]) -> tuple[list[float], int]:
+    """MTBF gaps per service; overlapping windows merge into one failure window.
+
+    Windows are ordered by (start, resolved, incident id). A window that starts
+    before the current failure window ends (``start < end``) overlaps: it yields
+    no gap, extends the failure window to the later resolution, and is counted.
+    A window starting exactly at the previous resolution yields a gap of 0.
+    """
+    gaps: list[float] = []
+    overlapping = 0
+    for windows in streams.values():
+        windows.sort()
+        end: datetime | None = None
+        for start, resolved, _ in windows:
+            if end is None:
+                end = resolved
+            elif start < end:
+                overlapping += 1
+                if resolved > end:
+                    end = resolved
+            else:
+                gaps.append((start - end).total_seconds())
+                end = resolved
+    return gaps, overlapping
+
+
+def _finish(key: tuple[tuple[str, str], ...], acc: _Acc, basis: Basis) -> Group:
+    figures = [
+        _stats(metric, definition(metric, basis), acc.values[i], acc.missing[i], acc.invalid[i])
+        for i, metric in enumerate(_DURATIONS)
+    ]
+    gaps, overlapping = _gaps(acc.streams)
+    figures.append(
+        _stats(
+            Metric.MTBF,
+            definition(Metric.MTBF, basis),
+            gaps,
+            acc.missing[4],
+            acc.invalid[4],
+            overlapping,
+        )
+    )
+    return Group(key, acc.incidents, tuple(figures))
+
+
+def _parse_by(by: Iterable[str] | str) -> tuple[str, ...]:
+    items = by.split(",") if isinstance(by, str) else list(by)
+    dims: list[str] = []
+    for item in items:
+        name = str(item).strip().lower()
+        if not name:
+            continue
+        if name not in DIMENSIONS:
+            raise ValidationError(
+                "by", f"unknown breakdown {item!r} (known: {', '.join(DIMENSIONS)})"
+            )
+        if name not in dims:
+            dims.append(name)
+    return tuple(dims)
+
+
+def _parse_zone(zone: tzinfo | str) -> tzinfo:
+    if isinstance(zone, tzinfo):
+        return zone
+    if isinstance(zone, str) and zone:
+        try:
+            return ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise ValidationError("zone", f"unknown IANA time zone: {zone!r}")
+
+
+def _naive(summary: IncidentSummary) -> None:
+    for name in (*_FIELDS, "resolved_at"):
+        value = getattr(summary, name)
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValidationError(
+                f"{summary.incident_id}.{name}", "naive datetime; pass a timezone-aware value"
+            )
+
+
+def _select(
+    source: Store | Iterable[IncidentSummary], since: datetime | None, until: datetime | None
+) -> Iterable[IncidentSummary]:
+    if isinstance(source, Store):
+        return source.summaries(SummaryQuery(since=since, until=until))
+    if since is None and until is None:
+        return source
+    return (
+        s
+        for s in source
+        if s.declared_at is not None
+        and (since is None or s.declared_at >= since)
+        and (until is None or s.declared_at < until)
+    )
+
+
+def compute(
+    source: Store | Iterable[IncidentSummary],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: Iterable[str] | str = (),
+    basis: Basis | str = Basis.DETECTED,
+    targets: Targets | None = None,
+    zone: tzinfo | str = UTC,
+) -> MetricsReport:
+    """Compute MTTD, MTTA, MTTM, MTTR and MTBF over incident summaries in one pass.
+
+    :param source: summaries, or a :class:`~incidentkit.store.Store` (then
+        ``store.summaries(SummaryQuery(since=since, until=until))`` is read).
+    :param since: keep incidents declared at or after this instant (aware).
+    :param until: keep incidents declared before this instant (aware).
+    :param by: breakdown dimensions, any of ``"severity"``, ``"service"``,
+        ``"month"`` (a list or a comma-separated string); the overall figures
+        are always computed.
+    :param basis: what MTTR counts from: ``started``, ``detected`` (default) or ``declared``.
+    :param targets: per-incident targets (default :meth:`Targets.default`);
+        :meth:`Targets.none` lists no breaches.
+    :param zone: the time zone whose calendar months ``"month"`` uses (a
+        ``tzinfo`` or an IANA name).
+    :raises ValidationError: naming ``since``/``until`` (naive, or since after
+        until), ``by``, ``basis``, ``zone``, or ``<incident id>.<field>`` for a
+        naive timestamp in a summary.
+    """
+    since_utc = to_utc(since, "since")
+    until_utc = to_utc(until, "until")
+    if since_utc is not None and until_utc is not None and since_utc > until_utc:
+        raise ValidationError("since", f"{since_utc.isoformat()} is after until")
+    dims = _parse_by(by)
+    basis = Basis.parse(basis)
+    tz = _parse_zone(zone)
+    if targets is None:
+        targets = Targets.default()
+    elif not isinstance(targets, Targets):
+        raise ValidationError("targets", f"expected Targets, got {type(targets).__name__}")
+
+    by_severity = "severity" in dims
+    by_service = "service" in dims
+    by_month = "month" in dims
+    grouped = bool(dims)
+    mttd_limit = None if targets.mttd is None else targets.mttd.total_seconds()
+    mttr_limit = None if targets.mttr is None else targets.mttr.total_seconds()
+    ack_limits = {sev: limit.total_seconds() for sev, limit in targets.acknowledge.items()}
+    basis_index = {Basis.STARTED: 0, Basis.DETECTED: 1, Basis.DECLARED: 2}[basis]
+    basis_field = _FIELDS[basis_index]
+    no_service = ("",)
+
+    overall = _Acc()
+    groups: dict[tuple[str, ...], _Acc] = {}
+    errors: list[tuple[str, Metric, str, str, datetime, datetime]] = []
+    breaches: list[Breach] = []
+
+    for s in _select(source, since_utc, until_utc):
+        st = s.started_at
+        de = s.detected_at
+        ac = s.acknowledged_at
+        mi = s.mitigated_at
+        re = s.resolved_at
+        dc = s.declared_at
+        if (
+            (st is not None and st.tzinfo is None)
+            or (de is not None and de.tzinfo is None)
+            or (ac is not None and ac.tzinfo is None)
+            or (mi is not None and mi.tzinfo is None)
+            or (re is not None and re.tzinfo is None)
+            or (dc is not None and dc.tzinfo is None)
+        ):
+            _naive(s)
+        iid = s.incident_id
+
+        d0 = d1 = d2 = d3 = None
+        if de is not None:
+            if st is not None:
+                d0 = (de - st).total_seconds()
+                if d0 < 0:
+                    errors.append((iid, Metric.MTTD, "started_at", "detected_at", st, de))
+                elif mttd_limit is not None and d0 > mttd_limit:
+                    breaches.append(Breach(iid, s.severity, Metric.MTTD, d0, mttd_limit))
+            if ac is not None:
+                d1 = (ac - de).total_seconds()
+                if d1 < 0:
+                    errors.append((iid, Metric.MTTA, "detected_at", "acknowledged_at", de, ac))
+                else:
+                    ack_limit = ack_limits.get(s.severity)
+                    if ack_limit is not None and d1 > ack_limit:
+                        breaches.append(Breach(iid, s.severity, Metric.MTTA, d1, ack_limit))
+            if mi is not None:
+                d2 = (mi - de).total_seconds()
+                if d2 < 0:
+                    errors.append((iid, Metric.MTTM, "detected_at", "mitigated_at", de, mi))
+        window: _Window | None = None
+        bad_window = False
+        if re is not None:
+            origin = de if basis_index == 1 else st if basis_index == 0 else dc
+            if origin is not None:
+                d3 = (re - origin).total_seconds()
+                if d3 < 0:
+                    errors.append((iid, Metric.MTTR, basis_field, "resolved_at", origin, re))
+                elif mttr_limit is not None and d3 > mttr_limit:
+                    breaches.append(Breach(iid, s.severity, Metric.MTTR, d3, mttr_limit))
+            if st is not None:
+                if re < st:
+                    bad_window = True
+                    errors.append((iid, Metric.MTBF, "started_at", "resolved_at", st, re))
+                else:
+                    window = (st, re, iid)
+        services = s.services or no_service
+        overall.add(d0, d1, d2, d3, window, bad_window, services)
+        if not grouped:
+            continue
+
+        severity = s.severity.value if by_severity else ""
+        month = ""
+        if by_month and dc is not None:
+            local = dc.astimezone(tz)
+            month = f"{local.year:04d}-{local.month:02d}"
+        if by_service:
+            for service in services:
+                key = (severity, service, month)
+                acc = groups.get(key)
+                if acc is None:
+                    acc = groups[key] = _Acc()
+                acc.add(d0, d1, d2, d3, window, bad_window, (service,))
+        else:
+            key = (severity, "", month)
+            acc = groups.get(key)
+            if acc is None:
+                acc = groups[key] = _Acc()
+            acc.add(d0, d1, d2, d3, window, bad_window, services)
+
+    positions = [DIMENSIONS.index(d) for d in dims]
+    finished = sorted(
+        (
+            _finish(tuple((d, key[i]) for d, i in zip(dims, positions, strict=True)), acc, basis)
+            for key, acc in groups.items()
+        ),
+        key=lambda g: tuple(v for _, v in g.key),
+    )
+    errors.sort(key=lambda e: (e[0], _ORDER[e[1]]))
+    breaches.sort(key=lambda b: (b.incident_id, _ORDER[b.target]))
+    return MetricsReport(
+        basis=basis,
+        zone=tz,
+        since=since_utc,
+        until=until_utc,
+        by=dims,
+        overall=_finish((), overall, basis),
+        groups=tuple(finished),
+        data_errors=tuple(DataError(*e) for e in errors),
+        breaches=tuple(breaches),
+        targets=targets,
+    )
