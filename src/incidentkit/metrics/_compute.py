@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import TypeAlias
@@ -13,7 +14,7 @@ from incidentkit.errors import ValidationError
 from incidentkit.metrics._model import (
     DIMENSIONS,
     Basis,
-    Breach,
+    Breaches,
     DataError,
     Figure,
     Group,
@@ -22,6 +23,7 @@ from incidentkit.metrics._model import (
     Targets,
     definition,
 )
+from incidentkit.severity import Severity
 from incidentkit.store._base import IncidentSummary, Store, SummaryQuery
 
 __all__ = ["compute"]
@@ -30,7 +32,6 @@ _DURATIONS = (Metric.MTTD, Metric.MTTA, Metric.MTTM, Metric.MTTR)
 _FIELDS = ("started_at", "detected_at", "declared_at", "acknowledged_at", "mitigated_at")
 # (start, resolved, incident_id): one failure window of one incident on one service.
 _Window: TypeAlias = tuple[datetime, datetime, str]
-_ORDER = {metric: i for i, metric in enumerate(Metric)}
 
 
 class _Acc:
@@ -40,7 +41,12 @@ class _Acc:
 
     def __init__(self) -> None:
         self.incidents = 0
-        self.values: tuple[list[float], ...] = ([], [], [], [])
+        self.values: tuple[array[float], ...] = (
+            array("d"),
+            array("d"),
+            array("d"),
+            array("d"),
+        )
         self.missing = [0, 0, 0, 0, 0]
         self.invalid = [0, 0, 0, 0, 0]
         self.streams: dict[str, list[_Window]] = {}
@@ -99,13 +105,18 @@ class _Acc:
 
 
 def _stats(
-    metric: Metric, text: str, values: list[float], missing: int, invalid: int, overlapping: int = 0
+    metric: Metric,
+    text: str,
+    durations: Iterable[float],
+    missing: int,
+    invalid: int,
+    overlapping: int = 0,
 ) -> Figure:
     """Nearest-rank percentiles: the p-th percentile of n sorted values is x[ceil(p·n/100) − 1]."""
+    values = sorted(durations)
     n = len(values)
     if not n:
         return Figure(metric, text, 0, 0.0, None, None, None, None, missing, invalid, overlapping)
-    values.sort()
     total = math.fsum(values)
     return Figure(
         metric,
@@ -270,10 +281,26 @@ def compute(
     basis_field = _FIELDS[basis_index]
     no_service = ("",)
 
-    overall = _Acc()
-    groups: dict[tuple[str, ...], _Acc] = {}
-    errors: list[tuple[str, Metric, str, str, datetime, datetime]] = []
-    breaches: list[Breach] = []
+    # The overall group is accumulated inline (no call per incident); its
+    # exclusions are derived at the end: missing = incidents − included − invalid.
+    # durations unboxed (8 bytes each), boxed again only while sorting one metric
+    v0: array[float] = array("d")
+    v1: array[float] = array("d")
+    v2: array[float] = array("d")
+    v3: array[float] = array("d")
+    streams: dict[str, list[_Window]] = {}
+    mtbf_missing = mtbf_invalid = incidents = 0
+    groups: dict[tuple[str, str, str], _Acc] = {}
+    # (incident id, metric order, start field, end field, start, end)
+    errors: list[tuple[str, int, str, str, datetime, datetime]] = []
+    # breaches by column (no object per breach): id, severity, metric, actual, limit
+    b_ids: list[str] = []
+    b_sev: list[Severity] = []
+    b_met: list[Metric] = []
+    b_act: array[float] = array("d")
+    b_lim: array[float] = array("d")
+    m_mttd, m_mtta, m_mttr = Metric.MTTD, Metric.MTTA, Metric.MTTR
+    mttd_o, mtta_o, mttm_o, mttr_o, mtbf_o = range(5)
 
     for s in _select(source, since_utc, until_utc):
         st = s.started_at
@@ -291,28 +318,42 @@ def compute(
             or (dc is not None and dc.tzinfo is None)
         ):
             _naive(s)
-        iid = s.incident_id
+        incidents += 1
 
         d0 = d1 = d2 = d3 = None
         if de is not None:
             if st is not None:
                 d0 = (de - st).total_seconds()
                 if d0 < 0:
-                    errors.append((iid, Metric.MTTD, "started_at", "detected_at", st, de))
-                elif mttd_limit is not None and d0 > mttd_limit:
-                    breaches.append(Breach(iid, s.severity, Metric.MTTD, d0, mttd_limit))
+                    errors.append((s.incident_id, mttd_o, "started_at", "detected_at", st, de))
+                else:
+                    v0.append(d0)
+                    if mttd_limit is not None and d0 > mttd_limit:
+                        b_ids.append(s.incident_id)
+                        b_sev.append(s.severity)
+                        b_met.append(m_mttd)
+                        b_act.append(d0)
+                        b_lim.append(mttd_limit)
             if ac is not None:
                 d1 = (ac - de).total_seconds()
                 if d1 < 0:
-                    errors.append((iid, Metric.MTTA, "detected_at", "acknowledged_at", de, ac))
+                    errors.append((s.incident_id, mtta_o, "detected_at", "acknowledged_at", de, ac))
                 else:
+                    v1.append(d1)
                     ack_limit = ack_limits.get(s.severity)
                     if ack_limit is not None and d1 > ack_limit:
-                        breaches.append(Breach(iid, s.severity, Metric.MTTA, d1, ack_limit))
+                        b_ids.append(s.incident_id)
+                        b_sev.append(s.severity)
+                        b_met.append(m_mtta)
+                        b_act.append(d1)
+                        b_lim.append(ack_limit)
             if mi is not None:
                 d2 = (mi - de).total_seconds()
                 if d2 < 0:
-                    errors.append((iid, Metric.MTTM, "detected_at", "mitigated_at", de, mi))
+                    errors.append((s.incident_id, mttm_o, "detected_at", "mitigated_at", de, mi))
+                else:
+                    v2.append(d2)
+        services = s.services or no_service
         window: _Window | None = None
         bad_window = False
         if re is not None:
@@ -320,17 +361,32 @@ def compute(
             if origin is not None:
                 d3 = (re - origin).total_seconds()
                 if d3 < 0:
-                    errors.append((iid, Metric.MTTR, basis_field, "resolved_at", origin, re))
-                elif mttr_limit is not None and d3 > mttr_limit:
-                    breaches.append(Breach(iid, s.severity, Metric.MTTR, d3, mttr_limit))
+                    errors.append((s.incident_id, mttr_o, basis_field, "resolved_at", origin, re))
+                else:
+                    v3.append(d3)
+                    if mttr_limit is not None and d3 > mttr_limit:
+                        b_ids.append(s.incident_id)
+                        b_sev.append(s.severity)
+                        b_met.append(m_mttr)
+                        b_act.append(d3)
+                        b_lim.append(mttr_limit)
             if st is not None:
                 if re < st:
                     bad_window = True
-                    errors.append((iid, Metric.MTBF, "started_at", "resolved_at", st, re))
+                    mtbf_invalid += len(services)
+                    errors.append((s.incident_id, mtbf_o, "started_at", "resolved_at", st, re))
                 else:
-                    window = (st, re, iid)
-        services = s.services or no_service
-        overall.add(d0, d1, d2, d3, window, bad_window, services)
+                    window = (st, re, s.incident_id)
+                    for service in services:
+                        stream = streams.get(service)
+                        if stream is None:
+                            streams[service] = [window]
+                        else:
+                            stream.append(window)
+            else:
+                mtbf_missing += len(services)
+        else:
+            mtbf_missing += len(services)
         if not grouped:
             continue
 
@@ -361,8 +417,23 @@ def compute(
         ),
         key=lambda g: tuple(v for _, v in g.key),
     )
-    errors.sort(key=lambda e: (e[0], _ORDER[e[1]]))
-    breaches.sort(key=lambda b: (b.incident_id, _ORDER[b.target]))
+    overall = _Acc()
+    overall.incidents = incidents
+    overall.values = (v0, v1, v2, v3)
+    overall.streams = streams
+    invalid = [0, 0, 0, 0, mtbf_invalid]
+    for error in errors:
+        if error[1] != mtbf_o:
+            invalid[error[1]] += 1
+    overall.invalid = invalid
+    overall.missing = [
+        *(incidents - len(v) - invalid[i] for i, v in enumerate(overall.values)),
+        mtbf_missing,
+    ]
+    errors.sort()
+    # breaches were appended in metric order per incident; a stable sort by id keeps it
+    rank = sorted(range(len(b_ids)), key=b_ids.__getitem__)
+    metric_of = tuple(Metric)
     return MetricsReport(
         basis=basis,
         zone=tz,
@@ -371,7 +442,16 @@ def compute(
         by=dims,
         overall=_finish((), overall, basis),
         groups=tuple(finished),
-        data_errors=tuple(DataError(*e) for e in errors),
-        breaches=tuple(breaches),
+        data_errors=tuple(
+            DataError(iid, metric_of[o], start_field, end_field, start, end)
+            for iid, o, start_field, end_field, start, end in errors
+        ),
+        breaches=Breaches(
+            tuple(map(b_ids.__getitem__, rank)),
+            tuple(map(b_sev.__getitem__, rank)),
+            tuple(map(b_met.__getitem__, rank)),
+            array("d", map(b_act.__getitem__, rank)),
+            array("d", map(b_lim.__getitem__, rank)),
+        ),
         targets=targets,
     )

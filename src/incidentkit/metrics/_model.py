@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import tomllib
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 
@@ -24,6 +25,7 @@ __all__ = [
     "PERCENTILE_METHOD",
     "Basis",
     "Breach",
+    "Breaches",
     "DataError",
     "Figure",
     "Group",
@@ -198,6 +200,100 @@ class Breach:
         return self.actual - self.limit
 
 
+class Breaches(Sequence[Breach]):
+    """The breaches of a report: an immutable sequence of :class:`Breach`, stored by column.
+
+    A million incidents can breach a million times; keeping plain columns and
+    building each :class:`Breach` when it is read keeps :func:`compute` fast and
+    small. It compares equal to any sequence holding the same breaches.
+    """
+
+    __slots__ = ("_actual", "_ids", "_limits", "_severities", "_targets")
+
+    def __init__(
+        self,
+        incident_ids: Sequence[str] = (),
+        severities: Sequence[Severity] = (),
+        targets: Sequence[Metric] = (),
+        actual: Sequence[float] = (),
+        limits: Sequence[float] = (),
+    ) -> None:
+        columns = (incident_ids, severities, targets, actual, limits)
+        if len({len(c) for c in columns}) > 1:
+            raise ValidationError("breaches", "columns of different lengths")
+        self._ids = tuple(incident_ids)
+        self._severities = tuple(severities)
+        self._targets = tuple(targets)
+        # float columns may be an array("d"); nothing outside this class holds them
+        self._actual = actual if isinstance(actual, array) else tuple(actual)
+        self._limits = limits if isinstance(limits, array) else tuple(limits)
+
+    @classmethod
+    def of(cls, breaches: Iterable[Breach]) -> Breaches:
+        """Build from :class:`Breach` values."""
+        items = list(breaches)
+        return cls(
+            [b.incident_id for b in items],
+            [b.severity for b in items],
+            [b.target for b in items],
+            [b.actual for b in items],
+            [b.limit for b in items],
+        )
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Breach: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Breaches: ...
+
+    def __getitem__(self, index: int | slice) -> Breach | Breaches:
+        if isinstance(index, slice):
+            return Breaches(
+                self._ids[index],
+                self._severities[index],
+                self._targets[index],
+                self._actual[index],
+                self._limits[index],
+            )
+        return Breach(
+            self._ids[index],
+            self._severities[index],
+            self._targets[index],
+            self._actual[index],
+            self._limits[index],
+        )
+
+    def __iter__(self) -> Iterator[Breach]:
+        for row in zip(
+            self._ids, self._severities, self._targets, self._actual, self._limits, strict=True
+        ):
+            yield Breach(*row)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Breaches):
+            return (
+                self._ids == other._ids
+                and self._severities == other._severities
+                and self._targets == other._targets
+                and list(self._actual) == list(other._actual)
+                and list(self._limits) == list(other._limits)
+            )
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self._ids, self._targets))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(repr(b) for b in self[:3])
+        more = f", … {len(self) - 3} more" if len(self) > 3 else ""
+        return f"Breaches([{shown}{more}])"
+
+
 def _positive(_: object, attribute: attrs.Attribute[Any], value: timedelta | None) -> None:
     if value is not None and value <= timedelta(0):
         raise ValidationError(attribute.name, f"must be a positive duration, got {value}")
@@ -303,7 +399,7 @@ class MetricsReport:
     overall: Group
     groups: tuple[Group, ...]
     data_errors: tuple[DataError, ...]
-    breaches: tuple[Breach, ...]
+    breaches: Breaches
     targets: Targets
     percentile_method: str = PERCENTILE_METHOD
 
