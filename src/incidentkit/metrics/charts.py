@@ -67,9 +67,10 @@ def render_chart(
 ) -> Path:
     """Draw ``kind`` from ``report`` into ``out`` (``.png`` or ``.svg``) and return the path.
 
-    Trend charts plot the mean and p90 in minutes per month; months without a
-    sample are left as gaps. Compute the report with ``by=("month",)`` (trends)
-    or ``by=("severity",)`` (incidents per severity).
+    Trend charts plot the mean and p90 in minutes per month, with the report's
+    target as a dotted line; months without a sample are left as gaps. Compute
+    the report with ``by=("month",)`` (trends) or ``by=("severity",)``
+    (incidents per severity).
 
     :raises ValidationError: unknown ``kind`` or file suffix, or the wrong breakdown.
     :raises ImportError: matplotlib is not installed (install ``incidentkit[charts]``).
@@ -102,6 +103,15 @@ def render_chart(
                 p90s = [nan if f.p90 is None else f.p90 / 60 for f in figures]
                 ax.plot(labels, means, marker="o", label="mean")
                 ax.plot(labels, p90s, marker="s", linestyle="--", label="p90")
+                target = {Metric.MTTR: report.targets.mttr, Metric.MTTD: report.targets.mttd}
+                limit = target[metric]
+                if limit is not None:
+                    ax.axhline(
+                        limit.total_seconds() / 60,
+                        color="grey",
+                        linestyle=":",
+                        label=f"target ({limit.total_seconds() / 60:g} min)",
+                    )
                 text = report.definition(metric)
                 ax.set_title(f"{metric.value.upper()} per month ({text})")
                 ax.set_ylabel("minutes")
