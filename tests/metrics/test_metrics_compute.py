@@ -301,3 +301,26 @@ def test_empty_source() -> None:
     report = metrics.compute([], by="severity")
     assert report.incidents == 0
     assert report.groups == ()
+
+
+def test_a_one_shot_iterator_is_read_once() -> None:
+    items = [summary("A"), summary("B", resolved=40)]
+    report = metrics.compute(iter(items), since=at(0), by="severity")
+    assert report.incidents == 2
+    assert report.overall[Metric.MTTR].mean == 29 * 60
+
+
+def test_breaches_behave_as_an_immutable_sequence() -> None:
+    items = [summary(f"S{i}", detected=0, resolved=40 + i) for i in range(5)]
+    breaches = metrics.compute(items).breaches
+    assert len(breaches) == 5
+    assert [b.incident_id for b in breaches] == ["S0", "S1", "S2", "S3", "S4"]
+    assert breaches[-1] == metrics.Breach("S4", Severity.SEV2, Metric.MTTR, 2640.0, 1800.0)
+    assert list(breaches[1:3]) == list(breaches)[1:3]
+    assert breaches == tuple(breaches)
+    assert breaches == list(breaches)
+    assert breaches == metrics.Breaches.of(breaches)
+    assert breaches != breaches[:4]
+    assert "2 more" in repr(breaches)
+    with pytest.raises(ValidationError):
+        metrics.Breaches(["A"], [], [], [], [])
