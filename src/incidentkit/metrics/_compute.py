@@ -6,6 +6,8 @@ import math
 from array import array
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
+from itertools import islice
+from operator import le
 from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -276,7 +278,8 @@ def compute(
     grouped = bool(dims)
     mttd_limit = None if targets.mttd is None else targets.mttd.total_seconds()
     mttr_limit = None if targets.mttr is None else targets.mttr.total_seconds()
-    ack_limits = {sev: limit.total_seconds() for sev, limit in targets.acknowledge.items()}
+    # keyed by id(): enum members are singletons, and Enum.__hash__ runs in Python
+    ack_limits = {id(sev): limit.total_seconds() for sev, limit in targets.acknowledge.items()}
     basis_index = {Basis.STARTED: 0, Basis.DETECTED: 1, Basis.DECLARED: 2}[basis]
     basis_field = _FIELDS[basis_index]
     no_service = ("",)
@@ -340,7 +343,7 @@ def compute(
                     errors.append((s.incident_id, mtta_o, "detected_at", "acknowledged_at", de, ac))
                 else:
                     v1.append(d1)
-                    ack_limit = ack_limits.get(s.severity)
+                    ack_limit = ack_limits.get(id(s.severity))
                     if ack_limit is not None and d1 > ack_limit:
                         b_ids.append(s.incident_id)
                         b_sev.append(s.severity)
@@ -432,7 +435,18 @@ def compute(
     ]
     errors.sort()
     # breaches were appended in metric order per incident; a stable sort by id keeps it
-    rank = sorted(range(len(b_ids)), key=b_ids.__getitem__)
+    # (already in id order when the source is, e.g. a store listing by declaration)
+    if all(map(le, b_ids, islice(b_ids, 1, None))):
+        breaches = Breaches(b_ids, b_sev, b_met, b_act, b_lim)
+    else:
+        rank = sorted(range(len(b_ids)), key=b_ids.__getitem__)
+        breaches = Breaches(
+            tuple(map(b_ids.__getitem__, rank)),
+            tuple(map(b_sev.__getitem__, rank)),
+            tuple(map(b_met.__getitem__, rank)),
+            array("d", map(b_act.__getitem__, rank)),
+            array("d", map(b_lim.__getitem__, rank)),
+        )
     metric_of = tuple(Metric)
     return MetricsReport(
         basis=basis,
@@ -446,12 +460,6 @@ def compute(
             DataError(iid, metric_of[o], start_field, end_field, start, end)
             for iid, o, start_field, end_field, start, end in errors
         ),
-        breaches=Breaches(
-            tuple(map(b_ids.__getitem__, rank)),
-            tuple(map(b_sev.__getitem__, rank)),
-            tuple(map(b_met.__getitem__, rank)),
-            array("d", map(b_act.__getitem__, rank)),
-            array("d", map(b_lim.__getitem__, rank)),
-        ),
+        breaches=breaches,
         targets=targets,
     )
