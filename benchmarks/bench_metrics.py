@@ -1,0 +1,315 @@
+"""B5a: ``incidentkit.metrics.compute`` over 10k, 100k and 1M incident summaries.
+
+Baselines, measured in the same run, interleaved:
+
+* ``loop``: a hand-written single pass over pre-fetched tuples of the same
+  timestamps (durations, missing/backwards exclusions, per-service MTBF with
+  overlap merging, a sort per metric for p50/p90/max). Target: compute ≤ 1.5×.
+* ``sql``: ``AVG(...) GROUP BY service`` in an in-memory SQLite table holding
+  the same data as epoch seconds, one row per (incident, service); SQL gives
+  means only. Compared with ``compute(by="service")``.
+
+Also reported: linearity (T(100k)/T(10k) and T(1M)/T(100k), ideal 10) and the
+peak memory of ``compute``: tracemalloc at 100k (under tracemalloc a 1M run
+takes ~110 s, past the bench's time budget) and, at 1M, the growth of the
+process's peak RSS (``ru_maxrss``) across one call, the input already resident.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import resource
+import sqlite3
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+
+from _harness import Result, compare, report
+
+from incidentkit import metrics
+from incidentkit.lifecycle import Status
+from incidentkit.severity import Severity
+from incidentkit.store import IncidentSummary
+
+SIZES = (10_000, 100_000, 1_000_000)
+SERVICES = ("api", "db", "web", "auth", "search", "billing")
+T0 = datetime(2020, 1, 1, tzinfo=UTC)
+Row = tuple[
+    datetime | None,
+    datetime | None,
+    datetime | None,
+    datetime | None,
+    datetime | None,
+    tuple[str, ...],
+]
+
+
+def make(n: int, seed: int = 42) -> list[IncidentSummary]:
+    """``n`` resolved-ish incidents, ~3% missing a timestamp, ~0.5% running backwards."""
+    rnd = random.Random(seed)
+    r = rnd.random
+    seconds = [timedelta(seconds=k) for k in range(7201)]
+    severities = list(Severity)
+    singles = [(s,) for s in SERVICES]
+    pairs = [(a, b) for a in SERVICES for b in SERVICES if a < b]
+    out = []
+    at = T0
+    for i in range(n):
+        at += seconds[60 + int(r() * 7140)]
+        started = at
+        detected = started + seconds[int(r() * 600)]
+        declared = detected + seconds[int(r() * 300)]
+        acked = detected + seconds[10 + int(r() * 1790)]
+        mitigated = detected + seconds[60 + int(r() * 3540)]
+        resolved = mitigated + seconds[60 + int(r() * 3540)]
+        roll = r()
+        if roll < 0.01:
+            started = None
+        elif roll < 0.02:
+            mitigated = None
+        elif roll < 0.03:
+            resolved = None
+        elif roll < 0.035:
+            resolved = detected - seconds[30]
+        services = pairs[int(r() * len(pairs))] if r() < 0.2 else singles[int(r() * 6)]
+        out.append(
+            IncidentSummary(
+                incident_id=f"INC-{i:07d}",
+                version=10,
+                title="bench",
+                status=Status.RESOLVED,
+                severity=severities[i % 4],
+                services=services,
+                started_at=started,
+                detected_at=detected,
+                declared_at=declared,
+                acknowledged_at=acked,
+                mitigated_at=mitigated,
+                resolved_at=resolved,
+            )
+        )
+    return out
+
+
+def tuples(items: list[IncidentSummary]) -> list[Row]:
+    """The pre-fetched rows the loop baseline reads."""
+    return [
+        (s.started_at, s.detected_at, s.acknowledged_at, s.mitigated_at, s.resolved_at, s.services)
+        for s in items
+    ]
+
+
+def loop_baseline(rows: list[Row]) -> dict[str, tuple[int, float, float, float, float]]:
+    """What one would write by hand: one pass, lists, a sort per metric."""
+    values: list[list[float]] = [[], [], [], []]
+    streams: dict[str, list[tuple[datetime, datetime]]] = {}
+    for st, de, ac, mi, re, services in rows:
+        if de is not None:
+            if st is not None:
+                d = (de - st).total_seconds()
+                if d >= 0:
+                    values[0].append(d)
+            if ac is not None:
+                d = (ac - de).total_seconds()
+                if d >= 0:
+                    values[1].append(d)
+            if mi is not None:
+                d = (mi - de).total_seconds()
+                if d >= 0:
+                    values[2].append(d)
+            if re is not None:
+                d = (re - de).total_seconds()
+                if d >= 0:
+                    values[3].append(d)
+        if st is not None and re is not None and re >= st:
+            for service in services:
+                streams.setdefault(service, []).append((st, re))
+    gaps: list[float] = []
+    for windows in streams.values():
+        windows.sort()
+        end = None
+        for start, resolved in windows:
+            if end is None:
+                end = resolved
+            elif start < end:
+                end = max(end, resolved)
+            else:
+                gaps.append((start - end).total_seconds())
+                end = resolved
+    out = {}
+    for name, vals in zip(("mttd", "mtta", "mttm", "mttr", "mtbf"), [*values, gaps], strict=True):
+        vals.sort()
+        n = len(vals)
+        out[name] = (
+            n,
+            math.fsum(vals) / n,
+            vals[math.ceil(0.5 * n) - 1],
+            vals[math.ceil(0.9 * n) - 1],
+            vals[-1],
+        )
+    return out
+
+
+def load_sqlite(items: list[IncidentSummary]) -> sqlite3.Connection:
+    """The same data as epoch seconds, one row per (incident, service)."""
+    db = sqlite3.connect(":memory:")
+    db.execute(
+        "CREATE TABLE incident (id TEXT, severity TEXT, service TEXT, started REAL,"
+        " detected REAL, acknowledged REAL, mitigated REAL, resolved REAL)"
+    )
+
+    def ts(value: datetime | None) -> float | None:
+        return None if value is None else value.timestamp()
+
+    db.executemany(
+        "INSERT INTO incident VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                s.incident_id,
+                s.severity.value,
+                service,
+                ts(s.started_at),
+                ts(s.detected_at),
+                ts(s.acknowledged_at),
+                ts(s.mitigated_at),
+                ts(s.resolved_at),
+            )
+            for s in items
+            for service in s.services
+        ),
+    )
+    db.commit()
+    return db
+
+
+SQL = """
+SELECT service,
+       AVG(CASE WHEN detected >= started THEN detected - started END),
+       AVG(CASE WHEN acknowledged >= detected THEN acknowledged - detected END),
+       AVG(CASE WHEN mitigated >= detected THEN mitigated - detected END),
+       AVG(CASE WHEN resolved >= detected THEN resolved - detected END),
+       COUNT(*)
+FROM incident GROUP BY service
+"""
+
+
+def sql_baseline(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+    """Means per service, pushed down to SQLite."""
+    return db.execute(SQL).fetchall()
+
+
+def _check_same(items: list[IncidentSummary], rows: list[Row]) -> None:
+    """The baseline and the library must agree, or the ratio means nothing."""
+    ours = metrics.compute(items).overall
+    theirs = loop_baseline(rows)
+    for name, (n, mean, p50, p90, top) in theirs.items():
+        figure = ours[name]
+        assert figure.count == n, name
+        assert figure.mean is not None and math.isclose(figure.mean, mean), name
+        assert (figure.p50, figure.p90, figure.max) == (p50, p90, top), name
+
+
+def main() -> None:
+    """Run B5a and write ``benchmarks/results/metrics.json``."""
+    results: list[Result] = []
+    compute_times: dict[int, float] = {}
+    for n in SIZES:
+        items = make(n)
+        rows = tuples(items)
+        big = n >= 1_000_000
+        rss_notes: dict[str, object] = {}
+        if big:
+            gc.collect()
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            metrics.compute(items)
+            after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            # ru_maxrss is in KiB on Linux; the input data is already resident
+            rss_notes["peak_rss_growth_mib"] = round((after - before) / 1024, 1)
+            rss_notes["peak_rss_growth_bytes_per_incident"] = round((after - before) * 1024 / n, 1)
+        if not big:
+            _check_same(items, rows)
+        repeats = 3 if big else 5
+        warmup = 0 if big else 1
+        subject_s, loop_s = compare(
+            lambda items=items: metrics.compute(items),
+            lambda rows=rows: loop_baseline(rows),
+            repeats=repeats,
+            warmup=warmup,
+        )
+        compute_times[n] = subject_s
+        results.append(
+            Result(
+                f"compute vs loop n={n}",
+                subject_s,
+                loop_s,
+                target="<= 1.5",
+                notes={
+                    "per_incident_us": round(subject_s / n * 1e6, 2),
+                    "breaches": len(metrics.compute(items).breaches) if not big else "n/a",
+                    **rss_notes,
+                },
+            )
+        )
+        db = load_sqlite(items)
+        by_service_s, sql_s = compare(
+            lambda items=items: metrics.compute(items, by="service"),
+            lambda db=db: sql_baseline(db),
+            repeats=1 if big else repeats,
+            warmup=warmup,
+        )
+        db.close()
+        results.append(
+            Result(
+                f"compute(by=service) vs SQL AVG GROUP BY n={n}",
+                by_service_s,
+                sql_s,
+                target="informational (SQL: means only)",
+            )
+        )
+        if n == 100_000:
+            full_s, none_s = compare(
+                lambda items=items: metrics.compute(items, by="severity,service,month"),
+                lambda items=items: metrics.compute(items),
+                repeats=3,
+            )
+            results.append(
+                Result(
+                    f"compute(by=severity,service,month) vs compute() n={n}",
+                    full_s,
+                    none_s,
+                    target="informational",
+                )
+            )
+            no_targets_s, loop_s = compare(
+                lambda items=items: metrics.compute(items, targets=metrics.Targets.none()),
+                lambda rows=rows: loop_baseline(rows),
+                repeats=5,
+            )
+            results.append(
+                Result(
+                    f"compute(targets=none) vs loop n={n}",
+                    no_targets_s,
+                    loop_s,
+                    target="<= 1.5 (same work: no breach list)",
+                )
+            )
+        if n == 100_000:
+            tracemalloc.start()
+            metrics.compute(items)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            results[-4].notes["tracemalloc_peak_mib"] = round(peak / 2**20, 1)
+            results[-4].notes["tracemalloc_peak_bytes_per_incident"] = round(peak / n, 1)
+        del items, rows
+    small, mid, large = (compute_times[n] for n in SIZES)
+    results.append(Result("linearity T(100k)/T(10k)", mid, small, target="~10 (linear)"))
+    results.append(Result("linearity T(1M)/T(100k)", large, mid, target="~10 (linear)"))
+    report("metrics", results)
+    for r in results:
+        if r.notes:
+            print(f"  {r.bench}: {r.notes}")
+
+
+if __name__ == "__main__":
+    main()

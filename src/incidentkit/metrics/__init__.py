@@ -1,0 +1,49 @@
+"""Incident metrics: MTTD, MTTA, MTTM, MTTR and MTBF from incident summaries.
+
+Definitions (durations in seconds; printed beside every figure):
+
+=====  ================================================================
+MTTD   ``detected_at − started_at``
+MTTA   ``acknowledged_at − detected_at``
+MTTM   ``mitigated_at − detected_at`` (first successful mitigation)
+MTTR   ``resolved_at − <basis>_at``; basis ``started``, ``detected`` (default) or ``declared``
+MTBF   next ``started_at`` − previous ``resolved_at``, per service
+=====  ================================================================
+
+Means come with p50, p90 (nearest rank) and max. An incident lacking a
+timestamp a metric needs is excluded from that metric and counted; one whose
+timestamps run backwards is excluded, counted and listed as a
+:class:`DataError`. :func:`compute` reads summaries, never timelines.
+"""
+
+from incidentkit.metrics._compute import compute
+from incidentkit.metrics._model import (
+    DIMENSIONS,
+    PERCENTILE_METHOD,
+    Basis,
+    Breach,
+    Breaches,
+    DataError,
+    Figure,
+    Group,
+    Metric,
+    MetricsReport,
+    Targets,
+    definition,
+)
+
+__all__ = [
+    "DIMENSIONS",
+    "PERCENTILE_METHOD",
+    "Basis",
+    "Breach",
+    "Breaches",
+    "DataError",
+    "Figure",
+    "Group",
+    "Metric",
+    "MetricsReport",
+    "Targets",
+    "compute",
+    "definition",
+]
