@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from incidentkit import metrics
 from incidentkit._delivery import DeliveryReport
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.clock import Clock, ManualClock, SystemClock
@@ -182,6 +183,7 @@ __all__ = [
     "WebhookNotifier",
     "hookimpl",
     "load_policy",
+    "metrics",
 ]
 
 

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from incidentkit import metrics
 from incidentkit._time import format_duration
 from incidentkit.clock import ManualClock
 from incidentkit.events import Conclusion, PublicStatus, Source
 from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import Phase, Status
+from incidentkit.metrics.export import to_table
 from incidentkit.notify import Notification, NotifierSpec
 from incidentkit.oncall import Layer, OnCallConfig, Rotation, Schedule
 from incidentkit.plugins._markers import hookimpl
@@ -185,6 +187,10 @@ def run_demo(
     console.drain(out, DEMO_ZONE)
 
     _escalation_scene(kit, clock, console, out)
+
+    print("\nMetrics of the login incident", file=out)
+    report = metrics.compute([kit.summary(iid)])
+    print(to_table(report), file=out)
     return kit
 
 

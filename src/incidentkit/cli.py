@@ -23,6 +23,7 @@ from incidentkit.events import PublicStatus, Source
 from incidentkit.incident import Incident
 from incidentkit.kit import DB_ENV, IncidentKit
 from incidentkit.lifecycle import Phase, Status
+from incidentkit.metrics._cli import add_metrics_parser, run_metrics
 from incidentkit.oncall._cli import add_oncall_parser, run_oncall
 from incidentkit.policy import Policy, load_policy
 from incidentkit.serialization import converter, parse_duration
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--interval", default="30s", help="time between passes (default 30s)")
 
     add_oncall_parser(sub)
+    add_metrics_parser(sub)
     return parser
 
 
@@ -383,6 +385,8 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
             for failure in kit.plugins.failures:
                 print(f"{failure.name}: FAILED to load: {failure.error}", file=out)
         return 0
+    elif command == "metrics":
+        return run_metrics(args, kit.store, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [

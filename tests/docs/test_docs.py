@@ -33,7 +33,7 @@ HOOK_DIRECTIVE = re.compile(
 AUTOMODULE = re.compile(r"^\.\. automodule:: ([\w.]+)\s*$", re.M)
 PY_DATA = re.compile(r"^\.\. py:data:: ([\w.]+)\s*$", re.M)
 # {py:class}`Severity <incidentkit.severity.Severity>`
-NAME_LINK = re.compile(r"\{py:(?:class|exc|func|data)\}`(\w+) <([\w.]+)>`")
+NAME_LINK = re.compile(r"\{py:(?:class|exc|func|data|mod)\}`(\w+) <([\w.]+)>`")
 
 
 def read(relative: str) -> str:
