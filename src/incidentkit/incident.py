@@ -648,7 +648,7 @@ def decide_resolve(
             by=by,
             summary=text,
             forced=bool(force and open_items),
-            force_reason=why if force else "",
+            force_reason=why if force and open_items else "",
             open_items=open_items if force else (),
         )
     ]

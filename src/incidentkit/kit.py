@@ -20,6 +20,7 @@ import random
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,7 +104,9 @@ DB_ENV = "INCIDENTKIT_DB"
 """Environment variable the CLI reads for the store URL."""
 
 #: Commands only the incident commander may run once one is assigned.
-COMMANDER_ACTIONS = frozenset({"set_severity", "assign_role", "release_role", "resolve", "close"})
+COMMANDER_ACTIONS = frozenset(
+    {"set_severity", "assign_role", "release_role", "resolve", "reopen", "close"}
+)
 
 
 def _parse_status(value: str) -> Status:
@@ -414,6 +417,8 @@ class IncidentKit:
                     self._cache.pop(incident_id, None)
                 if attempt == self._retries:
                     raise
+                # Spread competing replicas out a little before deciding again.
+                time.sleep(self._rng.uniform(0, 0.002 * (attempt + 1)))
         raise AssertionError("unreachable")
 
     # --- side effects ----------------------------------------------------------

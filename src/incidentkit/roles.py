@@ -63,7 +63,7 @@ class RolePolicy:
 
     ``commander_only`` (the default) means that once an incident commander is
     assigned, only the commander may change severity, assign or release roles,
-    resolve or close. ``require_commander_to_resolve`` refuses to resolve an
+    resolve, reopen or close. ``require_commander_to_resolve`` refuses to resolve an
     incident nobody commands.
     """
 

@@ -234,7 +234,9 @@ def test_a_whole_incident_from_the_shell(
     code, out, _ = run(*with_policy, "list", "--open")
     assert out.strip() == "no incidents"
 
-    assert run(*with_policy, "reopen", "INC-7", "--by", "carol", "--reason", "back")[0] == 0
+    code, _, err = run(*with_policy, "reopen", "INC-7", "--by", "carol", "--reason", "back")
+    assert code == 1 and "only the incident commander" in err
+    assert run(*with_policy, "reopen", "INC-7", "--by", "alice", "--reason", "back")[0] == 0
     code, _, err = run(*with_policy, "close", "INC-7", "--by", "alice")
     assert code == 1 and "cannot close" in err
 

@@ -275,7 +275,7 @@ def test_reopen_needs_a_reason(kit: IncidentKit, store: MemoryStore) -> None:
     kit.resolve(iid, by="alice", force=True, reason="drill")
     before = snapshot(store)
     with pytest.raises(ValidationError) as err:
-        kit.reopen(iid, by="bob", reason=" ")
+        kit.reopen(iid, by="alice", reason=" ")
     assert err.value.field == "reason"
     assert snapshot(store) == before
 

@@ -303,10 +303,13 @@ class KitMachine(RuleBasedStateMachine):
             assert isinstance(resolved, Resolved)
             assert resolved.forced == bool(force and state.open_items("resolution"))
 
-    @rule(iid=incidents, by=ACTORS, reason=REASONS)
-    def reopen(self, iid: str, by: str, reason: str) -> None:
+    @rule(iid=incidents, by=ACTORS, as_commander=st.booleans(), reason=REASONS)
+    def reopen(self, iid: str, by: str, as_commander: bool, reason: str) -> None:
+        by = self.actor(iid, by, as_commander)
         expect: type[IncidentKitError] | None = None
-        if self.kit.get(iid).status is not Status.RESOLVED:
+        if self.commander_blocks(iid, by):
+            expect = PermissionDenied
+        elif self.kit.get(iid).status is not Status.RESOLVED:
             expect = InvalidTransition
         elif not reason:
             expect = ValidationError
@@ -336,7 +339,7 @@ class KitMachine(RuleBasedStateMachine):
                 lambda: self.kit.resolve(iid, by=commander, force=True, reason="drill"),
             )
         elif state.status is Status.RESOLVED and reopen:
-            self.attempt(iid, lambda: self.kit.reopen(iid, by=by, reason="came back"))
+            self.attempt(iid, lambda: self.kit.reopen(iid, by=commander or by, reason="came back"))
         elif state.status is Status.RESOLVED:
             self.attempt(iid, lambda: self.kit.close(iid, by=commander or by))
 
@@ -403,6 +406,6 @@ TestKitMachine = KitMachine.TestCase
 
 
 def test_commander_actions_are_the_documented_ones() -> None:
-    assert {"set_severity", "assign_role", "release_role", "resolve", "close"} == set(
+    assert {"set_severity", "assign_role", "release_role", "resolve", "reopen", "close"} == set(
         COMMANDER_ACTIONS
     )
