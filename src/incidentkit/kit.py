@@ -185,6 +185,7 @@ class IncidentKit:
         self._lock = threading.Lock()
         self._worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._rng = random.Random()
+        self._due_cache: dict[tuple[object, ...], datetime | None] = {}
 
     @classmethod
     def open(
@@ -438,8 +439,28 @@ class IncidentKit:
             mitigated_at=state.mitigated_at,
             resolved_at=state.resolved_at,
             closed_at=state.closed_at,
-            next_due_at=next_due(state, self.policy),
+            next_due_at=self._next_due(state),
         )
+
+    def _next_due(self, state: Incident) -> datetime | None:
+        """:func:`timers.next_due`, memoized on the fields it reads (notes change none)."""
+        key = (
+            state.status,
+            state.severity,
+            state.severity_since,
+            state.declared_at,
+            state.acknowledged_at,
+            state.last_update_at,
+            state.mitigated_at,
+            state.resolved_at,
+            state.fired,
+            tuple(sorted(state.phase_entered.items())),
+        )
+        if key not in self._due_cache:
+            if len(self._due_cache) >= 4096:
+                self._due_cache.clear()
+            self._due_cache[key] = next_due(state, self.policy)
+        return self._due_cache[key]
 
     def _ref(self, state: Incident) -> IncidentRef:
         return IncidentRef(

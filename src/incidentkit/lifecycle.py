@@ -72,8 +72,10 @@ class Phase(enum.StrEnum):
     @property
     def order(self) -> int:
         """0 for assess … 3 for resolve."""
-        return list(Phase).index(self)
+        return _PHASE_ORDER[self]
 
+
+_PHASE_ORDER = {phase: index for index, phase in enumerate(Phase)}
 
 INITIAL_STATUS = Status.DECLARED
 
