@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -167,6 +168,6 @@ def read_line(proc: subprocess.Popen[str], seconds: float = 60.0) -> str:
     return line.strip()
 
 
-def read_json(proc: subprocess.Popen[str]) -> object:
+def read_json(proc: subprocess.Popen[str]) -> Any:
     """The child's next stdout line, parsed as JSON."""
     return json.loads(read_line(proc))
