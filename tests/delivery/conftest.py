@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from delivery_helpers import T0, Receiver
 
 from incidentkit.clock import ManualClock
+
+from .delivery_helpers import T0, Receiver
 
 
 @pytest.fixture

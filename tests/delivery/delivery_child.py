@@ -1,6 +1,6 @@
-"""Child processes for the crash and concurrency tests (run as a script, not collected).
+"""Child processes for the crash and concurrency tests (``python -m delivery.delivery_child``).
 
-Usage::
+Run with ``tests/`` on ``PYTHONPATH`` (:func:`delivery_helpers.start_child` does). Usage::
 
     delivery_child.py declare <sqlite-url> <lines-file> <count>
         declare <count> SEV1s (outbox rows written), print their ids as JSON,
@@ -22,8 +22,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from delivery_helpers import T0, AppendNotifier
-
+from delivery.delivery_helpers import T0, AppendNotifier
 from incidentkit import IncidentKit, ManualClock
 from incidentkit.notify import Notification, NotifierSpec
 from incidentkit.plugins import hookimpl

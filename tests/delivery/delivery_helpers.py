@@ -27,7 +27,8 @@ from incidentkit.plugins import hookimpl
 T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
 """The guide's example instant; every kit here runs on a ManualClock from it."""
 
-CHILD = Path(__file__).with_name("delivery_child.py")
+TESTS = Path(__file__).resolve().parents[1]
+"""The ``tests`` directory: on ``PYTHONPATH`` in children, so ``delivery`` imports as a package."""
 
 BEYOND_BACKOFF = timedelta(minutes=11)
 """Longer than the largest retry delay (the backoff cap is 10 minutes)."""
@@ -139,8 +140,9 @@ def start_child(*args: str) -> subprocess.Popen[str]:
     """Run ``delivery_child.py`` with ``args``; its stdout is a pipe of text lines."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     env["INCIDENTKIT_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return subprocess.Popen(
-        [sys.executable, str(CHILD), *args],
+        [sys.executable, "-m", "delivery.delivery_child", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

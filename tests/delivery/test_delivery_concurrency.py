@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from delivery_helpers import (
+
+from incidentkit.clock import ManualClock
+from incidentkit.kit import IncidentKit
+from incidentkit.store import OutboxState, Store
+
+from .delivery_helpers import (
     T0,
     AppendNotifier,
     duplicates,
@@ -16,10 +21,6 @@ from delivery_helpers import (
     read_lines,
     start_child,
 )
-
-from incidentkit.clock import ManualClock
-from incidentkit.kit import IncidentKit
-from incidentkit.store import OutboxState, Store
 
 pytestmark = pytest.mark.slow
 

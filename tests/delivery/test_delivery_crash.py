@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from delivery_helpers import T0, read_json, read_lines, start_child
 
 from incidentkit.clock import ManualClock
 from incidentkit.kit import IncidentKit
@@ -21,6 +20,8 @@ from incidentkit.notify import Notification
 from incidentkit.serialization import converter
 from incidentkit.store import OutboxState
 from incidentkit.testing import CapturingNotifier
+
+from .delivery_helpers import T0, read_json, read_lines, start_child
 
 pytestmark = pytest.mark.slow
 

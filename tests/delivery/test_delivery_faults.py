@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from delivery_helpers import BEYOND_BACKOFF, Receiver
 
 from incidentkit.clock import ManualClock
 from incidentkit.events import NotificationFailed
@@ -20,6 +19,8 @@ from incidentkit.notify import Notification, NotificationKind, WebhookNotifier
 from incidentkit.serialization import converter
 from incidentkit.store import OutboxState
 from incidentkit.testing import CapturingNotifier
+
+from .delivery_helpers import BEYOND_BACKOFF, Receiver
 
 
 @pytest.fixture

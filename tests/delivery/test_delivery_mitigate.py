@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from delivery_helpers import BEYOND_BACKOFF
 
 from incidentkit.clock import ManualClock
 from incidentkit.errors import InvalidTransition, NotFound, PolicyError, ValidationError
@@ -15,6 +14,8 @@ from incidentkit.kit import IncidentKit
 from incidentkit.mitigation import MitigationContext, MitigationResult
 from incidentkit.store import OutboxState
 from incidentkit.testing import RecordingAction, RecordingParams
+
+from .delivery_helpers import BEYOND_BACKOFF
 
 
 def build(clock: ManualClock, *plugins: object) -> IncidentKit:

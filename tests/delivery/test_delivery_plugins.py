@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from delivery_helpers import BEYOND_BACKOFF
 
 from incidentkit.checklists import ItemState
 from incidentkit.clock import ManualClock
@@ -20,6 +19,8 @@ from incidentkit.notify import NotifierSpec
 from incidentkit.plugins import hookimpl
 from incidentkit.store import MemoryStore, OutboxState
 from incidentkit.testing import CapturingNotifier, RecordingAction
+
+from .delivery_helpers import BEYOND_BACKOFF
 
 
 def _noop(*_: object) -> None:
