@@ -175,6 +175,10 @@ class IncidentKit:
             for plugin in plugins:
                 plugin_manager.register(plugin)
         self.plugins = plugin_manager
+        # Refuse malformed notifiers and actions now, naming the plugin, rather
+        # than at the first declare (when a SEV1 is already under way).
+        plugin_manager.notifiers()
+        plugin_manager.mitigation_actions()
         self.store: Store = store if store is not None else plugin_manager.open_store("memory://")
         self.store.migrate()
         self.policy = policy if policy is not None else Policy.default()

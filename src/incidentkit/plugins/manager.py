@@ -219,16 +219,23 @@ class PluginManager:
             raise ValidationError(
                 "url", f"{url!r} is not a store URL (e.g. sqlite:///incidents.db)"
             )
-        result: object = self._pm.hook.incidentkit_store(url=url)
-        if result is None:
-            known = self.known_schemes()
-            raise ValidationError(
-                "url",
-                f"no store plugin handles {url.split('://', 1)[0]}:// (known: {', '.join(known)})",
-            )
-        if not isinstance(result, Store):
-            raise PluginError("incidentkit_store", f"returned {type(result).__name__}, not a Store")
-        return result
+        # One implementation at a time (latest registered first, as pluggy would
+        # call them) so a bad result is reported with the plugin that returned it.
+        for impl in reversed(self._pm.hook.incidentkit_store.get_hookimpls()):
+            result: object = _call(impl, url=url)
+            if result is None:
+                continue
+            if not isinstance(result, Store):
+                raise PluginError(
+                    impl.plugin_name,
+                    f"incidentkit_store returned {type(result).__name__}, not a Store",
+                )
+            return result
+        known = self.known_schemes()
+        raise ValidationError(
+            "url",
+            f"no store plugin handles {url.split('://', 1)[0]}:// (known: {', '.join(known)})",
+        )
 
     def known_schemes(self) -> list[str]:
         """Schemes declared by store plugins through a ``KNOWN_SCHEMES`` attribute."""
@@ -243,12 +250,17 @@ class PluginManager:
 
     def open_channel(self, incident: Incident) -> str | None:
         """First non-None channel reference from ``incidentkit_open_channel``."""
-        result: object = self._pm.hook.incidentkit_open_channel(incident=incident)
-        if result is not None and not isinstance(result, str):
-            raise PluginError(
-                "incidentkit_open_channel", f"returned {type(result).__name__}, not str"
-            )
-        return result
+        for impl in reversed(self._pm.hook.incidentkit_open_channel.get_hookimpls()):
+            result: object = _call(impl, incident=incident)
+            if result is None:
+                continue
+            if not isinstance(result, str):
+                raise PluginError(
+                    impl.plugin_name,
+                    f"incidentkit_open_channel returned {type(result).__name__}, not str",
+                )
+            return result
+        return None
 
     def opens_channels(self) -> bool:
         """True when some plugin implements ``incidentkit_open_channel``."""
