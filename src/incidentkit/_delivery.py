@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from incidentkit.errors import IncidentKitError, NotFound, PermanentFailure
+from incidentkit.errors import IncidentKitError, NotFound, PermanentFailure, ValidationError
 from incidentkit.events import (
     ChannelOpened,
     Event,
@@ -64,6 +64,17 @@ class _Final(Exception):
 
 
 def _state_at(kit: IncidentKit, incident_id: str, version: int) -> tuple[Incident, Any]:
+    """The incident as it stood right after ``version``, and that version's record.
+
+    The common case (the observer runs before anything newer was appended)
+    uses the kit's cached state and reads one row; only an older version
+    replays the timeline.
+    """
+    current = kit.get(incident_id)
+    if current.version == version:
+        rows = kit.store.load(incident_id, after_version=version - 1)
+        if rows and rows[0].version == version:
+            return current, kit._decode(rows[0])
     records = [r for r in kit.timeline(incident_id) if r.version <= version]
     state = fold(records)
     if state is None or not records or records[-1].version != version:
@@ -163,10 +174,24 @@ _HANDLERS: dict[str, Callable[[IncidentKit, OutboxRow], object]] = {
 
 
 def _record_failure(kit: IncidentKit, row: OutboxRow, error: str) -> None:
-    if row.topic != "notification":
+    """Put a dead row on the timeline: a failed notification, or a mitigation that never ran."""
+    if row.topic not in ("notification", "mitigation"):
         return
 
-    def decide(_: Incident, __: datetime) -> list[Event]:
+    def decide(state: Incident, __: datetime) -> list[Event]:
+        if row.topic == "mitigation":
+            request_id = str(json.loads(row.payload).get("request_id", ""))
+            if request_id not in state.pending_mitigations:
+                return []
+            return [
+                MitigationCompleted(
+                    by=SYSTEM_ACTOR,
+                    request_id=request_id,
+                    action=row.target,
+                    outcome="failed",
+                    detail=f"not run after {row.attempts} attempts: {error[:400]}",
+                )
+            ]
         return [
             NotificationFailed(
                 by=SYSTEM_ACTOR,
@@ -193,6 +218,14 @@ def deliver(
     rng: random.Random,
 ) -> DeliveryReport:
     """Claim due outbox rows and hand each to its plugin; see the module docstring."""
+    for registered in kit.plugins.notifiers().values():
+        if registered.timeout >= lease:
+            raise ValidationError(
+                "lease",
+                f"must be longer than notifier {registered.name!r}'s timeout "
+                f"({registered.timeout.total_seconds():g}s), or a slow call could outlive "
+                "its lease and be delivered twice",
+            )
     rows = kit.store.claim(now, limit, lease, worker)
     delivered = retried = dead = 0
     errors: list[str] = []

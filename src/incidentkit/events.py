@@ -378,7 +378,8 @@ class NotificationFailed(Event):
 
     def describe(self) -> str:
         return (
-            f"Notification via {self.notifier} failed after {self.attempts} attempts: {self.error}"
+            f"Notification via {self.notifier} failed after {self.attempts} "
+            f"attempt{'' if self.attempts == 1 else 's'}: {self.error}"
         )
 
 

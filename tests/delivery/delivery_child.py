@@ -39,7 +39,7 @@ class Blocker:
 
     @hookimpl
     def incidentkit_notifiers(self) -> list[NotifierSpec]:
-        return [NotifierSpec("blocker", self.deliver, timeout=timedelta(minutes=10))]
+        return [NotifierSpec("blocker", self.deliver, timeout=timedelta(minutes=4))]
 
 
 def main(argv: list[str]) -> None:
