@@ -18,7 +18,7 @@ Four kinds of timer, all measured in elapsed UTC time:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from incidentkit._time import format_duration
 from incidentkit.errors import ValidationError
@@ -39,6 +39,8 @@ __all__ = ["RESPONSE_TARGET_KEY", "SYSTEM_ACTOR", "due_events", "next_due"]
 
 SYSTEM_ACTOR = "incidentkit"
 RESPONSE_TARGET_KEY = "target:response"
+
+_RESOLUTION = timedelta(microseconds=1)
 
 
 def _escalation_policy(state: Incident, policy: Policy) -> EscalationPolicy | None:
@@ -166,5 +168,7 @@ def next_due(state: Incident, policy: Policy) -> datetime | None:
         if target is None or completions[phase] is not None:
             continue
         if f"target:phase:{phase.value}" not in state.fired:
-            candidates.append(state.declared_at + target)
+            # A phase done exactly at its deadline met it (see overrun_phases), so
+            # the earliest instant it can be missed is the next representable one.
+            candidates.append(state.declared_at + target + _RESOLUTION)
     return min(candidates) if candidates else None
