@@ -951,7 +951,7 @@ class IncidentKit:
         keys already fired and records nothing. Call it from the scheduler you
         have (cron, Celery beat, APScheduler) or use :meth:`run_forever`.
         """
-        at = ensure_aware(now, "now") if now is not None else self.clock.now()
+        at = ensure_aware(now, "now") if now is not None else self._now()
         due = self.store.summaries(
             SummaryQuery(statuses={s for s in Status if s.is_open}, due_before=at)
         )
