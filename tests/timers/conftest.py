@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
-from incidentkit.clock import ManualClock
+from incidentkit.clock import Clock, ManualClock
 from incidentkit.kit import IncidentKit
 from incidentkit.policy import Policy
 from incidentkit.store import MemoryStore, Store
@@ -38,14 +38,15 @@ def make_kit(
         policy: Policy | None = None,
         *,
         on: Store | None = None,
-        at: ManualClock | None = None,
+        at: Clock | None = None,
+        plugins: Sequence[object] = (),
         **kwargs: Any,
     ) -> IncidentKit:
         return IncidentKit(
             store=on if on is not None else store,
             policy=policy if policy is not None else scheduled_policy(),
             clock=at if at is not None else clock,
-            plugins=[capturing_notifier],
+            plugins=[capturing_notifier, *plugins],
             autoload_plugins=False,
             **kwargs,
         )
