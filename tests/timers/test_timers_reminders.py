@@ -158,3 +158,41 @@ def test_an_hour_without_ticks_fires_each_late_step_once_in_order(
     assert timer_keys(kit.tick().fired) == [f"reminder:{T0.isoformat()}:5"]
     assert duplicates(timer_keys(kit.timeline(inc.id))) == {}
     assert sum(isinstance(r.event, EscalationFired) for r in kit.timeline(inc.id)) == 2
+
+
+def test_a_late_ack_before_the_next_tick_still_records_the_missed_response(
+    kit: IncidentKit, clock: ManualClock
+) -> None:
+    inc = kit.declare("API 500s", severity=Severity.SEV1, by="alice")
+    clock.set(T0 + minutes(2))
+    kit.tick()
+    clock.set(T0 + minutes(7))  # no tick ran at +5
+    kit.acknowledge(inc.id, by="alice")
+    kit.tick()
+    assert ("target:response", T0 + minutes(5)) in [(m.key, m.due_at) for m in missed(kit, inc.id)]
+
+
+def test_an_ack_exactly_at_the_deadline_is_on_time(kit: IncidentKit, clock: ManualClock) -> None:
+    inc = kit.declare("API 500s", severity=Severity.SEV1, by="alice")
+    clock.set(T0 + minutes(5))
+    kit.acknowledge(inc.id, by="alice")
+    clock.set(T0 + minutes(6))
+    kit.tick()
+    assert "target:response" not in [m.key for m in missed(kit, inc.id)]
+    assert "escalation:sev1:1:0" not in timer_keys(kit.timeline(inc.id))
+
+
+def test_a_phase_completed_late_between_ticks_is_recorded_as_missed(
+    kit: IncidentKit, clock: ManualClock
+) -> None:
+    inc = kit.declare("API 500s", severity=Severity.SEV2, by="alice")
+    clock.set(T0 + minutes(1))
+    kit.enter_phase(inc.id, Phase.MITIGATE, by="alice")
+    kit.tick()
+    clock.set(T0 + minutes(20))  # mitigated after the 15-minute target, no tick since +1
+    kit.mark_mitigated(inc.id, by="alice", detail="rolled back")
+    kit.tick()
+    assert ("target:phase:mitigate", T0 + minutes(15)) in [
+        (m.key, m.due_at) for m in missed(kit, inc.id)
+    ]
+    assert "target:phase:assess" not in [m.key for m in missed(kit, inc.id)]
