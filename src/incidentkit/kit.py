@@ -365,6 +365,16 @@ class IncidentKit:
         events: Sequence[Event],
         now: datetime,
     ) -> Incident:
+        return self._commit_records(incident_id, before, events, now)[0]
+
+    def _commit_records(
+        self,
+        incident_id: str,
+        before: _Cached | None,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> tuple[Incident, list[RecordedEvent]]:
+        """Append ``events``; return the new state and the records as stored."""
         version = before.state.version if before else 0
         previous = before.head_hash if before else GENESIS_HASH
         state = before.state if before else None
@@ -384,7 +394,7 @@ class IncidentKit:
         self.store.append(incident_id, stored, version, outbox=outbox, summary=self._summary(state))
         with self._lock:
             self._cache[incident_id] = _Cached(state, previous)
-        return state
+        return state, [record for _, record in records]
 
     def _run(
         self,
@@ -393,6 +403,20 @@ class IncidentKit:
         by: object,
         decide: Callable[[Incident, datetime], Sequence[Event]],
     ) -> Incident:
+        return self._run_records(incident_id, action, by, decide)[0]
+
+    def _run_records(
+        self,
+        incident_id: str,
+        action: str,
+        by: object,
+        decide: Callable[[Incident, datetime], Sequence[Event]],
+    ) -> tuple[Incident, list[RecordedEvent]]:
+        """Load, authorize, decide and append (retrying lost races).
+
+        Returns the state and the records this call appended (none when the
+        decision, possibly after a reload, was to append nothing).
+        """
         who = actor(by)
         for attempt in range(self._retries + 1):
             # Decide on the cached state when there is one: the append's version
@@ -414,9 +438,9 @@ class IncidentKit:
                 now = self._now()
                 events = decide(before.state, now)
             if not events:
-                return before.state
+                return before.state, []
             try:
-                return self._commit(incident_id, before, events, now)
+                return self._commit_records(incident_id, before, events, now)
             except ConcurrencyConflict:
                 with self._lock:
                     self._cache.pop(incident_id, None)
@@ -961,7 +985,7 @@ class IncidentKit:
         keys already fired and records nothing. Call it from the scheduler you
         have (cron, Celery beat, APScheduler) or use :meth:`run_forever`.
         """
-        at = ensure_aware(now, "now") if now is not None else self.clock.now()
+        at = ensure_aware(now, "now") if now is not None else self._now()
         due = self.store.summaries(
             SummaryQuery(statuses={s for s in Status if s.is_open}, due_before=at)
         )
@@ -970,8 +994,7 @@ class IncidentKit:
         for summary in due:
             incident_id = summary.incident_id
             try:
-                before = self.get(incident_id).version
-                state = self._run(
+                _, recorded = self._run_records(
                     incident_id,
                     "tick",
                     SYSTEM_ACTOR,
@@ -981,12 +1004,7 @@ class IncidentKit:
                 log.warning("tick: incident %s: %s", incident_id, err)
                 failures[incident_id] = str(err)
                 continue
-            if state.version > before:
-                fired.extend(
-                    r
-                    for r in self.timeline(incident_id)
-                    if r.version > before and r.event.by == SYSTEM_ACTOR
-                )
+            fired.extend(recorded)
         return TickReport(at, len(due), tuple(fired), failures)
 
     def run_forever(

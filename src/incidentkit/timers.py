@@ -18,7 +18,7 @@ Four kinds of timer, all measured in elapsed UTC time:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from incidentkit._time import format_duration
 from incidentkit.errors import ValidationError
@@ -39,6 +39,8 @@ __all__ = ["RESPONSE_TARGET_KEY", "SYSTEM_ACTOR", "due_events", "next_due"]
 
 SYSTEM_ACTOR = "incidentkit"
 RESPONSE_TARGET_KEY = "target:response"
+
+_RESOLUTION = timedelta(microseconds=1)
 
 
 def _escalation_policy(state: Incident, policy: Policy) -> EscalationPolicy | None:
@@ -89,6 +91,11 @@ def _overruns(state: Incident, policy: Policy, now: datetime) -> tuple[PhaseOver
     )
 
 
+def _late(done_at: datetime | None, deadline: datetime) -> bool:
+    """Not done by ``deadline`` (yet, or at all): done exactly at the deadline is on time."""
+    return done_at is None or done_at > deadline
+
+
 def due_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
     """Every timer event due at ``now`` that has not fired yet, in time order."""
     if not state.is_open:
@@ -110,7 +117,7 @@ def due_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
     deadline = level.response_deadline(state.declared_at)
     if (
         deadline is not None
-        and state.acknowledged_at is None
+        and _late(state.acknowledged_at, deadline)
         and now >= deadline
         and RESPONSE_TARGET_KEY not in state.fired
     ):
@@ -122,9 +129,11 @@ def due_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
                 due_at=deadline,
             )
         )
+    # A phase completed late is recorded too (by a tick that comes after it), so
+    # what the timeline says was missed does not depend on when the ticks ran.
     for overrun in _overruns(state, policy, now):
         key = f"target:phase:{overrun.phase.value}"
-        if overrun.completed_at is None and key not in state.fired:
+        if key not in state.fired:
             events.append(
                 TargetMissed(
                     by=SYSTEM_ACTOR,
@@ -157,14 +166,16 @@ def next_due(state: Incident, policy: Policy) -> datetime | None:
     deadline = level.response_deadline(state.declared_at)
     if (
         deadline is not None
-        and state.acknowledged_at is None
+        and _late(state.acknowledged_at, deadline)
         and RESPONSE_TARGET_KEY not in state.fired
     ):
         candidates.append(deadline)
     completions = _phase_completions(state)
     for phase, target in policy.phases.as_mapping().items():
-        if target is None or completions[phase] is not None:
+        if target is None or not _late(completions[phase], state.declared_at + target):
             continue
         if f"target:phase:{phase.value}" not in state.fired:
-            candidates.append(state.declared_at + target)
+            # A phase done exactly at its deadline met it (see overrun_phases), so
+            # the earliest instant it can be missed is the next representable one.
+            candidates.append(state.declared_at + target + _RESOLUTION)
     return min(candidates) if candidates else None
