@@ -127,7 +127,7 @@ def run_mitigation(
     if action is None:
         known = sorted(kit.plugins.mitigation_actions())
         raise NotFound("mitigation action", action_name, known)
-    context = MitigationContext(incident_id, requested_by, kit.clock.now(), dry_run)
+    context = MitigationContext(incident_id, requested_by, kit._now(), dry_run)
     result = execute_action(action, context, params, converter())
     detail = result.detail
     outcome = result.outcome.value
@@ -248,7 +248,7 @@ def deliver(
                 retry_after = getattr(err, "retry_after", None)
                 if isinstance(retry_after, timedelta) and retry_after > delay:
                     delay = retry_after
-                kit.store.fail(row.id, message, kit.clock.now() + delay)
+                kit.store.fail(row.id, message, kit._now() + delay)
                 retried += 1
                 errors.append(f"{row.key}: {message}")
                 log.warning(

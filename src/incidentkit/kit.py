@@ -920,7 +920,7 @@ class IncidentKit:
         """
         return _deliver(
             self,
-            now=self.clock.now(),
+            now=self._now(),
             limit=limit,
             lease=lease,
             worker=worker or self._worker,
