@@ -119,9 +119,10 @@ def validate_transitions(
             if target not in reachable:
                 reachable.add(target)
                 frontier.append(target)
-    for state in states - reachable:
+    order = {state: index for index, state in enumerate(table)}
+    for state in sorted(states - reachable, key=order.__getitem__):
         problems.append((f"transitions.{state}", "unreachable from the initial state"))
-    for state in states:
+    for state in table:
         if not set(table[state]) and state not in terminals:
             problems.append((f"transitions.{state}", "a trap: no way out and not terminal"))
         seen = {state}

@@ -2,8 +2,9 @@
 
 :meth:`Policy.default` reproduces the incident-response guide.
 :func:`load_policy` reads a TOML file whose tables override the defaults
-(a table replaces the same table of the default; a list replaces the whole
-list). A bad file is refused with :class:`PolicyError` listing each key path
+(a table overrides the same table of the default, key by key; a list
+replaces the whole list, except ``[[severity.levels]]``, whose entries
+override the default level of the same severity). A bad file is refused with :class:`PolicyError` listing each key path
 and reason, before anything runs:
 
 .. code-block:: toml
@@ -124,6 +125,11 @@ class Policy:
         base = converter().unstructure(cls.default())
         base.pop("oncall")
         merged = _merge(base, rest)
+        severity = rest.get("severity")
+        if isinstance(severity, Mapping) and isinstance(severity.get("levels"), list):
+            merged["severity"]["levels"] = _merge_levels(
+                base["severity"]["levels"], severity["levels"]
+            )
         oncall = load_oncall(
             {k: data[k] for k in ("oncall", "escalation") if k in data}, source=source
         )
@@ -160,6 +166,24 @@ def _merge(base: Any, override: Any) -> Any:
             merged[key] = _merge(base[key], value) if key in base else value
         return merged
     return override
+
+
+def _merge_levels(base: list[Any], override: list[Any]) -> list[Any]:
+    """``[[severity.levels]]`` entries override the default level with the same severity.
+
+    A level a file does not mention keeps the guide's definition; an entry
+    with an unknown or missing ``severity`` is kept as written so structuring
+    reports it with its index.
+    """
+    by_severity = {level["severity"]: dict(level) for level in base}
+    merged: list[Any] = []
+    for entry in override:
+        key = entry.get("severity") if isinstance(entry, Mapping) else None
+        if isinstance(key, str) and key.upper() in by_severity:
+            merged.append({**by_severity.pop(key.upper()), **entry, "severity": key.upper()})
+        else:
+            merged.append(entry)
+    return merged + list(by_severity.values())
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -23,6 +23,7 @@ SEV4   next business    none           ticket only     cosmetic, < 1 % requests
 from __future__ import annotations
 
 import enum
+import functools
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -230,6 +231,7 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 _CONDITION = re.compile(r"^\s*([a-z_]+)\s*(?:(>=|<=|==|!=|>|<)\s*(\S+))?\s*$")
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_condition(text: str) -> tuple[str, str, object]:
     """Parse ``"error_rate > 0.10"`` or ``"security_breach"`` into (signal, op, value)."""
     match = _CONDITION.match(text)
