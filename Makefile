@@ -31,7 +31,10 @@ docs: $(STAMP)
 
 test: lint typecheck pytest docs
 
+# The bench extra adds eventsourcing for the peer figure; the library never imports it.
+# Set INCIDENTKIT_BENCH_POSTGRES_DSN (or INCIDENTKIT_TEST_POSTGRES_DSN) for the PostgreSQL rows.
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/run.py
 
 clean:
