@@ -21,6 +21,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -145,6 +146,13 @@ class _Cached:
 class IncidentKit:
     """The facade: run incidents against a store, a policy, a clock and plugins.
 
+    One kit per process is enough; it is safe to share between threads, and
+    several processes or machines may open kits on the same store.
+    ``cache_size`` bounds how many incidents' folded states it keeps between
+    calls (a command decides on the cached state; the store's version check
+    catches a stale one). ``retries`` is how often a command is decided again
+    after another replica appended first.
+
     >>> from datetime import datetime, timezone
     >>> import incidentkit as ik
     >>> t0 = datetime(2024, 11, 20, 22, 30, tzinfo=timezone.utc)
@@ -166,6 +174,7 @@ class IncidentKit:
         strict_plugins: bool = False,
         id_factory: Callable[[datetime], str] | None = None,
         retries: int = 5,
+        cache_size: int = 1024,
     ) -> None:
         if plugin_manager is None:
             plugin_manager = PluginManager(
@@ -185,7 +194,8 @@ class IncidentKit:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._id_factory = id_factory or _new_id
         self._retries = retries
-        self._cache: dict[str, _Cached] = {}
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache_size = cache_size
         self._lock = threading.Lock()
         self._worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._rng = random.Random()
@@ -263,9 +273,16 @@ class IncidentKit:
                 raise StoreError(str(err)) from err
         assert state is not None
         fresh = _Cached(state, rows[-1].hash)
-        with self._lock:
-            self._cache[incident_id] = fresh
+        self._remember(incident_id, fresh)
         return fresh
+
+    def _remember(self, incident_id: str, entry: _Cached) -> None:
+        """Keep the newest states of the most recently used incidents (bounded)."""
+        with self._lock:
+            self._cache[incident_id] = entry
+            self._cache.move_to_end(incident_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def get(self, incident_id: str) -> Incident:
         """The incident's current state (a fold of its timeline)."""
@@ -392,8 +409,7 @@ class IncidentKit:
         assert state is not None
         outbox = [m for prior, record in records for m in self._side_effects(prior, state, record)]
         self.store.append(incident_id, stored, version, outbox=outbox, summary=self._summary(state))
-        with self._lock:
-            self._cache[incident_id] = _Cached(state, previous)
+        self._remember(incident_id, _Cached(state, previous))
         return state, [record for _, record in records]
 
     def _run(

@@ -4,8 +4,8 @@
 :func:`load_policy` reads a TOML file whose tables override the defaults
 (a table overrides the same table of the default, key by key; a list
 replaces the whole list, except ``[[severity.levels]]``, whose entries
-override the default level of the same severity). A bad file is refused with :class:`PolicyError` listing each key path
-and reason, before anything runs:
+override the default level of the same severity). A bad file is refused with
+:class:`PolicyError` listing each key path and reason, before anything runs:
 
 .. code-block:: toml
 

@@ -172,3 +172,23 @@ def test_interleaved_notes_from_threads_lose_nothing(
     assert kits[0].verify(iid).ok
     assert fold(records) == kits[0].get(iid) == kits[1].get(iid)
     assert store.summary(iid).version == len(records)  # type: ignore[union-attr]
+
+
+def test_the_state_cache_is_bounded_and_refills_from_the_store() -> None:
+    from datetime import UTC, datetime
+
+    import incidentkit as ik
+
+    store = ik.MemoryStore()
+    kit = ik.IncidentKit(
+        store=store,
+        clock=ik.ManualClock(datetime(2024, 11, 20, 22, 30, tzinfo=UTC)),
+        autoload_plugins=False,
+        cache_size=3,
+    )
+    ids = [kit.declare(f"incident {n}", severity="SEV3", by="alice").id for n in range(5)]
+    assert len(kit._cache) == 3
+    for incident_id in ids:
+        kit.add_note(incident_id, "still here", by="bob")
+        assert kit.get(incident_id).version == store.version(incident_id)
+    assert len(kit._cache) == 3
