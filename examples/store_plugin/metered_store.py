@@ -90,11 +90,13 @@ class MeteredStore:
     def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
         return self._timed("claim", lambda: self.inner.claim(now, limit, lease, worker))
 
-    def complete(self, row_id: int) -> None:
-        self._timed("complete", lambda: self.inner.complete(row_id))
+    def complete(self, row_id: int, *, worker: str | None = None) -> bool:
+        return self._timed("complete", lambda: self.inner.complete(row_id, worker=worker))
 
-    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
-        self._timed("fail", lambda: self.inner.fail(row_id, error, retry_at))
+    def fail(
+        self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
+    ) -> bool:
+        return self._timed("fail", lambda: self.inner.fail(row_id, error, retry_at, worker=worker))
 
     def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:
         return self._timed("outbox", lambda: self.inner.outbox(incident_id))

@@ -59,10 +59,6 @@ class DeliveryReport:
     errors: tuple[str, ...] = ()
 
 
-class _Final(Exception):
-    """A failure that ends the row (permanent, or attempts exhausted)."""
-
-
 def _state_at(kit: IncidentKit, incident_id: str, version: int) -> tuple[Incident, Any]:
     """The incident as it stood right after ``version``, and that version's record.
 
@@ -82,13 +78,12 @@ def _state_at(kit: IncidentKit, incident_id: str, version: int) -> tuple[Inciden
     return state, records[-1]
 
 
-def _notification(kit: IncidentKit, row: OutboxRow) -> int:
+def _notification(kit: IncidentKit, row: OutboxRow) -> None:
     spec = kit.plugins.notifiers().get(row.target)
     if spec is None:
         raise TransientFailure(f"no notifier named {row.target!r} is registered")
     notification = converter().structure(json.loads(row.payload), Notification)
     run_with_timeout(lambda: spec.deliver(notification), spec.timeout)
-    return spec.max_attempts
 
 
 def _observer(kit: IncidentKit, row: OutboxRow) -> None:
@@ -110,7 +105,7 @@ def _channel(kit: IncidentKit, row: OutboxRow) -> None:
             return []  # another worker already recorded it
         return [ChannelOpened(by=SYSTEM_ACTOR, channel=reference)]
 
-    kit._run(row.incident_id, "open_channel", SYSTEM_ACTOR, decide)
+    kit._system(row.incident_id, "open_channel", decide)
 
 
 def run_mitigation(
@@ -127,7 +122,9 @@ def run_mitigation(
     if action is None:
         known = sorted(kit.plugins.mitigation_actions())
         raise NotFound("mitigation action", action_name, known)
-    context = MitigationContext(incident_id, requested_by, kit._now(), dry_run)
+    if request_id not in kit.get(incident_id).pending_mitigations:
+        return kit.get(incident_id)  # already run and recorded: never run an action twice
+    context = MitigationContext(incident_id, requested_by, kit._now(), dry_run, request_id)
     result = execute_action(action, context, params, converter())
     detail = result.detail
     outcome = result.outcome.value
@@ -149,7 +146,7 @@ def run_mitigation(
             )
         ]
 
-    return kit._run(incident_id, "mitigate", SYSTEM_ACTOR, decide)
+    return kit._system(incident_id, "mitigate", decide)[0]
 
 
 def _mitigation(kit: IncidentKit, row: OutboxRow) -> None:
@@ -203,9 +200,32 @@ def _record_failure(kit: IncidentKit, row: OutboxRow, error: str) -> None:
         ]
 
     try:
-        kit._run(row.incident_id, "record_failure", SYSTEM_ACTOR, decide)
+        kit._system(row.incident_id, "record_failure", decide)
     except IncidentKitError as err:  # the row is dead either way; say so in the log
         log.error("could not record failure of %s on %s: %s", row.key, row.incident_id, err)
+
+
+def _check_lease(kit: IncidentKit, lease: timedelta) -> None:
+    """Refuse a lease that a handler could outlive (its row would be handed out twice)."""
+    bounds = [
+        (f"notifier {spec.name!r}", spec.timeout) for spec in kit.plugins.notifiers().values()
+    ]
+    # execute and verify each run under the action's timeout
+    bounds += [
+        (f"mitigation action {action.name!r}", 2 * action.timeout)
+        for action in kit.plugins.mitigation_actions().values()
+    ]
+    if kit.plugins.observers():
+        bounds.append(("event observers", OBSERVER_TIMEOUT))
+    if kit.plugins.opens_channels():
+        bounds.append(("channel opening", CHANNEL_TIMEOUT))
+    for what, longest in bounds:
+        if longest >= lease:
+            raise ValidationError(
+                "lease",
+                f"must be longer than the {longest.total_seconds():g}s that {what} may take, "
+                "or a slow call could outlive its lease and run twice",
+            )
 
 
 def deliver(
@@ -218,14 +238,7 @@ def deliver(
     rng: random.Random,
 ) -> DeliveryReport:
     """Claim due outbox rows and hand each to its plugin; see the module docstring."""
-    for registered in kit.plugins.notifiers().values():
-        if registered.timeout >= lease:
-            raise ValidationError(
-                "lease",
-                f"must be longer than notifier {registered.name!r}'s timeout "
-                f"({registered.timeout.total_seconds():g}s), or a slow call could outlive "
-                "its lease and be delivered twice",
-            )
+    _check_lease(kit, lease)
     rows = kit.store.claim(now, limit, lease, worker)
     delivered = retried = dead = 0
     errors: list[str] = []
@@ -248,7 +261,9 @@ def deliver(
                 retry_after = getattr(err, "retry_after", None)
                 if isinstance(retry_after, timedelta) and retry_after > delay:
                     delay = retry_after
-                kit.store.fail(row.id, message, kit._now() + delay)
+                if not kit.store.fail(row.id, message, kit._now() + delay, worker=worker):
+                    log.warning("lost the lease on %s before recording the failure", row.key)
+                    continue
                 retried += 1
                 errors.append(f"{row.key}: {message}")
                 log.warning(
@@ -256,10 +271,14 @@ def deliver(
                 )
                 continue
         else:
-            kit.store.complete(row.id)
-            delivered += 1
+            if kit.store.complete(row.id, worker=worker):
+                delivered += 1
+            else:  # another worker re-claimed it after our lease expired: at-least-once
+                log.warning("lost the lease on %s; it may be delivered again", row.key)
             continue
-        kit.store.fail(row.id, message, None)
+        if not kit.store.fail(row.id, message, None, worker=worker):
+            log.warning("lost the lease on %s before recording the failure", row.key)
+            continue
         dead += 1
         errors.append(f"{row.key}: {message}")
         log.error(

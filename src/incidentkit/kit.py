@@ -418,8 +418,16 @@ class IncidentKit:
         action: str,
         by: object,
         decide: Callable[[Incident, datetime], Sequence[Event]],
+        *,
+        system: bool = False,
     ) -> Incident:
-        return self._run_records(incident_id, action, by, decide)[0]
+        return self._run_records(incident_id, action, by, decide, system=system)[0]
+
+    def _system(
+        self, incident_id: str, action: str, decide: Callable[[Incident, datetime], Sequence[Event]]
+    ) -> tuple[Incident, list[RecordedEvent]]:
+        """Record what the kit itself decided (timers, delivery outcomes): no authorization."""
+        return self._run_records(incident_id, action, SYSTEM_ACTOR, decide, system=True)
 
     def _run_records(
         self,
@@ -427,13 +435,21 @@ class IncidentKit:
         action: str,
         by: object,
         decide: Callable[[Incident, datetime], Sequence[Event]],
+        *,
+        system: bool = False,
     ) -> tuple[Incident, list[RecordedEvent]]:
         """Load, authorize, decide and append (retrying lost races).
 
         Returns the state and the records this call appended (none when the
-        decision, possibly after a reload, was to append nothing).
+        decision, possibly after a reload, was to append nothing). ``system``
+        skips authorization: only the kit's own timers and delivery use it.
         """
         who = actor(by)
+
+        def authorize(state: Incident) -> None:
+            if not system:
+                self._authorize(who, action, state)
+
         for attempt in range(self._retries + 1):
             # Decide on the cached state when there is one: the append's version
             # check catches a stale cache. A refusal is only final on fresh state.
@@ -441,7 +457,7 @@ class IncidentKit:
                 cached = self._cache.get(incident_id)
             before = cached or self._load(incident_id)
             try:
-                self._authorize(who, action, before.state)
+                authorize(before.state)
                 now = self._now()
                 events = decide(before.state, now)
             except IncidentKitError:
@@ -450,7 +466,7 @@ class IncidentKit:
                 before = self._load(incident_id)
                 if before is cached:
                     raise
-                self._authorize(who, action, before.state)
+                authorize(before.state)
                 now = self._now()
                 events = decide(before.state, now)
             if not events:
@@ -1010,11 +1026,8 @@ class IncidentKit:
         for summary in due:
             incident_id = summary.incident_id
             try:
-                _, recorded = self._run_records(
-                    incident_id,
-                    "tick",
-                    SYSTEM_ACTOR,
-                    lambda s, _: due_events(s, self.policy, at),
+                _, recorded = self._system(
+                    incident_id, "tick", lambda s, _: due_events(s, self.policy, at)
                 )
             except IncidentKitError as err:
                 log.warning("tick: incident %s: %s", incident_id, err)

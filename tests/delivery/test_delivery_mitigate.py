@@ -63,7 +63,7 @@ def test_through_the_outbox_the_request_is_recorded_then_run_by_deliver(
     assert report.delivered == report.claimed
     [call] = rollback.calls
     assert call.params == RecordingParams(note="deploy 4812", count=2)
-    assert call.context == MitigationContext(inc, "bob", clock.now(), False)
+    assert call.context == MitigationContext(inc, "bob", clock.now(), False, request.request_id)
     [done] = events_of(kit, inc, MitigationCompleted)
     assert (done.request_id, done.action) == (request.request_id, "rollback")
     assert done.outcome == "applied"

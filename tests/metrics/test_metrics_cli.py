@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from _metrics_fixtures import LOGIN, summary
 
 from incidentkit import metrics
 from incidentkit.errors import ValidationError
@@ -18,6 +17,8 @@ from incidentkit.metrics._cli import add_metrics_parser, run_metrics
 from incidentkit.metrics.charts import render_chart
 from incidentkit.severity import Severity
 from incidentkit.store import IncidentSummary, MemoryStore
+
+from ._metrics_fixtures import LOGIN, summary
 
 ITEMS = [
     LOGIN,

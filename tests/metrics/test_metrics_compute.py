@@ -7,13 +7,14 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from _metrics_fixtures import LOGIN, T0, at, summary
 
 from incidentkit import metrics
 from incidentkit.errors import ValidationError
 from incidentkit.metrics import Basis, Metric
 from incidentkit.severity import Severity
 from incidentkit.store import MemoryStore
+
+from ._metrics_fixtures import LOGIN, T0, at, summary
 
 PST = ZoneInfo("America/Los_Angeles")
 

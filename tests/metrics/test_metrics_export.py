@@ -8,13 +8,14 @@ import json
 import re
 
 import pytest
-from _metrics_fixtures import LOGIN, summary
 
 from incidentkit import metrics
 from incidentkit.errors import ValidationError
 from incidentkit.metrics import Metric
 from incidentkit.metrics.export import CSV_COLUMNS, JSON_SCHEMA, to_prometheus
 from incidentkit.severity import Severity
+
+from ._metrics_fixtures import LOGIN, summary
 
 
 @pytest.fixture

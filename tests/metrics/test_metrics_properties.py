@@ -6,7 +6,6 @@ import itertools
 import math
 
 import attrs
-from _metrics_fixtures import at, summary
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +13,8 @@ from incidentkit import metrics
 from incidentkit.metrics import Basis, Metric
 from incidentkit.severity import Severity
 from incidentkit.store import IncidentSummary
+
+from ._metrics_fixtures import at, summary
 
 SERVICES = ("api", "db", "web")
 minutes = st.one_of(st.none(), st.integers(min_value=0, max_value=600))

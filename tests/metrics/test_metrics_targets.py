@@ -6,12 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from _metrics_fixtures import LOGIN, summary
 
 from incidentkit import metrics
 from incidentkit.errors import PolicyError, ValidationError
 from incidentkit.metrics import Breach, Metric, Targets
 from incidentkit.severity import Severity
+
+from ._metrics_fixtures import LOGIN, summary
 
 
 def test_defaults_come_from_the_guide() -> None:

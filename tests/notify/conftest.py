@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from http_receiver import Receiver
+
+from .http_receiver import Receiver
 
 
 @pytest.fixture

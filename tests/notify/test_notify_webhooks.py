@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from http_receiver import Receiver, Reply
 
 from incidentkit.clock import ManualClock
 from incidentkit.errors import PermanentFailure, ValidationError
@@ -24,6 +23,8 @@ from incidentkit.notify import (
 from incidentkit.serialization import make_converter
 from incidentkit.testing import sample_notification
 from incidentkit.testing.notifier_contract import NotifierContract
+
+from .http_receiver import Receiver, Reply
 
 T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
 SECRET = "s3cret-signing-key"

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from example_install import EXAMPLE
+
+from .example_install import EXAMPLE
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from example_install import example_env
+
+from .example_install import example_env
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from example_install import EXAMPLE, example_env
+
+from .example_install import EXAMPLE, example_env
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from incidentkit import hookimpl
 from incidentkit.clock import ManualClock
 from incidentkit.errors import ValidationError
-from incidentkit.incident import Incident
 from incidentkit.kit import IncidentKit
 from incidentkit.roles import Role
 from incidentkit.severity import Severity
@@ -23,32 +21,24 @@ from ._helpers import T0, duplicates, minutes, scheduled_policy, timer_keys
 from .conftest import KitFactory
 
 
-class TickRace:
-    """Runs ``interleave`` once, when this replica's tick has loaded and is about to decide."""
-
-    name = "tick-race"
-
-    def __init__(self) -> None:
-        self.interleave: list[object] = []
-
-    @hookimpl
-    def incidentkit_authorize(self, actor: str, action: str, incident: Incident | None) -> None:
-        if action == "tick":
-            while self.interleave:
-                self.interleave.pop(0)()  # type: ignore[operator]
-
-
 def test_a_replica_that_loses_the_race_reports_nothing_it_did_not_fire(
-    make_kit: KitFactory, clock: ManualClock
+    make_kit: KitFactory, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    race = TickRace()
     a = make_kit()
-    b = make_kit(plugins=[race])
+    b = make_kit()
     iid = a.declare("API 500s", severity=Severity.SEV1, by="alice").id
     clock.set(T0 + minutes(6))
+    b.get(iid)  # b holds the state from before the timers fired
     reports = []
-    race.interleave.append(lambda: reports.append(a.tick()))
+    append = b.store.append
 
+    def append_after_the_other_replica(*args: object, **kwargs: object) -> None:
+        # b has decided and is about to append: a ticks first and wins the race.
+        monkeypatch.setattr(b.store, "append", append)
+        reports.append(a.tick())
+        append(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(b.store, "append", append_after_the_other_replica)
     lost = b.tick()
 
     (won,) = reports

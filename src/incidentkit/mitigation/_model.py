@@ -27,12 +27,18 @@ class MitigationOutcome(enum.StrEnum):
 
 @attrs.frozen
 class MitigationContext:
-    """What an action learns about the call: who, which incident, when, dry-run or not."""
+    """What an action learns about the call: who, which incident, when, dry-run or not.
+
+    ``request_id`` identifies the request on the timeline; it is the same on
+    every retry, so an action may use it as an idempotency key with the
+    system it drives.
+    """
 
     incident_id: str
     requested_by: str
     now: datetime
     dry_run: bool = False
+    request_id: str = ""
 
 
 @attrs.frozen

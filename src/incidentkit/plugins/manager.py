@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import pluggy
 
-from incidentkit.errors import PluginError, ValidationError
+from incidentkit.errors import IncidentKitError, PluginError, ValidationError
 from incidentkit.mitigation import MitigationAction
 from incidentkit.notify import NotifierSpec
 from incidentkit.plugins import hookspecs
@@ -65,8 +65,18 @@ class PluginInfo:
 
 
 def _call(impl: Any, **kwargs: Any) -> Any:
-    """Call one hook implementation with the arguments it declares (pluggy allows a subset)."""
-    return impl.function(*(kwargs[name] for name in impl.argnames))
+    """Call one hook implementation with the arguments it declares (pluggy allows a subset).
+
+    Anything but an incidentkit error becomes a :class:`PluginError` naming the plugin,
+    so no untyped exception from a plugin reaches the caller.
+    """
+    try:
+        return impl.function(*(kwargs[name] for name in impl.argnames))
+    except IncidentKitError:
+        raise
+    except Exception as err:
+        hook = getattr(impl.function, "__name__", "a hook")
+        raise PluginError(impl.plugin_name, f"{hook} raised {type(err).__name__}: {err}") from err
 
 
 def _autoload_enabled() -> bool:
@@ -163,10 +173,7 @@ class PluginManager:
         caller = getattr(self._pm.hook, hook_name)
         found: list[tuple[str, T]] = []
         for impl in reversed(caller.get_hookimpls()):
-            try:
-                result = _call(impl)
-            except Exception as err:
-                raise PluginError(impl.plugin_name, f"{hook_name} raised {err!r}") from err
+            result = _call(impl)
             if result is None:
                 continue
             if isinstance(result, kind) or not isinstance(result, list | tuple):

@@ -188,12 +188,23 @@ class Store(Protocol):
         """
         ...
 
-    def complete(self, row_id: int) -> None:
-        """Mark a claimed row done."""
+    def complete(self, row_id: int, *, worker: str | None = None) -> bool:
+        """Mark a claimed row done; return whether the update applied.
+
+        With ``worker``, the update applies only while the row is still pending
+        and leased to that worker (a fencing check): a worker whose lease
+        expired and whose row another worker re-claimed gets ``False`` and
+        changes nothing. Raises NotFound for an unknown id.
+        """
         ...
 
-    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
-        """Record a failed attempt: reschedule at ``retry_at`` or, if None, mark it dead."""
+    def fail(
+        self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
+    ) -> bool:
+        """Record a failed attempt: reschedule at ``retry_at`` or, if None, mark it dead.
+
+        ``worker`` fences the update as in :meth:`complete`; returns whether it applied.
+        """
         ...
 
     def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:

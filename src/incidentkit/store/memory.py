@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from incidentkit.errors import ConcurrencyConflict, StoreError
+from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError
 from incidentkit.store._base import (
     IncidentSummary,
     OutboxMessage,
@@ -34,6 +34,7 @@ class MemoryStore:
         self._summaries: dict[str, IncidentSummary] = {}
         self._outbox: dict[int, OutboxRow] = {}
         self._keys: set[str] = set()
+        self._leased_by: dict[int, str] = {}
         self._next_id = 1
         self._closed = False
 
@@ -132,24 +133,43 @@ class MemoryStore:
                     continue
                 row = attrs.evolve(row, attempts=row.attempts + 1, lease_until=now + lease)
                 self._outbox[row_id] = row
+                self._leased_by[row_id] = worker
                 claimed.append(row)
             return claimed
 
-    def complete(self, row_id: int) -> None:
-        """Mark a row done."""
-        with self._lock:
-            row = self._outbox[row_id]
-            self._outbox[row_id] = attrs.evolve(row, state=OutboxState.DONE, lease_until=None)
+    def _fenced(self, row_id: int, worker: str | None) -> OutboxRow | None:
+        row = self._outbox.get(row_id)
+        if row is None:
+            raise NotFound("outbox row", str(row_id))
+        if worker is not None and (
+            row.state is not OutboxState.PENDING or self._leased_by.get(row_id) != worker
+        ):
+            return None
+        return row
 
-    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
-        """Reschedule or bury a row."""
+    def complete(self, row_id: int, *, worker: str | None = None) -> bool:
+        """Mark a row done (fenced on ``worker`` when given)."""
         with self._lock:
-            row = self._outbox[row_id]
+            row = self._fenced(row_id, worker)
+            if row is None:
+                return False
+            self._outbox[row_id] = attrs.evolve(row, state=OutboxState.DONE, lease_until=None)
+            return True
+
+    def fail(
+        self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
+    ) -> bool:
+        """Reschedule or bury a row (fenced on ``worker`` when given)."""
+        with self._lock:
+            row = self._fenced(row_id, worker)
+            if row is None:
+                return False
             if retry_at is None:
                 row = attrs.evolve(row, state=OutboxState.DEAD, lease_until=None, last_error=error)
             else:
                 row = attrs.evolve(row, available_at=retry_at, lease_until=None, last_error=error)
             self._outbox[row_id] = row
+            return True
 
     def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:
         """Return rows in id order."""

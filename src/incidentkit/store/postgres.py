@@ -610,44 +610,54 @@ class PostgresStore:
         rows = self._run(run, retry=False) if limit else []
         return sorted((self._outbox_row(row) for row in rows), key=lambda r: r.id)
 
-    def complete(self, row_id: int) -> None:
-        """Mark a row done.
+    def complete(self, row_id: int, *, worker: str | None = None) -> bool:
+        """Mark a row done; with ``worker``, only while it still holds the lease.
 
         :raises NotFound: no outbox row has this id.
         """
-        self._update_row(
-            row_id,
-            f"UPDATE {self._p}incidentkit_outbox SET state = 'done', lease_until = NULL "
-            "WHERE id = %s",
-            (row_id,),
-        )
+        return self._update_row(row_id, "state = 'done', lease_until = NULL", (), worker)
 
-    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
+    def fail(
+        self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
+    ) -> bool:
         """Record a failed attempt: retry at ``retry_at``, or mark the row dead when ``None``.
+
+        With ``worker``, only while it still holds the lease.
 
         :raises NotFound: no outbox row has this id.
         :raises ValidationError: ``retry_at`` is naive.
         """
         if retry_at is None:
-            sql = (
-                f"UPDATE {self._p}incidentkit_outbox SET state = 'dead', lease_until = NULL, "
-                "last_error = %s WHERE id = %s"
+            return self._update_row(
+                row_id, "state = 'dead', lease_until = NULL, last_error = %s", (error,), worker
             )
-            params: tuple[Any, ...] = (error, row_id)
-        else:
-            sql = (
-                f"UPDATE {self._p}incidentkit_outbox SET available_at = %s, lease_until = NULL, "
-                "last_error = %s WHERE id = %s"
-            )
-            params = (check_aware(retry_at, "retry_at"), error, row_id)
-        self._update_row(row_id, sql, params)
+        return self._update_row(
+            row_id,
+            "available_at = %s, lease_until = NULL, last_error = %s",
+            (check_aware(retry_at, "retry_at"), error),
+            worker,
+        )
 
-    def _update_row(self, row_id: int, sql: str, params: tuple[Any, ...]) -> None:
+    def _update_row(
+        self, row_id: int, assignments: str, params: tuple[Any, ...], worker: str | None
+    ) -> bool:
+        table = f"{self._p}incidentkit_outbox"
+        sql = f"UPDATE {table} SET {assignments} WHERE id = %s"
+        args: tuple[Any, ...] = (*params, row_id)
+        if worker is not None:
+            sql += " AND state = 'pending' AND leased_by = %s"
+            args = (*args, worker)
+
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
-            return conn.execute(sql, params).rowcount
+            if conn.execute(sql, args).rowcount:
+                return 1
+            exists = conn.execute(f"SELECT 1 FROM {table} WHERE id = %s", (row_id,)).fetchone()
+            return 0 if exists else -1
 
-        if self._run(run, retry=True) == 0:  # idempotent updates: safe to retry
+        outcome = self._run(run, retry=True)  # idempotent updates: safe to retry
+        if outcome < 0:
             raise NotFound("outbox row", str(row_id))
+        return outcome == 1
 
     def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:
         """Return outbox rows (all states) in id order."""

@@ -674,41 +674,52 @@ class SqliteStore:
             claimed.append(self._outbox_row(fresh))
         return claimed
 
-    def complete(self, row_id: int) -> None:
-        """Mark a row done.
+    def complete(self, row_id: int, *, worker: str | None = None) -> bool:
+        """Mark a row done; with ``worker``, only while it still holds the lease.
 
         :raises NotFound: no outbox row has this id.
         """
-        with self._writing() as conn:
-            cur = conn.execute(
-                "UPDATE incidentkit_outbox SET state = 'done', lease_until = NULL WHERE id = ?",
-                (row_id,),
-            )
-            if cur.rowcount == 0:
-                raise NotFound("outbox row", str(row_id))
+        return self._update_row(row_id, "state = 'done', lease_until = NULL", (), worker)
 
-    def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
+    def fail(
+        self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
+    ) -> bool:
         """Record a failed attempt: retry at ``retry_at``, or mark the row dead when ``None``.
+
+        With ``worker``, only while it still holds the lease.
 
         :raises NotFound: no outbox row has this id.
         :raises ValidationError: ``retry_at`` is naive.
         """
         if retry_at is None:
-            sql = (
-                "UPDATE incidentkit_outbox SET state = 'dead', lease_until = NULL, "
-                "last_error = ? WHERE id = ?"
+            return self._update_row(
+                row_id, "state = 'dead', lease_until = NULL, last_error = ?", (error,), worker
             )
-            params: tuple[Any, ...] = (error, row_id)
-        else:
-            retry = check_aware(retry_at, "retry_at")
-            sql = (
-                "UPDATE incidentkit_outbox SET available_at = ?, lease_until = NULL, "
-                "last_error = ? WHERE id = ?"
-            )
-            params = (_micros(retry), error, row_id)
+        retry = check_aware(retry_at, "retry_at")
+        return self._update_row(
+            row_id,
+            "available_at = ?, lease_until = NULL, last_error = ?",
+            (_micros(retry), error),
+            worker,
+        )
+
+    def _update_row(
+        self, row_id: int, assignments: str, params: tuple[Any, ...], worker: str | None
+    ) -> bool:
+        sql = f"UPDATE incidentkit_outbox SET {assignments} WHERE id = ?"
+        args: tuple[Any, ...] = (*params, row_id)
+        if worker is not None:
+            sql += " AND state = 'pending' AND leased_by = ?"
+            args = (*args, worker)
         with self._writing() as conn:
-            if conn.execute(sql, params).rowcount == 0:
-                raise NotFound("outbox row", str(row_id))
+            if conn.execute(sql, args).rowcount:
+                return True
+            found = conn.execute(
+                "SELECT 1 FROM incidentkit_outbox WHERE id = ?", (row_id,)
+            ).fetchone()
+        if found is None:
+            raise NotFound("outbox row", str(row_id))
+        return False
 
     def outbox(self, incident_id: str | None = None) -> list[OutboxRow]:
         """Return outbox rows (all states) in id order."""

@@ -516,11 +516,39 @@ class StoreContract:
         assert (dead.state, dead.last_error) == (OutboxState.DEAD, "invalid address")
         assert store.claim(T0 + timedelta(days=1), 1, timedelta(seconds=30), "w") == []
 
+    def test_a_worker_that_lost_its_lease_changes_nothing(self, store: Store) -> None:
+        """Fencing: after a lease expires and another worker re-claims the row,
+        the first worker's late complete/fail are refused (return False)."""
+        self._enqueue(store, 1)
+        lease = timedelta(seconds=30)
+        [first] = store.claim(T0, 1, lease, "slow")
+        [again] = store.claim(T0 + lease, 1, lease, "fast")
+        assert again.id == first.id
+        assert store.fail(first.id, "too late", None, worker="slow") is False
+        assert store.complete(first.id, worker="slow") is False
+        [row] = store.outbox()
+        assert (row.state, row.last_error) == (OutboxState.PENDING, None)
+        assert store.complete(again.id, worker="fast") is True
+        assert store.complete(again.id, worker="fast") is False  # already done
+        [done] = store.outbox()
+        assert done.state is OutboxState.DONE
+
+    def test_the_lease_holder_can_reschedule_and_bury(self, store: Store) -> None:
+        self._enqueue(store, 2)
+        lease = timedelta(seconds=30)
+        first, second = store.claim(T0, 2, lease, "w")
+        assert store.fail(first.id, "HTTP 503", T0 + timedelta(minutes=1), worker="w") is True
+        assert store.fail(second.id, "gone", None, worker="w") is True
+        states = {row.id: row.state for row in store.outbox()}
+        assert states == {first.id: OutboxState.PENDING, second.id: OutboxState.DEAD}
+
     def test_unknown_outbox_row_is_a_lookup_error(self, store: Store) -> None:
         with pytest.raises(LookupError):
             store.complete(987654)
         with pytest.raises(LookupError):
             store.fail(987654, "boom", None)
+        with pytest.raises(LookupError):
+            store.complete(987654, worker="w")
 
     # -- summaries ----------------------------------------------------------------
 
