@@ -326,13 +326,19 @@ class MitigationCompleted(Event):
 
 @attrs.frozen(kw_only=True)
 class EscalationFired(Event):
-    """A timer-driven escalation step fired (page, notify or ticket)."""
+    """A timer-driven escalation step fired (page, notify or ticket).
+
+    ``key`` is unique within an escalation period (a severity change starts a
+    new one); ``step`` and ``repeat`` say which firing of the policy it was.
+    """
 
     tag: ClassVar[str] = "escalation_fired"
     key: str
     action: str
     targets: tuple[str, ...] = ()
     due_at: datetime = attrs.field(validator=_aware)
+    step: int = 0
+    repeat: int = 0
 
     def describe(self) -> str:
         who = ", ".join(self.targets) if self.targets else "on-call"

@@ -127,8 +127,13 @@ class Incident:
     reopen_count: int = 0
     reasons: tuple[str, ...] = ()
     severity_since: datetime | None = None
-    channel_opened_at: datetime | None = None
     """When the current severity took effect: escalation for it starts here."""
+    channel_opened_at: datetime | None = None
+    escalation_acked_at: datetime | None = None
+    """When the current escalation was acknowledged; raising severity clears it.
+
+    ``acknowledged_at`` keeps the first acknowledgement (the MTTA milestone).
+    """
 
     @property
     def commander(self) -> str | None:
@@ -267,9 +272,23 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
     state = attrs.evolve(state, version=record.version, updated_at=at)
     match event:
         case Acknowledged():
-            return attrs.evolve(state, acknowledged_at=at, acknowledged_by=event.by)
+            return attrs.evolve(
+                state,
+                acknowledged_at=state.acknowledged_at or at,
+                acknowledged_by=state.acknowledged_by or event.by,
+                escalation_acked_at=at,
+            )
         case SeverityChanged():
-            return attrs.evolve(state, severity=event.new, severity_since=at)
+            # Escalation restarts under the new severity's policy: its keys fire
+            # afresh, and a raise needs a new acknowledgement to stop it.
+            raised = event.new.is_worse_than(event.old)
+            return attrs.evolve(
+                state,
+                severity=event.new,
+                severity_since=at,
+                fired=frozenset(k for k in state.fired if not k.startswith("escalation:")),
+                escalation_acked_at=None if raised else state.escalation_acked_at,
+            )
         case RoleAssigned():
             state = attrs.evolve(state, roles={**state.roles, event.role: event.person})
             if event.role == Role.INCIDENT_COMMANDER.value:
@@ -430,9 +449,9 @@ def decide_declare(
 
 
 def decide_acknowledge(state: Incident, *, by: str) -> list[Event]:
-    """Acknowledge once; escalation stops."""
+    """Acknowledge the current escalation; it stops. Again only after a severity raise."""
     _require_open(state, "acknowledge")
-    if state.acknowledged_at is not None:
+    if state.escalation_acked_at is not None:
         raise InvalidTransition(state.id, "acknowledge", "acknowledged", ())
     return [Acknowledged(by=by)]
 

@@ -557,15 +557,14 @@ class IncidentKit:
         title = f"[{after.severity}] {after.id}: {after.title}"
         match event:
             case EscalationFired():
-                kind = {
-                    "page": NotificationKind.PAGE,
-                    "notify": NotificationKind.NOTIFY,
-                    "ticket": NotificationKind.TICKET,
-                }.get(event.action, NotificationKind.ESCALATION)
-                first = event.key.endswith(":0:0")
-                if kind is NotificationKind.PAGE and not first:
-                    kind = NotificationKind.ESCALATION
-                urgency = Urgency.HIGH if event.action == "page" else Urgency.LOW
+                first = event.step == 0 and event.repeat == 0
+                if event.action == "page":
+                    kind, urgency = NotificationKind.PAGE, Urgency.HIGH
+                elif event.action == "ticket":
+                    kind, urgency = NotificationKind.TICKET, Urgency.LOW
+                else:
+                    kind = NotificationKind.NOTIFY if first else NotificationKind.ESCALATION
+                    urgency = Urgency.LOW
                 text = title if first else f"{title} — escalated: not acknowledged"
                 return [note(kind, text, urgency, event.targets)]
             case SeverityChanged():

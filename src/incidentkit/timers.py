@@ -10,7 +10,9 @@ tick and however late the tick comes.
 Four kinds of timer, all measured in elapsed UTC time:
 
 * escalation steps of the policy for the current severity (started when the
-  severity took effect), until acknowledged;
+  severity took effect), until acknowledged; a severity change starts a new
+  escalation period (its keys fire afresh) and a raise needs a new
+  acknowledgement;
 * status-update reminders at the severity's cadence (SEV1 15 min, SEV2 30 min);
 * the response target (acknowledge within 5 min for SEV1 …), once;
 * phase targets (assess 5 min, mitigate 15 min, resolve 30 min), once each.
@@ -55,7 +57,7 @@ def escalation_events(state: Incident, policy: Policy, now: datetime) -> list[Ev
     started = state.severity_since or state.declared_at
     schedule = policy.oncall.schedule_for(escalation)
     events: list[Event] = []
-    for due in due_steps(escalation, started, state.acknowledged_at, state.fired, now):
+    for due in due_steps(escalation, started, state.escalation_acked_at, state.fired, now):
         try:
             targets = resolve_targets(due.step, schedule, now, state.roles)
         except ValidationError:
@@ -70,6 +72,8 @@ def escalation_events(state: Incident, policy: Policy, now: datetime) -> list[Ev
                 action=due.action.value,
                 targets=targets,
                 due_at=due.fire_at,
+                step=due.step_index,
+                repeat=due.repeat,
             )
         )
     return events
@@ -154,7 +158,7 @@ def next_due(state: Incident, policy: Policy) -> datetime | None:
     escalation = _escalation_policy(state, policy)
     if escalation is not None:
         started = state.severity_since or state.declared_at
-        found = next_due_at(escalation, started, state.acknowledged_at, state.fired)
+        found = next_due_at(escalation, started, state.escalation_acked_at, state.fired)
         if found is not None:
             candidates.append(found)
     level = policy.severity.level(state.severity)

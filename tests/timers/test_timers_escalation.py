@@ -65,7 +65,7 @@ def test_sev1_without_ack_pages_the_secondary_after_five_minutes(
     assert (second.action, second.targets, second.due_at) == ("page", ("bob",), T0 + minutes(5))
     kit.deliver()
     pages = [n for n in capturing_notifier.delivered if n.targets == ("bob",)]
-    assert [(n.kind, n.urgency) for n in pages] == [(NotificationKind.ESCALATION, Urgency.HIGH)]
+    assert [(n.kind, n.urgency) for n in pages] == [(NotificationKind.PAGE, Urgency.HIGH)]
     assert kit.get(inc.id).paged == ("alice", "bob")
 
 
@@ -138,7 +138,7 @@ def test_sev2_notifies_at_once_and_pages_after_fifteen_minutes(
         ("escalation:sev2:1:0", "page", ("alice",)),
     ]
     pages = [n for n in capturing_notifier.delivered if n.urgency is Urgency.HIGH]
-    assert [(n.kind, n.targets) for n in pages] == [(NotificationKind.ESCALATION, ("alice",))]
+    assert [(n.kind, n.targets) for n in pages] == [(NotificationKind.PAGE, ("alice",))]
 
 
 def test_sev2_ack_within_fifteen_minutes_stops_the_page(
@@ -239,3 +239,60 @@ def test_raising_severity_restarts_escalation_under_the_new_policy(
         ("escalation:sev1:0:0", T0 + minutes(3), ("alice",)),
         ("escalation:sev1:1:0", T0 + minutes(8), ("bob",)),
     ]
+
+
+def test_raising_severity_after_an_acknowledgement_pages_again(
+    kit: IncidentKit, clock: ManualClock
+) -> None:
+    inc = kit.declare("Checkout slow", severity=Severity.SEV3, by="alice")
+    clock.set(T0 + minutes(1))
+    kit.acknowledge(inc.id, by="alice")
+    clock.set(T0 + minutes(2))
+    kit.set_severity(inc.id, Severity.SEV1, by="alice", reason="checkout down")
+    assert [(e.key, e.action) for e in escalations(kit, inc.id)][-1] == (
+        "escalation:sev1:0:0",
+        "page",
+    )
+    # the page needs a new acknowledgement; the first one stays the MTTA milestone
+    clock.set(T0 + minutes(4))
+    kit.acknowledge(inc.id, by="alice")
+    state = kit.get(inc.id)
+    assert (state.acknowledged_at, state.escalation_acked_at) == (
+        T0 + minutes(1),
+        T0 + minutes(4),
+    )
+    clock.set(T0 + minutes(30))
+    kit.tick()
+    assert "escalation:sev1:1:0" not in [e.key for e in escalations(kit, inc.id)]
+
+
+def test_lowering_severity_keeps_the_acknowledgement(kit: IncidentKit, clock: ManualClock) -> None:
+    inc = kit.declare("API 500s", severity=Severity.SEV1, by="alice")
+    kit.acknowledge(inc.id, by="alice")
+    clock.set(T0 + minutes(2))
+    kit.set_severity(inc.id, Severity.SEV2, by="alice", reason="partial")
+    clock.set(T0 + minutes(30))
+    kit.tick()
+    assert [e.key for e in escalations(kit, inc.id)] == ["escalation:sev1:0:0"]
+
+
+def test_returning_to_a_severity_starts_a_new_escalation_period(
+    kit: IncidentKit, clock: ManualClock
+) -> None:
+    inc = kit.declare("API 500s", severity=Severity.SEV1, by="alice")
+    clock.set(T0 + minutes(1))
+    kit.set_severity(inc.id, Severity.SEV2, by="alice", reason="partial")
+    clock.set(T0 + minutes(2))
+    kit.set_severity(inc.id, Severity.SEV1, by="alice", reason="down again")
+    fired = [(e.key, e.due_at) for e in escalations(kit, inc.id)]
+    assert fired == [
+        ("escalation:sev1:0:0", T0),
+        ("escalation:sev2:0:0", T0 + minutes(1)),
+        ("escalation:sev1:0:0", T0 + minutes(2)),  # paged again at once
+    ]
+    clock.set(T0 + minutes(7))
+    kit.tick()
+    assert [(e.key, e.due_at) for e in escalations(kit, inc.id)][-1] == (
+        "escalation:sev1:1:0",
+        T0 + minutes(7),
+    )
