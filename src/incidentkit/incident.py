@@ -12,10 +12,11 @@ appending and the outbox.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -382,6 +383,19 @@ def _text(value: object, field: str, *, allow_empty: bool = False) -> str:
     return text
 
 
+E = TypeVar("E", bound=enum.Enum)
+
+
+def parse_enum(kind: type[E], value: object, field: str, noun: str | None = None) -> E:
+    """``kind(value)``, or :class:`ValidationError` naming ``field`` and the known values."""
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(str(member.value) for member in kind)
+        what = noun or kind.__name__.lower()
+        raise ValidationError(field, f"unknown {what} {value!r} (known: {known})") from None
+
+
 def actor(value: object) -> str:
     """Validate an actor name (the ``by`` argument)."""
     return _text(value, "by")
@@ -425,11 +439,7 @@ def decide_declare(
     if isinstance(services, str):
         raise ValidationError("services", "expected a list of service names, got one string")
     clean_services = tuple(dict.fromkeys(_text(s, "services") for s in services))
-    try:
-        clean_source = Source(source)
-    except ValueError:
-        known = ", ".join(s.value for s in Source)
-        raise ValidationError("source", f"unknown source {source!r} (known: {known})") from None
+    clean_source = parse_enum(Source, source, "source")
     return [
         Declared(
             by=by,
@@ -496,11 +506,7 @@ def decide_release_role(state: Incident, policy: Policy, *, role: str, by: str) 
 def decide_enter_phase(state: Incident, *, phase: Phase | str, by: str) -> list[Event]:
     """Move the response into ``phase``."""
     _require_open(state, "change phase of")
-    try:
-        target = Phase(phase)
-    except ValueError:
-        known = ", ".join(p.value for p in Phase)
-        raise ValidationError("phase", f"unknown phase {phase!r} (known: {known})") from None
+    target = parse_enum(Phase, phase, "phase")
     if target is state.phase:
         raise GuardFailed(state.id, "change phase of", [f"already in phase {target}"])
     return [PhaseEntered(by=by, phase=target, previous=state.phase)]
@@ -510,11 +516,7 @@ def decide_set_status(
     state: Incident, *, status: Status | str, by: str, reason: object = ""
 ) -> list[Event]:
     """Move between open statuses (resolve, reopen and close have their own commands)."""
-    try:
-        target = Status(status)
-    except ValueError:
-        known = ", ".join(s.value for s in Status)
-        raise ValidationError("status", f"unknown status {status!r} (known: {known})") from None
+    target = parse_enum(Status, status, "status")
     allowed = tuple(s.value for s in allowed_transitions(state.status) if s.is_open)
     if target in (Status.RESOLVED, Status.CLOSED) or not state.is_open:
         raise InvalidTransition(
@@ -548,13 +550,7 @@ def decide_hypothesis(
 ) -> list[Event]:
     """Record a hypothesis with its test, result and conclusion."""
     _require_not_closed(state, "record a hypothesis on")
-    try:
-        verdict = Conclusion(conclusion)
-    except ValueError:
-        known = ", ".join(c.value for c in Conclusion)
-        raise ValidationError(
-            "conclusion", f"unknown conclusion {conclusion!r} ({known})"
-        ) from None
+    verdict = parse_enum(Conclusion, conclusion, "conclusion")
     return [
         HypothesisRecorded(
             by=by,
@@ -602,11 +598,7 @@ def decide_post_update(
 ) -> list[Event]:
     """Post a status update."""
     _require_not_closed(state, "post an update on")
-    try:
-        public = PublicStatus(status)
-    except ValueError:
-        known = ", ".join(s.value for s in PublicStatus)
-        raise ValidationError("status", f"unknown public status {status!r} ({known})") from None
+    public = parse_enum(PublicStatus, status, "status", "public status")
     return [
         UpdatePosted(
             by=by,
@@ -686,6 +678,45 @@ def decide_close(state: Incident, *, by: str, reason: object = "") -> list[Event
         allowed = ("resolve",) if state.is_open else ()
         raise InvalidTransition(state.id, "close", state.status.value, allowed)
     return [Closed(by=by, reason=_text(reason, "reason", allow_empty=True))]
+
+
+def decide_mark_mitigated(
+    state: Incident, *, by: str, detail: object, action: object
+) -> list[Event]:
+    """Record a mitigation done outside the kit as applied."""
+    _require_open(state, "mitigate")
+    return [
+        MitigationCompleted(
+            by=by,
+            request_id=f"{state.id}:{state.version + 1}",
+            action=_text(action, "action"),
+            outcome="applied",
+            detail=_text(detail, "detail"),
+        )
+    ]
+
+
+def decide_request_mitigation(
+    state: Incident,
+    *,
+    by: str,
+    action: str,
+    params: Mapping[str, Any],
+    dry_run: bool,
+    inline: bool,
+) -> list[Event]:
+    """Record a request to run a mitigation action."""
+    _require_open(state, "mitigate")
+    return [
+        MitigationRequested(
+            by=by,
+            request_id=f"{state.id}:{state.version + 1}",
+            action=action,
+            params=dict(params),
+            dry_run=dry_run,
+            inline=inline,
+        )
+    ]
 
 
 def ensure_params(params: Mapping[str, Any] | None) -> dict[str, Any]:

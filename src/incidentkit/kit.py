@@ -36,7 +36,6 @@ from incidentkit.clock import Clock, SystemClock
 from incidentkit.errors import (
     ConcurrencyConflict,
     IncidentKitError,
-    InvalidTransition,
     NotFound,
     PermissionDenied,
     StoreError,
@@ -48,7 +47,6 @@ from incidentkit.events import (
     Declared,
     EscalationFired,
     Event,
-    MitigationCompleted,
     MitigationRequested,
     PublicStatus,
     RecordedEvent,
@@ -63,6 +61,7 @@ from incidentkit.incident import (
     Incident,
     actor,
     apply,
+    can_resolve,
     decide_acknowledge,
     decide_assign_role,
     decide_checklist,
@@ -70,14 +69,17 @@ from incidentkit.incident import (
     decide_declare,
     decide_enter_phase,
     decide_hypothesis,
+    decide_mark_mitigated,
     decide_note,
     decide_post_update,
     decide_release_role,
     decide_reopen,
+    decide_request_mitigation,
     decide_resolve,
     decide_set_severity,
     decide_set_status,
     ensure_params,
+    parse_enum,
 )
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation._execute import structure_params
@@ -108,14 +110,6 @@ DB_ENV = "INCIDENTKIT_DB"
 COMMANDER_ACTIONS = frozenset(
     {"set_severity", "assign_role", "release_role", "resolve", "reopen", "close"}
 )
-
-
-def _parse_status(value: str) -> Status:
-    try:
-        return Status(value)
-    except ValueError:
-        known = ", ".join(s.value for s in Status)
-        raise ValidationError("status", f"unknown status {value!r} (known: {known})") from None
 
 
 def _new_id(now: datetime) -> str:
@@ -194,6 +188,8 @@ class IncidentKit:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._id_factory = id_factory or _new_id
         self._retries = retries
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise ValidationError("cache_size", f"must be a whole number >= 1, got {cache_size!r}")
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -256,8 +252,7 @@ class IncidentKit:
         return RecordedEvent(row.incident_id, row.version, row.recorded_at, event, row.hash)
 
     def _load(self, incident_id: str) -> _Cached:
-        with self._lock:
-            cached = self._cache.get(incident_id)
+        cached = self._cached(incident_id)
         after = cached.state.version if cached else 0
         rows = self.store.load(incident_id, after_version=after)
         if cached is None and not rows:
@@ -277,16 +272,32 @@ class IncidentKit:
         return fresh
 
     def _remember(self, incident_id: str, entry: _Cached) -> None:
-        """Keep the newest states of the most recently used incidents (bounded)."""
+        """Keep the newest state of the most recently used incidents (bounded LRU).
+
+        A slower reader never replaces a newer state a concurrent commit stored.
+        """
         with self._lock:
-            self._cache[incident_id] = entry
+            current = self._cache.get(incident_id)
+            if current is None or current.state.version <= entry.state.version:
+                self._cache[incident_id] = entry
             self._cache.move_to_end(incident_id)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
+    def _cached(self, incident_id: str) -> _Cached | None:
+        with self._lock:
+            entry = self._cache.get(incident_id)
+            if entry is not None:
+                self._cache.move_to_end(incident_id)
+            return entry
+
     def get(self, incident_id: str) -> Incident:
         """The incident's current state (a fold of its timeline)."""
         return self._load(incident_id).state
+
+    def can_resolve(self, incident_id: str) -> tuple[str, ...]:
+        """Why the incident cannot be resolved now; empty when it can (a guard that answers)."""
+        return can_resolve(self.get(incident_id), self.policy)
 
     def timeline(self, incident_id: str) -> list[RecordedEvent]:
         """Every recorded event of the incident, in version order."""
@@ -310,7 +321,7 @@ class IncidentKit:
         statuses: set[Status] | None = None
         if status is not None:
             wanted = [status] if isinstance(status, str) else list(status)
-            statuses = {_parse_status(s) for s in wanted}
+            statuses = {parse_enum(Status, s, "status") for s in wanted}
         if open_only:
             opened = {s for s in Status if s.is_open}
             statuses = opened if statuses is None else statuses & opened
@@ -396,21 +407,21 @@ class IncidentKit:
         previous = before.head_hash if before else GENESIS_HASH
         state = before.state if before else None
         stored: list[StoredEvent] = []
-        records: list[tuple[Incident | None, RecordedEvent]] = []
+        records: list[RecordedEvent] = []
         for offset, event in enumerate(events, start=1):
             payload = event_to_json(event)
             digest = chain_hash(previous, incident_id, version + offset, now, payload)
             row = StoredEvent(incident_id, version + offset, event.tag, payload, now, digest)
             record = RecordedEvent(incident_id, row.version, now, event, digest)
             stored.append(row)
-            records.append((state, record))
+            records.append(record)
             state = apply(state, record)
             previous = digest
         assert state is not None
-        outbox = [m for prior, record in records for m in self._side_effects(prior, state, record)]
+        outbox = [m for record in records for m in self._side_effects(state, record)]
         self.store.append(incident_id, stored, version, outbox=outbox, summary=self._summary(state))
         self._remember(incident_id, _Cached(state, previous))
-        return state, [record for _, record in records]
+        return state, records
 
     def _run(
         self,
@@ -453,8 +464,7 @@ class IncidentKit:
         for attempt in range(self._retries + 1):
             # Decide on the cached state when there is one: the append's version
             # check catches a stale cache. A refusal is only final on fresh state.
-            with self._lock:
-                cached = self._cache.get(incident_id)
+            cached = self._cached(incident_id)
             before = cached or self._load(incident_id)
             try:
                 authorize(before.state)
@@ -533,10 +543,12 @@ class IncidentKit:
             services=state.services,
         )
 
-    def notifications_for(
-        self, before: Incident | None, after: Incident, record: RecordedEvent
-    ) -> list[Notification]:
-        """The notifications an event implies under the policy (pure; used for the outbox)."""
+    def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:
+        """The notifications ``record`` implies, given the state ``after`` its append.
+
+        Pure, and what the outbox is filled from: one row per notification and
+        notifier that wants its kind.
+        """
         event = record.event
         key = record.key
         ref = self._ref(after)
@@ -606,12 +618,10 @@ class IncidentKit:
                 ]
         return []
 
-    def _side_effects(
-        self, before: Incident | None, after: Incident, record: RecordedEvent
-    ) -> list[OutboxMessage]:
+    def _side_effects(self, after: Incident, record: RecordedEvent) -> list[OutboxMessage]:
         messages: list[OutboxMessage] = []
         notifiers = self.plugins.notifiers()
-        for notification in self.notifications_for(before, after, record):
+        for notification in self.notifications_for(after, record):
             payload = dumps(converter().unstructure(notification))
             for name, spec in notifiers.items():
                 if spec.wants(notification.kind):
@@ -913,26 +923,12 @@ class IncidentKit:
         The first applied mitigation sets ``mitigated_at`` (the MTTM milestone).
         """
 
-        def decide(state: Incident, now: datetime) -> list[Event]:
-            if not state.is_open:
-                raise InvalidTransition(state.id, "mitigate", state.status.value, ())
-            text = detail.strip() if isinstance(detail, str) else ""
-            if not text:
-                raise ValidationError("detail", "must not be empty")
-            name = action.strip() if isinstance(action, str) else ""
-            if not name:
-                raise ValidationError("action", "must not be empty")
-            return [
-                MitigationCompleted(
-                    by=actor(by),
-                    request_id=f"{state.id}:{state.version + 1}",
-                    action=name,
-                    outcome="applied",
-                    detail=text,
-                )
-            ]
-
-        return self._run(incident_id, "mitigate", by, decide)
+        return self._run(
+            incident_id,
+            "mitigate",
+            by,
+            lambda s, _: decide_mark_mitigated(s, by=actor(by), detail=detail, action=action),
+        )
 
     # --- side effects after commit -----------------------------------------------
 
@@ -983,26 +979,20 @@ class IncidentKit:
         typed = structure_params(spec, ensure_params(params), converter())
         plain: dict[str, Any] = converter().unstructure(typed)
         who = actor(by)
-        request: dict[str, str] = {}
-
-        def decide(state: Incident, now: datetime) -> list[Event]:
-            if not state.is_open:
-                raise InvalidTransition(state.id, "mitigate", state.status.value, ())
-            request["id"] = f"{state.id}:{state.version + 1}"
-            return [
-                MitigationRequested(
-                    by=who,
-                    request_id=request["id"],
-                    action=action,
-                    params=plain,
-                    dry_run=dry_run,
-                    inline=inline,
-                )
-            ]
-
-        state = self._run(incident_id, "mitigate", who, decide)
+        state, records = self._run_records(
+            incident_id,
+            "mitigate",
+            who,
+            lambda s, _: decide_request_mitigation(
+                s, by=who, action=action, params=plain, dry_run=dry_run, inline=inline
+            ),
+        )
         if inline:
-            return run_mitigation(self, incident_id, request["id"], action, plain, who, dry_run)
+            request = records[0].event
+            assert isinstance(request, MitigationRequested)
+            return run_mitigation(
+                self, incident_id, request.request_id, action, plain, who, dry_run
+            )
         return state
 
     # --- timers ------------------------------------------------------------------

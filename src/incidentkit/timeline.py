@@ -16,6 +16,7 @@ from datetime import datetime, tzinfo
 
 import attrs
 
+from incidentkit._time import ensure_aware
 from incidentkit.events import (
     ChecklistItemChanged,
     Declared,
@@ -51,7 +52,7 @@ def chain_hash(
         {
             "incident_id": incident_id,
             "version": version,
-            "recorded_at": recorded_at.isoformat(),
+            "recorded_at": ensure_aware(recorded_at, "recorded_at").isoformat(),
             "payload": payload,
         }
     )

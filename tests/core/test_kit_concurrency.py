@@ -192,3 +192,30 @@ def test_the_state_cache_is_bounded_and_refills_from_the_store() -> None:
         kit.add_note(incident_id, "still here", by="bob")
         assert kit.get(incident_id).version == store.version(incident_id)
     assert len(kit._cache) == 3
+
+
+def test_cache_size_must_be_positive() -> None:
+    import pytest
+
+    import incidentkit as ik
+
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ik.ValidationError) as caught:
+            ik.IncidentKit(autoload_plugins=False, cache_size=bad)  # type: ignore[arg-type]
+        assert caught.value.field == "cache_size"
+
+
+def test_can_resolve_answers_with_the_reasons() -> None:
+    import incidentkit as ik
+
+    kit = ik.IncidentKit(autoload_plugins=False)
+    iid = kit.declare("API 500s", severity="SEV1", by="alice").id
+    reasons = kit.can_resolve(iid)
+    assert "no incident commander is assigned" in reasons
+    assert any(r.startswith("open resolution items: root-cause-identified") for r in reasons)
+    kit.assign_role(iid, ik.Role.INCIDENT_COMMANDER, "alice", by="alice")
+    for item in kit.get(iid).open_items("resolution"):
+        kit.check(iid, "resolution", item, by="alice")
+    assert kit.can_resolve(iid) == ()
+    kit.resolve(iid, by="alice")
+    assert kit.can_resolve(iid) == ("incident is resolved",)

@@ -89,6 +89,7 @@ def test_a_clock_in_another_zone_reports_utc(make_kit: KitFactory) -> None:
     report = kit.tick()
     assert report.at == T0 + minutes(5)
     assert report.at.utcoffset() == timedelta(0)
+    assert report.fired, "the secondary's page is due at +5 min"
     assert all(r.recorded_at.utcoffset() == timedelta(0) for r in report.fired)
 
 

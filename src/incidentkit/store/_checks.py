@@ -7,8 +7,9 @@ nothing; doing the checks up front keeps transactions short.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from incidentkit._time import ensure_aware
 from incidentkit.errors import StoreError, ValidationError
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
@@ -35,13 +36,8 @@ SUMMARY_TIME_FIELDS = (
 )
 
 
-def check_aware(value: object, field: str) -> datetime:
-    """Return ``value`` in UTC; refuse naive or non-datetime values naming ``field``."""
-    if not isinstance(value, datetime):
-        raise ValidationError(field, f"expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise ValidationError(field, "naive datetime; pass a timezone-aware value")
-    return value.astimezone(UTC)
+check_aware = ensure_aware
+"""Return a value in UTC; refuse naive or non-datetime values naming the field."""
 
 
 def summary_times(summary: IncidentSummary) -> list[datetime | None]:
