@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from incidentkit._time import format_duration, parse_datetime
 from incidentkit.clock import SystemClock
 from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
-from incidentkit.events import PublicStatus, Source
+from incidentkit.events import Conclusion, PublicStatus, Source
 from incidentkit.incident import Incident
 from incidentkit.kit import DB_ENV, IncidentKit
 from incidentkit.lifecycle import Phase, Status
@@ -120,6 +119,36 @@ def build_parser() -> argparse.ArgumentParser:
     note.add_argument("text")
     note.add_argument("--by", required=True)
 
+    hypothesis = sub.add_parser("hypothesis", help="record a hypothesis and how it was tested")
+    hypothesis.add_argument("incident_id")
+    hypothesis.add_argument("hypothesis")
+    hypothesis.add_argument("--by", required=True)
+    hypothesis.add_argument("--test", default="")
+    hypothesis.add_argument("--result", default="")
+    hypothesis.add_argument(
+        "--conclusion", choices=[c.value for c in Conclusion], default="inconclusive"
+    )
+
+    mitigate = sub.add_parser("mitigate", help="request a mitigation action")
+    mitigate.add_argument("incident_id")
+    mitigate.add_argument("action")
+    mitigate.add_argument("--by", required=True)
+    mitigate.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help='an action parameter; VALUE is read as JSON when it parses (5, true, "x")',
+    )
+    mitigate.add_argument("--dry-run", action="store_true")
+    mitigate.add_argument("--inline", action="store_true", help="run it now, not via deliver")
+
+    mitigated = sub.add_parser("mitigated", help="record a mitigation done by hand")
+    mitigated.add_argument("incident_id")
+    mitigated.add_argument("detail")
+    mitigated.add_argument("--by", required=True)
+    mitigated.add_argument("--action", default="manual")
+
     update = sub.add_parser("update", help="post a status update")
     update.add_argument("incident_id")
     update.add_argument("public_status", choices=[s.value for s in PublicStatus])
@@ -132,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("item")
     check.add_argument("--by", required=True)
     check.add_argument("--skip", action="store_true")
+    check.add_argument("--na", action="store_true", help="mark it not applicable")
     check.add_argument("--reason", default="")
 
     resolve = sub.add_parser("resolve", help="resolve an incident")
@@ -153,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = sub.add_parser("list", help="list incidents")
     listing.add_argument("--open", action="store_true", dest="open_only")
+    listing.add_argument("--status", action="append", choices=[s.value for s in Status])
+    listing.add_argument("--limit", type=int)
     listing.add_argument("--severity", action="append")
     listing.add_argument("--service")
     listing.add_argument("--since", type=_datetime)
@@ -234,9 +266,23 @@ def _print_incident(state: Incident, out: TextIO) -> None:
         print(f"  {checklist.name}: {done}/{total} done", file=out)
 
 
+def _params(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a VALUE that parses as JSON is taken as JSON, else as text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError("--param", f"expected KEY=VALUE, got {pair!r}")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params
+
+
 def _kit(args: argparse.Namespace) -> IncidentKit:
     policy = load_policy(args.policy) if args.policy else None
-    return IncidentKit.open(args.db or os.environ.get(DB_ENV) or DEFAULT_DB, policy=policy)
+    return IncidentKit.open(args.db, policy=policy)
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -319,8 +365,37 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
         kit.add_note(args.incident_id, args.text, by=args.by)
     elif command == "update":
         kit.post_update(args.incident_id, args.public_status, args.message, by=args.by)
+    elif command == "hypothesis":
+        kit.record_hypothesis(
+            args.incident_id,
+            args.hypothesis,
+            by=args.by,
+            test=args.test,
+            result=args.result,
+            conclusion=args.conclusion,
+        )
+    elif command == "mitigate":
+        kit.mitigate(
+            args.incident_id,
+            args.action,
+            by=args.by,
+            params=_params(args.param),
+            dry_run=args.dry_run,
+            inline=args.inline,
+        )
+        if args.inline:
+            print(kit.timeline(args.incident_id)[-1].event.describe(), file=out)
+            return 0
+    elif command == "mitigated":
+        kit.mark_mitigated(args.incident_id, by=args.by, detail=args.detail, action=args.action)
     elif command == "check":
-        if args.skip:
+        if args.skip and args.na:
+            raise ValidationError("--na", "give --skip or --na, not both")
+        if args.na:
+            kit.not_applicable(
+                args.incident_id, args.checklist, args.item, by=args.by, reason=args.reason
+            )
+        elif args.skip:
             kit.skip(args.incident_id, args.checklist, args.item, by=args.by, reason=args.reason)
         else:
             kit.check(args.incident_id, args.checklist, args.item, by=args.by)
@@ -335,6 +410,8 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
     elif command == "list":
         rows = kit.incidents(
             open_only=args.open_only,
+            status=args.status,
+            limit=args.limit,
             severity=args.severity,
             service=args.service,
             since=args.since,
