@@ -17,6 +17,7 @@ from incidentkit.store._base import (
     StoredEvent,
     SummaryQuery,
 )
+from incidentkit.store._checks import check_append, check_claim, check_query
 from incidentkit.store._query import matches, sort_key
 
 __all__ = ["MemoryStore"]
@@ -55,18 +56,13 @@ class MemoryStore:
         summary: IncidentSummary | None = None,
     ) -> None:
         """Append atomically under the store lock; see :class:`Store`."""
+        check_append(incident_id, events, expected_version, outbox, summary)
         with self._lock:
             self._check_open()
             current = self._events.get(incident_id, [])
             actual = current[-1].version if current else 0
             if actual != expected_version:
                 raise ConcurrencyConflict(incident_id, expected_version, actual)
-            for offset, event in enumerate(events, start=1):
-                if event.incident_id != incident_id or event.version != expected_version + offset:
-                    raise StoreError(
-                        f"event {event.incident_id}@{event.version} does not follow "
-                        f"{incident_id}@{expected_version + offset - 1}"
-                    )
             self._events[incident_id] = [*current, *events]
             for message in outbox:
                 if message.key in self._keys:
@@ -108,6 +104,7 @@ class MemoryStore:
 
     def summaries(self, query: SummaryQuery = _ALL) -> list[IncidentSummary]:
         """Return matching summaries in declared order."""
+        check_query(query)
         with self._lock:
             self._check_open()
             found = sorted((s for s in self._summaries.values() if matches(s, query)), key=sort_key)
@@ -120,6 +117,7 @@ class MemoryStore:
 
     def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
         """Lease due rows to ``worker``."""
+        now = check_claim(now, limit, lease)
         with self._lock:
             self._check_open()
             claimed: list[OutboxRow] = []
