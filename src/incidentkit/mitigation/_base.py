@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -26,7 +27,7 @@ def non_empty(value: object, field: str, *, limit: int = 500) -> str:
     return value
 
 
-class ActionPlugin:
+class ActionPlugin(abc.ABC):
     """Base of the built-in actions: a pluggy plugin providing one :class:`MitigationAction`.
 
     Subclasses set :attr:`params_type` and implement :meth:`execute`; ``verify``
@@ -54,9 +55,9 @@ class ActionPlugin:
         if description is not None:
             self.description = description
 
+    @abc.abstractmethod
     def execute(self, context: MitigationContext, params: Any) -> MitigationResult:
         """Apply the mitigation (called by :func:`execute_action`, never on a dry run)."""
-        raise NotImplementedError
 
     def action(self) -> MitigationAction:
         """The :class:`MitigationAction` this plugin registers."""

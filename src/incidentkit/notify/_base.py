@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -47,7 +48,7 @@ def subject_line(notification: Notification) -> str:
     return f"[{incident.severity.value}] {incident.id} {incident.title}{suffix}"
 
 
-class NotifierPlugin:
+class NotifierPlugin(abc.ABC):
     """Base of the built-in notifiers: a pluggy plugin providing one :class:`NotifierSpec`.
 
     Subclasses implement :meth:`deliver`; the hook returns :meth:`spec`.
@@ -68,9 +69,9 @@ class NotifierPlugin:
             raise ValidationError("max_attempts", f"must be an integer >= 1, got {max_attempts!r}")
         self.max_attempts = max_attempts
 
+    @abc.abstractmethod
     def deliver(self, notification: Notification) -> None:
         """Deliver one notification; raise to fail (see :mod:`incidentkit.notify`)."""
-        raise NotImplementedError
 
     def spec(self) -> NotifierSpec:
         """The :class:`NotifierSpec` this plugin registers."""
