@@ -26,7 +26,7 @@ from incidentkit._time import format_duration
 from incidentkit.errors import ValidationError
 from incidentkit.events import EscalationFired, Event, ReminderFired, TargetMissed
 from incidentkit.incident import Incident
-from incidentkit.lifecycle import Phase, PhaseOverrun, overrun_phases
+from incidentkit.lifecycle import Phase
 from incidentkit.oncall.escalation import (
     EscalationPolicy,
     due_reminders,
@@ -89,15 +89,48 @@ def _phase_completions(state: Incident) -> dict[Phase, datetime | None]:
     }
 
 
-def _overruns(state: Incident, policy: Policy, now: datetime) -> tuple[PhaseOverrun, ...]:
-    return overrun_phases(
-        state.declared_at, _phase_completions(state), now, policy.phases.as_mapping()
-    )
-
-
 def _late(done_at: datetime | None, deadline: datetime) -> bool:
     """Not done by ``deadline`` (yet, or at all): done exactly at the deadline is on time."""
     return done_at is None or done_at > deadline
+
+
+def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, TargetMissed]]:
+    """Targets not yet recorded as missed, each with the first instant it counts as missed.
+
+    The response target is missed at its deadline; a phase done exactly at its
+    deadline met it (see :func:`~incidentkit.lifecycle.overrun_phases`), so a
+    phase target is missed from the next representable instant. A target met
+    late is still recorded, so what the timeline says was missed does not
+    depend on when the ticks ran. :func:`due_events` and :func:`next_due` both
+    read this one list.
+    """
+    pending: list[tuple[datetime, TargetMissed]] = []
+    level = policy.severity.level(state.severity)
+    deadline = level.response_deadline(state.declared_at)
+    if (
+        deadline is not None
+        and _late(state.acknowledged_at, deadline)
+        and RESPONSE_TARGET_KEY not in state.fired
+    ):
+        missed = TargetMissed(
+            by=SYSTEM_ACTOR,
+            key=RESPONSE_TARGET_KEY,
+            target=f"acknowledge within {level.describe_target()}",
+            due_at=deadline,
+        )
+        pending.append((deadline, missed))
+    completions = _phase_completions(state)
+    for phase, target in policy.phases.as_mapping().items():
+        if target is None:
+            continue
+        key = f"target:phase:{phase.value}"
+        phase_deadline = state.declared_at + target
+        if key not in state.fired and _late(completions[phase], phase_deadline):
+            missed = TargetMissed(
+                by=SYSTEM_ACTOR, key=key, target=f"{phase.value} phase", due_at=phase_deadline
+            )
+            pending.append((phase_deadline + _RESOLUTION, missed))
+    return pending
 
 
 def due_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
@@ -118,34 +151,8 @@ def due_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
                 text=f"status update overdue by {format_duration(reminder.overdue_by)}",
             )
         )
-    deadline = level.response_deadline(state.declared_at)
-    if (
-        deadline is not None
-        and _late(state.acknowledged_at, deadline)
-        and now >= deadline
-        and RESPONSE_TARGET_KEY not in state.fired
-    ):
-        events.append(
-            TargetMissed(
-                by=SYSTEM_ACTOR,
-                key=RESPONSE_TARGET_KEY,
-                target=f"acknowledge within {level.describe_target()}",
-                due_at=deadline,
-            )
-        )
-    # A phase completed late is recorded too (by a tick that comes after it), so
-    # what the timeline says was missed does not depend on when the ticks ran.
-    for overrun in _overruns(state, policy, now):
-        key = f"target:phase:{overrun.phase.value}"
-        if key not in state.fired:
-            events.append(
-                TargetMissed(
-                    by=SYSTEM_ACTOR,
-                    key=key,
-                    target=f"{overrun.phase.value} phase",
-                    due_at=overrun.deadline,
-                )
-            )
+    pending = _pending_targets(state, policy)
+    events.extend(missed for earliest, missed in pending if now >= earliest)
     events.sort(key=lambda e: getattr(e, "due_at", now))
     return events
 
@@ -167,19 +174,5 @@ def next_due(state: Incident, policy: Policy) -> datetime | None:
     )
     if reminder is not None:
         candidates.append(reminder)
-    deadline = level.response_deadline(state.declared_at)
-    if (
-        deadline is not None
-        and _late(state.acknowledged_at, deadline)
-        and RESPONSE_TARGET_KEY not in state.fired
-    ):
-        candidates.append(deadline)
-    completions = _phase_completions(state)
-    for phase, target in policy.phases.as_mapping().items():
-        if target is None or not _late(completions[phase], state.declared_at + target):
-            continue
-        if f"target:phase:{phase.value}" not in state.fired:
-            # A phase done exactly at its deadline met it (see overrun_phases), so
-            # the earliest instant it can be missed is the next representable one.
-            candidates.append(state.declared_at + target + _RESOLUTION)
+    candidates.extend(earliest for earliest, _ in _pending_targets(state, policy))
     return min(candidates) if candidates else None
