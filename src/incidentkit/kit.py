@@ -97,7 +97,13 @@ from incidentkit.store import (
     SummaryQuery,
 )
 from incidentkit.timeline import GENESIS_HASH, ChainCheck, chain_hash, verify_chain
-from incidentkit.timers import SYSTEM_ACTOR, due_events, escalation_events, next_due
+from incidentkit.timers import (
+    SYSTEM_ACTOR,
+    due_events,
+    escalation_events,
+    missed_targets,
+    next_due,
+)
 
 __all__ = ["DB_ENV", "IncidentKit", "TickReport"]
 
@@ -603,6 +609,8 @@ class IncidentKit:
                     )
                 ]
             case TargetMissed():
+                if not after.is_open:  # recorded with the resolution: no reminder
+                    return []
                 targets = [p for p in (after.commander,) if p]
                 return [
                     note(
@@ -892,15 +900,19 @@ class IncidentKit:
         """Resolve; refused with :class:`GuardFailed` while required criteria are open.
 
         ``force=True`` with a ``reason`` overrides the open criteria; both are
-        recorded on the timeline.
+        recorded on the timeline. Targets missed since the last tick are
+        recorded in the same append, before the resolution.
         """
         return self._run(
             incident_id,
             "resolve",
             by,
-            lambda s, _: decide_resolve(
-                s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
-            ),
+            lambda s, now: [
+                *missed_targets(s, self.policy, now),
+                *decide_resolve(
+                    s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
+                ),
+            ],
         )
 
     def reopen(self, incident_id: str, *, by: str, reason: str) -> Incident:

@@ -37,7 +37,7 @@ from incidentkit.oncall.escalation import (
 )
 from incidentkit.policy import Policy
 
-__all__ = ["RESPONSE_TARGET_KEY", "SYSTEM_ACTOR", "due_events", "next_due"]
+__all__ = ["RESPONSE_TARGET_KEY", "SYSTEM_ACTOR", "due_events", "missed_targets", "next_due"]
 
 SYSTEM_ACTOR = "incidentkit"
 RESPONSE_TARGET_KEY = "target:response"
@@ -131,6 +131,19 @@ def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, Ta
             )
             pending.append((phase_deadline + _RESOLUTION, missed))
     return pending
+
+
+def missed_targets(state: Incident, policy: Policy, now: datetime) -> list[TargetMissed]:
+    """The targets missed by ``now`` and not recorded yet, in due-time order.
+
+    The kit records them in the same append as a resolution: ``tick()`` skips
+    resolved incidents, so a target missed after the last tick would
+    otherwise never reach the timeline.
+    """
+    if not state.is_open:
+        return []
+    found = [missed for earliest, missed in _pending_targets(state, policy) if now >= earliest]
+    return sorted(found, key=lambda missed: missed.due_at)
 
 
 def due_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
