@@ -29,20 +29,21 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.lifecycle import DEFAULT_PHASE_TARGETS, Phase
 from incidentkit.oncall.config import OnCallConfig, load_oncall
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
-from incidentkit.severity import SeverityPolicy
+from incidentkit.severity import Severity, SeverityPolicy
 
 __all__ = ["PhaseTargets", "Policy", "load_policy"]
 
@@ -89,8 +90,9 @@ class Policy:
 
     ``gating_checklist`` names the checklist whose required items must be
     closed before an incident resolves (``""`` disables the gate).
-    ``zone`` is the time zone for channel names and human renderings;
-    stored times are always UTC. ``oncall`` holds the schedules and the
+    ``zone`` is the time zone for channel names, human renderings and
+    business days (``business_days`` is the holiday calendar, TOML table
+    ``[business_days]``); stored times are always UTC. ``oncall`` holds the schedules and the
     escalation policies (TOML tables ``[oncall]`` and ``[escalation]``).
     """
 
@@ -104,6 +106,7 @@ class Policy:
     channel_prefix: str = "#incident-"
     zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
     oncall: OnCallConfig = attrs.field(factory=OnCallConfig)
+    business_days: BusinessDays = attrs.field(factory=BusinessDays)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:
@@ -144,6 +147,11 @@ class Policy:
         except tomllib.TOMLDecodeError as err:
             raise PolicyError([("$", f"not valid TOML: {err}")], source=source) from err
         return cls.from_mapping(data, source=source)
+
+    def response_deadline(self, severity: Severity, declared_at: datetime) -> datetime | None:
+        """When acknowledgement is due at ``severity``, business days counted in :attr:`zone`."""
+        level = self.severity.level(severity)
+        return level.response_deadline(declared_at, self.zone, self.business_days)
 
     @property
     def checklist_names(self) -> tuple[str, ...]:

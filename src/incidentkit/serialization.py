@@ -8,6 +8,7 @@ choices to a converter you own. The choices:
 * timedeltas: a number of seconds on output; on input a number of seconds, an
   ISO 8601 duration (``PT5M``) or a short form (``5m``, ``1h30m``, ``90s``, ``2d``);
 * ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``;
+* ``datetime.date``: ``"YYYY-MM-DD"`` (or a TOML date); a datetime is not a date;
 * ``zoneinfo.ZoneInfo``: its IANA key;
 * strings, booleans, integers and floats: taken as they are, never coerced
   (``"yes"`` is not a boolean; an integer is accepted where a float is wanted);
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -154,6 +155,19 @@ def _structure_timedelta(value: object, _: type[Any]) -> timedelta:
         raise ValueError(err.reason) from None
 
 
+def _structure_date(value: object, _: type[Any]) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        raise ValueError(f"expected a date, got a date and time ({value.isoformat()})")
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)")
+
+
 def _structure_optional_timedelta(value: object, cls: type[Any]) -> timedelta | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
         return None
@@ -200,6 +214,15 @@ def configure_converter(converter: cattrs.Converter) -> None:
         ),
     )
     converter.register_structure_hook(time, _structure_time)
+    converter.register_unstructure_hook(date, date.isoformat)
+    converter.register_structure_hook(date, _structure_date)
+
+    def structure_dates(value: object, _: type[Any]) -> frozenset[date]:
+        if not isinstance(value, list | tuple | set | frozenset):
+            raise ValueError(f"expected a list of dates, got {value!r}")
+        return frozenset(converter.structure(list(value), tuple[date, ...]))
+
+    converter.register_structure_hook_func(lambda t: t == frozenset[date], structure_dates)
     converter.register_unstructure_hook(ZoneInfo, lambda v: v.key)
     converter.register_structure_hook(ZoneInfo, _structure_zone)
     converter.register_unstructure_hook_func(

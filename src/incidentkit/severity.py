@@ -27,12 +27,14 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from incidentkit._time import ensure_aware
+from incidentkit.business_days import BusinessDays, business_day_end
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 
 __all__ = [
@@ -95,6 +97,9 @@ class Severity(enum.StrEnum):
             ) from None
 
 
+_UTC_ZONE = ZoneInfo("UTC")
+
+
 class Paging(enum.StrEnum):
     """How responders are reached at a severity (the guide's escalation column)."""
 
@@ -148,7 +153,8 @@ class SeverityLevel:
 
     ``response_target`` is the time allowed to acknowledge; when it is ``None``
     and ``next_business_day`` is set, the target is the end of the next
-    business day (Monday to Friday, UTC). ``update_cadence`` is how often a
+    business day, counted in the policy's zone with its holiday calendar
+    (:func:`incidentkit.business_days.business_day_end`). ``update_cadence`` is how often a
     status update is due (``None``: no fixed cadence, ``cadence_note`` says
     what instead). ``escalate_after`` is the delay before the next escalation
     step when nobody acknowledges.
@@ -165,17 +171,24 @@ class SeverityLevel:
     paging: Paging = Paging.NOTIFY
     escalate_after: timedelta | None = attrs.field(default=None, validator=_non_negative)
 
-    def response_deadline(self, declared_at: datetime) -> datetime | None:
-        """When acknowledgement is due for an incident declared at ``declared_at``."""
+    def response_deadline(
+        self,
+        declared_at: datetime,
+        zone: ZoneInfo = _UTC_ZONE,
+        business_days: BusinessDays | None = None,
+    ) -> datetime | None:
+        """When acknowledgement is due for an incident declared at ``declared_at``.
+
+        A ``next_business_day`` target is counted in ``zone`` with the
+        ``business_days`` calendar (the policy passes its own: use
+        :meth:`incidentkit.policy.Policy.response_deadline`).
+        """
         declared = ensure_aware(declared_at, "declared_at")
         if self.response_target is not None:
             return declared + self.response_target
         if not self.next_business_day:
             return None
-        day = declared.astimezone(UTC).date() + timedelta(days=1)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-        return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        return business_day_end(declared, zone, business_days)
 
     def describe_target(self) -> str:
         """Human text for the response target: ``5m``, ``1h``, ``next business day``."""

@@ -106,7 +106,7 @@ def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, Ta
     """
     pending: list[tuple[datetime, TargetMissed]] = []
     level = policy.severity.level(state.severity)
-    deadline = level.response_deadline(state.declared_at)
+    deadline = policy.response_deadline(state.severity, state.declared_at)
     if (
         deadline is not None
         and _late(state.acknowledged_at, deadline)
