@@ -103,6 +103,7 @@ from incidentkit.timers import (
     escalation_events,
     missed_targets,
     next_due,
+    notifies,
 )
 
 __all__ = ["DB_ENV", "IncidentKit", "TickReport"]
@@ -609,7 +610,8 @@ class IncidentKit:
                     )
                 ]
             case TargetMissed():
-                if not after.is_open:  # recorded with the resolution: no reminder
+                # Recorded with the resolution, or a severity that notifies nobody.
+                if not after.is_open or not notifies(self.policy, after.severity):
                     return []
                 targets = [p for p in (after.commander,) if p]
                 return [

@@ -39,40 +39,13 @@ import attrs
 from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
-from incidentkit.lifecycle import DEFAULT_PHASE_TARGETS, Phase
+from incidentkit.lifecycle import Phase, PhaseTargets
 from incidentkit.oncall.config import OnCallConfig, load_oncall
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
 from incidentkit.severity import Severity, SeverityPolicy
 
 __all__ = ["PhaseTargets", "Policy", "load_policy"]
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, timedelta) and value < timedelta(0):
-        raise ValidationError(attribute.name, "must not be negative")
-
-
-@attrs.frozen
-class PhaseTargets:
-    """How long after declaration each response phase should be done (``None``: no target)."""
-
-    assess: timedelta | None = attrs.field(
-        default=DEFAULT_PHASE_TARGETS[Phase.ASSESS], validator=_non_negative
-    )
-    mitigate: timedelta | None = attrs.field(
-        default=DEFAULT_PHASE_TARGETS[Phase.MITIGATE], validator=_non_negative
-    )
-    investigate: timedelta | None = attrs.field(
-        default=DEFAULT_PHASE_TARGETS[Phase.INVESTIGATE], validator=_non_negative
-    )
-    resolve: timedelta | None = attrs.field(
-        default=DEFAULT_PHASE_TARGETS[Phase.RESOLVE], validator=_non_negative
-    )
-
-    def as_mapping(self) -> dict[Phase, timedelta | None]:
-        """Phase → target."""
-        return {phase: getattr(self, phase.value) for phase in Phase}
 
 
 def _unique_checklists(
@@ -102,6 +75,7 @@ class Policy:
         default=DEFAULT_TEMPLATES, validator=_unique_checklists
     )
     phases: PhaseTargets = attrs.field(factory=PhaseTargets)
+    """Phase targets of the severities whose level sets none (SEV1 and SEV2 by default)."""
     gating_checklist: str = "resolution"
     channel_prefix: str = "#incident-"
     zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
@@ -131,7 +105,7 @@ class Policy:
         severity = rest.get("severity")
         if isinstance(severity, Mapping) and isinstance(severity.get("levels"), list):
             merged["severity"]["levels"] = _merge_levels(
-                base["severity"]["levels"], severity["levels"]
+                base["severity"]["levels"], severity["levels"], merged.get("phases")
             )
         oncall = load_oncall(
             {k: data[k] for k in ("oncall", "escalation") if k in data}, source=source
@@ -147,6 +121,11 @@ class Policy:
         except tomllib.TOMLDecodeError as err:
             raise PolicyError([("$", f"not valid TOML: {err}")], source=source) from err
         return cls.from_mapping(data, source=source)
+
+    def phase_targets(self, severity: Severity) -> dict[Phase, timedelta | None]:
+        """Phase → target at ``severity``: the level's own ``phases``, else :attr:`phases`."""
+        own = self.severity.level(severity).phases
+        return (own if own is not None else self.phases).as_mapping()
 
     def response_deadline(self, severity: Severity, declared_at: datetime) -> datetime | None:
         """When acknowledgement is due at ``severity``, business days counted in :attr:`zone`."""
@@ -176,19 +155,26 @@ def _merge(base: Any, override: Any) -> Any:
     return override
 
 
-def _merge_levels(base: list[Any], override: list[Any]) -> list[Any]:
+def _merge_levels(base: list[Any], override: list[Any], phases: Any) -> list[Any]:
     """``[[severity.levels]]`` entries override the default level with the same severity.
 
     A level a file does not mention keeps the guide's definition; an entry
     with an unknown or missing ``severity`` is kept as written so structuring
-    reports it with its index.
+    reports it with its index. A level's ``phases`` table overrides, key by
+    key, the targets that severity had (its own, or the policy's ``[phases]``).
     """
     by_severity = {level["severity"]: dict(level) for level in base}
     merged: list[Any] = []
     for entry in override:
         key = entry.get("severity") if isinstance(entry, Mapping) else None
         if isinstance(key, str) and key.upper() in by_severity:
-            merged.append({**by_severity.pop(key.upper()), **entry, "severity": key.upper()})
+            default = by_severity.pop(key.upper())
+            level = {**default, **entry, "severity": key.upper()}
+            own = entry.get("phases")
+            if isinstance(own, Mapping) and isinstance(phases, Mapping):
+                before = default.get("phases")
+                level["phases"] = _merge(dict(before if before is not None else phases), own)
+            merged.append(level)
         else:
             merged.append(entry)
     return merged + list(by_severity.values())

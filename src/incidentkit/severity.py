@@ -36,6 +36,7 @@ import attrs
 from incidentkit._time import ensure_aware
 from incidentkit.business_days import BusinessDays, business_day_end
 from incidentkit.errors import NotFound, PolicyError, ValidationError
+from incidentkit.lifecycle import PhaseTargets
 
 __all__ = [
     "Classification",
@@ -157,7 +158,9 @@ class SeverityLevel:
     (:func:`incidentkit.business_days.business_day_end`). ``update_cadence`` is how often a
     status update is due (``None``: no fixed cadence, ``cadence_note`` says
     what instead). ``escalate_after`` is the delay before the next escalation
-    step when nobody acknowledges.
+    step when nobody acknowledges. ``phases`` are this severity's phase
+    targets (``None``: the policy's ``[phases]``; the guide's SEV3 and SEV4
+    have none).
     """
 
     severity: Severity
@@ -170,6 +173,7 @@ class SeverityLevel:
     cadence_note: str = ""
     paging: Paging = Paging.NOTIFY
     escalate_after: timedelta | None = attrs.field(default=None, validator=_non_negative)
+    phases: PhaseTargets | None = None
 
     def response_deadline(
         self,
@@ -417,6 +421,7 @@ _DEFAULT_LEVELS = (
         response_target=timedelta(hours=1),
         cadence_note="updates as major progress occurs",
         paging=Paging.NOTIFY,
+        phases=PhaseTargets.none(),
     ),
     SeverityLevel(
         severity=Severity.SEV4,
@@ -431,6 +436,7 @@ _DEFAULT_LEVELS = (
         next_business_day=True,
         cadence_note="included in regular updates",
         paging=Paging.TICKET,
+        phases=PhaseTargets.none(),
     ),
 )
 

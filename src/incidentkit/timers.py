@@ -15,7 +15,10 @@ Four kinds of timer, all measured in elapsed UTC time:
   acknowledgement;
 * status-update reminders at the severity's cadence (SEV1 15 min, SEV2 30 min);
 * the response target (acknowledge within 5 min for SEV1 …), once;
-* phase targets (assess 5 min, mitigate 15 min, resolve 30 min), once each.
+* phase targets of the severity (SEV1 and SEV2: assess 5 min, mitigate
+  15 min, resolve 30 min; SEV3 and SEV4: none), once each. A missed target
+  of a severity that does not notify (:func:`notifies`) is recorded without
+  a notification.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from incidentkit.events import EscalationFired, Event, ReminderFired, TargetMiss
 from incidentkit.incident import Incident
 from incidentkit.lifecycle import Phase
 from incidentkit.oncall.escalation import (
+    Action,
     EscalationPolicy,
     due_reminders,
     due_steps,
@@ -36,8 +40,16 @@ from incidentkit.oncall.escalation import (
     resolve_targets,
 )
 from incidentkit.policy import Policy
+from incidentkit.severity import Severity
 
-__all__ = ["RESPONSE_TARGET_KEY", "SYSTEM_ACTOR", "due_events", "missed_targets", "next_due"]
+__all__ = [
+    "RESPONSE_TARGET_KEY",
+    "SYSTEM_ACTOR",
+    "due_events",
+    "missed_targets",
+    "next_due",
+    "notifies",
+]
 
 SYSTEM_ACTOR = "incidentkit"
 RESPONSE_TARGET_KEY = "target:response"
@@ -47,6 +59,18 @@ _RESOLUTION = timedelta(microseconds=1)
 
 def _escalation_policy(state: Incident, policy: Policy) -> EscalationPolicy | None:
     return policy.oncall.escalation.for_severity(state.severity)
+
+
+def notifies(policy: Policy, severity: Severity) -> bool:
+    """Whether anyone is notified at ``severity``: its escalation policy pages or notifies.
+
+    The guide's SEV4 ("create ticket, no immediate notification") does not:
+    its missed targets are recorded on the timeline without a reminder.
+    """
+    escalation = policy.oncall.escalation.for_severity(severity)
+    return escalation is not None and any(
+        step.action in (Action.PAGE, Action.NOTIFY) for step in escalation.steps
+    )
 
 
 def escalation_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
@@ -120,7 +144,7 @@ def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, Ta
         )
         pending.append((deadline, missed))
     completions = _phase_completions(state)
-    for phase, target in policy.phases.as_mapping().items():
+    for phase, target in policy.phase_targets(state.severity).items():
         if target is None:
             continue
         key = f"target:phase:{phase.value}"
