@@ -98,6 +98,7 @@ class Policy:
         """Build a policy from parsed TOML/JSON: tables override :meth:`default`."""
         if not isinstance(data, Mapping):
             raise PolicyError([("$", "expected a table")], source=source)
+        _refuse_moved_keys(data, source)
         rest = {k: v for k, v in data.items() if k not in ("oncall", "escalation")}
         base = converter().unstructure(cls.default())
         base.pop("oncall")
@@ -143,6 +144,30 @@ class Policy:
             if template.name == name:
                 return template
         raise NotFound("checklist", name, self.checklist_names)
+
+
+_MOVED = ("paging", "escalate_after")
+
+
+def _refuse_moved_keys(data: Mapping[str, Any], source: str | None) -> None:
+    """``paging``/``escalate_after`` on a level were ignored; escalation has one home now."""
+    severity = data.get("severity")
+    levels = severity.get("levels") if isinstance(severity, Mapping) else None
+    if not isinstance(levels, list):
+        return
+    problems = [
+        (
+            f"$.severity.levels[{index}].{key}",
+            "no longer a severity key: who is paged or notified, and after how long, is "
+            "set by the severity's [[escalation.policies]] entry (see the escalation guide)",
+        )
+        for index, level in enumerate(levels)
+        if isinstance(level, Mapping)
+        for key in _MOVED
+        if key in level
+    ]
+    if problems:
+        raise PolicyError(problems, source=source)
 
 
 def _merge(base: Any, override: Any) -> Any:

@@ -102,7 +102,11 @@ _UTC_ZONE = ZoneInfo("UTC")
 
 
 class Paging(enum.StrEnum):
-    """How responders are reached at a severity (the guide's escalation column)."""
+    """How an escalation policy reaches responders (the guide's escalation column).
+
+    Read from the policy (:attr:`incidentkit.oncall.EscalationPolicy.paging`);
+    escalation is set in ``[[escalation.policies]]`` only, not on the level.
+    """
 
     PAGE = "page"
     """Page the on-call primary at once."""
@@ -157,8 +161,7 @@ class SeverityLevel:
     business day, counted in the policy's zone with its holiday calendar
     (:func:`incidentkit.business_days.business_day_end`). ``update_cadence`` is how often a
     status update is due (``None``: no fixed cadence, ``cadence_note`` says
-    what instead). ``escalate_after`` is the delay before the next escalation
-    step when nobody acknowledges. ``phases`` are this severity's phase
+    what instead). ``phases`` are this severity's phase
     targets (``None``: the policy's ``[phases]``; the guide's SEV3 and SEV4
     have none).
     """
@@ -171,8 +174,6 @@ class SeverityLevel:
     next_business_day: bool = False
     update_cadence: timedelta | None = attrs.field(default=None, validator=_non_negative)
     cadence_note: str = ""
-    paging: Paging = Paging.NOTIFY
-    escalate_after: timedelta | None = attrs.field(default=None, validator=_non_negative)
     phases: PhaseTargets | None = None
 
     def response_deadline(
@@ -389,8 +390,6 @@ _DEFAULT_LEVELS = (
         response_target=timedelta(minutes=5),
         update_cadence=timedelta(minutes=15),
         cadence_note="real-time updates every 15 minutes",
-        paging=Paging.PAGE,
-        escalate_after=timedelta(minutes=5),
     ),
     SeverityLevel(
         severity=Severity.SEV2,
@@ -405,8 +404,6 @@ _DEFAULT_LEVELS = (
         response_target=timedelta(minutes=15),
         update_cadence=timedelta(minutes=30),
         cadence_note="updates every 30 minutes",
-        paging=Paging.NOTIFY_THEN_PAGE,
-        escalate_after=timedelta(minutes=15),
     ),
     SeverityLevel(
         severity=Severity.SEV3,
@@ -420,7 +417,6 @@ _DEFAULT_LEVELS = (
         ),
         response_target=timedelta(hours=1),
         cadence_note="updates as major progress occurs",
-        paging=Paging.NOTIFY,
         phases=PhaseTargets.none(),
     ),
     SeverityLevel(
@@ -435,7 +431,6 @@ _DEFAULT_LEVELS = (
         ),
         next_business_day=True,
         cadence_note="included in regular updates",
-        paging=Paging.TICKET,
         phases=PhaseTargets.none(),
     ),
 )

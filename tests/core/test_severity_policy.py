@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from incidentkit.errors import PolicyError, ValidationError
+from incidentkit.oncall import EscalationPolicies
 from incidentkit.policy import Policy
 from incidentkit.severity import (
     FeatureScope,
@@ -130,7 +131,8 @@ def test_signals_refuse_out_of_range_values(field: str, value: object) -> None:
 
 def test_the_default_levels_follow_the_guide() -> None:
     policy = SeverityPolicy.default()
-    assert [policy.level(s).paging for s in Severity] == [
+    escalation = EscalationPolicies.default()
+    assert [escalation.for_severity(s).paging for s in Severity] == [  # type: ignore[union-attr]
         Paging.PAGE,
         Paging.NOTIFY_THEN_PAGE,
         Paging.NOTIFY,
