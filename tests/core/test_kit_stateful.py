@@ -43,7 +43,8 @@ from incidentkit.events import (
     Resolved,
 )
 from incidentkit.incident import Incident, fold
-from incidentkit.kit import COMMANDER_ACTIONS, IncidentKit
+from incidentkit.engine import COMMANDER_ACTIONS
+from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import INITIAL_STATUS, TRANSITIONS, Phase, Status
 from incidentkit.policy import Policy
 from incidentkit.roles import RolePolicy
