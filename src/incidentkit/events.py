@@ -56,6 +56,7 @@ __all__ = [
     "StatusChanged",
     "TargetMissed",
     "UpdatePosted",
+    "event_types",
     "register_event",
 ]
 
@@ -460,10 +461,18 @@ AnyEvent = Union[  # noqa: UP007 - cattrs' tagged-union strategy takes a typing.
 ]
 """The union of the built-in event classes."""
 
-_REGISTRY: dict[str, type[Event]] = {cls.tag: cls for cls in get_args(AnyEvent)}
+EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType(
+    {cls.tag: cls for cls in get_args(AnyEvent)}
+)
+"""Stable tag → built-in event class."""
 
-EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType(_REGISTRY)
-"""Stable tag → event class: the built-in ones and every registered one (read only)."""
+_REGISTRY: dict[str, type[Event]] = dict(EVENT_TYPES)
+
+
+def event_types() -> Mapping[str, type[Event]]:
+    """Stable tag → event class: the built-in ones and every registered one (read only)."""
+    return MappingProxyType(_REGISTRY)
+
 
 _TAG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 

@@ -32,13 +32,13 @@ from incidentkit.clock import Clock, SystemClock
 from incidentkit.engine import Capability, Decide, Engine
 from incidentkit.errors import IncidentKitError, NotFound, ValidationError
 from incidentkit.events import (
-    EVENT_TYPES,
     Conclusion,
     Declared,
     Event,
     PublicStatus,
     RecordedEvent,
     Source,
+    event_types,
 )
 from incidentkit.incident import (
     Incident,
@@ -667,7 +667,7 @@ class IncidentKit:
         """Append already-built events (for importers and extensions). Use with care."""
         batch = list(events)
         for index, event in enumerate(batch):
-            if not isinstance(event, Event) or EVENT_TYPES.get(event.tag) is not type(event):
+            if not isinstance(event, Event) or event_types().get(event.tag) is not type(event):
                 raise ValidationError(f"events[{index}]", f"not a timeline event: {event!r}")
             if isinstance(event, Declared):
                 raise ValidationError(

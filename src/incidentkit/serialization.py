@@ -35,7 +35,7 @@ from cattrs.errors import ClassValidationError, IterableValidationError
 
 from incidentkit._time import ensure_aware, parse_datetime
 from incidentkit.errors import PolicyError, ValidationError
-from incidentkit.events import EVENT_TYPES, Event
+from incidentkit.events import Event, event_types
 
 __all__ = [
     "configure_converter",
@@ -170,7 +170,7 @@ def _structure_event(converter: cattrs.Converter) -> Callable[[Any, type], Event
         if not isinstance(value, Mapping):
             raise ValueError(f"expected an event object, got {type(value).__name__}")
         tag = value.get("type")
-        cls = EVENT_TYPES.get(tag) if isinstance(tag, str) else None
+        cls = event_types().get(tag) if isinstance(tag, str) else None
         if cls is None:
             raise ValueError(f"unknown event type {tag!r}")
         if cls not in plain:
@@ -277,7 +277,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     :raises ValidationError: naming the field when the tag or a value is wrong.
     """
     tag = data.get("type")
-    if not isinstance(tag, str) or tag not in EVENT_TYPES:
+    if not isinstance(tag, str) or tag not in event_types():
         raise ValidationError("type", f"unknown event type {tag!r}")
     try:
         event: Event = converter().structure(dict(data), Event)
