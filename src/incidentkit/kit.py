@@ -22,15 +22,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import attrs
-
-from incidentkit._delivery import DeliveryReport
-from incidentkit._delivery import deliver as _deliver
+from incidentkit._delivery import DeliveryReport, deliver
 from incidentkit._time import ensure_aware
 from incidentkit.checklists import ItemState
 from incidentkit.clock import Clock, SystemClock
-from incidentkit.engine import Capability, Decide, Engine
-from incidentkit.errors import IncidentKitError, NotFound, ValidationError
+from incidentkit.engine import Capability, Decide, Engine, TickReport, run_forever
+from incidentkit.errors import NotFound, ValidationError
 from incidentkit.events import (
     Conclusion,
     Declared,
@@ -71,7 +68,7 @@ from incidentkit.severity import Severity, Signals
 from incidentkit.store import IncidentSummary, Store, SummaryQuery
 from incidentkit.timeline import ChainCheck, verify_chain
 
-__all__ = ["DB_ENV", "IncidentKit", "TickReport"]
+__all__ = ["DB_ENV", "IncidentKit"]
 
 log = logging.getLogger("incidentkit")
 
@@ -86,21 +83,6 @@ S = TypeVar("S")
 
 def _new_id(now: datetime) -> str:
     return f"INC-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
-
-
-@attrs.frozen
-class TickReport:
-    """What one :meth:`IncidentKit.tick` did.
-
-    ``checked`` counts incidents whose summary said something was due;
-    ``fired`` lists the timer events this call recorded; ``failures`` maps an
-    incident id to the error that stopped its evaluation.
-    """
-
-    at: datetime
-    checked: int
-    fired: tuple[RecordedEvent, ...]
-    failures: Mapping[str, str] = attrs.field(factory=dict)
 
 
 class IncidentKit:
@@ -568,7 +550,7 @@ class IncidentKit:
         idempotency key; see :mod:`incidentkit._delivery`.
         """
         engine = self.engine
-        return _deliver(
+        return deliver(
             engine,
             now=engine.now(),
             limit=limit,
@@ -610,25 +592,7 @@ class IncidentKit:
         keys already fired and records nothing. Call it from the scheduler you
         have (cron, Celery beat, APScheduler) or use :meth:`run_forever`.
         """
-        engine = self.engine
-        at = ensure_aware(now, "now") if now is not None else engine.now()
-        due = self.store.summaries(
-            SummaryQuery(statuses={s for s in Status if s.is_open}, due_before=at)
-        )
-        fired: list[RecordedEvent] = []
-        failures: dict[str, str] = {}
-        for summary in due:
-            incident_id = summary.incident_id
-            try:
-                recorded = engine.system(
-                    incident_id, "tick", lambda s, _: engine.due_events(s, at)
-                ).records
-            except IncidentKitError as err:
-                log.warning("tick: incident %s: %s", incident_id, err)
-                failures[incident_id] = str(err)
-                continue
-            fired.extend(recorded)
-        return TickReport(at, len(due), tuple(fired), failures)
+        return self.engine.tick(ensure_aware(now, "now") if now is not None else None)
 
     def run_forever(
         self,
@@ -643,25 +607,8 @@ class IncidentKit:
         main thread (the current pass finishes first). A convenience loop: the
         design works just as well with ``tick()`` called from your scheduler.
         """
-        import signal
-
-        done = stop or threading.Event()
-        previous: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                previous[signum] = signal.signal(signum, lambda *_: done.set())
-        try:
-            while not done.is_set():
-                try:
-                    self.tick()
-                    if deliver:
-                        self.deliver()
-                except IncidentKitError as err:
-                    log.error("run_forever: %s", err)
-                done.wait(interval.total_seconds())
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
+        passes = (self.tick, self.deliver) if deliver else (self.tick,)
+        run_forever(passes, interval, stop)
 
     def record(self, incident_id: str, events: Sequence[Event], *, by: str) -> Incident:
         """Append already-built events (for importers and extensions). Use with care."""

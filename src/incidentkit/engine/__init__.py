@@ -9,7 +9,14 @@ section through one :class:`Capability` value; see
 """
 
 from incidentkit.engine._cache import Loaded, StateCache
-from incidentkit.engine._engine import COMMANDER_ACTIONS, CommandResult, Decide, Engine
+from incidentkit.engine._engine import (
+    COMMANDER_ACTIONS,
+    CommandResult,
+    Decide,
+    Engine,
+    TickReport,
+)
+from incidentkit.engine._loop import run_forever
 from incidentkit.engine.capability import Capability, Planner, Route, TimerSource
 from incidentkit.engine.routing import (
     core_notifications,
@@ -29,10 +36,12 @@ __all__ = [
     "Planner",
     "Route",
     "StateCache",
+    "TickReport",
     "TimerSource",
     "core_notifications",
     "headline",
     "incident_ref",
     "make_notification",
     "plan_rows",
+    "run_forever",
 ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import secrets
 import socket
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -26,15 +27,18 @@ from incidentkit.errors import (
 )
 from incidentkit.events import Event, RecordedEvent, register_event
 from incidentkit.incident import Incident, actor, apply, register_fold
+from incidentkit.lifecycle import Status
 from incidentkit.notify import Notification
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.serialization import event_from_json, event_to_json
-from incidentkit.store import IncidentSummary, OutboxMessage, Store, StoredEvent
+from incidentkit.store import IncidentSummary, OutboxMessage, Store, StoredEvent, SummaryQuery
 from incidentkit.timeline import GENESIS_HASH, chain_hash
 from incidentkit.timers import SYSTEM_ACTOR
 
-__all__ = ["COMMANDER_ACTIONS", "CommandResult", "Decide", "Engine"]
+__all__ = ["COMMANDER_ACTIONS", "CommandResult", "Decide", "Engine", "TickReport"]
+
+log = logging.getLogger("incidentkit")
 
 #: Commands only the incident commander may run once one is assigned.
 COMMANDER_ACTIONS = frozenset(
@@ -43,6 +47,21 @@ COMMANDER_ACTIONS = frozenset(
 
 Decide = Callable[[Incident, datetime], Sequence[Event]]
 """A pure handler bound to its arguments: ``(state, now) -> events`` (or raise)."""
+
+
+@attrs.frozen
+class TickReport:
+    """What one :meth:`IncidentKit.tick <incidentkit.kit.IncidentKit.tick>` did.
+
+    ``checked`` counts incidents whose summary said something was due;
+    ``fired`` lists the timer events this call recorded; ``failures`` maps an
+    incident id to the error that stopped its evaluation.
+    """
+
+    at: datetime
+    checked: int
+    fired: tuple[RecordedEvent, ...]
+    failures: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -319,6 +338,25 @@ class Engine:
         events = [e for memo in self._timers for e in memo.source.due(state, self.policy, now)]
         events.sort(key=lambda e: getattr(e, "due_at", now))
         return events
+
+    def tick(self, at: datetime | None = None) -> TickReport:
+        """Record every timer due at ``at`` (default now) on each incident whose summary says so."""
+        at = at if at is not None else self.now()
+        due = self.store.summaries(
+            SummaryQuery(statuses={s for s in Status if s.is_open}, due_before=at)
+        )
+        fired: list[RecordedEvent] = []
+        failures: dict[str, str] = {}
+        for summary in due:
+            incident_id = summary.incident_id
+            try:
+                result = self.system(incident_id, "tick", lambda s, _: self.due_events(s, at))
+            except IncidentKitError as err:
+                log.warning("tick: incident %s: %s", incident_id, err)
+                failures[incident_id] = str(err)
+                continue
+            fired.extend(result.records)
+        return TickReport(at, len(due), tuple(fired), failures)
 
     def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:
         """The notifications ``record`` implies, given the state ``after`` its append."""
