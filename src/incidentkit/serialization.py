@@ -24,18 +24,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, time, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cattrs
+import cattrs.gen
 from cattrs.errors import ClassValidationError, IterableValidationError
-from cattrs.strategies import configure_tagged_union
 
 from incidentkit._time import ensure_aware, parse_datetime
 from incidentkit.errors import PolicyError, ValidationError
-from incidentkit.events import EVENT_TYPES, AnyEvent, Event
+from incidentkit.events import Event, event_types
 
 __all__ = [
     "configure_converter",
@@ -143,8 +143,45 @@ def _structure_zone(value: object, _: type[Any]) -> ZoneInfo:
     raise ValueError(f"unknown IANA time zone: {value!r}")
 
 
-def _event_tag(cls: type) -> str:
-    return cast(type[Event], cls).tag
+def _is_event_class(cls: object) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Event)
+
+
+def _unstructure_event(converter: cattrs.Converter) -> Callable[[Event], dict[str, Any]]:
+    """Events unstructure to their fields plus the ``"type"`` tag, whatever the declared type."""
+    plain: dict[type, Callable[[Any], Any]] = {}
+
+    def hook(event: Event) -> dict[str, Any]:
+        cls = type(event)
+        if cls not in plain:
+            plain[cls] = cattrs.gen.make_dict_unstructure_fn(cls, converter)
+        data: dict[str, Any] = plain[cls](event)
+        data["type"] = cls.tag
+        return data
+
+    return hook
+
+
+def _structure_event(converter: cattrs.Converter) -> Callable[[Any, type], Event]:
+    """Structure any registered event from its ``"type"`` tag (open to capabilities)."""
+    plain: dict[type, Callable[[Any, type], Any]] = {}
+
+    def hook(value: Any, _: type) -> Event:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected an event object, got {type(value).__name__}")
+        tag = value.get("type")
+        cls = event_types().get(tag) if isinstance(tag, str) else None
+        if cls is None:
+            raise ValueError(f"unknown event type {tag!r}")
+        if cls not in plain:
+            plain[cls] = cattrs.gen.make_dict_structure_fn(
+                cls, converter, _cattrs_forbid_extra_keys=True
+            )
+        fields = {k: v for k, v in value.items() if k != "type"}
+        event: Event = plain[cls](fields, cls)
+        return event
+
+    return hook
 
 
 def _structure_timedelta(value: object, _: type[Any]) -> timedelta:
@@ -206,7 +243,8 @@ def configure_converter(converter: cattrs.Converter) -> None:
         lambda t: getattr(t, "__origin__", None) is frozenset,
         lambda v: sorted(converter.unstructure(x) for x in v),
     )
-    configure_tagged_union(AnyEvent, converter, tag_generator=_event_tag, tag_name="type")
+    converter.register_unstructure_hook_func(_is_event_class, _unstructure_event(converter))
+    converter.register_structure_hook(Event, _structure_event(converter))
 
 
 def make_converter() -> cattrs.Converter:
@@ -229,7 +267,7 @@ def converter() -> cattrs.Converter:
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """Unstructure an event into a JSON-ready dict with its ``"type"`` tag."""
-    data: dict[str, Any] = converter().unstructure(event, AnyEvent)
+    data: dict[str, Any] = converter().unstructure(event, type(event))
     return data
 
 
@@ -239,10 +277,10 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     :raises ValidationError: naming the field when the tag or a value is wrong.
     """
     tag = data.get("type")
-    if not isinstance(tag, str) or tag not in EVENT_TYPES:
+    if not isinstance(tag, str) or tag not in event_types():
         raise ValidationError("type", f"unknown event type {tag!r}")
     try:
-        event: Event = converter().structure(dict(data), cast(Any, AnyEvent))
+        event: Event = converter().structure(dict(data), Event)
     except (ClassValidationError, ValidationError, KeyError, TypeError, ValueError) as err:
         problems = _problems(err, "$")
         path, reason = problems[0] if problems else ("$", str(err))
