@@ -19,10 +19,12 @@ from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.clock import Clock, ManualClock, SystemClock
 from incidentkit.errors import (
     ConcurrencyConflict,
+    DuplicateCommand,
     GuardFailed,
     IncidentKitError,
     InvalidTransition,
     NotFound,
+    OutcomeUnknown,
     PermanentFailure,
     PermissionDenied,
     PluginError,
@@ -111,6 +113,7 @@ __all__ = [
     "Conclusion",
     "ConcurrencyConflict",
     "DeliveryReport",
+    "DuplicateCommand",
     "EmailNotifier",
     "EscalationPolicies",
     "EscalationPolicy",
@@ -145,6 +148,7 @@ __all__ = [
     "NotificationKind",
     "NotifierSpec",
     "OnCallConfig",
+    "OutcomeUnknown",
     "Override",
     "Paging",
     "PermanentFailure",

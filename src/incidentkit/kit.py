@@ -8,8 +8,18 @@ Every command follows the same path:
    raises (a refused command appends nothing);
 4. append the events with the expected version, plus the summary and the
    outbox rows they imply, in one store transaction;
-5. on :class:`ConcurrencyConflict` (another replica got there first), reload
-   and decide again, so the command is re-checked against the newer state.
+5. on :class:`ConcurrencyConflict` (another replica got there first), wait a
+   jittered, exponentially growing moment, reload and decide again, so the
+   command is re-checked against the newer state.
+
+Every command carries a command id (the caller's ``idempotency_key``, or one
+the kit generates), stored with its events under a unique key. A command
+whose id is already stored is not appended again: the kit returns the state
+as of that command. After :class:`OutcomeUnknown` the kit looks the id up on
+a new connection: committed, it returns that result; not stored, it runs the
+command again (the unique id makes a second copy impossible, even if the
+first transaction is still in flight); when the store cannot answer, it
+raises :class:`OutcomeUnknown` naming the command id for the host to retry.
 """
 
 from __future__ import annotations
@@ -35,8 +45,10 @@ from incidentkit.checklists import ItemState
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.errors import (
     ConcurrencyConflict,
+    DuplicateCommand,
     IncidentKitError,
     NotFound,
+    OutcomeUnknown,
     PermissionDenied,
     StoreError,
     ValidationError,
@@ -93,9 +105,11 @@ from incidentkit.store import (
     IncidentSummary,
     OutboxMessage,
     Store,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
+from incidentkit.store._checks import check_command_id
 from incidentkit.timeline import GENESIS_HASH, ChainCheck, chain_hash, verify_chain
 from incidentkit.timers import SYSTEM_ACTOR, due_events, escalation_events, next_due
 
@@ -110,6 +124,12 @@ DB_ENV = "INCIDENTKIT_DB"
 COMMANDER_ACTIONS = frozenset(
     {"set_severity", "assign_role", "release_role", "resolve", "reopen", "close"}
 )
+
+
+#: Backoff after a lost version race: a uniform draw from 0 to
+#: ``min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)`` seconds ("full jitter").
+_BACKOFF_BASE = 0.002
+_BACKOFF_CAP = 0.2
 
 
 def _new_id(now: datetime) -> str:
@@ -145,7 +165,9 @@ class IncidentKit:
     ``cache_size`` bounds how many incidents' folded states it keeps between
     calls (a command decides on the cached state; the store's version check
     catches a stale one). ``retries`` is how often a command is decided again
-    after another replica appended first.
+    after another replica appended first (with jittered exponential backoff
+    between tries), and how often it is run again after an unknown outcome
+    that the kit found uncommitted.
 
     >>> from datetime import datetime, timezone
     >>> import incidentkit as ik
@@ -167,7 +189,7 @@ class IncidentKit:
         autoload_plugins: bool | None = None,
         strict_plugins: bool = False,
         id_factory: Callable[[datetime], str] | None = None,
-        retries: int = 5,
+        retries: int = 10,
         cache_size: int = 1024,
     ) -> None:
         if plugin_manager is None:
@@ -386,23 +408,18 @@ class IncidentKit:
         if veto is not None:
             raise PermissionDenied(state.id if state else "(new)", by, action, veto)
 
-    def _commit(
-        self,
-        incident_id: str,
-        before: _Cached | None,
-        events: Sequence[Event],
-        now: datetime,
-    ) -> Incident:
-        return self._commit_records(incident_id, before, events, now)[0]
-
     def _commit_records(
         self,
         incident_id: str,
         before: _Cached | None,
         events: Sequence[Event],
         now: datetime,
+        command: tuple[str, str] | None = None,
     ) -> tuple[Incident, list[RecordedEvent]]:
-        """Append ``events``; return the new state and the records as stored."""
+        """Append ``events``; return the new state and the records as stored.
+
+        ``command`` is ``(command id, action)``, stored with the events.
+        """
         version = before.state.version if before else 0
         previous = before.head_hash if before else GENESIS_HASH
         state = before.state if before else None
@@ -419,7 +436,19 @@ class IncidentKit:
             previous = digest
         assert state is not None
         outbox = [m for record in records for m in self._side_effects(state, record)]
-        self.store.append(incident_id, stored, version, outbox=outbox, summary=self._summary(state))
+        stored_command = (
+            None
+            if command is None
+            else StoredCommand(command[0], incident_id, command[1], state.version, len(stored))
+        )
+        self.store.append(
+            incident_id,
+            stored,
+            version,
+            outbox=outbox,
+            summary=self._summary(state),
+            command=stored_command,
+        )
         self._remember(incident_id, _Cached(state, previous))
         return state, records
 
@@ -431,8 +460,113 @@ class IncidentKit:
         decide: Callable[[Incident, datetime], Sequence[Event]],
         *,
         system: bool = False,
+        idempotency_key: str | None = None,
+        command: str | None = None,
     ) -> Incident:
-        return self._run_records(incident_id, action, by, decide, system=system)[0]
+        return self._run_records(
+            incident_id,
+            action,
+            by,
+            decide,
+            system=system,
+            idempotency_key=idempotency_key,
+            command=command,
+        )[0]
+
+    # --- command ids -----------------------------------------------------------
+
+    def _command_id(self, idempotency_key: str | None) -> str:
+        """The caller's key (checked), or a fresh random command id."""
+        if idempotency_key is None:
+            return f"cmd-{secrets.token_hex(16)}"
+        return check_command_id(idempotency_key, "idempotency_key")
+
+    def _replayed(
+        self, command_id: str, command: str, incident_id: str | None
+    ) -> tuple[Incident, list[RecordedEvent]] | None:
+        """What the stored command ``command_id`` committed, or ``None`` when it is not stored.
+
+        :raises ValidationError: (``idempotency_key``) the id belongs to another
+            command or incident.
+        """
+        found = self.store.command(command_id)
+        if found is None:
+            return None
+        if found.action != command or (
+            incident_id is not None and found.incident_id != incident_id
+        ):
+            raise ValidationError(
+                "idempotency_key",
+                f"{command_id!r} was already used for {found.action} on incident "
+                f"{found.incident_id}, not for {command} on "
+                f"{incident_id if incident_id is not None else 'a new incident'}",
+            )
+        return self._as_of(found)
+
+    def _as_of(self, found: StoredCommand) -> tuple[Incident, list[RecordedEvent]]:
+        """The incident's state right after ``found``'s events, and those events."""
+        first = found.version - found.events + 1
+        state: Incident | None = None
+        records: list[RecordedEvent] = []
+        for row in self.store.load(found.incident_id):
+            if row.version > found.version:
+                break
+            record = self._decode(row)
+            try:
+                state = apply(state, record)
+            except ValueError as err:
+                raise StoreError(str(err)) from err
+            if row.version >= first:
+                records.append(record)
+        if state is None or state.version != found.version:
+            raise StoreError(
+                f"command {found.command_id!r} names {found.incident_id}@{found.version}, "
+                "which the store does not hold"
+            )
+        return state, records
+
+    def _commit_command(
+        self,
+        incident_id: str,
+        before: _Cached | None,
+        events: Sequence[Event],
+        now: datetime,
+        command_id: str,
+        command: str,
+    ) -> tuple[Incident, list[RecordedEvent]] | None:
+        """Append with the command id; resolve a duplicate or an unknown outcome.
+
+        Returns the result (this append's, or the stored one of the same
+        command), or ``None`` when the outcome was unknown and the command is
+        not stored: the caller runs it again, which the unique command id
+        makes safe. Raises ConcurrencyConflict as the store does.
+
+        :raises OutcomeUnknown: the store cannot say whether the command committed.
+        """
+        try:
+            return self._commit_records(incident_id, before, events, now, (command_id, command))
+        except DuplicateCommand:
+            found = self._replayed(command_id, command, incident_id)
+            if found is None:
+                raise StoreError(
+                    f"{self.store.url}: refused command {command_id!r} as a duplicate but "
+                    "holds no record of it"
+                ) from None
+            return found
+        except OutcomeUnknown as err:
+            with self._lock:
+                self._cache.pop(incident_id, None)
+            try:
+                found = self._replayed(command_id, command, incident_id)
+            except StoreError as again:
+                raise OutcomeUnknown(
+                    incident_id, f"{err.reason}; looking the command up failed: {again}", command_id
+                ) from err
+            if found is None:
+                log.info(
+                    "command %s on %s was not committed; running it again", command_id, incident_id
+                )
+            return found
 
     def _system(
         self, incident_id: str, action: str, decide: Callable[[Incident, datetime], Sequence[Event]]
@@ -448,20 +582,32 @@ class IncidentKit:
         decide: Callable[[Incident, datetime], Sequence[Event]],
         *,
         system: bool = False,
+        idempotency_key: str | None = None,
+        command: str | None = None,
     ) -> tuple[Incident, list[RecordedEvent]]:
         """Load, authorize, decide and append (retrying lost races).
 
         Returns the state and the records this call appended (none when the
         decision, possibly after a reload, was to append nothing). ``system``
         skips authorization: only the kit's own timers and delivery use it.
+        ``command`` names the command as stored with its id (default
+        ``action``); a stored ``idempotency_key`` returns that command's
+        result without deciding again.
         """
         who = actor(by)
+        name = command or action
+        command_id = self._command_id(idempotency_key)
+        if idempotency_key is not None:
+            replayed = self._replayed(command_id, name, incident_id)
+            if replayed is not None:
+                return replayed
 
         def authorize(state: Incident) -> None:
             if not system:
                 self._authorize(who, action, state)
 
-        for attempt in range(self._retries + 1):
+        attempt = unknown = 0
+        while True:
             # Decide on the cached state when there is one: the append's version
             # check catches a stale cache. A refusal is only final on fresh state.
             cached = self._cached(incident_id)
@@ -482,15 +628,29 @@ class IncidentKit:
             if not events:
                 return before.state, []
             try:
-                return self._commit_records(incident_id, before, events, now)
+                result = self._commit_command(incident_id, before, events, now, command_id, name)
             except ConcurrencyConflict:
                 with self._lock:
                     self._cache.pop(incident_id, None)
-                if attempt == self._retries:
+                if attempt >= self._retries:
                     raise
-                # Spread competing replicas out a little before deciding again.
-                time.sleep(self._rng.uniform(0, 0.002 * (attempt + 1)))
-        raise AssertionError("unreachable")
+                self._backoff(attempt)
+                attempt += 1
+                continue
+            if result is not None:
+                return result
+            unknown += 1
+            if unknown > self._retries:
+                raise OutcomeUnknown(
+                    incident_id, f"{unknown} appends of the command ended unknown", command_id
+                )
+
+    def _backoff(self, attempt: int) -> None:
+        """Sleep a jittered, exponentially growing moment after losing race ``attempt``.
+
+        Competing replicas spread out instead of colliding again at once.
+        """
+        time.sleep(self._rng.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)))
 
     # --- side effects ----------------------------------------------------------
 
@@ -693,14 +853,22 @@ class IncidentKit:
         description: str = "",
         signals: Signals | None = None,
         incident_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Declare an incident; returns its state.
 
         Give ``severity``, or ``signals`` to classify (the reasons are recorded).
         ``incident_id`` makes declaration idempotent across replicas: a second
         declare with the same id raises :class:`ConcurrencyConflict`.
+        ``idempotency_key`` makes a retry safe: a declare with a key already
+        stored returns that incident (as declared) instead of a second one.
         """
         who = actor(by)
+        command_id = self._command_id(idempotency_key)
+        if idempotency_key is not None:
+            replayed = self._replayed(command_id, "declare", incident_id)
+            if replayed is not None:
+                return replayed[0]
         self._authorize(who, "declare", None)
         now = self._now()
         reasons: tuple[str, ...] = ()
@@ -729,16 +897,32 @@ class IncidentKit:
         )
         declared = apply(None, RecordedEvent(new_id, 1, now, events[0]))
         events.extend(escalation_events(declared, self.policy, now))
-        return self._commit(new_id, None, events, now)
+        for _ in range(self._retries + 1):
+            committed = self._commit_command(new_id, None, events, now, command_id, "declare")
+            if committed is not None:
+                return committed[0]
+        raise OutcomeUnknown(new_id, "every append of the declaration ended unknown", command_id)
 
-    def acknowledge(self, incident_id: str, *, by: str) -> Incident:
+    def acknowledge(
+        self, incident_id: str, *, by: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Acknowledge the incident (stops escalation)."""
         return self._run(
-            incident_id, "acknowledge", by, lambda s, _: decide_acknowledge(s, by=actor(by))
+            incident_id,
+            "acknowledge",
+            by,
+            lambda s, _: decide_acknowledge(s, by=actor(by)),
+            idempotency_key=idempotency_key,
         )
 
     def set_severity(
-        self, incident_id: str, severity: Severity | str, *, by: str, reason: str
+        self,
+        incident_id: str,
+        severity: Severity | str,
+        *,
+        by: str,
+        reason: str,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Raise or lower severity, with a reason.
 
@@ -753,37 +937,58 @@ class IncidentKit:
             changed = apply(state, RecordedEvent(state.id, state.version + 1, now, events[0]))
             return [*events, *escalation_events(changed, self.policy, now)]
 
-        return self._run(incident_id, "set_severity", by, decide)
+        return self._run(incident_id, "set_severity", by, decide, idempotency_key=idempotency_key)
 
-    def assign_role(self, incident_id: str, role: Role | str, person: str, *, by: str) -> Incident:
+    def assign_role(
+        self,
+        incident_id: str,
+        role: Role | str,
+        person: str,
+        *,
+        by: str,
+        idempotency_key: str | None = None,
+    ) -> Incident:
         """Assign a role, or hand it over when someone else holds it."""
         return self._run(
             incident_id,
             "assign_role",
             by,
             lambda s, _: decide_assign_role(s, self.policy, role=role, person=person, by=actor(by)),
+            idempotency_key=idempotency_key,
         )
 
-    def release_role(self, incident_id: str, role: Role | str, *, by: str) -> Incident:
+    def release_role(
+        self, incident_id: str, role: Role | str, *, by: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Leave a role vacant."""
         return self._run(
             incident_id,
             "release_role",
             by,
             lambda s, _: decide_release_role(s, self.policy, role=role, by=actor(by)),
+            idempotency_key=idempotency_key,
         )
 
-    def enter_phase(self, incident_id: str, phase: Phase | str, *, by: str) -> Incident:
+    def enter_phase(
+        self, incident_id: str, phase: Phase | str, *, by: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Move the response into a phase."""
         return self._run(
             incident_id,
             "enter_phase",
             by,
             lambda s, _: decide_enter_phase(s, phase=phase, by=actor(by)),
+            idempotency_key=idempotency_key,
         )
 
     def set_status(
-        self, incident_id: str, status: Status | str, *, by: str, reason: str = ""
+        self,
+        incident_id: str,
+        status: Status | str,
+        *,
+        by: str,
+        reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Move between open statuses (see :data:`incidentkit.lifecycle.TRANSITIONS`)."""
         return self._run(
@@ -791,12 +996,19 @@ class IncidentKit:
             "set_status",
             by,
             lambda s, _: decide_set_status(s, status=status, by=actor(by), reason=reason),
+            idempotency_key=idempotency_key,
         )
 
-    def add_note(self, incident_id: str, text: str, *, by: str) -> Incident:
+    def add_note(
+        self, incident_id: str, text: str, *, by: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Add a note to the timeline."""
         return self._run(
-            incident_id, "add_note", by, lambda s, _: decide_note(s, text=text, by=actor(by))
+            incident_id,
+            "add_note",
+            by,
+            lambda s, _: decide_note(s, text=text, by=actor(by)),
+            idempotency_key=idempotency_key,
         )
 
     def record_hypothesis(
@@ -808,6 +1020,7 @@ class IncidentKit:
         test: str = "",
         result: str = "",
         conclusion: Conclusion | str = Conclusion.INCONCLUSIVE,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Record a hypothesis, how it was tested, the result and the conclusion."""
         return self._run(
@@ -822,6 +1035,7 @@ class IncidentKit:
                 conclusion=conclusion,
                 by=actor(by),
             ),
+            idempotency_key=idempotency_key,
         )
 
     def post_update(
@@ -832,6 +1046,7 @@ class IncidentKit:
         *,
         by: str,
         audience: str = "public",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Post a stakeholder update (investigating, identified, monitoring, resolved)."""
         return self._run(
@@ -841,6 +1056,7 @@ class IncidentKit:
             lambda s, _: decide_post_update(
                 s, status=status, message=message, by=actor(by), audience=audience
             ),
+            idempotency_key=idempotency_key,
         )
 
     def _close_item(
@@ -852,6 +1068,7 @@ class IncidentKit:
         new_state: ItemState,
         by: str,
         reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Incident:
         return self._run(
             incident_id,
@@ -860,24 +1077,71 @@ class IncidentKit:
             lambda s, _: decide_checklist(
                 s, checklist=checklist, item=item, new_state=new_state, by=actor(by), reason=reason
             ),
+            idempotency_key=idempotency_key,
         )
 
-    def check(self, incident_id: str, checklist: str, item: str, *, by: str) -> Incident:
+    def check(
+        self,
+        incident_id: str,
+        checklist: str,
+        item: str,
+        *,
+        by: str,
+        idempotency_key: str | None = None,
+    ) -> Incident:
         """Mark a checklist item done."""
-        return self._close_item(incident_id, "check", checklist, item, ItemState.DONE, by)
+        return self._close_item(
+            incident_id,
+            "check",
+            checklist,
+            item,
+            ItemState.DONE,
+            by,
+            idempotency_key=idempotency_key,
+        )
 
     def skip(
-        self, incident_id: str, checklist: str, item: str, *, by: str, reason: str
+        self,
+        incident_id: str,
+        checklist: str,
+        item: str,
+        *,
+        by: str,
+        reason: str,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Skip a checklist item; a reason is required."""
-        return self._close_item(incident_id, "skip", checklist, item, ItemState.SKIPPED, by, reason)
+        return self._close_item(
+            incident_id,
+            "skip",
+            checklist,
+            item,
+            ItemState.SKIPPED,
+            by,
+            reason,
+            idempotency_key=idempotency_key,
+        )
 
     def not_applicable(
-        self, incident_id: str, checklist: str, item: str, *, by: str, reason: str = ""
+        self,
+        incident_id: str,
+        checklist: str,
+        item: str,
+        *,
+        by: str,
+        reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Mark a checklist item not applicable."""
         return self._close_item(
-            incident_id, "not_applicable", checklist, item, ItemState.NOT_APPLICABLE, by, reason
+            incident_id,
+            "not_applicable",
+            checklist,
+            item,
+            ItemState.NOT_APPLICABLE,
+            by,
+            reason,
+            idempotency_key=idempotency_key,
         )
 
     def resolve(
@@ -888,6 +1152,7 @@ class IncidentKit:
         summary: str = "",
         force: bool = False,
         reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Resolve; refused with :class:`GuardFailed` while required criteria are open.
 
@@ -901,22 +1166,41 @@ class IncidentKit:
             lambda s, _: decide_resolve(
                 s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
             ),
+            idempotency_key=idempotency_key,
         )
 
-    def reopen(self, incident_id: str, *, by: str, reason: str) -> Incident:
+    def reopen(
+        self, incident_id: str, *, by: str, reason: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Reopen a resolved incident."""
         return self._run(
-            incident_id, "reopen", by, lambda s, _: decide_reopen(s, by=actor(by), reason=reason)
+            incident_id,
+            "reopen",
+            by,
+            lambda s, _: decide_reopen(s, by=actor(by), reason=reason),
+            idempotency_key=idempotency_key,
         )
 
-    def close(self, incident_id: str, *, by: str, reason: str = "") -> Incident:
+    def close(
+        self, incident_id: str, *, by: str, reason: str = "", idempotency_key: str | None = None
+    ) -> Incident:
         """Close a resolved incident."""
         return self._run(
-            incident_id, "close", by, lambda s, _: decide_close(s, by=actor(by), reason=reason)
+            incident_id,
+            "close",
+            by,
+            lambda s, _: decide_close(s, by=actor(by), reason=reason),
+            idempotency_key=idempotency_key,
         )
 
     def mark_mitigated(
-        self, incident_id: str, *, by: str, detail: str, action: str = "manual"
+        self,
+        incident_id: str,
+        *,
+        by: str,
+        detail: str,
+        action: str = "manual",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Record a mitigation done outside the kit (a hand-run deploy, a config change).
 
@@ -928,6 +1212,8 @@ class IncidentKit:
             "mitigate",
             by,
             lambda s, _: decide_mark_mitigated(s, by=actor(by), detail=detail, action=action),
+            idempotency_key=idempotency_key,
+            command="mark_mitigated",
         )
 
     # --- side effects after commit -----------------------------------------------
@@ -963,6 +1249,7 @@ class IncidentKit:
         params: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         inline: bool = False,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Request a mitigation action (rollback, feature flag, scale, circuit breaker …).
 
@@ -986,6 +1273,7 @@ class IncidentKit:
             lambda s, _: decide_request_mitigation(
                 s, by=who, action=action, params=plain, dry_run=dry_run, inline=inline
             ),
+            idempotency_key=idempotency_key,
         )
         if inline:
             request = records[0].event
@@ -1058,7 +1346,14 @@ class IncidentKit:
             for number, handler in previous.items():
                 signal.signal(number, handler)
 
-    def record(self, incident_id: str, events: Sequence[Event], *, by: str) -> Incident:
+    def record(
+        self,
+        incident_id: str,
+        events: Sequence[Event],
+        *,
+        by: str,
+        idempotency_key: str | None = None,
+    ) -> Incident:
         """Append already-built events (for importers and extensions). Use with care."""
         batch = list(events)
         for index, event in enumerate(batch):
@@ -1068,7 +1363,9 @@ class IncidentKit:
                 raise ValidationError(
                     f"events[{index}]", "'declared' may only be the first event; use declare()"
                 )
-        return self._run(incident_id, "record", by, lambda s, _: batch)
+        return self._run(
+            incident_id, "record", by, lambda s, _: batch, idempotency_key=idempotency_key
+        )
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""

@@ -89,6 +89,7 @@ def test_tables_live_in_the_schema(postgres_store: PostgresStore, admin: Any) ->
         (postgres_store.schema,),
     ).fetchall()
     assert [r[0] for r in rows] == [
+        "incidentkit_commands",
         "incidentkit_events",
         "incidentkit_meta",
         "incidentkit_outbox",
