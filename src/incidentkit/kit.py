@@ -128,8 +128,8 @@ COMMANDER_ACTIONS = frozenset(
 
 #: Backoff after a lost version race: a uniform draw from 0 to
 #: ``min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)`` seconds ("full jitter").
-_BACKOFF_BASE = 0.002
-_BACKOFF_CAP = 0.2
+_BACKOFF_BASE = 0.001
+_BACKOFF_CAP = 0.1
 
 
 def _new_id(now: datetime) -> str:
@@ -189,7 +189,7 @@ class IncidentKit:
         autoload_plugins: bool | None = None,
         strict_plugins: bool = False,
         id_factory: Callable[[datetime], str] | None = None,
-        retries: int = 10,
+        retries: int = 25,
         cache_size: int = 1024,
     ) -> None:
         if plugin_manager is None:
