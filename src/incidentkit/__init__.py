@@ -20,10 +20,12 @@ from incidentkit.clock import Clock, ManualClock, SystemClock
 from incidentkit.engine import TickReport
 from incidentkit.errors import (
     ConcurrencyConflict,
+    DuplicateCommand,
     GuardFailed,
     IncidentKitError,
     InvalidTransition,
     NotFound,
+    OutcomeUnknown,
     PermanentFailure,
     PermissionDenied,
     PluginError,
@@ -112,6 +114,7 @@ __all__ = [
     "Conclusion",
     "ConcurrencyConflict",
     "DeliveryReport",
+    "DuplicateCommand",
     "EmailNotifier",
     "EscalationPolicies",
     "EscalationPolicy",
@@ -146,6 +149,7 @@ __all__ = [
     "NotificationKind",
     "NotifierSpec",
     "OnCallConfig",
+    "OutcomeUnknown",
     "Override",
     "Paging",
     "PermanentFailure",

@@ -12,7 +12,9 @@ Two families are kept apart:
   :class:`GuardFailed`, :class:`PermissionDenied`, :class:`ValidationError`),
   lost a race (:class:`ConcurrencyConflict`), named something unknown
   (:class:`NotFound`) or met a broken store or plugin
-  (:class:`StoreError`, :class:`PluginError`).
+  (:class:`StoreError`, :class:`PluginError`). :class:`OutcomeUnknown` is
+  the one store error after which the write may have happened: retry with
+  the same ``idempotency_key`` to learn which.
 
 A refused command never appends anything.
 """
@@ -23,10 +25,12 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "ConcurrencyConflict",
+    "DuplicateCommand",
     "GuardFailed",
     "IncidentKitError",
     "InvalidTransition",
     "NotFound",
+    "OutcomeUnknown",
     "PermanentFailure",
     "PermissionDenied",
     "PluginError",
@@ -139,6 +143,39 @@ class NotFound(IncidentKitError, LookupError):
 
 class StoreError(IncidentKitError):
     """The store failed or holds data it cannot read; nothing partial was written."""
+
+
+class OutcomeUnknown(StoreError):
+    """An append may or may not have been committed (the connection died after COMMIT left).
+
+    Nothing can be promised either way. ``command_id`` names the command (the
+    ``idempotency_key`` the caller gave, or the one the kit generated): call
+    the same command again with ``idempotency_key=command_id`` and the kit
+    returns what it committed, or runs it once if it did not.
+    """
+
+    def __init__(self, incident_id: str, reason: str, command_id: str | None = None) -> None:
+        self.incident_id = incident_id
+        self.reason = reason
+        self.command_id = command_id
+        retry = (
+            f"; retry with idempotency_key={command_id!r} to get the committed result"
+            if command_id
+            else "; reload the incident before retrying"
+        )
+        super().__init__(f"outcome unknown for incident {incident_id}: {reason}{retry}")
+
+
+class DuplicateCommand(IncidentKitError):
+    """A store refused an append whose command id it already holds; nothing was written.
+
+    Raised by :meth:`Store.append <incidentkit.store.Store.append>`; the kit
+    catches it and returns what the earlier append of that command committed.
+    """
+
+    def __init__(self, command_id: str) -> None:
+        self.command_id = command_id
+        super().__init__(f"command {command_id!r} was already recorded; nothing was written")
 
 
 class PluginError(IncidentKitError):

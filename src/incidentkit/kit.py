@@ -118,7 +118,7 @@ class IncidentKit:
         autoload_plugins: bool | None = None,
         strict_plugins: bool = False,
         id_factory: Callable[[datetime], str] | None = None,
-        retries: int = 5,
+        retries: int = 25,
         cache_size: int = 1024,
         capabilities: Sequence[Capability] = (),
     ) -> None:
@@ -279,8 +279,10 @@ class IncidentKit:
 
     # --- the write path ------------------------------------------------------
 
-    def _run(self, incident_id: str, action: str, by: object, decide: Decide) -> Incident:
-        return self.engine.run(incident_id, action, by, decide).state
+    def _run(
+        self, key: str | None, incident_id: str, action: str, by: object, decide: Decide
+    ) -> Incident:
+        return self.engine.run(incident_id, action, by, decide, idempotency_key=key).state
 
     def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:
         """The notifications ``record`` implies, given the state ``after`` its append.
@@ -305,6 +307,7 @@ class IncidentKit:
         description: str = "",
         signals: Signals | None = None,
         incident_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Declare an incident; returns its state.
 
@@ -340,16 +343,28 @@ class IncidentKit:
         new_id = incident_id if incident_id is not None else self._id_factory(self.engine.now())
         if not isinstance(new_id, str) or not new_id.strip() or len(new_id) > 64:
             raise ValidationError("incident_id", "must be 1 to 64 characters of text")
-        return self.engine.create(new_id, by, decide).state
+        return self.engine.create(new_id, by, decide, idempotency_key=idempotency_key).state
 
-    def acknowledge(self, incident_id: str, *, by: str) -> Incident:
+    def acknowledge(
+        self, incident_id: str, *, by: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Acknowledge the incident (stops escalation)."""
         return self._run(
-            incident_id, "acknowledge", by, lambda s, _: decide_acknowledge(s, by=actor(by))
+            idempotency_key,
+            incident_id,
+            "acknowledge",
+            by,
+            lambda s, _: decide_acknowledge(s, by=actor(by)),
         )
 
     def set_severity(
-        self, incident_id: str, severity: Severity | str, *, by: str, reason: str
+        self,
+        incident_id: str,
+        severity: Severity | str,
+        *,
+        by: str,
+        reason: str,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Raise or lower severity, with a reason.
 
@@ -362,29 +377,44 @@ class IncidentKit:
                 state, self.policy, now, severity=severity, reason=reason, by=actor(by)
             )
 
-        return self._run(incident_id, "set_severity", by, decide)
+        return self._run(idempotency_key, incident_id, "set_severity", by, decide)
 
-    def assign_role(self, incident_id: str, role: Role | str, person: str, *, by: str) -> Incident:
+    def assign_role(
+        self,
+        incident_id: str,
+        role: Role | str,
+        person: str,
+        *,
+        by: str,
+        idempotency_key: str | None = None,
+    ) -> Incident:
         """Assign a role, or hand it over when someone else holds it."""
         return self._run(
+            idempotency_key,
             incident_id,
             "assign_role",
             by,
             lambda s, _: decide_assign_role(s, self.policy, role=role, person=person, by=actor(by)),
         )
 
-    def release_role(self, incident_id: str, role: Role | str, *, by: str) -> Incident:
+    def release_role(
+        self, incident_id: str, role: Role | str, *, by: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Leave a role vacant."""
         return self._run(
+            idempotency_key,
             incident_id,
             "release_role",
             by,
             lambda s, _: decide_release_role(s, self.policy, role=role, by=actor(by)),
         )
 
-    def enter_phase(self, incident_id: str, phase: Phase | str, *, by: str) -> Incident:
+    def enter_phase(
+        self, incident_id: str, phase: Phase | str, *, by: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Move the response into a phase."""
         return self._run(
+            idempotency_key,
             incident_id,
             "enter_phase",
             by,
@@ -392,20 +422,33 @@ class IncidentKit:
         )
 
     def set_status(
-        self, incident_id: str, status: Status | str, *, by: str, reason: str = ""
+        self,
+        incident_id: str,
+        status: Status | str,
+        *,
+        by: str,
+        reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Move between open statuses (see :data:`incidentkit.lifecycle.TRANSITIONS`)."""
         return self._run(
+            idempotency_key,
             incident_id,
             "set_status",
             by,
             lambda s, _: decide_set_status(s, status=status, by=actor(by), reason=reason),
         )
 
-    def add_note(self, incident_id: str, text: str, *, by: str) -> Incident:
+    def add_note(
+        self, incident_id: str, text: str, *, by: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Add a note to the timeline."""
         return self._run(
-            incident_id, "add_note", by, lambda s, _: decide_note(s, text=text, by=actor(by))
+            idempotency_key,
+            incident_id,
+            "add_note",
+            by,
+            lambda s, _: decide_note(s, text=text, by=actor(by)),
         )
 
     def record_hypothesis(
@@ -417,9 +460,11 @@ class IncidentKit:
         test: str = "",
         result: str = "",
         conclusion: Conclusion | str = Conclusion.INCONCLUSIVE,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Record a hypothesis, how it was tested, the result and the conclusion."""
         return self._run(
+            idempotency_key,
             incident_id,
             "record_hypothesis",
             by,
@@ -441,9 +486,11 @@ class IncidentKit:
         *,
         by: str,
         audience: str = "public",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Post a stakeholder update (investigating, identified, monitoring, resolved)."""
         return self._run(
+            idempotency_key,
             incident_id,
             "post_update",
             by,
@@ -461,8 +508,10 @@ class IncidentKit:
         new_state: ItemState,
         by: str,
         reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Incident:
         return self._run(
+            idempotency_key,
             incident_id,
             command,
             by,
@@ -471,22 +520,61 @@ class IncidentKit:
             ),
         )
 
-    def check(self, incident_id: str, checklist: str, item: str, *, by: str) -> Incident:
+    def check(
+        self,
+        incident_id: str,
+        checklist: str,
+        item: str,
+        *,
+        by: str,
+        idempotency_key: str | None = None,
+    ) -> Incident:
         """Mark a checklist item done."""
-        return self._close_item(incident_id, "check", checklist, item, ItemState.DONE, by)
+        return self._close_item(
+            incident_id,
+            "check",
+            checklist,
+            item,
+            ItemState.DONE,
+            by,
+            idempotency_key=idempotency_key,
+        )
 
     def skip(
-        self, incident_id: str, checklist: str, item: str, *, by: str, reason: str
+        self,
+        incident_id: str,
+        checklist: str,
+        item: str,
+        *,
+        by: str,
+        reason: str,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Skip a checklist item; a reason is required."""
-        return self._close_item(incident_id, "skip", checklist, item, ItemState.SKIPPED, by, reason)
+        return self._close_item(
+            incident_id, "skip", checklist, item, ItemState.SKIPPED, by, reason, idempotency_key
+        )
 
     def not_applicable(
-        self, incident_id: str, checklist: str, item: str, *, by: str, reason: str = ""
+        self,
+        incident_id: str,
+        checklist: str,
+        item: str,
+        *,
+        by: str,
+        reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Mark a checklist item not applicable."""
         return self._close_item(
-            incident_id, "not_applicable", checklist, item, ItemState.NOT_APPLICABLE, by, reason
+            incident_id,
+            "not_applicable",
+            checklist,
+            item,
+            ItemState.NOT_APPLICABLE,
+            by,
+            reason,
+            idempotency_key,
         )
 
     def resolve(
@@ -497,6 +585,7 @@ class IncidentKit:
         summary: str = "",
         force: bool = False,
         reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Resolve; refused with :class:`GuardFailed` while required criteria are open.
 
@@ -504,6 +593,7 @@ class IncidentKit:
         recorded on the timeline.
         """
         return self._run(
+            idempotency_key,
             incident_id,
             "resolve",
             by,
@@ -512,27 +602,47 @@ class IncidentKit:
             ),
         )
 
-    def reopen(self, incident_id: str, *, by: str, reason: str) -> Incident:
+    def reopen(
+        self, incident_id: str, *, by: str, reason: str, idempotency_key: str | None = None
+    ) -> Incident:
         """Reopen a resolved incident."""
         return self._run(
-            incident_id, "reopen", by, lambda s, _: decide_reopen(s, by=actor(by), reason=reason)
+            idempotency_key,
+            incident_id,
+            "reopen",
+            by,
+            lambda s, _: decide_reopen(s, by=actor(by), reason=reason),
         )
 
-    def close(self, incident_id: str, *, by: str, reason: str = "") -> Incident:
+    def close(
+        self, incident_id: str, *, by: str, reason: str = "", idempotency_key: str | None = None
+    ) -> Incident:
         """Close a resolved incident."""
         return self._run(
-            incident_id, "close", by, lambda s, _: decide_close(s, by=actor(by), reason=reason)
+            idempotency_key,
+            incident_id,
+            "close",
+            by,
+            lambda s, _: decide_close(s, by=actor(by), reason=reason),
         )
 
     def mark_mitigated(
-        self, incident_id: str, *, by: str, detail: str, action: str = "manual"
+        self,
+        incident_id: str,
+        *,
+        by: str,
+        detail: str,
+        action: str = "manual",
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Record a mitigation done outside the kit (a hand-run deploy, a config change).
 
         The first applied mitigation sets ``mitigated_at`` (the MTTM milestone).
         Same as ``kit.mitigations.mark_applied``.
         """
-        return self.mitigations.mark_applied(incident_id, by=by, detail=detail, action=action)
+        return self.mitigations.mark_applied(
+            incident_id, by=by, detail=detail, action=action, idempotency_key=idempotency_key
+        )
 
     # --- side effects after commit -----------------------------------------------
 
@@ -568,6 +678,7 @@ class IncidentKit:
         params: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         inline: bool = False,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Request a mitigation action (rollback, feature flag, scale, circuit breaker …).
 
@@ -578,7 +689,13 @@ class IncidentKit:
         Bad ``params`` are refused, naming the field, before anything is recorded.
         """
         return self.mitigations.request(
-            incident_id, action, by=by, params=params, dry_run=dry_run, inline=inline
+            incident_id,
+            action,
+            by=by,
+            params=params,
+            dry_run=dry_run,
+            inline=inline,
+            idempotency_key=idempotency_key,
         )
 
     # --- timers ------------------------------------------------------------------
@@ -610,7 +727,14 @@ class IncidentKit:
         passes = (self.tick, self.deliver) if deliver else (self.tick,)
         run_forever(passes, interval, stop)
 
-    def record(self, incident_id: str, events: Sequence[Event], *, by: str) -> Incident:
+    def record(
+        self,
+        incident_id: str,
+        events: Sequence[Event],
+        *,
+        by: str,
+        idempotency_key: str | None = None,
+    ) -> Incident:
         """Append already-built events (for importers and extensions). Use with care."""
         batch = list(events)
         for index, event in enumerate(batch):
@@ -620,7 +744,7 @@ class IncidentKit:
                 raise ValidationError(
                     f"events[{index}]", "'declared' may only be the first event; use declare()"
                 )
-        return self._run(incident_id, "record", by, lambda s, _: batch)
+        return self._run(idempotency_key, incident_id, "record", by, lambda s, _: batch)
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""

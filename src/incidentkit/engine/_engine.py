@@ -19,8 +19,10 @@ from incidentkit.engine.capability import Capability, Planner, Route, TimerSourc
 from incidentkit.engine.routing import core_notifications, plan_rows
 from incidentkit.errors import (
     ConcurrencyConflict,
+    DuplicateCommand,
     IncidentKitError,
     NotFound,
+    OutcomeUnknown,
     PermissionDenied,
     StoreError,
     ValidationError,
@@ -32,7 +34,15 @@ from incidentkit.notify import Notification
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.serialization import event_from_json, event_to_json
-from incidentkit.store import IncidentSummary, OutboxMessage, Store, StoredEvent, SummaryQuery
+from incidentkit.store import (
+    IncidentSummary,
+    OutboxMessage,
+    Store,
+    StoredCommand,
+    StoredEvent,
+    SummaryQuery,
+)
+from incidentkit.store._checks import check_command_id
 from incidentkit.timeline import GENESIS_HASH, chain_hash
 from incidentkit.timers import SYSTEM_ACTOR
 
@@ -44,6 +54,16 @@ log = logging.getLogger("incidentkit")
 COMMANDER_ACTIONS = frozenset(
     {"set_severity", "assign_role", "release_role", "resolve", "reopen", "close"}
 )
+
+#: Backoff after a lost version race: a uniform draw from 0 to
+#: ``min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)`` seconds ("full jitter").
+_BACKOFF_BASE = 0.001
+_BACKOFF_CAP = 0.1
+
+#: After a lost race, how long (seconds) this kit takes the store's per-incident
+#: lock before writing that incident (``Store.exclusive``, where the store has
+#: one); each write under the lock renews it, so a busy incident stays serialized.
+_CONTENDED_FOR = 5.0
 
 Decide = Callable[[Incident, datetime], Sequence[Event]]
 """A pure handler bound to its arguments: ``(state, now) -> events`` (or raise)."""
@@ -106,7 +126,7 @@ class Engine:
         plugins: PluginManager,
         *,
         capabilities: Sequence[Capability] = (),
-        retries: int = 5,
+        retries: int = 25,
         cache_size: int = 1024,
     ) -> None:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
@@ -124,6 +144,7 @@ class Engine:
         self._planners: list[Planner] = []
         self._timers: list[_Memo] = []
         self._commander_actions = set(COMMANDER_ACTIONS)
+        self._contended: dict[str, float] = {}
         for capability in capabilities:
             self.register(capability)
 
@@ -215,13 +236,33 @@ class Engine:
             raise PermissionDenied(state.id if state else "(new)", by, action, veto)
 
     def create(
-        self, incident_id: str, by: object, decide: Callable[[datetime], Sequence[Event]]
+        self,
+        incident_id: str,
+        by: object,
+        decide: Callable[[datetime], Sequence[Event]],
+        *,
+        idempotency_key: str | None = None,
     ) -> CommandResult:
-        """Start a timeline: authorize ``declare``, decide at now, append at version 0."""
+        """Start a timeline: authorize ``declare``, decide at now, append at version 0.
+
+        A key already stored returns the incident as that declaration left it.
+        """
         who = actor(by)
+        command_id = self.command_id(idempotency_key)
+        if idempotency_key is not None:
+            replayed = self._replayed(command_id, "declare", None)
+            if replayed is not None:
+                return replayed
         self.authorize(who, "declare", None)
         now = self.now()
-        return self.commit(incident_id, None, decide(now), now)
+        events = decide(now)
+        for _ in range(self._retries + 1):
+            committed = self._commit_command(incident_id, None, events, now, command_id, "declare")
+            if committed is not None:
+                return committed
+        raise OutcomeUnknown(
+            incident_id, "every append of the declaration ended unknown", command_id
+        )
 
     def run(
         self,
@@ -231,19 +272,70 @@ class Engine:
         decide: Decide,
         *,
         system: bool = False,
+        idempotency_key: str | None = None,
+        command: str | None = None,
     ) -> CommandResult:
         """Load, authorize, decide and append, deciding again after a lost race.
 
         ``system`` skips authorization: only the kit's own timers and delivery
         use it (see :meth:`system`). A refusal is final only on fresh state.
+        ``command`` names the command as stored with its id (default
+        ``action``); a stored ``idempotency_key`` returns that command's result
+        without deciding again. Lost races are retried with jittered
+        exponential backoff; an unknown outcome is resolved by the command id.
         """
         who = actor(by)
+        name = command or action
+        command_id = self.command_id(idempotency_key)
+        if idempotency_key is not None:
+            replayed = self._replayed(command_id, name, incident_id)
+            if replayed is not None:
+                return replayed
 
         def authorize(state: Incident) -> None:
             if not system:
                 self.authorize(who, action, state)
 
-        for attempt in range(self._retries + 1):
+        def attempts(conflicts_allowed: int, backoff: bool = True) -> CommandResult:
+            return self._attempts(
+                incident_id, authorize, decide, command_id, name, conflicts_allowed, backoff
+            )
+
+        exclusive = getattr(self.store, "exclusive", None)
+        if exclusive is None:
+            return attempts(self._retries)
+        if not self._is_contended(incident_id):
+            try:
+                return attempts(0)  # optimistic: no lock while nobody competes
+            except ConcurrencyConflict:
+                self._mark_contended(incident_id)
+                if self._retries == 0:
+                    raise
+                retries = self._retries - 1  # the optimistic try was the first
+        else:
+            retries = self._retries
+        # Contended: writers of this incident take turns (the store's lock held
+        # across load, decide and append), so their decisions are never stale.
+        # No sleeping while holding the lock: the queue behind it would wait too.
+        with exclusive(incident_id):
+            self.cache.forget(incident_id)
+            result = attempts(retries, backoff=False)
+        self._mark_contended(incident_id)  # a busy incident stays serialized while busy
+        return result
+
+    def _attempts(
+        self,
+        incident_id: str,
+        authorize: Callable[[Incident], None],
+        decide: Decide,
+        command_id: str,
+        name: str,
+        conflicts_allowed: int,
+        backoff: bool,
+    ) -> CommandResult:
+        """Decide and append until it sticks: at most ``conflicts_allowed`` lost races."""
+        attempt = unknown = 0
+        while True:
             # Decide on the cached state when there is one: the append's version
             # check catches a stale cache.
             cached = self.cache.get(incident_id)
@@ -264,14 +356,138 @@ class Engine:
             if not events:
                 return CommandResult(before.state)
             try:
-                return self.commit(incident_id, before, events, now)
+                result = self._commit_command(incident_id, before, events, now, command_id, name)
             except ConcurrencyConflict:
                 self.cache.forget(incident_id)
-                if attempt == self._retries:
+                if attempt >= conflicts_allowed:
                     raise
-                # Spread competing replicas out a little before deciding again.
-                time.sleep(self.rng.uniform(0, 0.002 * (attempt + 1)))
-        raise AssertionError("unreachable")
+                if backoff:
+                    self._backoff(attempt)
+                attempt += 1
+                continue
+            if result is not None:
+                return result
+            unknown += 1
+            if unknown > self._retries:
+                raise OutcomeUnknown(
+                    incident_id, f"{unknown} appends of the command ended unknown", command_id
+                )
+
+    def _is_contended(self, incident_id: str) -> bool:
+        deadline = self._contended.get(incident_id)
+        if deadline is None:
+            return False
+        if deadline < time.monotonic():
+            self._contended.pop(incident_id, None)
+            return False
+        return True
+
+    def _mark_contended(self, incident_id: str) -> None:
+        """Serialize this kit's writers of ``incident_id`` for a while after a lost race."""
+        if len(self._contended) >= 4096:
+            self._contended.clear()
+        self._contended[incident_id] = time.monotonic() + _CONTENDED_FOR
+
+    def _backoff(self, attempt: int) -> None:
+        """Sleep a jittered, exponentially growing moment after losing race ``attempt``.
+
+        Competing replicas spread out instead of colliding again at once.
+        """
+        time.sleep(self.rng.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)))
+
+    # --- command ids -----------------------------------------------------------
+
+    def command_id(self, idempotency_key: str | None) -> str:
+        """The caller's key (checked), or a fresh random command id."""
+        if idempotency_key is None:
+            return f"cmd-{secrets.token_hex(16)}"
+        return check_command_id(idempotency_key, "idempotency_key")
+
+    def _replayed(
+        self, command_id: str, command: str, incident_id: str | None
+    ) -> CommandResult | None:
+        """What the stored command ``command_id`` committed, or ``None`` when it is not stored.
+
+        :raises ValidationError: (``idempotency_key``) the id belongs to another
+            command or incident.
+        """
+        found = self.store.command(command_id)
+        if found is None:
+            return None
+        if found.action != command or (
+            incident_id is not None and found.incident_id != incident_id
+        ):
+            raise ValidationError(
+                "idempotency_key",
+                f"{command_id!r} was already used for {found.action} on incident "
+                f"{found.incident_id}, not for {command} on "
+                f"{incident_id if incident_id is not None else 'a new incident'}",
+            )
+        return self._as_of(found)
+
+    def _as_of(self, found: StoredCommand) -> CommandResult:
+        """The incident's state right after ``found``'s events, and those events."""
+        first = found.version - found.events + 1
+        state: Incident | None = None
+        records: list[RecordedEvent] = []
+        for row in self.store.load(found.incident_id):
+            if row.version > found.version:
+                break
+            record = self.decode(row)
+            try:
+                state = apply(state, record)
+            except ValueError as err:
+                raise StoreError(str(err)) from err
+            if row.version >= first:
+                records.append(record)
+        if state is None or state.version != found.version:
+            raise StoreError(
+                f"command {found.command_id!r} names {found.incident_id}@{found.version}, "
+                "which the store does not hold"
+            )
+        return CommandResult(state, tuple(records))
+
+    def _commit_command(
+        self,
+        incident_id: str,
+        before: Loaded | None,
+        events: Sequence[Event],
+        now: datetime,
+        command_id: str,
+        command: str,
+    ) -> CommandResult | None:
+        """Append with the command id; resolve a duplicate or an unknown outcome.
+
+        Returns the result (this append's, or the stored one of the same
+        command), or ``None`` when the outcome was unknown and the command is
+        not stored: the caller runs it again, which the unique command id
+        makes safe. Raises ConcurrencyConflict as the store does.
+
+        :raises OutcomeUnknown: the store cannot say whether the command committed.
+        """
+        try:
+            return self.commit(incident_id, before, events, now, (command_id, command))
+        except DuplicateCommand:
+            found = self._replayed(command_id, command, incident_id)
+            if found is None:
+                raise StoreError(
+                    f"{self.store.url}: refused command {command_id!r} as a duplicate but "
+                    "holds no record of it"
+                ) from None
+            return found
+        except OutcomeUnknown as err:
+            self.cache.forget(incident_id)
+            try:
+                found = self._replayed(command_id, command, incident_id)
+            except StoreError as again:
+                raise OutcomeUnknown(
+                    incident_id, f"{err.reason}; looking the command up failed: {again}", command_id
+                ) from err
+            if found is None:
+                log.info(
+                    "command %s on %s was not committed; running it again", command_id, incident_id
+                )
+            return found
 
     def system(self, incident_id: str, action: str, decide: Decide) -> CommandResult:
         """Record what the kit itself decided (timers, delivery outcomes): no authorization."""
@@ -283,8 +499,12 @@ class Engine:
         before: Loaded | None,
         events: Sequence[Event],
         now: datetime,
+        command: tuple[str, str] | None = None,
     ) -> CommandResult:
-        """Append ``events`` after ``before`` with their outbox rows and the new summary."""
+        """Append ``events`` after ``before`` with their outbox rows and the new summary.
+
+        ``command`` is ``(command id, action)``, stored with the events.
+        """
         version = before.state.version if before else 0
         previous = before.head_hash if before else GENESIS_HASH
         state = before.state if before else None
@@ -302,7 +522,19 @@ class Engine:
             previous = digest
         assert state is not None
         outbox = [m for record in records for m in self.outbox_for(state, record)]
-        self.store.append(incident_id, stored, version, outbox=outbox, summary=self.summary(state))
+        stored_command = (
+            None
+            if command is None
+            else StoredCommand(command[0], incident_id, command[1], state.version, len(stored))
+        )
+        self.store.append(
+            incident_id,
+            stored,
+            version,
+            outbox=outbox,
+            summary=self.summary(state),
+            command=stored_command,
+        )
         self.cache.put(incident_id, Loaded(state, previous))
         return CommandResult(state, tuple(records))
 

@@ -69,6 +69,7 @@ class Mitigations:
         params: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         inline: bool = False,
+        idempotency_key: str | None = None,
     ) -> Incident:
         """Request a mitigation action (rollback, feature flag, scale, circuit breaker …).
 
@@ -93,6 +94,7 @@ class Mitigations:
             lambda s, _: decide_request_mitigation(
                 s, by=who, action=action, params=plain, dry_run=dry_run, inline=inline
             ),
+            idempotency_key=idempotency_key,
         )
         if inline:
             request = result.records[0].event
@@ -101,14 +103,25 @@ class Mitigations:
         return result.state
 
     def mark_applied(
-        self, incident_id: str, *, by: str, detail: str, action: str = "manual"
+        self,
+        incident_id: str,
+        *,
+        by: str,
+        detail: str,
+        action: str = "manual",
+        idempotency_key: str | None = None,
     ) -> Incident:
-        """Record a mitigation done outside the kit (a hand-run deploy, a config change)."""
+        """Record a mitigation done outside the kit (a hand-run deploy, a config change).
+
+        Authorized as ``mitigate``; stored with its command id as ``mark_mitigated``.
+        """
         return self._engine.run(
             incident_id,
             "mitigate",
             by,
             lambda s, _: decide_mark_mitigated(s, by=actor(by), detail=detail, action=action),
+            idempotency_key=idempotency_key,
+            command="mark_mitigated",
         ).state
 
     def run(

@@ -11,6 +11,7 @@ from incidentkit.store._base import (
     OutboxRow,
     OutboxState,
     Store,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "OutboxRow",
     "OutboxState",
     "Store",
+    "StoredCommand",
     "StoredEvent",
     "SummaryQuery",
 ]

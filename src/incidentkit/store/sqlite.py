@@ -36,7 +36,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError, ValidationError
+from incidentkit.errors import (
+    ConcurrencyConflict,
+    DuplicateCommand,
+    NotFound,
+    StoreError,
+    ValidationError,
+)
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 from incidentkit.store._base import (
@@ -44,6 +50,7 @@ from incidentkit.store._base import (
     OutboxMessage,
     OutboxRow,
     OutboxState,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
@@ -51,6 +58,7 @@ from incidentkit.store._checks import (
     check_append,
     check_aware,
     check_claim,
+    check_command,
     check_query,
     enum_values,
 )
@@ -62,15 +70,18 @@ from incidentkit.store._columns import (
     summary_values,
     upsert_summary_sql,
 )
+from incidentkit.store._exclusive import FileRangeLocks, ThreadLocks
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this release writes and understands.
 
 1. events, summaries (services as a JSON array), outbox, meta.
 2. ``incidentkit_summary_services`` (one row per incident and service, so the
    ``service`` filter runs on an index) and ``incidentkit_outbox.leased_by``.
+3. ``incidentkit_commands``: one row per command id (idempotency key), written
+   with the command's events; its primary key refuses a second append.
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -136,6 +147,17 @@ CREATE TABLE incidentkit_summary_services (
     PRIMARY KEY (service, incident_id)
 );
 CREATE INDEX incidentkit_summary_services_incident ON incidentkit_summary_services (incident_id);
+"""
+
+_SCHEMA_V3 = """
+CREATE TABLE incidentkit_commands (
+    command_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    events INTEGER NOT NULL
+);
+CREATE INDEX incidentkit_commands_incident ON incidentkit_commands (incident_id, version);
 """
 
 _SUMMARY_COLUMNS = select_list()
@@ -306,6 +328,9 @@ class SqliteStore:
         self._shared: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._exclusive: ThreadLocks | FileRangeLocks = (
+            ThreadLocks() if self.memory else FileRangeLocks(path + "-incidentkit.lock")
+        )
         self._connection()  # fail now, not at the first append, on a bad path
 
     # -- connections ---------------------------------------------------------
@@ -452,6 +477,8 @@ class SqliteStore:
                         for service in json.loads(text)
                     ],
                 )
+            if current < 3:
+                _run_script(conn, _SCHEMA_V3)
             conn.execute(
                 "INSERT INTO incidentkit_meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -467,14 +494,17 @@ class SqliteStore:
         expected_version: int,
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
+        command: StoredCommand | None = None,
     ) -> None:
-        """Append events, outbox rows and the summary in one ``BEGIN IMMEDIATE`` transaction.
+        """Append events, outbox rows, the summary and the command in one ``BEGIN IMMEDIATE``.
 
+        :raises DuplicateCommand: ``command.command_id`` is already stored; nothing written.
         :raises ConcurrencyConflict: the incident is not at ``expected_version``; nothing written.
         :raises StoreError: the batch is not contiguous, or the database failed; nothing written.
         :raises ValidationError: a naive datetime or a mismatched summary, naming the field.
         """
         check_append(incident_id, events, expected_version, outbox, summary)
+        check_command(incident_id, events, expected_version, command)
         event_rows = [
             (e.incident_id, e.version, e.tag, e.payload, _micros(e.recorded_at), e.hash)
             for e in events
@@ -492,6 +522,21 @@ class SqliteStore:
             for m in outbox
         ]
         with self._writing() as conn:
+            if command is not None:
+                try:  # the primary key, not a lookup, refuses a second append of a command
+                    conn.execute(
+                        "INSERT INTO incidentkit_commands "
+                        "(command_id, incident_id, action, version, events) VALUES (?, ?, ?, ?, ?)",
+                        (
+                            command.command_id,
+                            incident_id,
+                            command.action,
+                            command.version,
+                            command.events,
+                        ),
+                    )
+                except sqlite3.IntegrityError as err:
+                    raise DuplicateCommand(command.command_id) from err
             row = conn.execute(
                 "SELECT MAX(version) FROM incidentkit_events WHERE incident_id = ?",
                 (incident_id,),
@@ -548,6 +593,18 @@ class SqliteStore:
             )
             for version, tag, payload, recorded, digest in rows
         ]
+
+    def command(self, command_id: str) -> StoredCommand | None:
+        """Return the stored command with this id, or ``None``."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT incident_id, action, version, events FROM incidentkit_commands "
+                "WHERE command_id = ?",
+                (command_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredCommand(command_id, row[0], row[1], int(row[2]), int(row[3]))
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
@@ -731,6 +788,16 @@ class SqliteStore:
             raise StoreError(f"{self.url}: unreadable outbox row {row[0]!r}: {err}") from err
 
     # -- lifecycle -----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def exclusive(self, incident_id: str) -> Iterator[None]:
+        """Hold the incident's writer lock across threads and processes.
+
+        A byte-range lock in ``<database>-incidentkit.lock``; the engine takes
+        it only after losing a version race on the incident.
+        """
+        with self._exclusive.hold(incident_id):
+            yield
 
     def close(self) -> None:
         """Close every connection this store opened; the store is unusable afterwards."""
