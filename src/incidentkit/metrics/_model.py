@@ -117,7 +117,8 @@ class Figure:
     timestamps run backwards (each is listed in :attr:`MetricsReport.data_errors`).
     For MTBF the counts are per (incident, service) pair and ``overlapping``
     counts incidents that started before the previous failure window ended and
-    were merged into it. ``mean``, ``p50``, ``p90`` and ``max`` are ``None``
+    were merged into it; an unresolved incident is in ``excluded_missing``, yet
+    its start still ends the gap before it. ``mean``, ``p50``, ``p90`` and ``max`` are ``None``
     when there is no sample.
     """
 
