@@ -12,9 +12,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 import attrs
+import cattrs
 
 from incidentkit.errors import ValidationError
-from incidentkit.serialization import make_converter, structure_input
+from incidentkit.serialization import make_converter, register_hooks, structure_input
 from incidentkit.severity import Severity
 
 if TYPE_CHECKING:
@@ -379,6 +380,22 @@ class Targets:
         return data
 
 
+def _configure_converter(converter: cattrs.Converter) -> None:
+    """Breaches are a JSON array of :class:`Breach` objects."""
+
+    def unstructure_breaches(value: Breaches) -> list[Any]:
+        return [converter.unstructure(breach, Breach) for breach in value]
+
+    def structure_breaches(value: object, _: type[Any]) -> Breaches:
+        if isinstance(value, str | bytes | Mapping):
+            raise ValueError(f"expected a list of breaches, got {type(value).__name__}")
+        return Breaches.of(converter.structure(value, tuple[Breach, ...]))
+
+    converter.register_unstructure_hook(Breaches, unstructure_breaches)
+    converter.register_structure_hook(Breaches, structure_breaches)
+
+
+register_hooks(_configure_converter)
 _CONVERTER = make_converter()
 
 
