@@ -34,7 +34,11 @@ from incidentkit.events import EVENT_TYPES, Event, NoteAdded, RecordedEvent
 from incidentkit.metrics import Breach, Breaches
 from incidentkit.mitigation import MitigationAction
 from incidentkit.notify import NotifierSpec
+from incidentkit.oncall import OnCallConfig, Rotation
+from incidentkit.policy import PhaseTargets, Policy
+from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, dumps
+from incidentkit.severity import Severity, SeverityLevel
 from incidentkit.testing import RecordedCall
 
 # --- discovery ---------------------------------------------------------------
@@ -209,10 +213,7 @@ def _build(cls: type) -> st.SearchStrategy[Any]:
 
 
 def _policies() -> st.SearchStrategy[Any]:
-    """Policies: the default with generated severity, roles, phases and on-call parts."""
-    from incidentkit.oncall import OnCallConfig
-    from incidentkit.policy import PhaseTargets, Policy
-    from incidentkit.roles import RolePolicy
+    """Policies: the default with generated roles, phases, zone and on-call parts."""
 
     @st.composite
     def build(draw: st.DrawFn) -> Any:
@@ -233,8 +234,6 @@ def _policies() -> st.SearchStrategy[Any]:
 
 
 def _rotations() -> st.SearchStrategy[Any]:
-    from incidentkit.oncall import Rotation
-
     @st.composite
     def build(draw: st.DrawFn) -> Any:
         try:
@@ -252,12 +251,11 @@ def _rotations() -> st.SearchStrategy[Any]:
     return build()
 
 
-SPECIAL: dict[type, st.SearchStrategy[Any]] = {}
+#: Classes whose cross-field rules a field-by-field draw would almost never satisfy.
+SPECIAL: dict[type, st.SearchStrategy[Any]] = {Policy: _policies(), Rotation: _rotations()}
 
 
 def _levels() -> st.SearchStrategy[Any]:
-    from incidentkit.severity import Severity, SeverityLevel
-
     one_each = st.tuples(
         *(
             records(SeverityLevel).map(lambda lv, s=s: attrs.evolve(lv, severity=s))
@@ -296,17 +294,6 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     },
     "SeverityPolicy": {"levels": st.deferred(_levels)},
 }
-
-
-def _special() -> None:
-    from incidentkit.oncall import Rotation
-    from incidentkit.policy import Policy
-
-    SPECIAL[Policy] = _policies()
-    SPECIAL[Rotation] = _rotations()
-
-
-_special()
 
 # --- the round trip ------------------------------------------------------------
 
@@ -367,8 +354,6 @@ def test_a_record_that_cannot_round_trip_is_not_written_either() -> None:
 
 
 def test_a_recorded_event_keeps_its_event_class() -> None:
-    from datetime import UTC
-
     record = RecordedEvent(
         "INC-1", 2, datetime(2024, 1, 1, tzinfo=UTC), NoteAdded(by="a", text="x")
     )
