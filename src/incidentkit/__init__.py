@@ -17,6 +17,7 @@ from incidentkit import metrics
 from incidentkit._delivery import DeliveryReport
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.clock import Clock, ManualClock, SystemClock
+from incidentkit.engine import TickReport
 from incidentkit.errors import (
     ConcurrencyConflict,
     GuardFailed,
@@ -38,7 +39,7 @@ from incidentkit.events import (
     Source,
 )
 from incidentkit.incident import Incident, ItemStatus
-from incidentkit.kit import IncidentKit, TickReport
+from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation import (
     CircuitBreaker,

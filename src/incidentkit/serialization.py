@@ -17,9 +17,11 @@ choices to a converter you own. The choices:
 * enums: by value; tuples, frozensets and other collections: JSON arrays
   (frozensets sorted), structured back as tuples (collections) or frozensets;
   mappings with enum keys: objects keyed by the enum's value;
-* timeline events: a tagged union, the stable ``Event.tag`` under ``"type"``;
-  a field typed as the base :class:`~incidentkit.events.Event` (such as
-  ``RecordedEvent.event``) is written with its tag and read back by it;
+* timeline events: every registered event class (built in, or added with
+  :func:`~incidentkit.events.register_event`) is written with its stable
+  ``Event.tag`` under ``"type"`` and read back by it, whatever the declared
+  type (``RecordedEvent.event`` is typed as the base class); an unknown tag or
+  an unregistered event class is refused with :class:`ValidationError`;
 * a record that holds a callable, a class or a value of any type
   (``MitigationAction``, ``NotifierSpec``, ``testing.RecordedCall``) cannot be
   serialized: (un)structuring one raises :class:`ValidationError` naming the field;
@@ -40,17 +42,17 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import cattrs
+import cattrs.gen
 from cattrs.errors import ClassValidationError, IterableValidationError
-from cattrs.strategies import configure_tagged_union
 
 from incidentkit._time import ensure_aware, parse_datetime
 from incidentkit.errors import PolicyError, ValidationError
-from incidentkit.events import EVENT_TYPES, AnyEvent, Event
+from incidentkit.events import Event, event_types
 
 __all__ = [
     "configure_converter",
@@ -217,8 +219,49 @@ def _structure_decimal(value: object, _: type[Any]) -> Decimal:
     return result
 
 
-def _event_tag(cls: type) -> str:
-    return cast(type[Event], cls).tag
+def _is_event_class(cls: object) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Event)
+
+
+def _unstructure_event(converter: cattrs.Converter) -> Callable[[Event], dict[str, Any]]:
+    """Events unstructure to their fields plus the ``"type"`` tag, whatever the declared type."""
+    plain: dict[type, Callable[[Any], Any]] = {}
+
+    def hook(event: Event) -> dict[str, Any]:
+        cls = type(event)
+        if event_types().get(cls.tag) is not cls:
+            raise ValidationError(
+                "type", f"{cls.__name__} is not a registered event class (see register_event)"
+            )
+        if cls not in plain:
+            plain[cls] = cattrs.gen.make_dict_unstructure_fn(cls, converter)
+        data: dict[str, Any] = plain[cls](event)
+        data["type"] = cls.tag
+        return data
+
+    return hook
+
+
+def _structure_event(converter: cattrs.Converter) -> Callable[[Any, type], Event]:
+    """Structure any registered event from its ``"type"`` tag (open to capabilities)."""
+    plain: dict[type, Callable[[Any, type], Any]] = {}
+
+    def hook(value: Any, _: type) -> Event:
+        if not isinstance(value, Mapping):
+            raise ValidationError("event", f"expected an event object, got {type(value).__name__}")
+        tag = value.get("type")
+        cls = event_types().get(tag) if isinstance(tag, str) else None
+        if cls is None:
+            raise ValidationError("type", f"unknown event type {tag!r}")
+        if cls not in plain:
+            plain[cls] = cattrs.gen.make_dict_structure_fn(
+                cls, converter, _cattrs_forbid_extra_keys=True
+            )
+        fields = {k: v for k, v in value.items() if k != "type"}
+        event: Event = plain[cls](fields, cls)
+        return event
+
+    return hook
 
 
 def _structure_timedelta(value: object, _: type[Any]) -> timedelta:
@@ -254,6 +297,9 @@ def _strict(kind: type[Any], *accept: type[Any]) -> Any:
     return hook
 
 
+_CODE_TEXT = re.compile(r"\bCallable\b|\btype\[")
+
+
 def _unserializable_field(cls: Any) -> str | None:
     """The first field of an attrs class that holds a callable, a class or ``Any``, if any."""
     if not (isinstance(cls, type) and attrs.has(cls)):
@@ -261,6 +307,11 @@ def _unserializable_field(cls: Any) -> str | None:
     try:
         hints = get_type_hints(cls)
     except (NameError, TypeError):
+        # an annotation names something imported only for type checking: read its text
+        for field in attrs.fields(cls):
+            text = field.type if isinstance(field.type, str) else ""
+            if _CODE_TEXT.search(text) or text == "Any":
+                return str(field.name)
         return None
     for field in attrs.fields(cls):
         name: str = field.name
@@ -289,32 +340,6 @@ def _refuse(cls: type[Any]) -> Callable[..., Any]:
         )
 
     return hook
-
-
-def _configure_events(converter: cattrs.Converter) -> None:
-    configure_tagged_union(AnyEvent, converter, tag_generator=_event_tag, tag_name="type")
-    union_structure = converter.get_structure_hook(cast(Any, AnyEvent))
-    union_unstructure = converter.get_unstructure_hook(cast(Any, AnyEvent))
-    members = frozenset(EVENT_TYPES.values())
-
-    def structure_event(value: object, _: type[Any]) -> Event:
-        tag = value.get("type") if isinstance(value, Mapping) else None
-        if not isinstance(tag, str) or tag not in EVENT_TYPES:
-            raise ValidationError("type", f"unknown event type {tag!r}")
-        event: Event = union_structure(value, AnyEvent)
-        return event
-
-    def unstructure_event(value: Event) -> Any:
-        if type(value) not in members:
-            raise ValidationError(
-                "type", f"{type(value).__name__} is not one of the timeline's event classes"
-            )
-        return union_unstructure(value)
-
-    # A field typed as the base class (RecordedEvent.event) dispatches on the
-    # tag; the concrete classes keep their own hooks.
-    converter.register_structure_hook_func(lambda t: t is Event, structure_event)
-    converter.register_unstructure_hook_func(lambda t: t is Event, unstructure_event)
 
 
 def _is_collection(kind: Any) -> bool:
@@ -388,7 +413,8 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook_factory(
         _is_collection, lambda t: _collection_hook(converter, t)
     )
-    _configure_events(converter)
+    converter.register_unstructure_hook_func(_is_event_class, _unstructure_event(converter))
+    converter.register_structure_hook(Event, _structure_event(converter))
     converter.register_structure_hook_factory(_holds_code, _refuse)
     converter.register_unstructure_hook_factory(_holds_code, _refuse)
     for configure in _EXTRA_HOOKS:
@@ -415,7 +441,7 @@ def converter() -> cattrs.Converter:
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """Unstructure an event into a JSON-ready dict with its ``"type"`` tag."""
-    data: dict[str, Any] = converter().unstructure(event, AnyEvent)
+    data: dict[str, Any] = converter().unstructure(event, type(event))
     return data
 
 
@@ -425,10 +451,10 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     :raises ValidationError: naming the field when the tag or a value is wrong.
     """
     tag = data.get("type")
-    if not isinstance(tag, str) or tag not in EVENT_TYPES:
+    if not isinstance(tag, str) or tag not in event_types():
         raise ValidationError("type", f"unknown event type {tag!r}")
     try:
-        event: Event = converter().structure(dict(data), cast(Any, AnyEvent))
+        event: Event = converter().structure(dict(data), Event)
     except (ClassValidationError, ValidationError, KeyError, TypeError, ValueError) as err:
         problems = _problems(err, "$")
         path, reason = problems[0] if problems else ("$", str(err))

@@ -48,7 +48,14 @@ from incidentkit.store._checks import (
     check_claim,
     check_query,
     enum_values,
-    summary_times,
+)
+from incidentkit.store._columns import (
+    Codec,
+    ColumnKind,
+    select_list,
+    summary_from_row,
+    summary_values,
+    upsert_summary_sql,
 )
 
 if TYPE_CHECKING:
@@ -66,9 +73,21 @@ _ALL = SummaryQuery()
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _INSTALL = "PostgreSQL support needs psycopg: pip install incidentkit[postgres]"
 
-_SUMMARY_COLUMNS = (
-    "incident_id, version, title, status, severity, services, started_at, detected_at, "
-    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at"
+_SUMMARY_COLUMNS = select_list()
+_CODEC = Codec(
+    placeholder="%s",
+    time_out=lambda value: value,
+    time_in=lambda value: value,
+    services_out=list,
+    services_in=tuple,
+    types={
+        ColumnKind.TEXT: "text",
+        ColumnKind.INTEGER: "integer",
+        ColumnKind.STATUS: "text",
+        ColumnKind.SEVERITY: "text",
+        ColumnKind.SERVICES: "text[]",
+        ColumnKind.TIME: "timestamptz",
+    },
 )
 _OUTBOX_COLUMNS = (
     "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
@@ -563,25 +582,7 @@ class PostgresStore:
         return [self._summary(row) for row in self._run(run, retry=True)]
 
     def _summary(self, row: tuple[Any, ...]) -> IncidentSummary:
-        try:
-            return IncidentSummary(
-                incident_id=row[0],
-                version=row[1],
-                title=row[2],
-                status=Status(row[3]),
-                severity=Severity(row[4]),
-                services=tuple(row[5]),
-                started_at=row[6],
-                detected_at=row[7],
-                declared_at=row[8],
-                acknowledged_at=row[9],
-                mitigated_at=row[10],
-                resolved_at=row[11],
-                closed_at=row[12],
-                next_due_at=row[13],
-            )
-        except (ValueError, TypeError) as err:
-            raise StoreError(f"{self.url}: unreadable summary row for {row[0]!r}: {err}") from err
+        return summary_from_row(row, _CODEC, self.url)
 
     # -- outbox --------------------------------------------------------------
 
@@ -718,26 +719,8 @@ class PostgresStore:
 
 
 def _upsert_summary_sql(p: str) -> str:
-    return (
-        f"INSERT INTO {p}incidentkit_summaries ({_SUMMARY_COLUMNS}) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (incident_id) DO UPDATE SET version = excluded.version, "
-        "title = excluded.title, status = excluded.status, severity = excluded.severity, "
-        "services = excluded.services, started_at = excluded.started_at, "
-        "detected_at = excluded.detected_at, declared_at = excluded.declared_at, "
-        "acknowledged_at = excluded.acknowledged_at, mitigated_at = excluded.mitigated_at, "
-        "resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, "
-        "next_due_at = excluded.next_due_at"
-    )
+    return upsert_summary_sql(f"{p}incidentkit_summaries", _CODEC)
 
 
 def _summary_params(summary: IncidentSummary) -> tuple[Any, ...]:
-    return (
-        summary.incident_id,
-        summary.version,
-        summary.title,
-        Status(summary.status).value,
-        Severity(summary.severity).value,
-        list(summary.services),
-        *summary_times(summary),
-    )
+    return summary_values(summary, _CODEC)

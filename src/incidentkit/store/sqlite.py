@@ -53,7 +53,14 @@ from incidentkit.store._checks import (
     check_claim,
     check_query,
     enum_values,
-    summary_times,
+)
+from incidentkit.store._columns import (
+    Codec,
+    ColumnKind,
+    select_list,
+    summary_from_row,
+    summary_values,
+    upsert_summary_sql,
 )
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
@@ -131,10 +138,7 @@ CREATE TABLE incidentkit_summary_services (
 CREATE INDEX incidentkit_summary_services_incident ON incidentkit_summary_services (incident_id);
 """
 
-_SUMMARY_COLUMNS = (
-    "incident_id, version, title, status, severity, services, started_at, detected_at, "
-    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at"
-)
+_SUMMARY_COLUMNS = select_list()
 _OUTBOX_COLUMNS = (
     "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
     "created_at, lease_until, last_error"
@@ -148,17 +152,22 @@ _INSERT_OUTBOX = (
     "attempts, available_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
     "ON CONFLICT (key) DO NOTHING"
 )
-_UPSERT_SUMMARY = (
-    f"INSERT INTO incidentkit_summaries ({_SUMMARY_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (incident_id) DO UPDATE SET version = excluded.version, "
-    "title = excluded.title, status = excluded.status, severity = excluded.severity, "
-    "services = excluded.services, started_at = excluded.started_at, "
-    "detected_at = excluded.detected_at, declared_at = excluded.declared_at, "
-    "acknowledged_at = excluded.acknowledged_at, mitigated_at = excluded.mitigated_at, "
-    "resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, "
-    "next_due_at = excluded.next_due_at"
+_CODEC = Codec(
+    placeholder="?",
+    time_out=lambda value: _opt_micros(value),
+    time_in=lambda value: _opt_dt(value),
+    services_out=lambda services: json.dumps(list(services)),
+    services_in=lambda text: tuple(json.loads(text)),
+    types={
+        ColumnKind.TEXT: "TEXT",
+        ColumnKind.INTEGER: "INTEGER",
+        ColumnKind.STATUS: "TEXT",
+        ColumnKind.SEVERITY: "TEXT",
+        ColumnKind.SERVICES: "TEXT",
+        ColumnKind.TIME: "INTEGER",
+    },
 )
+_UPSERT_SUMMARY = upsert_summary_sql("incidentkit_summaries", _CODEC)
 
 
 class _Connection(sqlite3.Connection):
@@ -509,19 +518,7 @@ class SqliteStore:
         return int(row[0] or 0)
 
     def _write_summary(self, conn: sqlite3.Connection, summary: IncidentSummary) -> None:
-        times = [_opt_micros(t) for t in summary_times(summary)]
-        conn.execute(
-            _UPSERT_SUMMARY,
-            (
-                summary.incident_id,
-                summary.version,
-                summary.title,
-                Status(summary.status).value,
-                Severity(summary.severity).value,
-                json.dumps(list(summary.services)),
-                *times,
-            ),
-        )
+        conn.execute(_UPSERT_SUMMARY, summary_values(summary, _CODEC))
         conn.execute(
             "DELETE FROM incidentkit_summary_services WHERE incident_id = ?",
             (summary.incident_id,),
@@ -626,25 +623,7 @@ class SqliteStore:
         return [self._summary(row) for row in rows]
 
     def _summary(self, row: tuple[Any, ...]) -> IncidentSummary:
-        try:
-            return IncidentSummary(
-                incident_id=row[0],
-                version=row[1],
-                title=row[2],
-                status=Status(row[3]),
-                severity=Severity(row[4]),
-                services=tuple(json.loads(row[5])),
-                started_at=_opt_dt(row[6]),
-                detected_at=_opt_dt(row[7]),
-                declared_at=_opt_dt(row[8]),
-                acknowledged_at=_opt_dt(row[9]),
-                mitigated_at=_opt_dt(row[10]),
-                resolved_at=_opt_dt(row[11]),
-                closed_at=_opt_dt(row[12]),
-                next_due_at=_opt_dt(row[13]),
-            )
-        except (ValueError, TypeError) as err:
-            raise StoreError(f"{self.url}: unreadable summary row for {row[0]!r}: {err}") from err
+        return summary_from_row(row, _CODEC, self.url)
 
     # -- outbox --------------------------------------------------------------
 
