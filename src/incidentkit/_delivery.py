@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from incidentkit.errors import IncidentKitError, NotFound, PermanentFailure, ValidationError
+from incidentkit._calls import retry_delay, run_with_timeout
+from incidentkit.errors import (
+    IncidentKitError,
+    NotFound,
+    PermanentFailure,
+    TransientFailure,
+    ValidationError,
+)
 from incidentkit.events import (
     ChannelOpened,
     Event,
@@ -28,10 +35,8 @@ from incidentkit.events import (
     NotificationFailed,
 )
 from incidentkit.incident import Incident, fold
-from incidentkit.mitigation import MitigationContext
-from incidentkit.mitigation._execute import execute_action
-from incidentkit.notify import Notification, TransientFailure, run_with_timeout
-from incidentkit.notify._delivery import retry_delay
+from incidentkit.mitigation import MitigationContext, execute_action
+from incidentkit.notify import Notification
 from incidentkit.serialization import converter
 from incidentkit.store import OutboxRow
 from incidentkit.timers import SYSTEM_ACTOR

@@ -22,8 +22,8 @@ from incidentkit.events import Conclusion, PublicStatus, Source
 from incidentkit.incident import Incident
 from incidentkit.kit import DB_ENV, IncidentKit
 from incidentkit.lifecycle import Phase, Status
-from incidentkit.metrics._cli import add_metrics_parser, run_metrics
-from incidentkit.oncall._cli import add_oncall_parser, run_oncall
+from incidentkit.metrics import add_metrics_parser, run_metrics
+from incidentkit.oncall import add_oncall_parser, run_oncall
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy, load_policy
 from incidentkit.serialization import converter, parse_duration

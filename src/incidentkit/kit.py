@@ -82,7 +82,7 @@ from incidentkit.incident import (
     parse_enum,
 )
 from incidentkit.lifecycle import Phase, Status
-from incidentkit.mitigation._execute import structure_params
+from incidentkit.mitigation import structure_params
 from incidentkit.notify import IncidentRef, Notification, NotificationKind, Urgency
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
