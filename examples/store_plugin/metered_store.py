@@ -125,3 +125,7 @@ class MeteredStorePlugin:
         if inner is None:
             raise ValidationError("url", f"{url!r}: no built-in store for the wrapped URL")
         return MeteredStore(inner)
+
+
+plugin = MeteredStorePlugin()
+"""The object the ``incidentkit`` entry point names (``metered_store:plugin``)."""

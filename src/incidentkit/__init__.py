@@ -24,6 +24,7 @@ from incidentkit.errors import (
     GuardFailed,
     IncidentKitError,
     InvalidTransition,
+    MissingExtra,
     NotFound,
     OutcomeUnknown,
     PermanentFailure,
@@ -84,7 +85,7 @@ from incidentkit.oncall import (
     Schedule,
     Target,
 )
-from incidentkit.plugins._markers import hookimpl
+from incidentkit.plugins import hookimpl
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import PhaseTargets, Policy, load_policy
 from incidentkit.roles import Role, RolePolicy
@@ -140,6 +141,7 @@ __all__ = [
     "MaintenanceModeAction",
     "ManualClock",
     "MemoryStore",
+    "MissingExtra",
     "MitigationAction",
     "MitigationContext",
     "MitigationOutcome",

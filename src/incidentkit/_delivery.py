@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from incidentkit.errors import IncidentKitError, PermanentFailure, ValidationError
+from incidentkit._calls import retry_delay, run_with_timeout
+from incidentkit.errors import (
+    IncidentKitError,
+    PermanentFailure,
+    TransientFailure,
+    ValidationError,
+)
 from incidentkit.events import (
     ChannelOpened,
     Event,
@@ -29,8 +35,7 @@ from incidentkit.events import (
 )
 from incidentkit.incident import Incident, fold
 from incidentkit.mitigation.capability import Mitigations
-from incidentkit.notify import Notification, TransientFailure, run_with_timeout
-from incidentkit.notify._delivery import retry_delay
+from incidentkit.notify import Notification
 from incidentkit.serialization import converter
 from incidentkit.store import OutboxRow
 from incidentkit.timers import SYSTEM_ACTOR

@@ -14,7 +14,15 @@ Two families are kept apart:
   (:class:`NotFound`) or met a broken store or plugin
   (:class:`StoreError`, :class:`PluginError`). :class:`OutcomeUnknown` is
   the one store error after which the write may have happened: retry with
-  the same ``idempotency_key`` to learn which.
+  the same ``idempotency_key`` to learn which;
+* **delivery outcomes** a notifier or action raises
+  (:class:`PermanentFailure`, :class:`TransientFailure`), a refused call
+  through an open circuit breaker (:class:`CircuitOpen`) and a missing
+  optional dependency (:class:`MissingExtra`).
+
+The old homes (``incidentkit.notify.TransientFailure``,
+``incidentkit.mitigation.CircuitOpen``, ``incidentkit.oncall.MissingExtra``)
+re-export the same classes.
 
 A refused command never appends anything.
 """
@@ -22,13 +30,16 @@ A refused command never appends anything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 __all__ = [
+    "CircuitOpen",
     "ConcurrencyConflict",
     "DuplicateCommand",
     "GuardFailed",
     "IncidentKitError",
     "InvalidTransition",
+    "MissingExtra",
     "NotFound",
     "OutcomeUnknown",
     "PermanentFailure",
@@ -36,6 +47,7 @@ __all__ = [
     "PluginError",
     "PolicyError",
     "StoreError",
+    "TransientFailure",
     "ValidationError",
 ]
 
@@ -189,3 +201,50 @@ class PluginError(IncidentKitError):
 
 class PermanentFailure(IncidentKitError):
     """Raised by a notifier or action when retrying cannot help (bad address, 4xx)."""
+
+
+class TransientFailure(IncidentKitError):
+    """A delivery failed in a way that retrying may fix (429, 5xx, a refused connection).
+
+    ``retry_after`` is the delay the receiver asked for (an HTTP ``Retry-After``
+    header), or ``None``; the relay waits at least that long before the next
+    attempt. ``status`` is the HTTP or SMTP status code when there was one.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: timedelta | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        self.status = status
+        hint = f" (retry after {retry_after.total_seconds():g}s)" if retry_after else ""
+        super().__init__(f"{reason}{hint}")
+
+
+class CircuitOpen(IncidentKitError):
+    """A call was refused because the breaker ``name`` is open.
+
+    ``retry_at`` is when the breaker lets a trial call through, or ``None``
+    when it was opened by hand (it stays open until closed).
+    """
+
+    def __init__(self, name: str, retry_at: datetime | None) -> None:
+        self.name = name
+        self.retry_at = retry_at
+        when = f"until {retry_at.isoformat()}" if retry_at else "until closed by hand"
+        super().__init__(f"circuit breaker {name!r} is open {when}")
+
+
+class MissingExtra(IncidentKitError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+    def __init__(self, module: str, extra: str, purpose: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs the {module!r} package: pip install 'incidentkit[{extra}]'"
+        )

@@ -41,8 +41,8 @@ from incidentkit.store import (
     StoredCommand,
     StoredEvent,
     SummaryQuery,
+    check_command_id,
 )
-from incidentkit.store._checks import check_command_id
 from incidentkit.timeline import GENESIS_HASH, chain_hash
 from incidentkit.timers import SYSTEM_ACTOR
 

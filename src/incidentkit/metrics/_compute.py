@@ -26,7 +26,7 @@ from incidentkit.metrics._model import (
     definition,
 )
 from incidentkit.severity import Severity
-from incidentkit.store._base import IncidentSummary, Store, SummaryQuery
+from incidentkit.store import IncidentSummary, Store, SummaryQuery
 
 __all__ = ["compute"]
 

@@ -15,6 +15,7 @@ from incidentkit.store._base import (
     StoredEvent,
     SummaryQuery,
 )
+from incidentkit.store._checks import check_command_id
 from incidentkit.store.memory import MemoryStore
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "StoredCommand",
     "StoredEvent",
     "SummaryQuery",
+    "check_command_id",
 ]

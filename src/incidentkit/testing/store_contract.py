@@ -40,7 +40,7 @@ from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, StoreError
 from incidentkit.lifecycle import Status
 from incidentkit.serialization import dumps
 from incidentkit.severity import Severity
-from incidentkit.store._base import (
+from incidentkit.store import (
     IncidentSummary,
     OutboxMessage,
     OutboxRow,
