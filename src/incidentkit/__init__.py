@@ -18,12 +18,16 @@ from incidentkit._delivery import DeliveryReport
 from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.clock import Clock, ManualClock, SystemClock
+from incidentkit.engine import TickReport
 from incidentkit.errors import (
     ConcurrencyConflict,
+    DuplicateCommand,
     GuardFailed,
     IncidentKitError,
     InvalidTransition,
+    MissingExtra,
     NotFound,
+    OutcomeUnknown,
     PermanentFailure,
     PermissionDenied,
     PluginError,
@@ -39,7 +43,7 @@ from incidentkit.events import (
     Source,
 )
 from incidentkit.incident import Incident, ItemStatus
-from incidentkit.kit import IncidentKit, TickReport
+from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation import (
     CircuitBreaker,
@@ -82,7 +86,7 @@ from incidentkit.oncall import (
     Schedule,
     Target,
 )
-from incidentkit.plugins._markers import hookimpl
+from incidentkit.plugins import hookimpl
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import PhaseTargets, Policy, load_policy
 from incidentkit.roles import Role, RolePolicy
@@ -113,6 +117,7 @@ __all__ = [
     "Conclusion",
     "ConcurrencyConflict",
     "DeliveryReport",
+    "DuplicateCommand",
     "EmailNotifier",
     "EscalationPolicies",
     "EscalationPolicy",
@@ -138,6 +143,7 @@ __all__ = [
     "MaintenanceModeAction",
     "ManualClock",
     "MemoryStore",
+    "MissingExtra",
     "MitigationAction",
     "MitigationContext",
     "MitigationOutcome",
@@ -147,6 +153,7 @@ __all__ = [
     "NotificationKind",
     "NotifierSpec",
     "OnCallConfig",
+    "OutcomeUnknown",
     "Override",
     "Paging",
     "PermanentFailure",

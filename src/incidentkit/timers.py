@@ -24,11 +24,11 @@ Four kinds of timer, all measured in elapsed UTC time:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from incidentkit._time import format_duration
 from incidentkit.errors import ValidationError
 from incidentkit.events import EscalationFired, Event, ReminderFired, TargetMissed
-from incidentkit.incident import Incident
 from incidentkit.lifecycle import Phase
 from incidentkit.oncall.escalation import (
     Action,
@@ -41,6 +41,9 @@ from incidentkit.oncall.escalation import (
 )
 from incidentkit.policy import Policy
 from incidentkit.severity import Severity
+
+if TYPE_CHECKING:
+    from incidentkit.incident import Incident
 
 __all__ = [
     "RESPONSE_TARGET_KEY",
@@ -160,9 +163,9 @@ def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, Ta
 def missed_targets(state: Incident, policy: Policy, now: datetime) -> list[TargetMissed]:
     """The targets missed by ``now`` and not recorded yet, in due-time order.
 
-    The kit records them in the same append as a resolution: ``tick()`` skips
-    resolved incidents, so a target missed after the last tick would
-    otherwise never reach the timeline.
+    :func:`~incidentkit.incident.decide_resolve` records them in the same
+    append as the resolution: ``tick()`` skips resolved incidents, so a
+    target missed after the last tick would otherwise never reach the timeline.
     """
     if not state.is_open:
         return []
