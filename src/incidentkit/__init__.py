@@ -27,6 +27,7 @@ from incidentkit.errors import (
     PermissionDenied,
     PluginError,
     PolicyError,
+    ReservedEvent,
     StoreError,
     ValidationError,
 )
@@ -157,6 +158,7 @@ __all__ = [
     "PolicyError",
     "PublicStatus",
     "RecordedEvent",
+    "ReservedEvent",
     "Role",
     "RolePolicy",
     "RollbackAction",

@@ -38,6 +38,7 @@ from incidentkit.errors import (
     IncidentKitError,
     NotFound,
     PermissionDenied,
+    ReservedEvent,
     StoreError,
     ValidationError,
 )
@@ -58,16 +59,19 @@ from incidentkit.events import (
     UpdatePosted,
 )
 from incidentkit.incident import (
+    KIT_ONLY_EVENTS,
     Incident,
     actor,
     apply,
     can_resolve,
+    command_of,
     decide_acknowledge,
     decide_assign_role,
     decide_checklist,
     decide_close,
     decide_declare,
     decide_enter_phase,
+    decide_from_event,
     decide_hypothesis,
     decide_mark_mitigated,
     decide_note,
@@ -750,10 +754,14 @@ class IncidentKit:
             events = decide_set_severity(
                 state, severity=Severity.parse(severity), reason=reason, by=actor(by)
             )
-            changed = apply(state, RecordedEvent(state.id, state.version + 1, now, events[0]))
-            return [*events, *escalation_events(changed, self.policy, now)]
+            return self._with_escalation(state, events, now)
 
         return self._run(incident_id, "set_severity", by, decide)
+
+    def _with_escalation(self, state: Incident, events: list[Event], now: datetime) -> list[Event]:
+        """A severity change, followed by the new severity's immediate escalation steps."""
+        changed = apply(state, RecordedEvent(state.id, state.version + 1, now, events[0]))
+        return [*events, *escalation_events(changed, self.policy, now)]
 
     def assign_role(self, incident_id: str, role: Role | str, person: str, *, by: str) -> Incident:
         """Assign a role, or hand it over when someone else holds it."""
@@ -972,12 +980,7 @@ class IncidentKit:
         outcome (applied, failed or dry run, with detail) is recorded after.
         Bad ``params`` are refused, naming the field, before anything is recorded.
         """
-        actions = self.plugins.mitigation_actions()
-        spec = actions.get(action)
-        if spec is None:
-            raise NotFound("mitigation action", action, sorted(actions))
-        typed = structure_params(spec, ensure_params(params), converter())
-        plain: dict[str, Any] = converter().unstructure(typed)
+        plain = self._mitigation_params(action, params)
         who = actor(by)
         state, records = self._run_records(
             incident_id,
@@ -994,6 +997,16 @@ class IncidentKit:
                 self, incident_id, request.request_id, action, plain, who, dry_run
             )
         return state
+
+    def _mitigation_params(self, action: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The action's parameters, typed by its spec and back to plain JSON data."""
+        actions = self.plugins.mitigation_actions()
+        spec = actions.get(action)
+        if spec is None:
+            raise NotFound("mitigation action", action, sorted(actions))
+        typed = structure_params(spec, ensure_params(params), converter())
+        plain: dict[str, Any] = converter().unstructure(typed)
+        return plain
 
     # --- timers ------------------------------------------------------------------
 
@@ -1059,16 +1072,77 @@ class IncidentKit:
                 signal.signal(number, handler)
 
     def record(self, incident_id: str, events: Sequence[Event], *, by: str) -> Incident:
-        """Append already-built events (for importers and extensions). Use with care."""
+        """Append already-built events, each exactly as its own command would record it.
+
+        Every event passes through the rules of the command that normally
+        writes it, in order, on the state the events before it produce: the
+        authorization under that command's name (``assign_role``,
+        ``resolve`` …, so the commander rule and ``incidentkit_authorize``
+        apply), then that command's pure handler, whose result must equal the
+        event. Events are written in the caller's name (each ``event.by`` is
+        ``by``). A severity change is followed by its escalation steps, as with
+        :meth:`set_severity`. The declaration and the events only the kit
+        writes (timer firings, delivery outcomes) are refused with
+        :class:`~incidentkit.errors.ReservedEvent`. Any refusal appends nothing
+        of the batch. There is no path that appends around these rules.
+        """
+        who = actor(by)
         batch = list(events)
         for index, event in enumerate(batch):
+            field = f"events[{index}]"
             if not isinstance(event, Event) or EVENT_TYPES.get(event.tag) is not type(event):
-                raise ValidationError(f"events[{index}]", f"not a timeline event: {event!r}")
+                raise ValidationError(field, f"not a timeline event: {event!r}")
             if isinstance(event, Declared):
                 raise ValidationError(
-                    f"events[{index}]", "'declared' may only be the first event; use declare()"
+                    field, "'declared' may only be the first event; use declare()"
                 )
-        return self._run(incident_id, "record", by, lambda s, _: batch)
+            if event.tag in KIT_ONLY_EVENTS:
+                raise ReservedEvent(field, event.tag, KIT_ONLY_EVENTS[event.tag])
+            if event.by != who:
+                raise ValidationError(
+                    f"{field}.by",
+                    f"{event.by!r} is not the caller {who!r}: record() writes each event "
+                    "in the name of the caller, who is authorized for it",
+                )
+
+        def decide(state: Incident, now: datetime) -> list[Event]:
+            written: list[Event] = []
+            current = state
+            for index, event in enumerate(batch):
+                action = command_of(event)
+                assert action is not None  # the checks above refused the rest
+                self._authorize(who, action, current)
+                decided = self._decide_recorded(current, event, now)
+                if decided[0] != event:
+                    raise ValidationError(
+                        f"events[{index}]",
+                        f"is not what {action} would record here: {decided[0]!r}",
+                    )
+                for item in decided:
+                    current = apply(
+                        current, RecordedEvent(current.id, current.version + 1, now, item)
+                    )
+                    written.append(item)
+            return written
+
+        # Authorization runs per event inside ``decide``, under each command's name.
+        return self._run_records(incident_id, "record", who, decide, system=True)[0]
+
+    def _decide_recorded(self, state: Incident, event: Event, now: datetime) -> list[Event]:
+        """What the command that writes ``event`` decides, from the event's arguments."""
+        if isinstance(event, MitigationRequested):
+            return decide_request_mitigation(
+                state,
+                by=event.by,
+                action=event.action,
+                params=self._mitigation_params(event.action, event.params),
+                dry_run=event.dry_run,
+                inline=False,  # only mitigate(inline=True) runs it in the same call
+            )
+        decided = decide_from_event(state, self.policy, event)
+        if isinstance(event, SeverityChanged):
+            return self._with_escalation(state, decided, now)
+        return decided
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""
