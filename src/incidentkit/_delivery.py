@@ -43,6 +43,9 @@ __all__ = ["DeliveryReport", "deliver"]
 
 log = logging.getLogger("incidentkit.delivery")
 
+CHANNEL_TARGET = "incidentkit_open_channel"
+"""The outbox target of channel requests (the ``incidentkit_open_channel`` hook)."""
+
 DEFAULT_MAX_ATTEMPTS = 8
 OBSERVER_TIMEOUT = timedelta(seconds=10)
 CHANNEL_TIMEOUT = timedelta(seconds=30)
@@ -228,6 +231,20 @@ def _check_lease(kit: IncidentKit, lease: timedelta) -> None:
             )
 
 
+def handled_targets(kit: IncidentKit) -> dict[str, set[str]]:
+    """What this kit's plugins can deliver, per outbox topic (what ``claim`` may hand it).
+
+    A worker never claims a row for a notifier, observer or action it lacks:
+    that row stays untouched for a worker that has the plugin.
+    """
+    return {
+        "notification": set(kit.plugins.notifiers()),
+        "event": set(kit.plugins.observers()),
+        "mitigation": set(kit.plugins.mitigation_actions()),
+        "channel": {CHANNEL_TARGET} if kit.plugins.opens_channels() else set(),
+    }
+
+
 def deliver(
     kit: IncidentKit,
     *,
@@ -239,7 +256,7 @@ def deliver(
 ) -> DeliveryReport:
     """Claim due outbox rows and hand each to its plugin; see the module docstring."""
     _check_lease(kit, lease)
-    rows = kit.store.claim(now, limit, lease, worker)
+    rows = kit.store.claim(now, limit, lease, worker, targets=handled_targets(kit))
     delivered = retried = dead = 0
     errors: list[str] = []
     for row in rows:

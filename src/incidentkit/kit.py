@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from incidentkit._delivery import DeliveryReport, run_mitigation
+from incidentkit._delivery import CHANNEL_TARGET, DeliveryReport, run_mitigation
 from incidentkit._delivery import deliver as _deliver
 from incidentkit._time import ensure_aware
 from incidentkit.checklists import ItemState
@@ -645,7 +645,7 @@ class IncidentKit:
                     key=f"{record.key}:channel",
                     incident_id=after.id,
                     topic="channel",
-                    target="incidentkit_open_channel",
+                    target=CHANNEL_TARGET,
                     payload="{}",
                     available_at=record.recorded_at,
                 )
