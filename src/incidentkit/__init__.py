@@ -32,6 +32,7 @@ from incidentkit.errors import (
     PermissionDenied,
     PluginError,
     PolicyError,
+    ReservedEvent,
     StoreError,
     ValidationError,
 )
@@ -166,6 +167,7 @@ __all__ = [
     "PolicyError",
     "PublicStatus",
     "RecordedEvent",
+    "ReservedEvent",
     "Role",
     "RolePolicy",
     "RollbackAction",

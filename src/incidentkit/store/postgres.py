@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -62,6 +62,7 @@ from incidentkit.store._checks import (
     check_claim,
     check_command,
     check_query,
+    check_targets,
     enum_values,
 )
 from incidentkit.store._columns import (
@@ -710,24 +711,49 @@ class PostgresStore:
 
     # -- outbox --------------------------------------------------------------
 
-    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
-        """Lease up to ``limit`` due rows to ``worker`` (``FOR UPDATE SKIP LOCKED``).
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        *,
+        targets: Mapping[str, Collection[str]] | None = None,
+    ) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows of ``targets`` to ``worker`` (``FOR UPDATE SKIP LOCKED``).
 
         Not retried when the connection dies mid-claim: rows that may have been
         leased come back when their lease ends.
         """
         now = check_claim(now, limit, lease)
+        wanted = check_targets(targets)
+        if wanted == {}:
+            limit = 0  # nothing this worker can handle
         p = self._p
+        pairs = sorted((t, n) for t, names in (wanted or {}).items() for n in names)
+        only = (
+            ""
+            if wanted is None
+            else "AND (topic, target) IN "
+            "(SELECT * FROM unnest(%(topics)s::text[], %(targets)s::text[])) "
+        )
         sql = (
             f"WITH due AS (SELECT id FROM {p}incidentkit_outbox "
             "WHERE state = 'pending' AND available_at <= %(now)s "
-            "AND (lease_until IS NULL OR lease_until <= %(now)s) "
+            f"AND (lease_until IS NULL OR lease_until <= %(now)s) {only}"
             "ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
             f"UPDATE {p}incidentkit_outbox AS o SET attempts = o.attempts + 1, "
             "lease_until = %(until)s, leased_by = %(worker)s FROM due WHERE o.id = due.id "
             f"RETURNING {', '.join('o.' + c for c in _OUTBOX_COLUMNS.split(', '))}"
         )
-        params = {"now": now, "limit": limit, "until": now + lease, "worker": worker}
+        params = {
+            "now": now,
+            "limit": limit,
+            "until": now + lease,
+            "worker": worker,
+            "topics": [t for t, _ in pairs],
+            "targets": [n for _, n in pairs],
+        }
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             return conn.execute(sql, params).fetchall()

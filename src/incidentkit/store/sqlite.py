@@ -31,7 +31,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -60,6 +60,7 @@ from incidentkit.store._checks import (
     check_claim,
     check_command,
     check_query,
+    check_targets,
     enum_values,
 )
 from incidentkit.store._columns import (
@@ -684,20 +685,37 @@ class SqliteStore:
 
     # -- outbox --------------------------------------------------------------
 
-    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
-        """Lease up to ``limit`` due rows to ``worker`` inside one ``BEGIN IMMEDIATE``."""
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        *,
+        targets: Mapping[str, Collection[str]] | None = None,
+    ) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows of ``targets`` to ``worker`` (one ``BEGIN IMMEDIATE``)."""
         now = check_claim(now, limit, lease)
-        if limit == 0:
+        wanted = check_targets(targets)
+        if limit == 0 or wanted == {}:
             self._connection()
             return []
         at = _micros(now)
         until = _micros(now + lease)
+        only = ""
+        chosen: list[str] = []
+        if wanted is not None:
+            clauses = []
+            for topic, names in sorted(wanted.items()):
+                clauses.append(f"(topic = ? AND target IN ({', '.join('?' * len(names))}))")
+                chosen += [topic, *sorted(names)]
+            only = f"AND ({' OR '.join(clauses)}) "
         with self._writing() as conn:
             rows = conn.execute(
                 f"SELECT {_OUTBOX_COLUMNS} FROM incidentkit_outbox "
                 "WHERE state = 'pending' AND available_at <= ? "
-                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?",
-                (at, at, limit),
+                f"AND (lease_until IS NULL OR lease_until <= ?) {only}ORDER BY id LIMIT ?",
+                (at, at, *chosen, limit),
             ).fetchall()
             conn.executemany(
                 "UPDATE incidentkit_outbox SET attempts = attempts + 1, lease_until = ?, "
