@@ -27,6 +27,7 @@ from incidentkit.errors import (
     PermissionDenied,
     PluginError,
     PolicyError,
+    SignatureInvalid,
     StoreError,
     ValidationError,
 )
@@ -168,6 +169,7 @@ __all__ = [
     "SeverityLevel",
     "SeverityPolicy",
     "Signals",
+    "SignatureInvalid",
     "SlackWebhookNotifier",
     "Source",
     "Status",

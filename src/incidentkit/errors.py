@@ -31,6 +31,7 @@ __all__ = [
     "PermissionDenied",
     "PluginError",
     "PolicyError",
+    "SignatureInvalid",
     "StoreError",
     "ValidationError",
 ]
@@ -152,3 +153,12 @@ class PluginError(IncidentKitError):
 
 class PermanentFailure(IncidentKitError):
     """Raised by a notifier or action when retrying cannot help (bad address, 4xx)."""
+
+
+class SignatureInvalid(ValidationError):
+    """A received webhook is refused: forged, altered, replayed or malformed.
+
+    ``field`` names the header (``X-Incidentkit-Signature``,
+    ``X-Incidentkit-Timestamp``, ``Idempotency-Key`` …) or ``body``; a host
+    answers it with HTTP 400, never 500.
+    """
