@@ -57,6 +57,7 @@ from incidentkit.events import (
     TargetMissed,
     UpdatePosted,
 )
+from incidentkit.ids import check_incident_id
 from incidentkit.incident import (
     Incident,
     actor,
@@ -252,6 +253,7 @@ class IncidentKit:
         return RecordedEvent(row.incident_id, row.version, row.recorded_at, event, row.hash)
 
     def _load(self, incident_id: str) -> _Cached:
+        check_incident_id(incident_id)
         cached = self._cached(incident_id)
         after = cached.state.version if cached else 0
         rows = self.store.load(incident_id, after_version=after)
@@ -301,7 +303,7 @@ class IncidentKit:
 
     def timeline(self, incident_id: str) -> list[RecordedEvent]:
         """Every recorded event of the incident, in version order."""
-        rows = self.store.load(incident_id)
+        rows = self.store.load(check_incident_id(incident_id))
         if not rows:
             raise NotFound("incident", incident_id)
         return [self._decode(row) for row in rows]
@@ -351,7 +353,7 @@ class IncidentKit:
 
     def verify(self, incident_id: str) -> ChainCheck:
         """Check the incident's hash chain; the result names the first broken version."""
-        rows = self.store.load(incident_id)
+        rows = self.store.load(check_incident_id(incident_id))
         if not rows:
             raise NotFound("incident", incident_id)
         return verify_chain(
@@ -711,9 +713,9 @@ class IncidentKit:
             chosen, reasons = result.severity, result.reasons
         else:
             chosen = Severity.parse(severity)
-        new_id = incident_id if incident_id is not None else self._id_factory(now)
-        if not isinstance(new_id, str) or not new_id.strip() or len(new_id) > 64:
-            raise ValidationError("incident_id", "must be 1 to 64 characters of text")
+        new_id = check_incident_id(
+            incident_id if incident_id is not None else self._id_factory(now)
+        )
         events = decide_declare(
             self.policy,
             now,
@@ -1072,7 +1074,7 @@ class IncidentKit:
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""
-        found = self.store.summary(incident_id)
+        found = self.store.summary(check_incident_id(incident_id))
         if found is None:
             raise NotFound("incident", incident_id)
         return found
