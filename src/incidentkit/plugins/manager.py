@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import pluggy
 
+from incidentkit._redact import mask_url, redact_error, url_secrets
 from incidentkit.errors import IncidentKitError, PluginError, ValidationError
 from incidentkit.mitigation import MitigationAction
 from incidentkit.notify import NotifierSpec
@@ -223,13 +224,24 @@ class PluginManager:
     def open_store(self, url: str) -> Store:
         """Ask the store hook for ``url``; refuse unknown schemes listing the known ones."""
         if not isinstance(url, str) or "://" not in url:
+            shown = mask_url(url) if isinstance(url, str) else type(url).__name__
             raise ValidationError(
-                "url", f"{url!r} is not a store URL (e.g. sqlite:///incidents.db)"
+                "url", f"{shown!r} is not a store URL (e.g. sqlite:///incidents.db)"
             )
+        secrets = url_secrets(url)
         # One implementation at a time (latest registered first, as pluggy would
         # call them) so a bad result is reported with the plugin that returned it.
         for impl in reversed(self._pm.hook.incidentkit_store.get_hookimpls()):
-            result: object = _call(impl, url=url)
+            failure: BaseException | None = None
+            try:
+                result: object = _call(impl, url=url)
+            except IncidentKitError as err:
+                if not secrets:
+                    raise
+                # a plugin's message may quote the URL: scrub its password first
+                failure = redact_error(err, secrets, cause=err.__cause__)
+            if failure is not None:
+                raise failure
             if result is None:
                 continue
             if not isinstance(result, Store):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from incidentkit._redact import mask_url
 from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError
 from incidentkit.store._base import (
     IncidentSummary,
@@ -29,7 +30,7 @@ class MemoryStore:
     """A :class:`~incidentkit.store.Store` kept in memory (URL ``memory://``)."""
 
     def __init__(self, url: str = "memory://") -> None:
-        self.url = url
+        self.url = mask_url(url)
         self._lock = threading.RLock()
         self._events: dict[str, list[StoredEvent]] = {}
         self._summaries: dict[str, IncidentSummary] = {}
