@@ -14,9 +14,11 @@ from incidentkit.store._base import (
     OutboxRow,
     OutboxState,
     Store,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
+from incidentkit.store._checks import check_command_id
 from incidentkit.store.memory import MemoryStore
 
 __all__ = [
@@ -26,7 +28,9 @@ __all__ = [
     "OutboxRow",
     "OutboxState",
     "Store",
+    "StoredCommand",
     "StoredEvent",
     "SummaryQuery",
+    "check_command_id",
     "mask_url",
 ]
