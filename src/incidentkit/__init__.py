@@ -33,6 +33,7 @@ from incidentkit.errors import (
     PluginError,
     PolicyError,
     ReservedEvent,
+    SignatureInvalid,
     StoreError,
     ValidationError,
 )
@@ -179,6 +180,7 @@ __all__ = [
     "SeverityLevel",
     "SeverityPolicy",
     "Signals",
+    "SignatureInvalid",
     "SlackWebhookNotifier",
     "Source",
     "Status",

@@ -47,6 +47,7 @@ __all__ = [
     "PluginError",
     "PolicyError",
     "ReservedEvent",
+    "SignatureInvalid",
     "StoreError",
     "TransientFailure",
     "ValidationError",
@@ -262,3 +263,12 @@ class MissingExtra(IncidentKitError, ImportError):
         super().__init__(
             f"{purpose} needs the {module!r} package: pip install 'incidentkit[{extra}]'"
         )
+
+
+class SignatureInvalid(ValidationError):
+    """A received webhook is refused: forged, altered, replayed or malformed.
+
+    ``field`` names the header (``X-Incidentkit-Signature``,
+    ``X-Incidentkit-Timestamp``, ``Idempotency-Key`` …) or ``body``; a host
+    answers it with HTTP 400, never 500.
+    """

@@ -35,6 +35,7 @@ from incidentkit.events import (
     RecordedEvent,
     Source,
 )
+from incidentkit.ids import check_incident_id
 from incidentkit.incident import (
     Incident,
     actor,
@@ -274,7 +275,7 @@ class IncidentKit:
 
     def verify(self, incident_id: str) -> ChainCheck:
         """Check the incident's hash chain; the result names the first broken version."""
-        rows = self.store.load(incident_id)
+        rows = self.store.load(check_incident_id(incident_id))
         if not rows:
             raise NotFound("incident", incident_id)
         return verify_chain(
@@ -348,9 +349,9 @@ class IncidentKit:
                 reasons=reasons,
             )
 
-        new_id = incident_id if incident_id is not None else self._id_factory(self.engine.now())
-        if not isinstance(new_id, str) or not new_id.strip() or len(new_id) > 64:
-            raise ValidationError("incident_id", "must be 1 to 64 characters of text")
+        new_id = check_incident_id(
+            incident_id if incident_id is not None else self._id_factory(self.engine.now())
+        )
         return self.engine.create(new_id, by, decide, idempotency_key=idempotency_key).state
 
     def acknowledge(
@@ -764,7 +765,7 @@ class IncidentKit:
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""
-        found = self.store.summary(incident_id)
+        found = self.store.summary(check_incident_id(incident_id))
         if found is None:
             raise NotFound("incident", incident_id)
         return found

@@ -144,6 +144,7 @@ JSON_VALUES = st.recursive(
 BASE: dict[Any, st.SearchStrategy[Any]] = {
     str: TEXT,
     bool: st.booleans(),
+    bytes: st.binary(max_size=12),
     int: st.integers(min_value=0, max_value=10**6),
     float: st.floats(allow_nan=False, allow_infinity=False, width=64),
     datetime: AWARE,

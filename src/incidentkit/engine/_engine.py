@@ -29,6 +29,7 @@ from incidentkit.errors import (
     ValidationError,
 )
 from incidentkit.events import Declared, Event, RecordedEvent, event_types, register_event
+from incidentkit.ids import check_incident_id
 from incidentkit.incident import (
     KIT_ONLY_EVENTS,
     Incident,
@@ -219,7 +220,7 @@ class Engine:
 
     def load(self, incident_id: str) -> Loaded:
         """The incident's newest state: the cached fold topped up with newer rows."""
-        cached = self.cache.get(incident_id)
+        cached = self.cache.get(check_incident_id(incident_id))
         after = cached.state.version if cached else 0
         rows = self.store.load(incident_id, after_version=after)
         if cached is None and not rows:
@@ -240,7 +241,7 @@ class Engine:
 
     def timeline(self, incident_id: str) -> list[RecordedEvent]:
         """Every recorded event of the incident, in version order."""
-        rows = self.store.load(incident_id)
+        rows = self.store.load(check_incident_id(incident_id))
         if not rows:
             raise NotFound("incident", incident_id)
         return [self.decode(row) for row in rows]
@@ -316,6 +317,7 @@ class Engine:
         without deciding again. Lost races are retried with jittered
         exponential backoff; an unknown outcome is resolved by the command id.
         """
+        check_incident_id(incident_id)
         who = actor(by)
         name = command or action
         command_id = self.command_id(idempotency_key)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from incidentkit._time import ensure_aware
 from incidentkit.errors import StoreError, ValidationError
+from incidentkit.ids import check_incident_id
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 from incidentkit.store._base import (
@@ -67,8 +68,7 @@ def check_append(
     summary: IncidentSummary | None,
 ) -> None:
     """Refuse an append whose rows cannot be written as one contiguous batch."""
-    if not isinstance(incident_id, str) or not incident_id:
-        raise ValidationError("incident_id", "expected a non-empty string")
+    check_incident_id(incident_id)
     if (
         not isinstance(expected_version, int)
         or isinstance(expected_version, bool)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from incidentkit._redact import mask_url
 from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, NotFound, StoreError
 from incidentkit.store._base import (
     IncidentSummary,
@@ -39,7 +40,7 @@ class MemoryStore:
     """A :class:`~incidentkit.store.Store` kept in memory (URL ``memory://``)."""
 
     def __init__(self, url: str = "memory://") -> None:
-        self.url = url
+        self.url = mask_url(url)
         self._lock = threading.RLock()
         self._exclusive = ThreadLocks()
         self._events: dict[str, list[StoredEvent]] = {}

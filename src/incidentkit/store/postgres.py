@@ -35,8 +35,8 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
+from incidentkit._redact import mask_url, redact_error, url_secrets
 from incidentkit.errors import (
     ConcurrencyConflict,
     DuplicateCommand,
@@ -197,19 +197,14 @@ _READ_ATTEMPTS = 3
 def mask_dsn(dsn: str) -> str:
     """Return ``dsn`` with any password replaced by ``***`` (for messages and ``url``).
 
+    The same helper every store uses (:func:`incidentkit.store.mask_url`).
+
     >>> mask_dsn("postgresql://app:s3cret@db.internal:5432/incidents")
     'postgresql://app:***@db.internal:5432/incidents'
     >>> mask_dsn("host=db password=s3cret dbname=incidents")
     'host=db password=*** dbname=incidents'
     """
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        if parts.password is None:
-            return dsn
-        host = parts.netloc.rpartition("@")[2]
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    return re.sub(r"(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+    return mask_url(dsn)
 
 
 class PostgresStore:
@@ -254,8 +249,11 @@ class PostgresStore:
             import psycopg  # noqa: F401
         except ImportError as err:
             raise StoreError(_INSTALL) from err
-        self.dsn = dsn
-        self.url = mask_dsn(dsn)
+        # The raw DSN stays private: url, repr and every error show it masked.
+        self._dsn = dsn
+        self._secrets = url_secrets(dsn)
+        self.url = mask_url(dsn)
+        self._check_dsn()
         self.schema = schema
         self._exclusive = ThreadLocks()
         self._p = f'"{schema}".' if schema else ""
@@ -269,7 +267,7 @@ class PostgresStore:
             except ImportError as err:
                 raise StoreError(_INSTALL) from err
             self._pool = psycopg_pool.ConnectionPool(
-                dsn,
+                self._dsn,
                 min_size=min_size,
                 max_size=max_size,
                 kwargs={"autocommit": True},
@@ -278,11 +276,14 @@ class PostgresStore:
                 timeout=10.0,
                 name=f"incidentkit-{id(self):x}",
             )
+            failure: BaseException | None = None
             try:
                 self._pool.open(wait=True, timeout=10.0)
             except psycopg_pool.PoolTimeout as err:
                 self._pool.close()
-                raise StoreError(f"cannot connect to {self.url}: {err}") from err
+                failure = self._connect_error(err)
+            if failure is not None:
+                raise failure
         else:
             with self._lock:
                 self._conn = self._connect()
@@ -293,14 +294,35 @@ class PostgresStore:
     def _configure(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SET TIME ZONE 'UTC'")
 
+    def _connect_error(self, err: BaseException, doing: str = "cannot connect to") -> BaseException:
+        """A :class:`StoreError` for a failed connection, with the DSN's secrets scrubbed."""
+        return redact_error(
+            StoreError(f"{doing} {self.url}: {err}".rstrip()), self._secrets, cause=err
+        )
+
+    def _check_dsn(self) -> None:
+        """Parse the DSN now: a parse error would quote it (a password included)."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        failure: BaseException | None = None
+        try:
+            conninfo_to_dict(self._dsn)
+        except Exception as err:  # psycopg.ProgrammingError, or anything the parser raises
+            failure = self._connect_error(err, "cannot parse the connection string")
+        if failure is not None:
+            raise failure
+
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         import psycopg
 
+        failure: BaseException | None = None
         try:
-            conn = psycopg.connect(self.dsn, autocommit=True)
+            conn = psycopg.connect(self._dsn, autocommit=True)
             self._configure(conn)
         except psycopg.Error as err:
-            raise StoreError(f"cannot connect to {self.url}: {err}") from err
+            failure = self._connect_error(err)
+        if failure is not None:
+            raise failure
         return conn
 
     @contextlib.contextmanager

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
+from incidentkit._redact import mask_url
 from incidentkit.errors import (
     ConcurrencyConflict,
     DuplicateCommand,
@@ -226,7 +227,7 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     :raises ValidationError: (field ``url``) when the URL is not one of these forms.
     """
     if not url.startswith("sqlite://"):
-        raise ValidationError("url", f"{url!r} is not a sqlite:// URL")
+        raise ValidationError("url", f"{mask_url(url)!r} is not a sqlite:// URL")
     rest = url[len("sqlite://") :]
     rest, _, query = rest.partition("?")
     if rest in (_MEMORY, "/" + _MEMORY):
@@ -236,8 +237,8 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     else:
         raise ValidationError(
             "url",
-            f"{url!r} names no file; use sqlite:///relative.db, sqlite:////absolute/path.db "
-            "or sqlite://:memory:",
+            f"{mask_url(url)!r} names no file; use sqlite:///relative.db, "
+            "sqlite:////absolute/path.db or sqlite://:memory:",
         )
     params: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
@@ -320,7 +321,7 @@ class SqliteStore:
             self.url = "sqlite://:memory:"
             self.supports_processes = False
         else:
-            self.url = "sqlite:///" + path
+            self.url = mask_url("sqlite:///" + path)
         self._local = threading.local()
         # weak: a thread's connection closes when the thread (and its local) goes away
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
