@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from incidentkit import _validate as check
 from incidentkit._delivery import DeliveryReport, run_mitigation
 from incidentkit._delivery import deliver as _deliver
 from incidentkit._time import ensure_aware
@@ -79,7 +80,6 @@ from incidentkit.incident import (
     decide_set_severity,
     decide_set_status,
     ensure_params,
-    parse_enum,
 )
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation._execute import structure_params
@@ -96,6 +96,7 @@ from incidentkit.store import (
     StoredEvent,
     SummaryQuery,
 )
+from incidentkit.store._query import summary_query
 from incidentkit.timeline import GENESIS_HASH, ChainCheck, chain_hash, verify_chain
 from incidentkit.timers import SYSTEM_ACTOR, due_events, escalation_events, next_due
 
@@ -252,6 +253,7 @@ class IncidentKit:
         return RecordedEvent(row.incident_id, row.version, row.recorded_at, event, row.hash)
 
     def _load(self, incident_id: str) -> _Cached:
+        incident_id = check.incident_ref(incident_id)
         cached = self._cached(incident_id)
         after = cached.state.version if cached else 0
         rows = self.store.load(incident_id, after_version=after)
@@ -318,33 +320,14 @@ class IncidentKit:
         limit: int | None = None,
     ) -> list[IncidentSummary]:
         """Summaries (no replay), filtered; ``since``/``until`` bound the declaration time."""
-        statuses: set[Status] | None = None
-        if status is not None:
-            wanted = [status] if isinstance(status, str) else list(status)
-            statuses = {parse_enum(Status, s, "status") for s in wanted}
-        if open_only:
-            opened = {s for s in Status if s.is_open}
-            statuses = opened if statuses is None else statuses & opened
-        severities: set[Severity] | None = None
-        if severity is not None:
-            severities = (
-                {Severity.parse(severity)}
-                if isinstance(severity, str)
-                else {Severity.parse(s) for s in severity}
-            )
-        lower = ensure_aware(since, "since") if since is not None else None
-        upper = ensure_aware(until, "until") if until is not None else None
-        if lower and upper and lower > upper:
-            raise ValidationError("since", "is after until")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValidationError("limit", "must be a non-negative integer")
         return self.store.summaries(
-            SummaryQuery(
-                statuses=statuses,
-                severities=severities,
+            summary_query(
+                status=status,
+                severity=severity,
                 service=service,
-                since=lower,
-                until=upper,
+                since=since,
+                until=until,
+                open_only=open_only,
                 limit=limit,
             )
         )
@@ -455,6 +438,7 @@ class IncidentKit:
         decision, possibly after a reload, was to append nothing). ``system``
         skips authorization: only the kit's own timers and delivery use it.
         """
+        incident_id = check.incident_ref(incident_id)
         who = actor(by)
 
         def authorize(state: Incident) -> None:
@@ -714,6 +698,7 @@ class IncidentKit:
         new_id = incident_id if incident_id is not None else self._id_factory(now)
         if not isinstance(new_id, str) or not new_id.strip() or len(new_id) > 64:
             raise ValidationError("incident_id", "must be 1 to 64 characters of text")
+        check.incident_ref(new_id)
         events = decide_declare(
             self.policy,
             now,
@@ -973,7 +958,7 @@ class IncidentKit:
         Bad ``params`` are refused, naming the field, before anything is recorded.
         """
         actions = self.plugins.mitigation_actions()
-        spec = actions.get(action)
+        spec = actions.get(check.name(action, "action"))
         if spec is None:
             raise NotFound("mitigation action", action, sorted(actions))
         typed = structure_params(spec, ensure_params(params), converter())
@@ -1040,6 +1025,7 @@ class IncidentKit:
         """
         import signal
 
+        check.duration_in(interval, "interval", check.MIN_INTERVAL, check.MAX_INTERVAL)
         done = stop or threading.Event()
         previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():

@@ -10,6 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from incidentkit._time import ensure_aware
+from incidentkit._validate import MAX_LIMIT, incident_ref, integer
 from incidentkit.errors import StoreError, ValidationError
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
@@ -19,6 +20,7 @@ __all__ = [
     "check_append",
     "check_aware",
     "check_claim",
+    "check_incident_id",
     "check_query",
     "enum_values",
     "summary_times",
@@ -37,7 +39,12 @@ SUMMARY_TIME_FIELDS = (
 
 
 check_aware = ensure_aware
-"""Return a value in UTC; refuse naive or non-datetime values naming the field."""
+"""Return a value in UTC; refuse naive, non-datetime or out-of-range values naming the field."""
+
+
+def check_incident_id(incident_id: object) -> str:
+    """Refuse an incident id that is not a non-empty, bounded, encodable name."""
+    return incident_ref(incident_id)
 
 
 def summary_times(summary: IncidentSummary) -> list[datetime | None]:
@@ -57,8 +64,7 @@ def check_append(
     summary: IncidentSummary | None,
 ) -> None:
     """Refuse an append whose rows cannot be written as one contiguous batch."""
-    if not isinstance(incident_id, str) or not incident_id:
-        raise ValidationError("incident_id", "expected a non-empty string")
+    check_incident_id(incident_id)
     if (
         not isinstance(expected_version, int)
         or isinstance(expected_version, bool)
@@ -85,8 +91,7 @@ def check_append(
 def check_claim(now: datetime, limit: int, lease: timedelta) -> datetime:
     """Check claim arguments; return ``now`` in UTC."""
     utc_now = check_aware(now, "now")
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-        raise ValidationError("limit", "expected an integer >= 0")
+    integer(limit, "limit", 0, MAX_LIMIT)
     if not isinstance(lease, timedelta) or lease <= timedelta(0):
         raise ValidationError("lease", "expected a positive timedelta")
     return utc_now
@@ -98,10 +103,8 @@ def check_query(query: SummaryQuery) -> None:
         value = getattr(query, name)
         if value is not None:
             check_aware(value, f"query.{name}")
-    if query.limit is not None and (
-        not isinstance(query.limit, int) or isinstance(query.limit, bool) or query.limit < 0
-    ):
-        raise ValidationError("query.limit", "expected an integer >= 0")
+    if query.limit is not None:
+        integer(query.limit, "query.limit", 0, MAX_LIMIT)
 
 
 def enum_values(

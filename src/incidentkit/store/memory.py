@@ -17,7 +17,7 @@ from incidentkit.store._base import (
     StoredEvent,
     SummaryQuery,
 )
-from incidentkit.store._checks import check_append, check_claim, check_query
+from incidentkit.store._checks import check_append, check_claim, check_incident_id, check_query
 from incidentkit.store._query import matches, sort_key
 
 __all__ = ["MemoryStore"]
@@ -87,18 +87,21 @@ class MemoryStore:
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return events after ``after_version``."""
+        check_incident_id(incident_id)
         with self._lock:
             self._check_open()
             return [e for e in self._events.get(incident_id, ()) if e.version > after_version]
 
     def version(self, incident_id: str) -> int:
         """Return the latest version (0 when unknown)."""
+        check_incident_id(incident_id)
         with self._lock:
             events = self._events.get(incident_id)
             return events[-1].version if events else 0
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one summary or ``None``."""
+        check_incident_id(incident_id)
         with self._lock:
             return self._summaries.get(incident_id)
 

@@ -46,6 +46,7 @@ from incidentkit.store._checks import (
     check_append,
     check_aware,
     check_claim,
+    check_incident_id,
     check_query,
     enum_values,
     summary_times,
@@ -459,6 +460,7 @@ class PostgresStore:
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the incident's events after ``after_version`` in version order."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             return conn.execute(
@@ -481,6 +483,7 @@ class PostgresStore:
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
             row = conn.execute(
@@ -507,6 +510,7 @@ class PostgresStore:
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one incident's summary, or ``None``."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
             return conn.execute(

@@ -51,6 +51,7 @@ from incidentkit.store._checks import (
     check_append,
     check_aware,
     check_claim,
+    check_incident_id,
     check_query,
     enum_values,
     summary_times,
@@ -534,6 +535,7 @@ class SqliteStore:
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the incident's events after ``after_version`` in version order."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT version, tag, payload, recorded_at, hash FROM incidentkit_events "
@@ -554,6 +556,7 @@ class SqliteStore:
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             return self._head(conn, incident_id)
 
@@ -569,6 +572,7 @@ class SqliteStore:
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one incident's summary, or ``None``."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             row = conn.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM incidentkit_summaries WHERE incident_id = ?",
