@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the command table reads best one call per line; fmt: skip keeps it)
 """Every public command of IncidentKit, driven with generated hostile arguments.
 
 Invariant: a command either succeeds or raises a typed ``IncidentKitError``,
