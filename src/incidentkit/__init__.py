@@ -17,12 +17,16 @@ from incidentkit import metrics
 from incidentkit._delivery import DeliveryReport
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.clock import Clock, ManualClock, SystemClock
+from incidentkit.engine import TickReport
 from incidentkit.errors import (
     ConcurrencyConflict,
+    DuplicateCommand,
     GuardFailed,
     IncidentKitError,
     InvalidTransition,
+    MissingExtra,
     NotFound,
+    OutcomeUnknown,
     PermanentFailure,
     PermissionDenied,
     PluginError,
@@ -38,7 +42,7 @@ from incidentkit.events import (
     Source,
 )
 from incidentkit.incident import Incident, ItemStatus
-from incidentkit.kit import IncidentKit, TickReport
+from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation import (
     CircuitBreaker,
@@ -81,7 +85,7 @@ from incidentkit.oncall import (
     Schedule,
     Target,
 )
-from incidentkit.plugins._markers import hookimpl
+from incidentkit.plugins import hookimpl
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import PhaseTargets, Policy, load_policy
 from incidentkit.roles import Role, RolePolicy
@@ -111,6 +115,7 @@ __all__ = [
     "Conclusion",
     "ConcurrencyConflict",
     "DeliveryReport",
+    "DuplicateCommand",
     "EmailNotifier",
     "EscalationPolicies",
     "EscalationPolicy",
@@ -136,6 +141,7 @@ __all__ = [
     "MaintenanceModeAction",
     "ManualClock",
     "MemoryStore",
+    "MissingExtra",
     "MitigationAction",
     "MitigationContext",
     "MitigationOutcome",
@@ -145,6 +151,7 @@ __all__ = [
     "NotificationKind",
     "NotifierSpec",
     "OnCallConfig",
+    "OutcomeUnknown",
     "Override",
     "Paging",
     "PermanentFailure",

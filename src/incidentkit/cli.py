@@ -24,8 +24,9 @@ from incidentkit.events import Conclusion, PublicStatus, Source
 from incidentkit.incident import Incident
 from incidentkit.kit import DB_ENV, IncidentKit
 from incidentkit.lifecycle import Phase, Status
-from incidentkit.metrics._cli import add_metrics_parser, run_metrics
-from incidentkit.oncall._cli import add_oncall_parser, run_oncall
+from incidentkit.metrics import add_metrics_parser, run_metrics
+from incidentkit.oncall import add_oncall_parser, run_oncall
+from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy, load_policy
 from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
@@ -297,11 +298,27 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "oncall":
         policy = load_policy(args.policy) if args.policy else Policy.default()
         return run_oncall(args, policy.oncall, out, SystemClock().now())
+    if args.command == "plugins":
+        return _plugins(PluginManager(), args, out)
     kit = _kit(args)
     try:
         return _dispatch(kit, args, out, err)
     finally:
         kit.shutdown()
+
+
+def _plugins(manager: PluginManager, args: argparse.Namespace, out: TextIO) -> int:
+    """List the plugins a kit would load; opens no store (so creates no database file)."""
+    infos = manager.describe()
+    if args.json:
+        print(json.dumps([converter().unstructure(i) for i in infos], indent=2), file=out)
+    else:
+        for info in infos:
+            version = f" {info.distribution} {info.version}" if info.distribution else ""
+            print(f"{info.name} ({info.origin}{version}): {', '.join(info.hooks)}", file=out)
+        for failure in manager.failures:
+            print(f"{failure.name}: FAILED to load: {failure.error}", file=out)
+    return 0
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -457,17 +474,6 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
                 )
                 print(f"{check.incident_id}: {verdict} ({check.events} events)", file=out)
         return 0 if all(c.ok for c in checks) else 1
-    elif command == "plugins":
-        infos = kit.plugins.describe()
-        if args.json:
-            print(json.dumps([converter().unstructure(i) for i in infos], indent=2), file=out)
-        else:
-            for info in infos:
-                version = f" {info.distribution} {info.version}" if info.distribution else ""
-                print(f"{info.name} ({info.origin}{version}): {', '.join(info.hooks)}", file=out)
-            for failure in kit.plugins.failures:
-                print(f"{failure.name}: FAILED to load: {failure.error}", file=out)
-        return 0
     elif command == "metrics":
         return run_metrics(args, kit.store, out, err)
     elif command == "tick":

@@ -92,6 +92,11 @@ BAD: list[tuple[str, Case, str]] = [
     ("role=None", lambda k, i: k.release_role(i, None, by="alice"), "role"),  # type: ignore[arg-type]
     ("action=[]", lambda k, i: k.mitigate(i, [], by="alice"), "action"),  # type: ignore[arg-type]
     ("phase=[]", lambda k, i: k.enter_phase(i, [], by="alice"), "phase"),  # type: ignore[arg-type]
+    ("idempotency_key=10**5000", lambda k, i: k.add_note(i, "x", by="bob", idempotency_key=10**5000), "idempotency_key"),  # type: ignore[arg-type]
+    ("idempotency_key=[]", lambda k, i: k.resolve(i, by="alice", force=True, reason="r", idempotency_key=[]), "idempotency_key"),  # type: ignore[arg-type]
+    ("idempotency_key surrogate", lambda k, i: k.declare("t", severity=1, by="a", idempotency_key="k\ud800"), "idempotency_key"),
+    ("idempotency_key NUL", lambda k, i: k.mitigate(i, "feature_flag", by="a", params={"flag": "f", "enabled": False}, idempotency_key="k\x00"), "idempotency_key"),
+    ("idempotency_key megabyte", lambda k, i: k.mark_mitigated(i, by="a", detail="d", idempotency_key="k" * 1_000_000), "idempotency_key"),
 ]
 # fmt: on
 
@@ -106,6 +111,23 @@ def test_hostile_arguments_are_validation_errors_and_store_nothing(
         command(kit, iid)
     assert err.value.field == field
     assert snapshot(store) == before
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "field"),
+    [(None, "capabilities"), ("pings", "capabilities"), ([object()], "capabilities[0]")],
+    ids=["None", "one string", "not a Capability"],
+)
+def test_capabilities_that_are_not_capabilities_are_refused_before_a_store_opens(
+    tmp_path: Path, capabilities: object, field: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/caps.db"
+    with pytest.raises(ValidationError) as err:
+        IncidentKit.open(url, autoload_plugins=False, capabilities=capabilities)
+    assert err.value.field == field
+    with pytest.raises(ValidationError) as err:
+        IncidentKit(autoload_plugins=False, capabilities=capabilities)  # type: ignore[arg-type]
+    assert err.value.field == field
 
 
 def test_the_same_limits_hold_on_sqlite(tmp_path: Path, clock: ManualClock) -> None:

@@ -13,10 +13,11 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
-from incidentkit.errors import StoreError, ValidationError
-from incidentkit.store import SummaryQuery
+from incidentkit.errors import DuplicateCommand, StoreError, ValidationError
+from incidentkit.store import StoredCommand, SummaryQuery
 from incidentkit.store.sqlite import SCHEMA_VERSION, SqliteStore, parse_sqlite_url
 from incidentkit.testing.store_contract import T0, make_events, make_message, make_summary
 
@@ -457,3 +458,37 @@ def test_close_closes_every_thread_connection(tmp_path: Path) -> None:
             conn.execute("SELECT 1")
     with pytest.raises(StoreError, match="closed"):
         store.version("INC-1")
+
+
+def test_a_version_2_file_is_migrated_to_command_ids(tmp_path: Path) -> None:
+    """Version 3 adds the command table; a version 2 file keeps its data and gains it."""
+    from incidentkit.store.sqlite import _SCHEMA_V2
+
+    path = tmp_path / "v2.db"
+    t0 = int(T0.timestamp()) * 1_000_000 + T0.microsecond
+    raw = sqlite3.connect(path)
+    raw.executescript(V1_SCHEMA)
+    raw.executescript(_SCHEMA_V2)
+    raw.execute("UPDATE incidentkit_meta SET value = '2' WHERE key = 'schema_version'")
+    raw.execute(
+        "INSERT INTO incidentkit_events VALUES ('INC-7', 1, 'declared', '{\"a\":1}', ?, 'h1')",
+        (t0,),
+    )
+    raw.commit()
+    raw.close()
+
+    store = SqliteStore(path)
+    assert store.schema_version() == 2
+    store.migrate()
+    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert [e.hash for e in store.load("INC-7")] == ["h1"]
+    command = StoredCommand("cmd-1", "INC-7", "add_note", 2, 1)
+    store.append("INC-7", make_events("INC-7", 2, 1), 1, command=command)
+    assert store.command("cmd-1") == command
+    with pytest.raises(DuplicateCommand):
+        store.append(
+            "INC-7", make_events("INC-7", 3, 1), 2, command=attrs.evolve(command, version=3)
+        )
+    store.migrate()
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()
