@@ -130,6 +130,16 @@ def test_capabilities_that_are_not_capabilities_are_refused_before_a_store_opens
     assert err.value.field == field
 
 
+@pytest.mark.parametrize(
+    "settings", [10**5000, {10**5000: {}}, {"x": 10**5000}], ids=["int", "int key", "int value"]
+)
+def test_plugin_settings_that_do_not_print_are_refused(settings: object) -> None:
+    with pytest.raises(ValidationError) as err:
+        IncidentKit(autoload_plugins=False, plugin_settings=settings)  # type: ignore[arg-type]
+    assert err.value.field == "settings"
+    assert len(str(err.value)) < 200
+
+
 def test_the_same_limits_hold_on_sqlite(tmp_path: Path, clock: ManualClock) -> None:
     kit = IncidentKit.open(f"sqlite:///{tmp_path}/x.db", clock=clock, autoload_plugins=False)
     iid = _open(kit)
