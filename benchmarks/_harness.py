@@ -159,7 +159,13 @@ def _figure(r: Result) -> str:
 
 
 def report(name: str, results: list[Result]) -> None:
-    """Print a table (and what each row times) and write ``benchmarks/results/<name>.json``."""
+    """Print a table (and what each row times) and write ``benchmarks/results/<name>.json``.
+
+    A row that does not say what it times and against what is refused.
+    """
+    for r in results:
+        if not r.measures or not r.against:
+            raise ValueError(f"row {r.bench!r} must say what it times and against what")
     width = max([len(r.bench) for r in results] + [10])
     print(f"\n== {name} ==")
     print(
