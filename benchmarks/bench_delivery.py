@@ -268,7 +268,7 @@ def main() -> None:
                 "D2: INCIDENTKIT_BENCH_POSTGRES_DSN / INCIDENTKIT_TEST_POSTGRES_DSN unset: skipped"
             )
         else:
-            results.append(bench_postgres(dsn, scaled(ROWS, 500), repeats=3))
+            results.append(bench_postgres(dsn, scaled(ROWS // 2, 300), repeats=3))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report("delivery", results)
