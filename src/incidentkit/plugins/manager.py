@@ -573,6 +573,8 @@ class PluginManager:
 
     def authorize(self, actor: str, action: str, incident: Incident | None) -> str | None:
         """The first veto reason from ``incidentkit_authorize`` naming its plugin, or ``None``."""
+        if not self._pm.hook.incidentkit_authorize.get_hookimpls():
+            return None  # nobody to ask: skip pluggy's call on every command
         kwargs = {"actor": actor, "action": action, "incident": incident}
         reasons: object = self._call("incidentkit_authorize", **kwargs)
         if not isinstance(reasons, list):
