@@ -118,7 +118,7 @@ class IncidentKit:
         strict_plugins: bool = False,
         plugin_settings: Mapping[str, Mapping[str, object]] | None = None,
         id_factory: Callable[[datetime], str] | None = None,
-        retries: int = 25,
+        retries: int = 100,
         cache_size: int = 1024,
         capabilities: Sequence[Capability] = (),
     ) -> None:

@@ -143,7 +143,7 @@ class Engine:
         plugins: PluginManager,
         *,
         capabilities: Sequence[Capability] = (),
-        retries: int = 25,
+        retries: int = 100,
         cache_size: int = 1024,
     ) -> None:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
