@@ -16,11 +16,15 @@ from typing import Any
 from incidentkit import metrics
 from incidentkit._delivery import DeliveryReport
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
+from incidentkit.checkpoint import Checkpoint, CheckpointEntry, checkpoint_from_json
 from incidentkit.clock import Clock, ManualClock, SystemClock
 from incidentkit.errors import (
+    ChainKeyError,
+    CheckpointError,
     ConcurrencyConflict,
     GuardFailed,
     IncidentKitError,
+    IntegrityError,
     InvalidTransition,
     NotFound,
     PermanentFailure,
@@ -83,7 +87,7 @@ from incidentkit.oncall import (
 )
 from incidentkit.plugins._markers import hookimpl
 from incidentkit.plugins.manager import PluginManager
-from incidentkit.policy import PhaseTargets, Policy, load_policy
+from incidentkit.policy import IntegrityPolicy, PhaseTargets, Policy, load_policy
 from incidentkit.roles import Role, RolePolicy
 from incidentkit.severity import (
     Classification,
@@ -96,12 +100,17 @@ from incidentkit.severity import (
     Signals,
 )
 from incidentkit.store import IncidentSummary, MemoryStore, Store, SummaryQuery
-from incidentkit.timeline import ChainCheck
+from incidentkit.timeline import ChainCheck, ChainProblem
 
 __all__ = [
     "ChainCheck",
+    "ChainKeyError",
+    "ChainProblem",
     "ChecklistItem",
     "ChecklistTemplate",
+    "Checkpoint",
+    "CheckpointEntry",
+    "CheckpointError",
     "CircuitBreaker",
     "CircuitBreakerAction",
     "CircuitBreakerRegistry",
@@ -127,6 +136,8 @@ __all__ = [
     "IncidentKitError",
     "IncidentRef",
     "IncidentSummary",
+    "IntegrityError",
+    "IntegrityPolicy",
     "InvalidTransition",
     "ItemState",
     "ItemStatus",
@@ -181,6 +192,7 @@ __all__ = [
     "Urgency",
     "ValidationError",
     "WebhookNotifier",
+    "checkpoint_from_json",
     "hookimpl",
     "load_policy",
     "metrics",

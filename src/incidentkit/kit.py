@@ -32,10 +32,13 @@ from incidentkit._delivery import DeliveryReport, run_mitigation
 from incidentkit._delivery import deliver as _deliver
 from incidentkit._time import ensure_aware
 from incidentkit.checklists import ItemState
+from incidentkit.checkpoint import Checkpoint, CheckpointEntry
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.errors import (
+    ChainKeyError,
     ConcurrencyConflict,
     IncidentKitError,
+    IntegrityError,
     NotFound,
     PermissionDenied,
     StoreError,
@@ -96,7 +99,16 @@ from incidentkit.store import (
     StoredEvent,
     SummaryQuery,
 )
-from incidentkit.timeline import GENESIS_HASH, ChainCheck, chain_hash, verify_chain
+from incidentkit.timeline import (
+    CHAIN_KEY_ENV,
+    GENESIS_HASH,
+    ChainCheck,
+    ChainKey,
+    ChainProblem,
+    chain_hash,
+    hash_key_id,
+    verify_chain,
+)
 from incidentkit.timers import SYSTEM_ACTOR, due_events, escalation_events, next_due
 
 __all__ = ["DB_ENV", "IncidentKit", "TickReport"]
@@ -109,6 +121,30 @@ DB_ENV = "INCIDENTKIT_DB"
 #: Commands only the incident commander may run once one is assigned.
 COMMANDER_ACTIONS = frozenset(
     {"set_severity", "assign_role", "release_role", "resolve", "reopen", "close"}
+)
+
+
+def _chain_key(policy: Policy) -> ChainKey | None:
+    """The chain key from the policy or ``$INCIDENTKIT_CHAIN_KEY``; both set must agree."""
+    configured = policy.integrity.chain_key
+    env = os.environ.get(CHAIN_KEY_ENV)
+    from_env = None if env is None else ChainKey.from_text(env, f"${CHAIN_KEY_ENV}")
+    from_policy = (
+        None if configured is None else ChainKey.from_text(configured, "integrity.chain_key")
+    )
+    if from_env is not None and from_policy is not None and from_env != from_policy:
+        raise ValidationError(
+            f"${CHAIN_KEY_ENV}",
+            f"differs from the policy's integrity.chain_key (key ids {from_env.key_id} and "
+            f"{from_policy.key_id}); set one of them",
+        )
+    return from_policy or from_env
+
+
+#: Summary fields that are a fold of the timeline alone (``next_due_at`` also
+#: depends on the policy, so a policy change legitimately moves it).
+_RECORDED_FIELDS = tuple(
+    f.name for f in attrs.fields(IncidentSummary) if f.name not in ("next_due_at",)
 )
 
 
@@ -145,7 +181,8 @@ class IncidentKit:
     ``cache_size`` bounds how many incidents' folded states it keeps between
     calls (a command decides on the cached state; the store's version check
     catches a stale one). ``retries`` is how often a command is decided again
-    after another replica appended first.
+    after another replica appended first. The chain key comes from
+    ``policy.integrity.chain_key`` or ``$INCIDENTKIT_CHAIN_KEY``.
 
     >>> from datetime import datetime, timezone
     >>> import incidentkit as ik
@@ -185,6 +222,7 @@ class IncidentKit:
         self.store: Store = store if store is not None else plugin_manager.open_store("memory://")
         self.store.migrate()
         self.policy = policy if policy is not None else Policy.default()
+        self._chain_key = _chain_key(self.policy)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._id_factory = id_factory or _new_id
         self._retries = retries
@@ -349,18 +387,169 @@ class IncidentKit:
             )
         )
 
-    def verify(self, incident_id: str) -> ChainCheck:
-        """Check the incident's hash chain; the result names the first broken version."""
-        rows = self.store.load(incident_id)
-        if not rows:
-            raise NotFound("incident", incident_id)
-        return verify_chain(
-            incident_id, ((r.version, r.recorded_at, r.payload, r.hash) for r in rows)
-        )
+    @property
+    def chain_key_id(self) -> str | None:
+        """The id of this kit's chain key (``None``: rows are hashed with plain SHA-256)."""
+        return None if self._chain_key is None else self._chain_key.key_id
 
-    def verify_all(self) -> list[ChainCheck]:
-        """Verify every incident in the store."""
-        return [self.verify(incident_id) for incident_id in self.store.incident_ids()]
+    def verify(self, incident_id: str, *, against: Checkpoint | None = None) -> ChainCheck:
+        """Check one incident: its hash chain, its summary, and ``against`` a checkpoint.
+
+        The result names the first broken version and the kind of problem; a
+        chain made with another key, or keyed while this kit has none, is a
+        failed check saying so (``problem`` ``wrong_key`` / ``no_key``).
+
+        :raises NotFound: the incident has neither events nor a summary (and is
+            not in ``against``).
+        :raises CheckpointError: ``against`` is inconsistent or not signed with this kit's key.
+        """
+        if against is not None:
+            against.check(self._chain_key)
+        return self._verify(incident_id, against)
+
+    def verify_all(self, *, against: Checkpoint | None = None) -> list[ChainCheck]:
+        """Verify every incident with events or a summary (and every one in ``against``)."""
+        if against is not None:
+            against.check(self._chain_key)
+        ids = set(self.store.incident_ids())
+        ids.update(s.incident_id for s in self.store.summaries(SummaryQuery()))
+        if against is not None:
+            ids.update(e.incident_id for e in against.incidents)
+        return [self._verify(incident_id, against) for incident_id in sorted(ids)]
+
+    def checkpoint(self) -> Checkpoint:
+        """A signed head of every incident (signed when a chain key is set) to store elsewhere.
+
+        Every incident is verified first: a checkpoint never vouches for a
+        timeline that does not verify.
+
+        :raises IntegrityError: some incident does not verify; no checkpoint is made.
+        """
+        now = self._now()
+        checks = self.verify_all()
+        broken = [c for c in checks if not c.ok]
+        if broken:
+            raise IntegrityError(broken)
+        entries = [
+            CheckpointEntry(c.incident_id, c.version, c.head_hash)
+            for c in checks
+            if c.head_hash is not None
+        ]
+        return Checkpoint.build(entries, now, self._chain_key)
+
+    def _verify(self, incident_id: str, against: Checkpoint | None) -> ChainCheck:
+        rows = self.store.load(incident_id)
+        summary = self.store.summary(incident_id)
+        entry = against.entry(incident_id) if against is not None else None
+        if not rows and summary is None and entry is None:
+            raise NotFound("incident", incident_id)
+        check = verify_chain(
+            incident_id,
+            ((r.version, r.recorded_at, r.payload, r.hash) for r in rows),
+            key=self._chain_key,
+            require_key=self.policy.integrity.require_key,
+        )
+        if check.ok and (rows or summary is not None):
+            check = self._check_summary(check, rows, summary)
+        if check.ok and entry is not None:
+            check = self._check_against(check, rows, entry)
+        return check
+
+    def _check_summary(
+        self, check: ChainCheck, rows: Sequence[StoredEvent], summary: IncidentSummary | None
+    ) -> ChainCheck:
+        """The summary must be the fold of the chain: same version, head hash and fields."""
+
+        def broken(version: int, problem: ChainProblem, reason: str) -> ChainCheck:
+            return attrs.evolve(
+                check, ok=False, broken_version=version, problem=problem, reason=reason
+            )
+
+        if not rows:
+            assert summary is not None
+            return broken(
+                1,
+                ChainProblem.EVENTS_MISSING,
+                f"the summary says version {summary.version}, but the incident has no events",
+            )
+        if summary is None:
+            return broken(
+                check.version,
+                ChainProblem.SUMMARY_MISSING,
+                "the incident has events but no summary",
+            )
+        if summary.version > check.version:
+            return broken(
+                check.version + 1,
+                ChainProblem.SUMMARY_MISMATCH,
+                f"the summary says version {summary.version}, but the chain ends at "
+                f"{check.version} (rows missing from the end)",
+            )
+        if summary.version < check.version:
+            return broken(
+                summary.version + 1,
+                ChainProblem.SUMMARY_MISMATCH,
+                f"the chain goes on to version {check.version} past the summary's version "
+                f"{summary.version} (rows appended outside the kit)",
+            )
+        if summary.head_hash != check.head_hash:
+            return broken(
+                check.version,
+                ChainProblem.SUMMARY_MISMATCH,
+                "the summary records no head hash"
+                if summary.head_hash is None
+                else "the summary's head hash does not match the chain's",
+            )
+        state: Incident | None = None
+        for row in rows:
+            try:
+                state = apply(state, self._decode(row))
+            except (IncidentKitError, ValueError) as err:
+                return broken(row.version, ChainProblem.UNREADABLE, str(err))
+        assert state is not None
+        folded = self._summary(state, check.head_hash)
+        for name in _RECORDED_FIELDS:
+            stored, expected = getattr(summary, name), getattr(folded, name)
+            if stored != expected:
+                return broken(
+                    check.version,
+                    ChainProblem.SUMMARY_MISMATCH,
+                    f"the summary's {name} is {stored!r}, the timeline says {expected!r}",
+                )
+        return check
+
+    @staticmethod
+    def _check_against(
+        check: ChainCheck, rows: Sequence[StoredEvent], entry: CheckpointEntry
+    ) -> ChainCheck:
+        """Nothing the checkpoint saw may be gone, shorter or different now."""
+
+        def broken(version: int, problem: ChainProblem, reason: str) -> ChainCheck:
+            return attrs.evolve(
+                check, ok=False, broken_version=version, problem=problem, reason=reason
+            )
+
+        if not rows:
+            return broken(
+                1,
+                ChainProblem.MISSING_SINCE_CHECKPOINT,
+                f"the checkpoint has it at version {entry.version}; it is gone",
+            )
+        if check.version < entry.version:
+            return broken(
+                check.version + 1,
+                ChainProblem.ROLLED_BACK,
+                f"the checkpoint has it at version {entry.version}; it is at {check.version} now",
+            )
+        now = rows[entry.version - 1].hash
+        if now != entry.head_hash:
+            return broken(
+                entry.version,
+                ChainProblem.REWRITTEN,
+                f"the hash at version {entry.version} differs from the checkpoint's: "
+                "rewritten since the checkpoint",
+            )
+        return check
 
     # --- the write path ------------------------------------------------------
 
@@ -405,12 +594,17 @@ class IncidentKit:
         """Append ``events``; return the new state and the records as stored."""
         version = before.state.version if before else 0
         previous = before.head_hash if before else GENESIS_HASH
+        chained_with = hash_key_id(previous)
+        if chained_with is not None and chained_with != self.chain_key_id:
+            raise ChainKeyError(incident_id, chained_with, self.chain_key_id)
         state = before.state if before else None
         stored: list[StoredEvent] = []
         records: list[RecordedEvent] = []
         for offset, event in enumerate(events, start=1):
             payload = event_to_json(event)
-            digest = chain_hash(previous, incident_id, version + offset, now, payload)
+            digest = chain_hash(
+                previous, incident_id, version + offset, now, payload, self._chain_key
+            )
             row = StoredEvent(incident_id, version + offset, event.tag, payload, now, digest)
             record = RecordedEvent(incident_id, row.version, now, event, digest)
             stored.append(row)
@@ -419,7 +613,9 @@ class IncidentKit:
             previous = digest
         assert state is not None
         outbox = [m for record in records for m in self._side_effects(state, record)]
-        self.store.append(incident_id, stored, version, outbox=outbox, summary=self._summary(state))
+        self.store.append(
+            incident_id, stored, version, outbox=outbox, summary=self._summary(state, previous)
+        )
         self._remember(incident_id, _Cached(state, previous))
         return state, records
 
@@ -494,7 +690,7 @@ class IncidentKit:
 
     # --- side effects ----------------------------------------------------------
 
-    def _summary(self, state: Incident) -> IncidentSummary:
+    def _summary(self, state: Incident, head_hash: str | None = None) -> IncidentSummary:
         return IncidentSummary(
             incident_id=state.id,
             version=state.version,
@@ -510,6 +706,7 @@ class IncidentKit:
             resolved_at=state.resolved_at,
             closed_at=state.closed_at,
             next_due_at=self._next_due(state),
+            head_hash=head_hash,
         )
 
     def _next_due(self, state: Incident) -> datetime | None:

@@ -57,8 +57,13 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
-SCHEMA_VERSION = 1
-"""The PostgreSQL schema version this release writes and understands."""
+SCHEMA_VERSION = 2
+"""The PostgreSQL schema version this release writes and understands.
+
+1. events, summaries, outbox, meta.
+2. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
+   version; see :func:`_upgrade_summary_head_hash`).
+"""
 
 T = TypeVar("T")
 
@@ -68,7 +73,8 @@ _INSTALL = "PostgreSQL support needs psycopg: pip install incidentkit[postgres]"
 
 _SUMMARY_COLUMNS = (
     "incident_id, version, title, status, severity, services, started_at, detected_at, "
-    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at"
+    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at, "
+    "head_hash"
 )
 _OUTBOX_COLUMNS = (
     "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
@@ -128,6 +134,20 @@ def _schema_sql(p: str) -> list[str]:
             WHERE state = 'pending'""",
         f"CREATE INDEX incidentkit_outbox_incident ON {p}incidentkit_outbox (incident_id)",
     ]
+
+
+def _upgrade_summary_head_hash(conn: psycopg.Connection[tuple[Any, ...]], p: str) -> None:
+    """Schema 2: add ``incidentkit_summaries.head_hash`` and fill it from the events.
+
+    Each summary gets the hash of its incident's row at the summary's version;
+    a summary whose version has no row keeps ``NULL``, which verification reports.
+    """
+    conn.execute(f"ALTER TABLE {p}incidentkit_summaries ADD COLUMN head_hash text")
+    conn.execute(
+        f"UPDATE {p}incidentkit_summaries s SET head_hash = e.hash "
+        f"FROM {p}incidentkit_events e "
+        "WHERE e.incident_id = s.incident_id AND e.version = s.version"
+    )
 
 
 def mask_dsn(dsn: str) -> str:
@@ -328,6 +348,8 @@ class PostgresStore:
                 if current < 1:
                     for statement in _schema_sql(self._p):
                         conn.execute(statement)
+                if current < 2:
+                    _upgrade_summary_head_hash(conn, self._p)
                 conn.execute(
                     f"INSERT INTO {self._p}incidentkit_meta (key, value) "
                     "VALUES ('schema_version', %s) "
@@ -579,6 +601,7 @@ class PostgresStore:
                 resolved_at=row[11],
                 closed_at=row[12],
                 next_due_at=row[13],
+                head_hash=row[14],
             )
         except (ValueError, TypeError) as err:
             raise StoreError(f"{self.url}: unreadable summary row for {row[0]!r}: {err}") from err
@@ -720,14 +743,14 @@ class PostgresStore:
 def _upsert_summary_sql(p: str) -> str:
     return (
         f"INSERT INTO {p}incidentkit_summaries ({_SUMMARY_COLUMNS}) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (incident_id) DO UPDATE SET version = excluded.version, "
         "title = excluded.title, status = excluded.status, severity = excluded.severity, "
         "services = excluded.services, started_at = excluded.started_at, "
         "detected_at = excluded.detected_at, declared_at = excluded.declared_at, "
         "acknowledged_at = excluded.acknowledged_at, mitigated_at = excluded.mitigated_at, "
         "resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, "
-        "next_due_at = excluded.next_due_at"
+        "next_due_at = excluded.next_due_at, head_hash = excluded.head_hash"
     )
 
 
@@ -740,4 +763,5 @@ def _summary_params(summary: IncidentSummary) -> tuple[Any, ...]:
         Severity(summary.severity).value,
         list(summary.services),
         *summary_times(summary),
+        summary.head_hash,
     )

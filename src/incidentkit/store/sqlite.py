@@ -58,12 +58,14 @@ from incidentkit.store._checks import (
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this release writes and understands.
 
 1. events, summaries (services as a JSON array), outbox, meta.
 2. ``incidentkit_summary_services`` (one row per incident and service, so the
    ``service`` filter runs on an index) and ``incidentkit_outbox.leased_by``.
+3. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
+   version; see :func:`_upgrade_summary_head_hash`).
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -133,7 +135,8 @@ CREATE INDEX incidentkit_summary_services_incident ON incidentkit_summary_servic
 
 _SUMMARY_COLUMNS = (
     "incident_id, version, title, status, severity, services, started_at, detected_at, "
-    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at"
+    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at, "
+    "head_hash"
 )
 _OUTBOX_COLUMNS = (
     "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
@@ -150,14 +153,14 @@ _INSERT_OUTBOX = (
 )
 _UPSERT_SUMMARY = (
     f"INSERT INTO incidentkit_summaries ({_SUMMARY_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (incident_id) DO UPDATE SET version = excluded.version, "
     "title = excluded.title, status = excluded.status, severity = excluded.severity, "
     "services = excluded.services, started_at = excluded.started_at, "
     "detected_at = excluded.detected_at, declared_at = excluded.declared_at, "
     "acknowledged_at = excluded.acknowledged_at, mitigated_at = excluded.mitigated_at, "
     "resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, "
-    "next_due_at = excluded.next_due_at"
+    "next_due_at = excluded.next_due_at, head_hash = excluded.head_hash"
 )
 
 
@@ -443,6 +446,8 @@ class SqliteStore:
                         for service in json.loads(text)
                     ],
                 )
+            if current < 3:
+                _upgrade_summary_head_hash(conn)
             conn.execute(
                 "INSERT INTO incidentkit_meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -520,6 +525,7 @@ class SqliteStore:
                 Severity(summary.severity).value,
                 json.dumps(list(summary.services)),
                 *times,
+                summary.head_hash,
             ),
         )
         conn.execute(
@@ -642,6 +648,7 @@ class SqliteStore:
                 resolved_at=_opt_dt(row[11]),
                 closed_at=_opt_dt(row[12]),
                 next_due_at=_opt_dt(row[13]),
+                head_hash=row[14],
             )
         except (ValueError, TypeError) as err:
             raise StoreError(f"{self.url}: unreadable summary row for {row[0]!r}: {err}") from err
@@ -765,6 +772,21 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.url!r}, synchronous={self.synchronous!r})"
+
+
+def _upgrade_summary_head_hash(conn: sqlite3.Connection) -> None:
+    """Add ``incidentkit_summaries.head_hash`` and fill it from the events.
+
+    Each summary gets the hash of its incident's row at the summary's version,
+    as the kit would have written it; a summary whose version has no row keeps
+    ``NULL``, which verification reports.
+    """
+    conn.execute("ALTER TABLE incidentkit_summaries ADD COLUMN head_hash TEXT")
+    conn.execute(
+        "UPDATE incidentkit_summaries SET head_hash = (SELECT e.hash FROM incidentkit_events e "
+        "WHERE e.incident_id = incidentkit_summaries.incident_id "
+        "AND e.version = incidentkit_summaries.version)"
+    )
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
