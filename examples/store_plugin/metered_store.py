@@ -21,6 +21,7 @@ from incidentkit.store import (
     OutboxMessage,
     OutboxRow,
     Store,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
@@ -66,11 +67,17 @@ class MeteredStore:
         expected_version: int,
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
+        command: StoredCommand | None = None,
     ) -> None:
         self._timed(
             "append",
-            lambda: self.inner.append(incident_id, events, expected_version, outbox, summary),
+            lambda: self.inner.append(
+                incident_id, events, expected_version, outbox, summary, command
+            ),
         )
+
+    def command(self, command_id: str) -> StoredCommand | None:
+        return self._timed("command", lambda: self.inner.command(command_id))
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         return self._timed("load", lambda: self.inner.load(incident_id, after_version))
@@ -118,3 +125,7 @@ class MeteredStorePlugin:
         if inner is None:
             raise ValidationError("url", f"{url!r}: no built-in store for the wrapped URL")
         return MeteredStore(inner)
+
+
+plugin = MeteredStorePlugin()
+"""The object the ``incidentkit`` entry point names (``metered_store:plugin``)."""

@@ -18,15 +18,19 @@ from incidentkit._delivery import DeliveryReport
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.checkpoint import Checkpoint, CheckpointEntry, checkpoint_from_json
 from incidentkit.clock import Clock, ManualClock, SystemClock
+from incidentkit.engine import TickReport
 from incidentkit.errors import (
     ChainKeyError,
     CheckpointError,
     ConcurrencyConflict,
+    DuplicateCommand,
     GuardFailed,
     IncidentKitError,
     IntegrityError,
     InvalidTransition,
+    MissingExtra,
     NotFound,
+    OutcomeUnknown,
     PermanentFailure,
     PermissionDenied,
     PluginError,
@@ -42,7 +46,7 @@ from incidentkit.events import (
     Source,
 )
 from incidentkit.incident import Incident, ItemStatus
-from incidentkit.kit import IncidentKit, TickReport
+from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation import (
     CircuitBreaker,
@@ -85,7 +89,7 @@ from incidentkit.oncall import (
     Schedule,
     Target,
 )
-from incidentkit.plugins._markers import hookimpl
+from incidentkit.plugins import hookimpl
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import IntegrityPolicy, PhaseTargets, Policy, load_policy
 from incidentkit.roles import Role, RolePolicy
@@ -120,6 +124,7 @@ __all__ = [
     "Conclusion",
     "ConcurrencyConflict",
     "DeliveryReport",
+    "DuplicateCommand",
     "EmailNotifier",
     "EscalationPolicies",
     "EscalationPolicy",
@@ -147,6 +152,7 @@ __all__ = [
     "MaintenanceModeAction",
     "ManualClock",
     "MemoryStore",
+    "MissingExtra",
     "MitigationAction",
     "MitigationContext",
     "MitigationOutcome",
@@ -156,6 +162,7 @@ __all__ = [
     "NotificationKind",
     "NotifierSpec",
     "OnCallConfig",
+    "OutcomeUnknown",
     "Override",
     "Paging",
     "PermanentFailure",

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from incidentkit.errors import IncidentKitError, NotFound, PermanentFailure, ValidationError
+from incidentkit._calls import retry_delay, run_with_timeout
+from incidentkit.errors import (
+    IncidentKitError,
+    PermanentFailure,
+    TransientFailure,
+    ValidationError,
+)
 from incidentkit.events import (
     ChannelOpened,
     Event,
@@ -28,16 +34,14 @@ from incidentkit.events import (
     NotificationFailed,
 )
 from incidentkit.incident import Incident, fold
-from incidentkit.mitigation import MitigationContext
-from incidentkit.mitigation._execute import execute_action
-from incidentkit.notify import Notification, TransientFailure, run_with_timeout
-from incidentkit.notify._delivery import retry_delay
+from incidentkit.mitigation.capability import Mitigations
+from incidentkit.notify import Notification
 from incidentkit.serialization import converter
 from incidentkit.store import OutboxRow
 from incidentkit.timers import SYSTEM_ACTOR
 
 if TYPE_CHECKING:
-    from incidentkit.kit import IncidentKit
+    from incidentkit.engine import Engine
 
 __all__ = ["DeliveryReport", "deliver"]
 
@@ -59,44 +63,44 @@ class DeliveryReport:
     errors: tuple[str, ...] = ()
 
 
-def _state_at(kit: IncidentKit, incident_id: str, version: int) -> tuple[Incident, Any]:
+def _state_at(engine: Engine, incident_id: str, version: int) -> tuple[Incident, Any]:
     """The incident as it stood right after ``version``, and that version's record.
 
     The common case (the observer runs before anything newer was appended)
-    uses the kit's cached state and reads one row; only an older version
+    uses the engine's cached state and reads one row; only an older version
     replays the timeline.
     """
-    current = kit.get(incident_id)
+    current = engine.load(incident_id).state
     if current.version == version:
-        rows = kit.store.load(incident_id, after_version=version - 1)
+        rows = engine.store.load(incident_id, after_version=version - 1)
         if rows and rows[0].version == version:
-            return current, kit._decode(rows[0])
-    records = [r for r in kit.timeline(incident_id) if r.version <= version]
+            return current, engine.decode(rows[0])
+    records = [r for r in engine.timeline(incident_id) if r.version <= version]
     state = fold(records)
     if state is None or not records or records[-1].version != version:
         raise PermanentFailure(f"incident {incident_id} has no version {version}")
     return state, records[-1]
 
 
-def _notification(kit: IncidentKit, row: OutboxRow) -> None:
-    spec = kit.plugins.notifiers().get(row.target)
+def _notification(engine: Engine, row: OutboxRow) -> None:
+    spec = engine.plugins.notifiers().get(row.target)
     if spec is None:
         raise TransientFailure(f"no notifier named {row.target!r} is registered")
     notification = converter().structure(json.loads(row.payload), Notification)
     run_with_timeout(lambda: spec.deliver(notification), spec.timeout)
 
 
-def _observer(kit: IncidentKit, row: OutboxRow) -> None:
+def _observer(engine: Engine, row: OutboxRow) -> None:
     version = int(json.loads(row.payload)["version"])
-    state, record = _state_at(kit, row.incident_id, version)
+    state, record = _state_at(engine, row.incident_id, version)
     run_with_timeout(
-        lambda: kit.plugins.notify_observer(row.target, state, record), OBSERVER_TIMEOUT
+        lambda: engine.plugins.notify_observer(row.target, state, record), OBSERVER_TIMEOUT
     )
 
 
-def _channel(kit: IncidentKit, row: OutboxRow) -> None:
-    state = kit.get(row.incident_id)
-    reference = run_with_timeout(lambda: kit.plugins.open_channel(state), CHANNEL_TIMEOUT)
+def _channel(engine: Engine, row: OutboxRow) -> None:
+    state = engine.load(row.incident_id).state
+    reference = run_with_timeout(lambda: engine.plugins.open_channel(state), CHANNEL_TIMEOUT)
     if reference is None:
         return
 
@@ -105,54 +109,12 @@ def _channel(kit: IncidentKit, row: OutboxRow) -> None:
             return []  # another worker already recorded it
         return [ChannelOpened(by=SYSTEM_ACTOR, channel=reference)]
 
-    kit._system(row.incident_id, "open_channel", decide)
+    engine.system(row.incident_id, "open_channel", decide)
 
 
-def run_mitigation(
-    kit: IncidentKit,
-    incident_id: str,
-    request_id: str,
-    action_name: str,
-    params: Any,
-    requested_by: str,
-    dry_run: bool,
-) -> Incident:
-    """Execute a requested mitigation and record how it ended (once per request)."""
-    action = kit.plugins.mitigation_actions().get(action_name)
-    if action is None:
-        known = sorted(kit.plugins.mitigation_actions())
-        raise NotFound("mitigation action", action_name, known)
-    if request_id not in kit.get(incident_id).pending_mitigations:
-        return kit.get(incident_id)  # already run and recorded: never run an action twice
-    context = MitigationContext(incident_id, requested_by, kit._now(), dry_run, request_id)
-    result = execute_action(action, context, params, converter())
-    detail = result.detail
-    outcome = result.outcome.value
-    if result.verified is False:
-        outcome = "unverified"  # applied, but the health check did not confirm it
-    if result.verified is not None:
-        detail = f"{detail} (verified: {'yes' if result.verified else 'no'})".strip()
-
-    def decide(state: Incident, _: datetime) -> list[Event]:
-        if request_id not in state.pending_mitigations:
-            return []  # another worker already recorded the outcome
-        return [
-            MitigationCompleted(
-                by=SYSTEM_ACTOR,
-                request_id=request_id,
-                action=action_name,
-                outcome=outcome,
-                detail=detail,
-            )
-        ]
-
-    return kit._system(incident_id, "mitigate", decide)[0]
-
-
-def _mitigation(kit: IncidentKit, row: OutboxRow) -> None:
+def _mitigation(engine: Engine, row: OutboxRow) -> None:
     data = json.loads(row.payload)
-    run_mitigation(
-        kit,
+    Mitigations(engine).run(
         row.incident_id,
         str(data["request_id"]),
         row.target,
@@ -162,7 +124,7 @@ def _mitigation(kit: IncidentKit, row: OutboxRow) -> None:
     )
 
 
-_HANDLERS: dict[str, Callable[[IncidentKit, OutboxRow], object]] = {
+_HANDLERS: dict[str, Callable[[Engine, OutboxRow], object]] = {
     "notification": _notification,
     "event": _observer,
     "channel": _channel,
@@ -170,7 +132,7 @@ _HANDLERS: dict[str, Callable[[IncidentKit, OutboxRow], object]] = {
 }
 
 
-def _record_failure(kit: IncidentKit, row: OutboxRow, error: str) -> None:
+def _record_failure(engine: Engine, row: OutboxRow, error: str) -> None:
     """Put a dead row on the timeline: a failed notification, or a mitigation that never ran."""
     if row.topic not in ("notification", "mitigation"):
         return
@@ -200,24 +162,24 @@ def _record_failure(kit: IncidentKit, row: OutboxRow, error: str) -> None:
         ]
 
     try:
-        kit._system(row.incident_id, "record_failure", decide)
+        engine.system(row.incident_id, "record_failure", decide)
     except IncidentKitError as err:  # the row is dead either way; say so in the log
         log.error("could not record failure of %s on %s: %s", row.key, row.incident_id, err)
 
 
-def _check_lease(kit: IncidentKit, lease: timedelta) -> None:
+def _check_lease(engine: Engine, lease: timedelta) -> None:
     """Refuse a lease that a handler could outlive (its row would be handed out twice)."""
     bounds = [
-        (f"notifier {spec.name!r}", spec.timeout) for spec in kit.plugins.notifiers().values()
+        (f"notifier {spec.name!r}", spec.timeout) for spec in engine.plugins.notifiers().values()
     ]
     # execute and verify each run under the action's timeout
     bounds += [
         (f"mitigation action {action.name!r}", 2 * action.timeout)
-        for action in kit.plugins.mitigation_actions().values()
+        for action in engine.plugins.mitigation_actions().values()
     ]
-    if kit.plugins.observers():
+    if engine.plugins.observers():
         bounds.append(("event observers", OBSERVER_TIMEOUT))
-    if kit.plugins.opens_channels():
+    if engine.plugins.opens_channels():
         bounds.append(("channel opening", CHANNEL_TIMEOUT))
     for what, longest in bounds:
         if longest >= lease:
@@ -229,7 +191,7 @@ def _check_lease(kit: IncidentKit, lease: timedelta) -> None:
 
 
 def deliver(
-    kit: IncidentKit,
+    engine: Engine,
     *,
     now: datetime,
     limit: int,
@@ -238,20 +200,20 @@ def deliver(
     rng: random.Random,
 ) -> DeliveryReport:
     """Claim due outbox rows and hand each to its plugin; see the module docstring."""
-    _check_lease(kit, lease)
-    rows = kit.store.claim(now, limit, lease, worker)
+    _check_lease(engine, lease)
+    rows = engine.store.claim(now, limit, lease, worker)
     delivered = retried = dead = 0
     errors: list[str] = []
     for row in rows:
         handler = _HANDLERS.get(row.topic)
         max_attempts = DEFAULT_MAX_ATTEMPTS
-        spec = kit.plugins.notifiers().get(row.target) if row.topic == "notification" else None
+        spec = engine.plugins.notifiers().get(row.target) if row.topic == "notification" else None
         if spec is not None:
             max_attempts = spec.max_attempts
         try:
             if handler is None:
                 raise PermanentFailure(f"unknown outbox topic {row.topic!r}")
-            handler(kit, row)
+            handler(engine, row)
         except PermanentFailure as err:
             message = f"{type(err).__name__}: {err}"
         except Exception as err:  # a plugin may raise anything; isolate it
@@ -261,7 +223,7 @@ def deliver(
                 retry_after = getattr(err, "retry_after", None)
                 if isinstance(retry_after, timedelta) and retry_after > delay:
                     delay = retry_after
-                if not kit.store.fail(row.id, message, kit._now() + delay, worker=worker):
+                if not engine.store.fail(row.id, message, engine.now() + delay, worker=worker):
                     log.warning("lost the lease on %s before recording the failure", row.key)
                     continue
                 retried += 1
@@ -271,12 +233,12 @@ def deliver(
                 )
                 continue
         else:
-            if kit.store.complete(row.id, worker=worker):
+            if engine.store.complete(row.id, worker=worker):
                 delivered += 1
             else:  # another worker re-claimed it after our lease expired: at-least-once
                 log.warning("lost the lease on %s; it may be delivered again", row.key)
             continue
-        if not kit.store.fail(row.id, message, None, worker=worker):
+        if not engine.store.fail(row.id, message, None, worker=worker):
             log.warning("lost the lease on %s before recording the failure", row.key)
             continue
         dead += 1
@@ -284,5 +246,5 @@ def deliver(
         log.error(
             "delivery of %s failed for good after %d attempts: %s", row.key, row.attempts, message
         )
-        _record_failure(kit, row, message)
+        _record_failure(engine, row, message)
     return DeliveryReport(len(rows), delivered, retried, dead, tuple(errors))

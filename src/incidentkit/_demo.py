@@ -18,7 +18,7 @@ from incidentkit.lifecycle import Phase, Status
 from incidentkit.metrics.export import to_table
 from incidentkit.notify import Notification, NotifierSpec
 from incidentkit.oncall import Layer, OnCallConfig, Rotation, Schedule
-from incidentkit.plugins._markers import hookimpl
+from incidentkit.plugins import hookimpl
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
 from incidentkit.severity import Severity

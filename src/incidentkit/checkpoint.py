@@ -1,4 +1,10 @@
-"""Checkpoints: a signed head of every incident's hash chain, kept outside the store.
+"""Checkpoints and verification: is the stored timeline what the kit wrote?
+
+:func:`verify_incident` / :func:`verify_incidents` check each incident's hash
+chain, that its summary agrees with the chain (version, head hash, the
+recorded fields), and optionally that nothing a :class:`Checkpoint` saw has
+changed since; :func:`make_checkpoint` builds a checkpoint. ``IncidentKit``'s
+``verify``, ``verify_all`` and ``checkpoint`` call these with its engine.
 
 A checkpoint plays the part of a transparency log's signed tree head: it
 records, for each incident, the last version and that version's row hash, a
@@ -39,11 +45,29 @@ from typing import Any
 import attrs
 
 from incidentkit._time import ensure_aware
-from incidentkit.errors import CheckpointError, PolicyError, ValidationError
+from incidentkit.engine import Engine
+from incidentkit.errors import (
+    CheckpointError,
+    IncidentKitError,
+    IntegrityError,
+    NotFound,
+    PolicyError,
+    ValidationError,
+)
+from incidentkit.incident import Incident, apply
 from incidentkit.serialization import converter, dumps, structure_input
-from incidentkit.timeline import ChainKey
+from incidentkit.store import IncidentSummary, StoredEvent, SummaryQuery
+from incidentkit.timeline import ChainCheck, ChainKey, ChainProblem, verify_chain
 
-__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointEntry", "checkpoint_from_json"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "Checkpoint",
+    "CheckpointEntry",
+    "checkpoint_from_json",
+    "make_checkpoint",
+    "verify_incident",
+    "verify_incidents",
+]
 
 CHECKPOINT_FORMAT = "incidentkit.checkpoint/1"
 """The ``format`` value of the checkpoints this release writes and reads."""
@@ -194,3 +218,182 @@ def checkpoint_from_json(text: str | bytes) -> Checkpoint:
     except PolicyError as err:
         path, reason = err.problems[0] if err.problems else ("$", str(err))
         raise CheckpointError(path, reason) from err
+
+
+# --- verification ----------------------------------------------------------------
+
+#: Summary fields that are a fold of the timeline alone (``next_due_at`` also
+#: depends on the policy, so a policy change legitimately moves it).
+_RECORDED_FIELDS = tuple(
+    f.name for f in attrs.fields(IncidentSummary) if f.name not in ("next_due_at",)
+)
+
+
+def verify_incident(
+    engine: Engine, incident_id: str, *, against: Checkpoint | None = None
+) -> ChainCheck:
+    """Check one incident: its hash chain, its summary, and ``against`` a checkpoint.
+
+    The chain is checked with the engine's chain key (and the policy's
+    ``integrity.require_key``); the summary must be the fold of the chain
+    (same version, head hash and recorded fields); with ``against``, nothing
+    the checkpoint saw may be gone, shorter or different now. The result names
+    the first broken version and the kind of problem; a chain made with
+    another key, or keyed while the engine has none, is a failed check saying
+    so (``problem`` ``wrong_key`` / ``no_key``).
+
+    :raises NotFound: the incident has neither events nor a summary (and is
+        not in ``against``).
+    :raises CheckpointError: ``against`` is inconsistent or not signed with the engine's key.
+    """
+    if against is not None:
+        against.check(engine.chain_key)
+    return _verify(engine, incident_id, against)
+
+
+def verify_incidents(engine: Engine, *, against: Checkpoint | None = None) -> list[ChainCheck]:
+    """:func:`verify_incident` for every incident with events or a summary (or in ``against``)."""
+    if against is not None:
+        against.check(engine.chain_key)
+    ids = set(engine.store.incident_ids())
+    ids.update(s.incident_id for s in engine.store.summaries(SummaryQuery()))
+    if against is not None:
+        ids.update(e.incident_id for e in against.incidents)
+    return [_verify(engine, incident_id, against) for incident_id in sorted(ids)]
+
+
+def make_checkpoint(engine: Engine) -> Checkpoint:
+    """A head of every incident in the engine's store, signed with its chain key if any.
+
+    Every incident is verified first: a checkpoint never vouches for a
+    timeline that does not verify.
+
+    :raises IntegrityError: some incident does not verify; no checkpoint is made.
+    """
+    now = engine.now()
+    checks = verify_incidents(engine)
+    broken = [c for c in checks if not c.ok]
+    if broken:
+        raise IntegrityError(broken)
+    entries = [
+        CheckpointEntry(c.incident_id, c.version, c.head_hash)
+        for c in checks
+        if c.head_hash is not None
+    ]
+    return Checkpoint.build(entries, now, engine.chain_key)
+
+
+def _verify(engine: Engine, incident_id: str, against: Checkpoint | None) -> ChainCheck:
+    rows = engine.store.load(incident_id)
+    summary = engine.store.summary(incident_id)
+    entry = against.entry(incident_id) if against is not None else None
+    if not rows and summary is None and entry is None:
+        raise NotFound("incident", incident_id)
+    check = verify_chain(
+        incident_id,
+        ((r.version, r.recorded_at, r.payload, r.hash) for r in rows),
+        key=engine.chain_key,
+        require_key=engine.policy.integrity.require_key,
+    )
+    if check.ok and (rows or summary is not None):
+        check = _check_summary(engine, check, rows, summary)
+    if check.ok and entry is not None:
+        check = _check_against(check, rows, entry)
+    return check
+
+
+def _broken(check: ChainCheck, version: int, problem: ChainProblem, reason: str) -> ChainCheck:
+    return attrs.evolve(check, ok=False, broken_version=version, problem=problem, reason=reason)
+
+
+def _check_summary(
+    engine: Engine, check: ChainCheck, rows: Sequence[StoredEvent], summary: IncidentSummary | None
+) -> ChainCheck:
+    """The summary must be the fold of the chain: same version, head hash and fields."""
+    if not rows:
+        assert summary is not None
+        return _broken(
+            check,
+            1,
+            ChainProblem.EVENTS_MISSING,
+            f"the summary says version {summary.version}, but the incident has no events",
+        )
+    if summary is None:
+        return _broken(
+            check,
+            check.version,
+            ChainProblem.SUMMARY_MISSING,
+            "the incident has events but no summary",
+        )
+    if summary.version > check.version:
+        return _broken(
+            check,
+            check.version + 1,
+            ChainProblem.SUMMARY_MISMATCH,
+            f"the summary says version {summary.version}, but the chain ends at "
+            f"{check.version} (rows missing from the end)",
+        )
+    if summary.version < check.version:
+        return _broken(
+            check,
+            summary.version + 1,
+            ChainProblem.SUMMARY_MISMATCH,
+            f"the chain goes on to version {check.version} past the summary's version "
+            f"{summary.version} (rows appended outside the kit)",
+        )
+    if summary.head_hash != check.head_hash:
+        return _broken(
+            check,
+            check.version,
+            ChainProblem.SUMMARY_MISMATCH,
+            "the summary records no head hash"
+            if summary.head_hash is None
+            else "the summary's head hash does not match the chain's",
+        )
+    state: Incident | None = None
+    for row in rows:
+        try:
+            state = apply(state, engine.decode(row))
+        except (IncidentKitError, ValueError) as err:
+            return _broken(check, row.version, ChainProblem.UNREADABLE, str(err))
+    assert state is not None
+    folded = engine.summary(state, check.head_hash)
+    for name in _RECORDED_FIELDS:
+        stored, expected = getattr(summary, name), getattr(folded, name)
+        if stored != expected:
+            return _broken(
+                check,
+                check.version,
+                ChainProblem.SUMMARY_MISMATCH,
+                f"the summary's {name} is {stored!r}, the timeline says {expected!r}",
+            )
+    return check
+
+
+def _check_against(
+    check: ChainCheck, rows: Sequence[StoredEvent], entry: CheckpointEntry
+) -> ChainCheck:
+    """Nothing the checkpoint saw may be gone, shorter or different now."""
+    if not rows:
+        return _broken(
+            check,
+            1,
+            ChainProblem.MISSING_SINCE_CHECKPOINT,
+            f"the checkpoint has it at version {entry.version}; it is gone",
+        )
+    if check.version < entry.version:
+        return _broken(
+            check,
+            check.version + 1,
+            ChainProblem.ROLLED_BACK,
+            f"the checkpoint has it at version {entry.version}; it is at {check.version} now",
+        )
+    if rows[entry.version - 1].hash != entry.head_hash:
+        return _broken(
+            check,
+            entry.version,
+            ChainProblem.REWRITTEN,
+            f"the hash at version {entry.version} differs from the checkpoint's: "
+            "rewritten since the checkpoint",
+        )
+    return check

@@ -23,8 +23,9 @@ from incidentkit.events import Conclusion, PublicStatus, Source
 from incidentkit.incident import Incident
 from incidentkit.kit import DB_ENV, IncidentKit
 from incidentkit.lifecycle import Phase, Status
-from incidentkit.metrics._cli import add_metrics_parser, run_metrics
-from incidentkit.oncall._cli import add_oncall_parser, run_oncall
+from incidentkit.metrics import add_metrics_parser, run_metrics
+from incidentkit.oncall import add_oncall_parser, run_oncall
+from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy, load_policy
 from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
@@ -317,11 +318,27 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "oncall":
         policy = load_policy(args.policy) if args.policy else Policy.default()
         return run_oncall(args, policy.oncall, out, SystemClock().now())
+    if args.command == "plugins":
+        return _plugins(PluginManager(), args, out)
     kit = _kit(args)
     try:
         return _dispatch(kit, args, out)
     finally:
         kit.shutdown()
+
+
+def _plugins(manager: PluginManager, args: argparse.Namespace, out: TextIO) -> int:
+    """List the plugins a kit would load; opens no store (so creates no database file)."""
+    infos = manager.describe()
+    if args.json:
+        print(json.dumps([converter().unstructure(i) for i in infos], indent=2), file=out)
+    else:
+        for info in infos:
+            version = f" {info.distribution} {info.version}" if info.distribution else ""
+            print(f"{info.name} ({info.origin}{version}): {', '.join(info.hooks)}", file=out)
+        for failure in manager.failures:
+            print(f"{failure.name}: FAILED to load: {failure.error}", file=out)
+    return 0
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -488,17 +505,6 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
             _write_file(args.output, document + "\n", "--output")
         else:
             print(document, file=out)
-        return 0
-    elif command == "plugins":
-        infos = kit.plugins.describe()
-        if args.json:
-            print(json.dumps([converter().unstructure(i) for i in infos], indent=2), file=out)
-        else:
-            for info in infos:
-                version = f" {info.distribution} {info.version}" if info.distribution else ""
-                print(f"{info.name} ({info.origin}{version}): {', '.join(info.hooks)}", file=out)
-            for failure in kit.plugins.failures:
-                print(f"{failure.name}: FAILED to load: {failure.error}", file=out)
         return 0
     elif command == "metrics":
         return run_metrics(args, kit.store, out)

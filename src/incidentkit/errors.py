@@ -12,7 +12,17 @@ Two families are kept apart:
   :class:`GuardFailed`, :class:`PermissionDenied`, :class:`ValidationError`),
   lost a race (:class:`ConcurrencyConflict`), named something unknown
   (:class:`NotFound`) or met a broken store or plugin
-  (:class:`StoreError`, :class:`PluginError`).
+  (:class:`StoreError`, :class:`PluginError`). :class:`OutcomeUnknown` is
+  the one store error after which the write may have happened: retry with
+  the same ``idempotency_key`` to learn which;
+* **delivery outcomes** a notifier or action raises
+  (:class:`PermanentFailure`, :class:`TransientFailure`), a refused call
+  through an open circuit breaker (:class:`CircuitOpen`) and a missing
+  optional dependency (:class:`MissingExtra`).
+
+The old homes (``incidentkit.notify.TransientFailure``,
+``incidentkit.mitigation.CircuitOpen``, ``incidentkit.oncall.MissingExtra``)
+re-export the same classes.
 
 A refused command never appends anything.
 """
@@ -20,21 +30,27 @@ A refused command never appends anything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 __all__ = [
     "ChainKeyError",
     "CheckpointError",
+    "CircuitOpen",
     "ConcurrencyConflict",
+    "DuplicateCommand",
     "GuardFailed",
     "IncidentKitError",
     "IntegrityError",
     "InvalidTransition",
+    "MissingExtra",
     "NotFound",
+    "OutcomeUnknown",
     "PermanentFailure",
     "PermissionDenied",
     "PluginError",
     "PolicyError",
     "StoreError",
+    "TransientFailure",
     "ValidationError",
 ]
 
@@ -144,6 +160,39 @@ class StoreError(IncidentKitError):
     """The store failed or holds data it cannot read; nothing partial was written."""
 
 
+class OutcomeUnknown(StoreError):
+    """An append may or may not have been committed (the connection died after COMMIT left).
+
+    Nothing can be promised either way. ``command_id`` names the command (the
+    ``idempotency_key`` the caller gave, or the one the kit generated): call
+    the same command again with ``idempotency_key=command_id`` and the kit
+    returns what it committed, or runs it once if it did not.
+    """
+
+    def __init__(self, incident_id: str, reason: str, command_id: str | None = None) -> None:
+        self.incident_id = incident_id
+        self.reason = reason
+        self.command_id = command_id
+        retry = (
+            f"; retry with idempotency_key={command_id!r} to get the committed result"
+            if command_id
+            else "; reload the incident before retrying"
+        )
+        super().__init__(f"outcome unknown for incident {incident_id}: {reason}{retry}")
+
+
+class DuplicateCommand(IncidentKitError):
+    """A store refused an append whose command id it already holds; nothing was written.
+
+    Raised by :meth:`Store.append <incidentkit.store.Store.append>`; the kit
+    catches it and returns what the earlier append of that command committed.
+    """
+
+    def __init__(self, command_id: str) -> None:
+        self.command_id = command_id
+        super().__init__(f"command {command_id!r} was already recorded; nothing was written")
+
+
 class PluginError(IncidentKitError):
     """A plugin is malformed or clashes with another; ``plugin`` names it."""
 
@@ -155,6 +204,53 @@ class PluginError(IncidentKitError):
 
 class PermanentFailure(IncidentKitError):
     """Raised by a notifier or action when retrying cannot help (bad address, 4xx)."""
+
+
+class TransientFailure(IncidentKitError):
+    """A delivery failed in a way that retrying may fix (429, 5xx, a refused connection).
+
+    ``retry_after`` is the delay the receiver asked for (an HTTP ``Retry-After``
+    header), or ``None``; the relay waits at least that long before the next
+    attempt. ``status`` is the HTTP or SMTP status code when there was one.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: timedelta | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        self.status = status
+        hint = f" (retry after {retry_after.total_seconds():g}s)" if retry_after else ""
+        super().__init__(f"{reason}{hint}")
+
+
+class CircuitOpen(IncidentKitError):
+    """A call was refused because the breaker ``name`` is open.
+
+    ``retry_at`` is when the breaker lets a trial call through, or ``None``
+    when it was opened by hand (it stays open until closed).
+    """
+
+    def __init__(self, name: str, retry_at: datetime | None) -> None:
+        self.name = name
+        self.retry_at = retry_at
+        when = f"until {retry_at.isoformat()}" if retry_at else "until closed by hand"
+        super().__init__(f"circuit breaker {name!r} is open {when}")
+
+
+class MissingExtra(IncidentKitError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+    def __init__(self, module: str, extra: str, purpose: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs the {module!r} package: pip install 'incidentkit[{extra}]'"
+        )
 
 
 class CheckpointError(ValidationError):

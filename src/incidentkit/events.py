@@ -5,15 +5,18 @@ An incident's timeline is a sequence of :class:`RecordedEvent` envelopes
 names its actor in ``by``. The tag (``Event.tag``, a ``ClassVar``) is what is
 stored, never the class name, so renaming a class never breaks stored data.
 
-The events are a closed, tagged union (:data:`AnyEvent`); the one cattrs
-converter reads and writes them as JSON objects with a ``"type"`` key.
+The built-in events form a tagged union (:data:`AnyEvent`); a capability adds
+its own event classes with :func:`register_event`. The one cattrs converter
+reads and writes every registered event as a JSON object with a ``"type"`` key.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, Union, get_args
 
 import attrs
@@ -53,6 +56,8 @@ __all__ = [
     "StatusChanged",
     "TargetMissed",
     "UpdatePosted",
+    "event_types",
+    "register_event",
 ]
 
 
@@ -454,10 +459,52 @@ AnyEvent = Union[  # noqa: UP007 - cattrs' tagged-union strategy takes a typing.
     Reopened,
     Closed,
 ]
-"""The closed union of every event class."""
+"""The union of the built-in event classes."""
 
-EVENT_TYPES: Mapping[str, type[Event]] = {cls.tag: cls for cls in get_args(AnyEvent)}
-"""Stable tag → event class."""
+EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType(
+    {cls.tag: cls for cls in get_args(AnyEvent)}
+)
+"""Stable tag → built-in event class."""
+
+_REGISTRY: dict[str, type[Event]] = dict(EVENT_TYPES)
+
+
+def event_types() -> Mapping[str, type[Event]]:
+    """Stable tag → event class: the built-in ones and every registered one (read only)."""
+    return MappingProxyType(_REGISTRY)
+
+
+_TAG = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def register_event(cls: type[Event]) -> type[Event]:
+    """Add an event class to the timeline's vocabulary (usable as a class decorator).
+
+    The class must be a frozen attrs subclass of :class:`Event` with a stable
+    ``tag`` (lower-case letters, digits and ``_``). Registering the same class
+    twice is a no-op; a tag already taken by another class is refused.
+
+    :raises ValidationError: naming ``tag`` or ``event`` and the reason.
+    """
+    from incidentkit.errors import ValidationError
+
+    candidate: object = cls
+    if not (isinstance(candidate, type) and issubclass(candidate, Event)) or not attrs.has(
+        candidate
+    ):
+        raise ValidationError("event", f"{cls!r} is not an attrs subclass of Event")
+    tag = cls.__dict__.get("tag")
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+        raise ValidationError(
+            "tag", f"{cls.__name__} needs its own tag of lower-case letters, digits and '_'"
+        )
+    taken = _REGISTRY.get(tag)
+    if taken is not None and taken is not cls:
+        raise ValidationError(
+            "tag", f"{tag!r} is already the tag of {taken.__module__}.{taken.__qualname__}"
+        )
+    _REGISTRY[tag] = cls
+    return cls
 
 
 @attrs.frozen

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import attrs
 
@@ -25,6 +25,7 @@ from incidentkit.checklists import DECLARATION, ChecklistTemplate, ItemState
 from incidentkit.errors import GuardFailed, InvalidTransition, NotFound, ValidationError
 from incidentkit.events import (
     Acknowledged,
+    AnyEvent,
     ChannelOpened,
     ChecklistItemChanged,
     Closed,
@@ -62,6 +63,7 @@ from incidentkit.lifecycle import (
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
 from incidentkit.severity import Severity
+from incidentkit.timers import escalation_events
 
 __all__ = [
     "Incident",
@@ -69,6 +71,7 @@ __all__ = [
     "apply",
     "channel_name",
     "fold",
+    "register_fold",
     "slugify",
 ]
 
@@ -135,6 +138,8 @@ class Incident:
 
     ``acknowledged_at`` keeps the first acknowledgement (the MTTA milestone).
     """
+    extensions: Mapping[str, Any] = attrs.field(factory=dict)
+    """Capability state, by capability name (see :func:`register_fold`)."""
 
     @property
     def commander(self) -> str | None:
@@ -257,6 +262,28 @@ def _declare(incident_id: str, record: RecordedEvent, event: Declared) -> Incide
     return _auto_check(state, "declared:timer", event.by, event.declared_at)
 
 
+FoldRule = Callable[["Incident", RecordedEvent], "Incident"]
+"""How a capability's event changes the state after the envelope fields are set."""
+
+_FOLD_RULES: dict[type[Event], FoldRule] = {}
+
+
+def register_fold(event_type: type[Event], rule: FoldRule) -> None:
+    """Teach :func:`apply` a capability's event (the built-in events have theirs).
+
+    The rule receives the state with ``version`` and ``updated_at`` already
+    moved to the record's; it keeps its own data in ``state.extensions``.
+
+    :raises ValidationError: when the type is a built-in event or already has another rule.
+    """
+    if event_type in get_args(AnyEvent):
+        raise ValidationError("event", f"{event_type.__name__} is a built-in event")
+    current = _FOLD_RULES.get(event_type)
+    if current is not None and current is not rule:
+        raise ValidationError("event", f"{event_type.__name__} already has a fold rule")
+    _FOLD_RULES[event_type] = rule
+
+
 def apply(state: Incident | None, record: RecordedEvent) -> Incident:
     """Return the state after ``record``. Pure; never raises for a well-formed timeline.
 
@@ -361,6 +388,9 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
             return attrs.evolve(state, status=Status.CLOSED, closed_at=at)
         case NoteAdded() | NotificationFailed():
             return state
+    rule = _FOLD_RULES.get(type(event))
+    if rule is not None:
+        return rule(state, record)
     raise ValueError(f"{record.key}: no fold rule for event type {event.tag!r}")
 
 
@@ -416,6 +446,7 @@ def decide_declare(
     policy: Policy,
     now: datetime,
     *,
+    incident_id: str,
     title: object,
     severity: Severity,
     by: str,
@@ -426,7 +457,10 @@ def decide_declare(
     description: str = "",
     reasons: Sequence[str] = (),
 ) -> list[Event]:
-    """Validate a declaration and return the ``declared`` event."""
+    """Validate a declaration: the ``declared`` event and the escalation steps due at once.
+
+    A SEV1's immediate page is part of the declaration, recorded in the same append.
+    """
     clean_title = _text(title, "title")
     if len(clean_title) > 200:
         raise ValidationError("title", "longer than 200 characters")
@@ -440,22 +474,22 @@ def decide_declare(
         raise ValidationError("services", "expected a list of service names, got one string")
     clean_services = tuple(dict.fromkeys(_text(s, "services") for s in services))
     clean_source = parse_enum(Source, source, "source")
-    return [
-        Declared(
-            by=by,
-            title=clean_title,
-            severity=Severity.parse(severity),
-            source=clean_source,
-            services=clean_services,
-            description=_text(description, "description", allow_empty=True),
-            channel=channel_name(policy, now, clean_title),
-            started_at=started,
-            detected_at=detected,
-            declared_at=now,
-            reasons=tuple(reasons),
-            checklists=policy.checklists,
-        )
-    ]
+    declared = Declared(
+        by=by,
+        title=clean_title,
+        severity=Severity.parse(severity),
+        source=clean_source,
+        services=clean_services,
+        description=_text(description, "description", allow_empty=True),
+        channel=channel_name(policy, now, clean_title),
+        started_at=started,
+        detected_at=detected,
+        declared_at=now,
+        reasons=tuple(reasons),
+        checklists=policy.checklists,
+    )
+    state = apply(None, RecordedEvent(incident_id, 1, now, declared))
+    return [declared, *escalation_events(state, policy, now)]
 
 
 def decide_acknowledge(state: Incident, *, by: str) -> list[Event]:
@@ -467,15 +501,26 @@ def decide_acknowledge(state: Incident, *, by: str) -> list[Event]:
 
 
 def decide_set_severity(
-    state: Incident, *, severity: Severity, reason: object, by: str
+    state: Incident,
+    policy: Policy,
+    now: datetime,
+    *,
+    severity: Severity | str,
+    reason: object,
+    by: str,
 ) -> list[Event]:
-    """Change severity; a reason is required."""
+    """Change severity (a reason is required); escalation restarts under the new level.
+
+    The new severity's immediate steps (a SEV1 page) are due in the same append.
+    """
     _require_open(state, "change severity of")
     new = Severity.parse(severity)
     why = _text(reason, "reason")
     if new == state.severity:
         raise GuardFailed(state.id, "change severity of", [f"severity is already {new}"])
-    return [SeverityChanged(by=by, old=state.severity, new=new, reason=why)]
+    changed = SeverityChanged(by=by, old=state.severity, new=new, reason=why)
+    after = apply(state, RecordedEvent(state.id, state.version + 1, now, changed))
+    return [changed, *escalation_events(after, policy, now)]
 
 
 def decide_assign_role(
@@ -609,18 +654,28 @@ def decide_post_update(
     ]
 
 
+def _open_criteria(state: Incident, policy: Policy) -> tuple[str, ...]:
+    """The required items of the policy's gating checklist that are still open."""
+    gate = policy.gating_checklist
+    if gate and any(t.name == gate for t in state.templates):
+        return state.open_items(gate)
+    return ()
+
+
+def _missing_commander(state: Incident, policy: Policy) -> bool:
+    return policy.roles.require_commander_to_resolve and state.commander is None
+
+
 def can_resolve(state: Incident, policy: Policy) -> tuple[str, ...]:
     """Why ``state`` cannot be resolved now (empty: it can). A guard that answers."""
     reasons: list[str] = []
     if not state.is_open:
         reasons.append(f"incident is {state.status}")
-    if policy.roles.require_commander_to_resolve and state.commander is None:
+    if _missing_commander(state, policy):
         reasons.append("no incident commander is assigned")
-    gate = policy.gating_checklist
-    if gate and any(t.name == gate for t in state.templates):
-        open_items = state.open_items(gate)
-        if open_items:
-            reasons.append(f"open {gate} items: {', '.join(open_items)}")
+    open_items = _open_criteria(state, policy)
+    if open_items:
+        reasons.append(f"open {policy.gating_checklist} items: {', '.join(open_items)}")
     return tuple(reasons)
 
 
@@ -637,12 +692,10 @@ def decide_resolve(
     _require_open(state, "resolve")
     why = _text(reason, "reason", allow_empty=True)
     text = _text(summary, "summary", allow_empty=True)
-    if policy.roles.require_commander_to_resolve and state.commander is None:
+    if _missing_commander(state, policy):
         raise GuardFailed(state.id, "resolve", ["no incident commander is assigned"])
     gate = policy.gating_checklist
-    open_items: tuple[str, ...] = ()
-    if gate and any(t.name == gate for t in state.templates):
-        open_items = state.open_items(gate)
+    open_items = _open_criteria(state, policy)
     if open_items and not force:
         raise GuardFailed(
             state.id,

@@ -7,12 +7,26 @@ choices to a converter you own. The choices:
   carry an offset, a naive value is refused;
 * timedeltas: a number of seconds on output; on input a number of seconds, an
   ISO 8601 duration (``PT5M``) or a short form (``5m``, ``1h30m``, ``90s``, ``2d``);
-* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``;
-* ``zoneinfo.ZoneInfo``: its IANA key;
+* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``; ``datetime.date``: ``"YYYY-MM-DD"``;
+* ``decimal.Decimal`` (money): a string, so no digit is lost; on input a string
+  or an integer;
+* ``zoneinfo.ZoneInfo``: its IANA key; any other ``tzinfo`` field takes an IANA
+  key or a fixed offset (``"+05:30"``, what a ``datetime.timezone`` becomes);
 * strings, booleans, integers and floats: taken as they are, never coerced
   (``"yes"`` is not a boolean; an integer is accepted where a float is wanted);
-* enums: by value; tuples and frozensets: JSON arrays (frozensets sorted);
-* timeline events: a tagged union, the stable ``Event.tag`` under ``"type"``;
+* enums: by value; tuples, frozensets and other collections: JSON arrays
+  (frozensets sorted), structured back as tuples (collections) or frozensets;
+  mappings with enum keys: objects keyed by the enum's value;
+* timeline events: every registered event class (built in, or added with
+  :func:`~incidentkit.events.register_event`) is written with its stable
+  ``Event.tag`` under ``"type"`` and read back by it, whatever the declared
+  type (``RecordedEvent.event`` is typed as the base class); an unknown tag or
+  an unregistered event class is refused with :class:`ValidationError`;
+* a record that holds a callable, a class or a value of any type
+  (``MitigationAction``, ``NotifierSpec``, ``testing.RecordedCall``) cannot be
+  serialized: (un)structuring one raises :class:`ValidationError` naming the field;
+* capability modules add hooks for their own non-attrs values through
+  :func:`register_hooks` (the metrics report's ``Breaches``, for example);
 * unknown keys in structured input are refused (``forbid_extra_keys``).
 
 Errors from structuring user input go through :func:`structure_input`, which
@@ -22,20 +36,23 @@ key paths such as ``$.severity.levels[2].response_target``.
 
 from __future__ import annotations
 
+import collections.abc
 import json
 import re
-from collections.abc import Mapping
-from datetime import datetime, time, timedelta
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import attrs
 import cattrs
+import cattrs.gen
 from cattrs.errors import ClassValidationError, IterableValidationError
-from cattrs.strategies import configure_tagged_union
 
 from incidentkit._time import ensure_aware, parse_datetime
 from incidentkit.errors import PolicyError, ValidationError
-from incidentkit.events import EVENT_TYPES, AnyEvent, Event
+from incidentkit.events import Event, event_types
 
 __all__ = [
     "configure_converter",
@@ -47,6 +64,7 @@ __all__ = [
     "event_to_json",
     "make_converter",
     "parse_duration",
+    "register_hooks",
     "structure_input",
 ]
 
@@ -143,8 +161,107 @@ def _structure_zone(value: object, _: type[Any]) -> ZoneInfo:
     raise ValueError(f"unknown IANA time zone: {value!r}")
 
 
-def _event_tag(cls: type) -> str:
-    return cast(type[Event], cls).tag
+_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _unstructure_tzinfo(value: tzinfo) -> str:
+    if isinstance(value, ZoneInfo):
+        return value.key
+    if isinstance(value, timezone):
+        offset = value.utcoffset(None)
+        sign = "-" if offset < timedelta(0) else "+"
+        seconds = int(abs(offset).total_seconds())
+        text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+        return text + (f":{seconds % 60:02d}" if seconds % 60 else "")
+    raise ValidationError(
+        "zone", f"cannot serialize time zone {value!r} (use a zoneinfo.ZoneInfo or an offset)"
+    )
+
+
+def _structure_tzinfo(value: object, cls: type[Any]) -> tzinfo:
+    if isinstance(value, tzinfo):
+        return value
+    if isinstance(value, str):
+        offset = _OFFSET.match(value.strip())
+        if offset:
+            sign, hours, minutes, seconds = offset.groups()
+            delta = timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
+            if delta < timedelta(hours=24):
+                return timezone(-delta if sign == "-" else delta)
+        else:
+            return _structure_zone(value, cls)
+    raise ValueError(f"not a time zone: {value!r} (use an IANA key or '+HH:MM')")
+
+
+def _structure_date(value: object, _: type[Any]) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"not a date: {value!r} (use 'YYYY-MM-DD')")
+
+
+def _structure_decimal(value: object, _: type[Any]) -> Decimal:
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        try:
+            result = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise ValueError(f"not a decimal number: {value!r}") from None
+    else:
+        raise ValueError(f"expected a decimal number as text, got {type(value).__name__}")
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
+
+
+def _is_event_class(cls: object) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Event)
+
+
+def _unstructure_event(converter: cattrs.Converter) -> Callable[[Event], dict[str, Any]]:
+    """Events unstructure to their fields plus the ``"type"`` tag, whatever the declared type."""
+    plain: dict[type, Callable[[Any], Any]] = {}
+
+    def hook(event: Event) -> dict[str, Any]:
+        cls = type(event)
+        if event_types().get(cls.tag) is not cls:
+            raise ValidationError(
+                "type", f"{cls.__name__} is not a registered event class (see register_event)"
+            )
+        if cls not in plain:
+            plain[cls] = cattrs.gen.make_dict_unstructure_fn(cls, converter)
+        data: dict[str, Any] = plain[cls](event)
+        data["type"] = cls.tag
+        return data
+
+    return hook
+
+
+def _structure_event(converter: cattrs.Converter) -> Callable[[Any, type], Event]:
+    """Structure any registered event from its ``"type"`` tag (open to capabilities)."""
+    plain: dict[type, Callable[[Any, type], Any]] = {}
+
+    def hook(value: Any, _: type) -> Event:
+        if not isinstance(value, Mapping):
+            raise ValidationError("event", f"expected an event object, got {type(value).__name__}")
+        tag = value.get("type")
+        cls = event_types().get(tag) if isinstance(tag, str) else None
+        if cls is None:
+            raise ValidationError("type", f"unknown event type {tag!r}")
+        if cls not in plain:
+            plain[cls] = cattrs.gen.make_dict_structure_fn(
+                cls, converter, _cattrs_forbid_extra_keys=True
+            )
+        fields = {k: v for k, v in value.items() if k != "type"}
+        event: Event = plain[cls](fields, cls)
+        return event
+
+    return hook
 
 
 def _structure_timedelta(value: object, _: type[Any]) -> timedelta:
@@ -180,6 +297,84 @@ def _strict(kind: type[Any], *accept: type[Any]) -> Any:
     return hook
 
 
+_CODE_TEXT = re.compile(r"\bCallable\b|\btype\[")
+
+
+def _unserializable_field(cls: Any) -> str | None:
+    """The first field of an attrs class that holds a callable, a class or ``Any``, if any."""
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        return None
+    try:
+        hints = get_type_hints(cls)
+    except (NameError, TypeError):
+        # an annotation names something imported only for type checking: read its text
+        for field in attrs.fields(cls):
+            text = field.type if isinstance(field.type, str) else ""
+            if _CODE_TEXT.search(text) or text == "Any":
+                return str(field.name)
+        return None
+    for field in attrs.fields(cls):
+        name: str = field.name
+        kind = hints.get(name, field.type)
+        if kind is Any:  # structured back as plain data, never as what it held
+            return name
+        for part in (kind, *get_args(kind)):
+            origin = get_origin(part)
+            if origin is type or origin is collections.abc.Callable or part is type:
+                return name
+    return None
+
+
+def _holds_code(cls: Any) -> bool:
+    return _unserializable_field(cls) is not None
+
+
+def _refuse(cls: type[Any]) -> Callable[..., Any]:
+    field = _unserializable_field(cls)
+
+    def hook(*_: object) -> Any:
+        raise ValidationError(
+            f"{cls.__name__}.{field}",
+            "holds a callable, a class or a value of any type, so it cannot be "
+            "serialized; build it in code",
+        )
+
+    return hook
+
+
+def _is_collection(kind: Any) -> bool:
+    return get_origin(kind) in (collections.abc.Collection, collections.abc.Iterable)
+
+
+def _collection_hook(converter: cattrs.Converter, kind: Any) -> Callable[[object, Any], Any]:
+    """Structure an abstract ``Collection[X]`` from a JSON array, as a tuple."""
+    (item,) = get_args(kind) or (Any,)
+    as_tuple = tuple[item, ...]  # type: ignore[valid-type]
+    structure = converter.get_structure_hook(as_tuple)
+
+    def hook(value: object, _: Any) -> Any:
+        if isinstance(value, str | bytes | Mapping):
+            raise ValueError(f"expected a list, got {type(value).__name__}")
+        return structure(value, as_tuple)
+
+    return hook
+
+
+_EXTRA_HOOKS: list[Callable[[cattrs.Converter], None]] = []
+
+
+def register_hooks(configure: Callable[[cattrs.Converter], None]) -> None:
+    """Have every incidentkit converter apply ``configure`` (hooks for a module's own types).
+
+    A capability module calls this once at import, for values that are not
+    attrs classes; converters built later get the hooks from
+    :func:`configure_converter`, and so does the shared one if it exists already.
+    """
+    _EXTRA_HOOKS.append(configure)
+    if _CONVERTER is not None:
+        configure(_CONVERTER)
+
+
 def configure_converter(converter: cattrs.Converter) -> None:
     """Apply incidentkit's choices (see the module docstring) to ``converter``."""
     converter.register_structure_hook(str, _strict(str))
@@ -200,13 +395,30 @@ def configure_converter(converter: cattrs.Converter) -> None:
         ),
     )
     converter.register_structure_hook(time, _structure_time)
+    converter.register_unstructure_hook(date, date.isoformat)
+    converter.register_structure_hook(date, _structure_date)
+    converter.register_unstructure_hook(Decimal, str)
+    converter.register_structure_hook(Decimal, _structure_decimal)
     converter.register_unstructure_hook(ZoneInfo, lambda v: v.key)
     converter.register_structure_hook(ZoneInfo, _structure_zone)
+    converter.register_unstructure_hook(tzinfo, _unstructure_tzinfo)
+    converter.register_structure_hook_func(lambda t: t is tzinfo, _structure_tzinfo)
     converter.register_unstructure_hook_func(
         lambda t: getattr(t, "__origin__", None) is frozenset,
         lambda v: sorted(converter.unstructure(x) for x in v),
     )
-    configure_tagged_union(AnyEvent, converter, tag_generator=_event_tag, tag_name="type")
+    converter.register_unstructure_hook_func(
+        _is_collection, lambda v: [converter.unstructure(x) for x in v]
+    )
+    converter.register_structure_hook_factory(
+        _is_collection, lambda t: _collection_hook(converter, t)
+    )
+    converter.register_unstructure_hook_func(_is_event_class, _unstructure_event(converter))
+    converter.register_structure_hook(Event, _structure_event(converter))
+    converter.register_structure_hook_factory(_holds_code, _refuse)
+    converter.register_unstructure_hook_factory(_holds_code, _refuse)
+    for configure in _EXTRA_HOOKS:
+        configure(converter)
 
 
 def make_converter() -> cattrs.Converter:
@@ -229,7 +441,7 @@ def converter() -> cattrs.Converter:
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """Unstructure an event into a JSON-ready dict with its ``"type"`` tag."""
-    data: dict[str, Any] = converter().unstructure(event, AnyEvent)
+    data: dict[str, Any] = converter().unstructure(event, type(event))
     return data
 
 
@@ -239,10 +451,10 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     :raises ValidationError: naming the field when the tag or a value is wrong.
     """
     tag = data.get("type")
-    if not isinstance(tag, str) or tag not in EVENT_TYPES:
+    if not isinstance(tag, str) or tag not in event_types():
         raise ValidationError("type", f"unknown event type {tag!r}")
     try:
-        event: Event = converter().structure(dict(data), cast(Any, AnyEvent))
+        event: Event = converter().structure(dict(data), Event)
     except (ClassValidationError, ValidationError, KeyError, TypeError, ValueError) as err:
         problems = _problems(err, "$")
         path, reason = problems[0] if problems else ("$", str(err))

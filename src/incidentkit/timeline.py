@@ -15,10 +15,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 
 import attrs
+import cattrs
 
 from incidentkit._time import ensure_aware
 from incidentkit.errors import ValidationError
@@ -32,7 +34,7 @@ from incidentkit.events import (
     RoleReleased,
 )
 from incidentkit.roles import Role, role_label
-from incidentkit.serialization import dumps, event_to_dict
+from incidentkit.serialization import dumps, event_to_dict, register_hooks
 
 __all__ = [
     "CHAIN_KEY_ENV",
@@ -69,7 +71,8 @@ class ChainKey:
 
     ``key_id`` (16 hex digits) is derived from the secret with HMAC, so it
     names the key in hashes, results and checkpoints without revealing it.
-    The ``repr`` shows only the id.
+    The ``repr`` shows only the id, and the converter refuses to write or
+    read one (the secret never reaches JSON).
 
     >>> key = ChainKey.from_text("correct horse battery staple", "chain_key")
     >>> key
@@ -98,12 +101,50 @@ class ChainKey:
             )
         return cls(secret)
 
+    @classmethod
+    def configured(
+        cls, policy_key: str | None, environ: Mapping[str, str] | None = None
+    ) -> ChainKey | None:
+        """The key from the policy's ``integrity.chain_key`` or ``$INCIDENTKIT_CHAIN_KEY``.
+
+        ``None`` when neither is set; when both are, they must be the same key.
+
+        :raises ValidationError: a key is too short, or the two differ.
+        """
+        env = (os.environ if environ is None else environ).get(CHAIN_KEY_ENV)
+        from_env = None if env is None else cls.from_text(env, f"${CHAIN_KEY_ENV}")
+        from_policy = (
+            None if policy_key is None else cls.from_text(policy_key, "integrity.chain_key")
+        )
+        if from_env is not None and from_policy is not None and from_env != from_policy:
+            raise ValidationError(
+                f"${CHAIN_KEY_ENV}",
+                f"differs from the policy's integrity.chain_key (key ids {from_env.key_id} and "
+                f"{from_policy.key_id}); set one of them",
+            )
+        return from_policy or from_env
+
     def sign(self, purpose: str, text: str) -> str:
         """HMAC-SHA256 (hex) over ``purpose`` and ``text`` (domain-separated)."""
         return hmac.new(self.secret, f"{purpose}\n{text}".encode(), hashlib.sha256).hexdigest()
 
     def __repr__(self) -> str:
         return f"ChainKey(key_id={self.key_id!r})"
+
+
+def _never_serialized(*_: object) -> object:
+    raise ValidationError(
+        "ChainKey.secret",
+        f"a chain key is never serialized; give it as integrity.chain_key or ${CHAIN_KEY_ENV}",
+    )
+
+
+def _refuse_chain_keys(converter: cattrs.Converter) -> None:
+    converter.register_unstructure_hook(ChainKey, _never_serialized)
+    converter.register_structure_hook(ChainKey, _never_serialized)
+
+
+register_hooks(_refuse_chain_keys)
 
 
 def hash_key_id(digest: str) -> str | None:

@@ -21,11 +21,11 @@ Four kinds of timer, all measured in elapsed UTC time:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from incidentkit._time import format_duration
 from incidentkit.errors import ValidationError
 from incidentkit.events import EscalationFired, Event, ReminderFired, TargetMissed
-from incidentkit.incident import Incident
 from incidentkit.lifecycle import Phase
 from incidentkit.oncall.escalation import (
     EscalationPolicy,
@@ -36,6 +36,9 @@ from incidentkit.oncall.escalation import (
     resolve_targets,
 )
 from incidentkit.policy import Policy
+
+if TYPE_CHECKING:
+    from incidentkit.incident import Incident
 
 __all__ = ["RESPONSE_TARGET_KEY", "SYSTEM_ACTOR", "due_events", "next_due"]
 

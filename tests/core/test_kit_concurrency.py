@@ -187,11 +187,11 @@ def test_the_state_cache_is_bounded_and_refills_from_the_store() -> None:
         cache_size=3,
     )
     ids = [kit.declare(f"incident {n}", severity="SEV3", by="alice").id for n in range(5)]
-    assert len(kit._cache) == 3
+    assert len(kit.engine.cache) == 3
     for incident_id in ids:
         kit.add_note(incident_id, "still here", by="bob")
         assert kit.get(incident_id).version == store.version(incident_id)
-    assert len(kit._cache) == 3
+    assert len(kit.engine.cache) == 3
 
 
 def test_cache_size_must_be_positive() -> None:

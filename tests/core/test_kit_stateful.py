@@ -26,6 +26,7 @@ from hypothesis.stateful import (
 
 from incidentkit.checklists import DEFAULT_TEMPLATES
 from incidentkit.clock import ManualClock
+from incidentkit.engine import COMMANDER_ACTIONS
 from incidentkit.errors import (
     GuardFailed,
     IncidentKitError,
@@ -43,7 +44,7 @@ from incidentkit.events import (
     Resolved,
 )
 from incidentkit.incident import Incident, fold
-from incidentkit.kit import COMMANDER_ACTIONS, IncidentKit
+from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import INITIAL_STATUS, TRANSITIONS, Phase, Status
 from incidentkit.policy import Policy
 from incidentkit.roles import RolePolicy

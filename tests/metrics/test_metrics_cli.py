@@ -13,7 +13,7 @@ import pytest
 
 from incidentkit import metrics
 from incidentkit.errors import ValidationError
-from incidentkit.metrics._cli import add_metrics_parser, run_metrics
+from incidentkit.metrics import add_metrics_parser, run_metrics
 from incidentkit.metrics.charts import render_chart
 from incidentkit.severity import Severity
 from incidentkit.store import IncidentSummary, MemoryStore

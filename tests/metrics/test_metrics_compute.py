@@ -12,7 +12,7 @@ from incidentkit import metrics
 from incidentkit.errors import ValidationError
 from incidentkit.metrics import Basis, Metric
 from incidentkit.severity import Severity
-from incidentkit.store import MemoryStore
+from incidentkit.store import IncidentSummary, MemoryStore
 
 from ._metrics_fixtures import LOGIN, T0, at, summary
 
@@ -177,6 +177,112 @@ def test_mtbf_touching_windows_give_a_zero_gap() -> None:
     ]
     figure = metrics.compute(items).overall[Metric.MTBF]
     assert (figure.count, figure.mean, figure.overlapping) == (1, 0, 0)
+
+
+def _open(
+    incident_id: str, started: float | None, services: tuple[str, ...] = ("api",)
+) -> IncidentSummary:
+    """An incident that started (or not) and was never resolved."""
+    return summary(
+        incident_id,
+        services=services,
+        started=started,
+        detected=started,
+        declared=started,
+        acknowledged=None,
+        mitigated=None,
+        resolved=None,
+    )
+
+
+def _done(incident_id: str, started: float, resolved: float) -> IncidentSummary:
+    return summary(incident_id, started=started, detected=started, resolved=resolved)
+
+
+# (incidents, expected gaps in minutes, excluded_missing, overlapping)
+MTBF_CASES = {
+    # the gap A→B is cut at the start of the unresolved U; U starts no gap to B
+    "open between two resolved": (
+        [_done("A", 0, 10), _open("U", 30), _done("B", 100, 110)],
+        [20],
+        1,
+        0,
+    ),
+    "open after the last resolved": ([_done("A", 0, 10), _open("U", 25)], [15], 1, 0),
+    "open first in the stream": ([_open("U", 0), _done("A", 30, 40)], [], 1, 0),
+    "two open in a row": (
+        [_done("A", 0, 10), _open("U", 20), _open("V", 50), _done("B", 90, 95)],
+        [10],
+        2,
+        0,
+    ),
+    "open inside a failure window changes nothing": (
+        [_done("A", 0, 60), _open("U", 30), _done("B", 100, 110)],
+        [40],
+        1,
+        0,
+    ),
+    "open at the instant of a resolution ends a zero gap": (
+        [_done("A", 0, 10), _open("U", 10), _done("B", 50, 60)],
+        [0],
+        1,
+        0,
+    ),
+    "resolved and open at one start: the resolved window comes first": (
+        [_done("A", 0, 10), _done("B", 20, 20), _open("U", 20), _done("C", 40, 45)],
+        [10, 0],
+        1,
+        0,
+    ),
+    "gaps resume after the next resolution": (
+        [_done("A", 0, 10), _open("U", 20), _done("B", 50, 60), _done("C", 90, 95)],
+        [10, 30],
+        1,
+        0,
+    ),
+    "an open incident without started_at ends nothing": (
+        [_done("A", 0, 10), _open("U", None), _done("B", 100, 110)],
+        [90],
+        1,
+        0,
+    ),
+    "overlaps still merge around an open incident": (
+        [_done("A", 0, 10), _done("B", 5, 20), _open("U", 40), _done("C", 60, 70)],
+        [20],
+        1,
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("items", "gaps", "missing", "overlapping"), MTBF_CASES.values(), ids=list(MTBF_CASES)
+)
+def test_mtbf_an_unresolved_incident_ends_the_gap_before_it(
+    items: list[IncidentSummary], gaps: list[float], missing: int, overlapping: int
+) -> None:
+    report = metrics.compute(items)
+    figure = report.overall[Metric.MTBF]
+    assert figure.count == len(gaps)
+    assert figure.total == sum(gaps) * 60
+    assert figure.max == (max(gaps) * 60 if gaps else None)
+    assert (figure.excluded_missing, figure.overlapping) == (missing, overlapping)
+    # a breakdown by service computes the same gaps within its group
+    grouped = metrics.compute(items, by="service").group(service="api")[Metric.MTBF]
+    assert grouped == figure
+
+
+def test_mtbf_open_incident_ends_the_gap_only_on_its_own_services() -> None:
+    items = [
+        summary("A", services=("api", "db"), started=0, detected=0, resolved=10),
+        _open("U", 30, services=("api",)),
+        summary("B", services=("api", "db"), started=100, detected=100, resolved=110),
+    ]
+    report = metrics.compute(items, by="service")
+    assert report.group(service="api")[Metric.MTBF].total == 20 * 60
+    assert report.group(service="db")[Metric.MTBF].total == 90 * 60
+    overall = report.overall[Metric.MTBF]
+    assert (overall.count, overall.total, overall.excluded_missing) == (2, 110 * 60, 1)
 
 
 def test_incidents_without_services_form_their_own_stream() -> None:

@@ -6,7 +6,7 @@ import itertools
 import math
 
 import attrs
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from incidentkit import metrics
@@ -62,26 +62,39 @@ def durations(items: list[IncidentSummary], metric: Metric) -> list[float]:
 
 
 def mtbf_gaps(items: list[IncidentSummary]) -> list[float]:
-    """Independent oracle: merge each service's intervals, then measure the holes."""
+    """Independent oracle: per service, walk the starts and resolutions in time order.
+
+    A resolved incident is an interval [started, resolved]; intervals that overlap
+    merge. An unresolved incident that started is a point: it ends the gap before
+    it (if it started after the failure window so far had ended) and starts none,
+    so the next incident after it opens a new failure window without a gap.
+    """
     gaps = []
     for service in {s for item in items for s in (item.services or ("",))}:
-        intervals = sorted(
+        mine = [i for i in items if service in (i.services or ("",)) and i.started_at is not None]
+        closed = sorted(
             (i.started_at, i.resolved_at)
-            for i in items
-            if service in (i.services or ("",))
-            and i.started_at is not None
-            and i.resolved_at is not None
-            and i.resolved_at >= i.started_at
+            for i in mine
+            if i.resolved_at is not None and i.resolved_at >= i.started_at  # type: ignore[operator]
         )
+        points = sorted(i.started_at for i in mine if i.resolved_at is None)
+        # merged failure windows, each [start, end]; an open incident is [start, None]
         merged: list[list[object]] = []
-        for start, end in intervals:
-            if merged and start < merged[-1][1]:  # type: ignore[operator]
-                merged[-1][1] = max(merged[-1][1], end)  # type: ignore[type-var]
-            else:
-                merged.append([start, end])
+        timeline = sorted(
+            [(s, 0, e) for s, e in closed] + [(s, 1, None) for s in points],
+            key=lambda row: (row[0], row[1]),
+        )
+        for start, is_open, end in timeline:
+            last_end = merged[-1][1] if merged else None
+            if last_end is not None and start < last_end:  # type: ignore[operator]
+                if not is_open:
+                    merged[-1][1] = max(last_end, end)  # type: ignore[type-var]
+                continue
+            merged.append([start, end])
         gaps.extend(
             (b[0] - a[1]).total_seconds()  # type: ignore[operator]
             for a, b in itertools.pairwise(merged)
+            if a[1] is not None
         )
     return gaps
 
@@ -111,6 +124,98 @@ def test_mtbf_matches_merged_intervals(items: list[IncidentSummary]) -> None:
     expected = sorted(mtbf_gaps(items))
     assert figure.count == len(expected)
     assert figure.total == math.fsum(expected)
+    assert figure.max == (expected[-1] if expected else None)
+
+
+def _pairs(items: list[IncidentSummary]) -> list[tuple[IncidentSummary, str]]:
+    return [(i, s) for i in items for s in (i.services or ("",))]
+
+
+@settings(max_examples=80, deadline=None)
+@given(incidents())
+def test_mtbf_loses_no_incident(items: list[IncidentSummary]) -> None:
+    """Every (incident, service) pair is a failure window or counted as excluded."""
+    for by in ((), ("service",)):
+        report = metrics.compute(items, by=by)
+        for group in (report.overall, *report.groups):
+            service = dict(group.key).get("service")
+            pairs = [(i, s) for i, s in _pairs(items) if service is None or s == service]
+            windows = [
+                i
+                for i, _ in pairs
+                if i.started_at is not None
+                and i.resolved_at is not None
+                and i.resolved_at >= i.started_at
+            ]
+            figure = group[Metric.MTBF]
+            assert len(windows) + figure.excluded_missing + figure.excluded_invalid == len(pairs)
+            open_pairs = [i for i, _ in pairs if i.started_at is not None and i.resolved_at is None]
+            assert figure.excluded_missing >= len(open_pairs)
+
+
+def _resolved(
+    incident_id: str, started: int, resolved: int, services: tuple[str, ...]
+) -> IncidentSummary:
+    return summary(
+        incident_id, services=services, started=started, detected=started, resolved=resolved
+    )
+
+
+@st.composite
+def resolved_history(draw: st.DrawFn) -> list[IncidentSummary]:
+    count = draw(st.integers(min_value=2, max_value=12))
+    out = []
+    for i in range(count):
+        start = draw(st.integers(min_value=0, max_value=600))
+        length = draw(st.integers(min_value=0, max_value=60))
+        services = tuple(draw(st.sets(st.sampled_from(SERVICES), min_size=0, max_size=2)))
+        out.append(_resolved(f"INC-{i:03d}", start, start + length, services))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(resolved_history(), st.sampled_from(("", *SERVICES)), st.data())
+def test_an_unresolved_incident_never_lengthens_a_gap(
+    items: list[IncidentSummary], service: str, data: st.DataObject
+) -> None:
+    """An unresolved incident that starts between two resolved ones on its service.
+
+    The gaps keep their number and none grows; when it starts inside a gap, that
+    gap ends at its start. It is counted as excluded, never lost.
+    """
+    services = (service,) if service else ()
+    starts = sorted(
+        int((i.started_at - at(0)).total_seconds() // 60)  # type: ignore[operator]
+        for i in items
+        if service in (i.services or ("",))
+    )
+    assume(len(starts) >= 2 and starts[0] < starts[-1])
+    started = data.draw(st.integers(min_value=starts[0], max_value=starts[-1] - 1))
+    unresolved = summary(
+        "OPEN", services=services, started=started, detected=started, resolved=None
+    )
+    old_gaps = sorted(mtbf_gaps(items))
+    new_gaps = sorted(mtbf_gaps([*items, unresolved]))
+    assert len(new_gaps) == len(old_gaps)
+    assert all(n <= o for n, o in zip(new_gaps, old_gaps, strict=True))
+    for by in ((), ("service",)):
+        before = metrics.compute(items, by=by)
+        after = metrics.compute([*items, unresolved], by=by)
+        pairs = [(before.overall, after.overall)]
+        if by:
+            pairs.append((before.group(service=service), after.group(service=service)))
+        for old_group, new_group in pairs:
+            old, new = old_group[Metric.MTBF], new_group[Metric.MTBF]
+            assert new.count == old.count
+            assert new.total <= old.total
+            assert (new.max or 0) <= (old.max or 0)
+            assert new.excluded_missing == old.excluded_missing + 1
+            assert new.excluded_invalid == old.excluded_invalid
+        # the other services' groups are untouched
+        for group in before.groups:
+            if dict(group.key)["service"] != service:
+                assert after.group(service=dict(group.key)["service"]) == group
+    assert metrics.compute([*items, unresolved]).overall[Metric.MTBF].total == math.fsum(new_gaps)
 
 
 @settings(max_examples=60, deadline=None)

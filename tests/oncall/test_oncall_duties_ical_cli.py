@@ -26,11 +26,12 @@ from incidentkit.oncall import (
     Override,
     Rotation,
     Schedule,
+    add_oncall_parser,
     handoff_report,
+    run_oncall,
     shift_uid,
     to_ical,
 )
-from incidentkit.oncall._cli import add_oncall_parser, run_oncall
 from incidentkit.severity import Severity
 from incidentkit.store import IncidentSummary
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,9 +11,11 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from incidentkit.plugins import hookspecs
-from incidentkit.plugins._markers import PROJECT_NAME
+from incidentkit.kit import IncidentKit
+from incidentkit.plugins import PROJECT_NAME, hookspecs
+from incidentkit.plugins import manager as manager_module
 from incidentkit.plugins.builtin.stores import StoresPlugin
+from incidentkit.plugins.manager import AUTOLOAD_ENV, ENTRY_POINT_GROUP
 from incidentkit.testing import StoreContract
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "examples" / "store_plugin"))
@@ -45,3 +49,22 @@ def test_the_hook_wins_over_builtins_and_counts_calls(tmp_path: Path) -> None:
     assert calls == 2 and seconds > 0
     assert pm.hook.incidentkit_store(url="sqlite://:memory:").url == "sqlite://:memory:"
     store.close()
+
+
+def test_the_entry_point_the_how_to_publishes_opens_a_kit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    how_to = (
+        Path(__file__).parents[2] / "docs" / "howto" / "writing-a-store-plugin.md"
+    ).read_text()
+    [value] = re.findall(r'^metered-store = "([^"]+)"$', how_to, re.M)
+    entry_point = importlib.metadata.EntryPoint("metered-store", value, ENTRY_POINT_GROUP)
+    monkeypatch.setattr(
+        manager_module.importlib.metadata,
+        "entry_points",
+        lambda *, group: [entry_point] if group == ENTRY_POINT_GROUP else [],
+    )
+    monkeypatch.delenv(AUTOLOAD_ENV, raising=False)
+    with IncidentKit.open("metered+memory://") as kit:
+        assert isinstance(kit.store, MeteredStore)
+        assert kit.plugins.failures == []

@@ -8,8 +8,7 @@ import pluggy
 import pytest
 
 from incidentkit.errors import StoreError, ValidationError
-from incidentkit.plugins import hookspecs
-from incidentkit.plugins._markers import PROJECT_NAME
+from incidentkit.plugins import PROJECT_NAME, hookspecs
 from incidentkit.plugins.builtin.stores import KNOWN_SCHEMES, StoresPlugin
 from incidentkit.store import MemoryStore, Store
 from incidentkit.store.postgres import PostgresStore

@@ -5,13 +5,21 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from incidentkit.errors import ConcurrencyConflict, StoreError, ValidationError
+from incidentkit.errors import (
+    ConcurrencyConflict,
+    DuplicateCommand,
+    OutcomeUnknown,
+    StoreError,
+    ValidationError,
+)
+from incidentkit.store import StoredCommand
 from incidentkit.store.postgres import SCHEMA_VERSION, PostgresStore, mask_dsn
 from incidentkit.testing.store_contract import T0, make_events, make_message, make_summary
 
@@ -89,6 +97,7 @@ def test_tables_live_in_the_schema(postgres_store: PostgresStore, admin: Any) ->
         (postgres_store.schema,),
     ).fetchall()
     assert [r[0] for r in rows] == [
+        "incidentkit_commands",
         "incidentkit_events",
         "incidentkit_meta",
         "incidentkit_outbox",
@@ -183,6 +192,113 @@ def test_an_error_inside_the_transaction_rolls_everything_back(
     assert summary is not None and summary.version == 1
 
 
+@pytest.mark.postgres
+def test_a_version_1_schema_is_migrated_to_command_ids(postgres_dsn: str, admin: Any) -> None:
+    """Version 2 adds the command table; a version 1 database keeps its data and gains it."""
+    from incidentkit.store.postgres import _schema_sql
+
+    schema = f"incidentkit_v1_{uuid.uuid4().hex[:10]}"
+    p = f'"{schema}".'
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        for statement in _schema_sql(p):
+            admin.execute(statement)
+        admin.execute(f"CREATE TABLE {p}incidentkit_meta (key text PRIMARY KEY, value text)")
+        admin.execute(f"INSERT INTO {p}incidentkit_meta VALUES ('schema_version', '1')")
+        [old] = make_events("INC-7", 1, 1)
+        admin.execute(
+            f"INSERT INTO {p}incidentkit_events VALUES (%s, %s, %s, %s, %s, %s)",
+            (old.incident_id, 1, old.tag, old.payload, old.recorded_at, old.hash),
+        )
+        store = PostgresStore(postgres_dsn, schema=schema)
+        try:
+            assert store.schema_version() == 1
+            store.migrate()
+            assert store.schema_version() == SCHEMA_VERSION == 3
+            assert store.load("INC-7") == [old]
+            command = StoredCommand("cmd-1", "INC-7", "add_note", 2, 1)
+            store.append(
+                "INC-7", make_events("INC-7", 2, 1, previous_hash=old.hash), 1, command=command
+            )
+            assert store.command("cmd-1") == command
+            with pytest.raises(DuplicateCommand):
+                store.append(
+                    "INC-7",
+                    make_events("INC-7", 3, 1),
+                    2,
+                    command=StoredCommand("cmd-1", "INC-7", "a", 3, 1),
+                )
+            store.migrate()
+            assert store.schema_version() == SCHEMA_VERSION
+        finally:
+            store.close()
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("old_version", [1, 2])
+def test_an_old_schema_gains_summary_head_hashes(
+    postgres_dsn: str, admin: Any, old_version: int
+) -> None:
+    """Version 3 adds ``head_hash`` to the summaries, filled from the events at their version.
+
+    A summary whose version has no event row keeps ``NULL`` (verification reports it).
+    """
+    from incidentkit.store.postgres import _schema_sql, _schema_v2_sql, _summary_params
+
+    schema = f"incidentkit_v{old_version}_{uuid.uuid4().hex[:10]}"
+    p = f'"{schema}".'
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        for statement in [*_schema_sql(p), *(_schema_v2_sql(p) if old_version >= 2 else [])]:
+            admin.execute(statement)
+        admin.execute(f"CREATE TABLE {p}incidentkit_meta (key text PRIMARY KEY, value text)")
+        admin.execute(
+            f"INSERT INTO {p}incidentkit_meta VALUES ('schema_version', %s)", (str(old_version),)
+        )
+        events = make_events("INC-7", 1, 2)
+        for event in events:
+            admin.execute(
+                f"INSERT INTO {p}incidentkit_events VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    event.incident_id,
+                    event.version,
+                    event.tag,
+                    event.payload,
+                    event.recorded_at,
+                    event.hash,
+                ),
+            )
+        for summary in [make_summary("INC-7", 2), make_summary("INC-8", 3)]:
+            admin.execute(
+                f"INSERT INTO {p}incidentkit_summaries VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                _summary_params(summary)[:-1],  # every column but head_hash
+            )
+        store = PostgresStore(postgres_dsn, schema=schema)
+        try:
+            assert store.schema_version() == old_version
+            store.migrate()
+            assert store.schema_version() == SCHEMA_VERSION == 3
+            heads = {s.incident_id: s.head_hash for s in store.summaries()}
+            assert heads == {"INC-7": events[-1].hash, "INC-8": None}
+            store.append(
+                "INC-9",
+                make_events("INC-9", 1, 1),
+                0,
+                summary=make_summary("INC-9", 1, head_hash="h"),
+            )
+            summary = store.summary("INC-9")
+            assert summary is not None and summary.head_hash == "h"
+            store.migrate()
+            assert store.schema_version() == SCHEMA_VERSION
+        finally:
+            store.close()
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 # -- dropped connections --------------------------------------------------------
 
 
@@ -244,6 +360,54 @@ def test_a_connection_killed_during_commit_is_never_a_silent_partial_write(
     admin.execute(f'DROP TRIGGER die ON "{schema}".incidentkit_outbox')
     postgres_store.append("INC-1", make_events("INC-1", 2, 5), 1, [make_message("k", "INC-1")])
     assert postgres_store.version("INC-1") == 6
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("sqlstate", ["57P01", "08006", "XX000"])
+def test_an_error_after_commit_was_sent_never_says_nothing_was_written(
+    postgres_store: PostgresStore, admin: Any, sqlstate: str
+) -> None:
+    """The reply to COMMIT is a terminated-backend (or connection, or internal) error.
+
+    The connection stays usable, so the broken flag is not set; the outcome is
+    still unknown from the client's side and must be reported as such.
+    """
+    schema = postgres_store.schema
+    postgres_store.append("INC-1", make_events("INC-1", 1, 1), 0)
+    admin.execute(
+        f"""CREATE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'at commit' USING ERRCODE = '{sqlstate}'; END $$"""
+    )
+    admin.execute(
+        f'CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON "{schema}".incidentkit_events '
+        f'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse()'
+    )
+    command = StoredCommand("cmd-9", "INC-1", "add_note", 2, 1)
+    with pytest.raises(OutcomeUnknown) as caught:
+        postgres_store.append("INC-1", make_events("INC-1", 2, 1), 1, command=command)
+    assert "nothing was written" not in str(caught.value)
+    assert caught.value.command_id == "cmd-9"
+    assert postgres_store.version("INC-1") == 1 and postgres_store.command("cmd-9") is None
+
+
+@pytest.mark.postgres
+def test_a_refusal_at_commit_still_says_nothing_was_written(
+    postgres_store: PostgresStore, admin: Any
+) -> None:
+    """An ordinary ERROR in reply to COMMIT means the server rolled back: that is certain."""
+    schema = postgres_store.schema
+    admin.execute(
+        f"""CREATE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'no' USING ERRCODE = '23514'; END $$"""
+    )
+    admin.execute(
+        f'CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON "{schema}".incidentkit_events '
+        f'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse()'
+    )
+    with pytest.raises(StoreError, match="nothing was written") as caught:
+        postgres_store.append("INC-1", make_events("INC-1", 1, 1), 0)
+    assert not isinstance(caught.value, OutcomeUnknown)
+    assert postgres_store.version("INC-1") == 0
 
 
 @pytest.mark.postgres

@@ -142,7 +142,9 @@ class TestBrokenNotifierFailsTheContract:
 @pytest.mark.parametrize(
     "module",
     [
-        "incidentkit.notify._delivery",
+        "incidentkit._calls",
+        "incidentkit._http",
+        "incidentkit._names",
         "incidentkit.notify._log",
         "incidentkit.notify._webhook",
         "incidentkit.notify._slack",

@@ -16,6 +16,7 @@ timestamps run backwards is excluded, counted and listed as a
 :class:`DataError`. :func:`compute` reads summaries, never timelines.
 """
 
+from incidentkit.metrics._cli import add_metrics_parser, run_metrics
 from incidentkit.metrics._compute import compute
 from incidentkit.metrics._model import (
     DIMENSIONS,
@@ -44,6 +45,8 @@ __all__ = [
     "Metric",
     "MetricsReport",
     "Targets",
+    "add_metrics_parser",
     "compute",
     "definition",
+    "run_metrics",
 ]

@@ -19,7 +19,7 @@ from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
 from incidentkit.metrics._compute import compute
 from incidentkit.metrics._model import DIMENSIONS, Basis, MetricsReport, Targets
 from incidentkit.metrics.charts import ChartKind
-from incidentkit.store._base import IncidentSummary, Store
+from incidentkit.store import IncidentSummary, Store
 
 __all__ = ["FORMATS", "add_metrics_parser", "run_metrics"]
 

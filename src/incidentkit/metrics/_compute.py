@@ -26,14 +26,17 @@ from incidentkit.metrics._model import (
     definition,
 )
 from incidentkit.severity import Severity
-from incidentkit.store._base import IncidentSummary, Store, SummaryQuery
+from incidentkit.store import IncidentSummary, Store, SummaryQuery
 
 __all__ = ["compute"]
 
 _DURATIONS = (Metric.MTTD, Metric.MTTA, Metric.MTTM, Metric.MTTR)
 _FIELDS = ("started_at", "detected_at", "declared_at", "acknowledged_at", "mitigated_at")
-# (start, resolved, incident_id): one failure window of one incident on one service.
-_Window: TypeAlias = tuple[datetime, datetime, str]
+# (start, open, resolved, incident_id): one failure window of one incident on one
+# service. An unresolved incident is ``(start, True, start, id)``: it ends the gap
+# before it and starts none. ``open`` sorts a resolved window before an unresolved
+# one that starts at the same instant.
+_Window: TypeAlias = tuple[datetime, bool, datetime, str]
 
 
 class _Acc:
@@ -98,6 +101,9 @@ class _Acc:
                     streams[service] = [window]
                 else:
                     stream.append(window)
+            if window[1]:  # unresolved: it ends a gap but has no resolution
+                for _ in services:
+                    self.missing[4] += 1
         elif bad_window:
             for _ in services:
                 self.invalid[4] += 1
@@ -138,26 +144,33 @@ def _stats(
 def _gaps(streams: dict[str, list[_Window]]) -> tuple[list[float], int]:
     """MTBF gaps per service; overlapping windows merge into one failure window.
 
-    Windows are ordered by (start, resolved, incident id). A window that starts
-    before the current failure window ends (``start < end``) overlaps: it yields
-    no gap, extends the failure window to the later resolution, and is counted.
-    A window starting exactly at the previous resolution yields a gap of 0.
+    A gap runs from one incident's resolution to the next incident's start.
+    Windows are ordered by (start, open, resolved, incident id). A resolved
+    window that starts before the current failure window ends (``start < end``)
+    overlaps: it yields no gap, extends the failure window to the later
+    resolution, and is counted. A window starting exactly at the previous
+    resolution yields a gap of 0. An unresolved incident that starts at or after
+    the end yields the gap up to its start and starts none: the next window
+    opens a new failure window without a gap. One that starts inside a failure
+    window changes nothing (it is counted as excluded, not as overlapping).
     """
     gaps: list[float] = []
     overlapping = 0
     for windows in streams.values():
         windows.sort()
         end: datetime | None = None
-        for start, resolved, _ in windows:
+        for start, is_open, resolved, _ in windows:
             if end is None:
-                end = resolved
+                end = None if is_open else resolved
             elif start < end:
+                if is_open:
+                    continue
                 overlapping += 1
                 if resolved > end:
                     end = resolved
             else:
                 gaps.append((start - end).total_seconds())
-                end = resolved
+                end = None if is_open else resolved
     return gaps, overlapping
 
 
@@ -379,17 +392,21 @@ def compute(
                     mtbf_invalid += len(services)
                     errors.append((s.incident_id, mtbf_o, "started_at", "resolved_at", st, re))
                 else:
-                    window = (st, re, s.incident_id)
-                    for service in services:
-                        stream = streams.get(service)
-                        if stream is None:
-                            streams[service] = [window]
-                        else:
-                            stream.append(window)
+                    window = (st, False, re, s.incident_id)
             else:
                 mtbf_missing += len(services)
         else:
+            # still open: excluded (no resolution starts a gap), yet its start ends one
             mtbf_missing += len(services)
+            if st is not None:
+                window = (st, True, st, s.incident_id)
+        if window is not None:
+            for service in services:
+                stream = streams.get(service)
+                if stream is None:
+                    streams[service] = [window]
+                else:
+                    stream.append(window)
         if not grouped:
             continue
 

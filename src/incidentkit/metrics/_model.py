@@ -12,9 +12,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 import attrs
+import cattrs
 
 from incidentkit.errors import ValidationError
-from incidentkit.serialization import make_converter, structure_input
+from incidentkit.serialization import make_converter, register_hooks, structure_input
 from incidentkit.severity import Severity
 
 if TYPE_CHECKING:
@@ -117,7 +118,8 @@ class Figure:
     timestamps run backwards (each is listed in :attr:`MetricsReport.data_errors`).
     For MTBF the counts are per (incident, service) pair and ``overlapping``
     counts incidents that started before the previous failure window ended and
-    were merged into it. ``mean``, ``p50``, ``p90`` and ``max`` are ``None``
+    were merged into it; an unresolved incident is in ``excluded_missing``, yet
+    its start still ends the gap before it. ``mean``, ``p50``, ``p90`` and ``max`` are ``None``
     when there is no sample.
     """
 
@@ -378,6 +380,22 @@ class Targets:
         return data
 
 
+def _configure_converter(converter: cattrs.Converter) -> None:
+    """Breaches are a JSON array of :class:`Breach` objects."""
+
+    def unstructure_breaches(value: Breaches) -> list[Any]:
+        return [converter.unstructure(breach, Breach) for breach in value]
+
+    def structure_breaches(value: object, _: type[Any]) -> Breaches:
+        if isinstance(value, str | bytes | Mapping):
+            raise ValueError(f"expected a list of breaches, got {type(value).__name__}")
+        return Breaches.of(converter.structure(value, tuple[Breach, ...]))
+
+    converter.register_unstructure_hook(Breaches, unstructure_breaches)
+    converter.register_structure_hook(Breaches, structure_breaches)
+
+
+register_hooks(_configure_converter)
 _CONVERTER = make_converter()
 
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from incidentkit._names import check_name
 from incidentkit.errors import ValidationError
 from incidentkit.mitigation._model import MitigationAction, MitigationContext, MitigationResult
-from incidentkit.notify._base import check_name
-from incidentkit.plugins._markers import hookimpl
+from incidentkit.plugins import hookimpl
 
 __all__ = ["ActionPlugin", "Verify", "non_empty"]
 

@@ -11,11 +11,11 @@ from typing import Literal, ParamSpec, TypeVar
 
 import attrs
 
+from incidentkit._names import check_name
 from incidentkit.clock import Clock, SystemClock
-from incidentkit.errors import IncidentKitError, NotFound, ValidationError
+from incidentkit.errors import CircuitOpen, NotFound, ValidationError
 from incidentkit.mitigation._base import ActionPlugin, Verify
 from incidentkit.mitigation._model import MitigationContext, MitigationResult
-from incidentkit.notify._base import check_name
 
 __all__ = [
     "BreakerSnapshot",
@@ -37,20 +37,6 @@ class BreakerState(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
-
-
-class CircuitOpen(IncidentKitError):
-    """A call was refused because the breaker ``name`` is open.
-
-    ``retry_at`` is when the breaker lets a trial call through, or ``None``
-    when it was opened by hand (it stays open until closed).
-    """
-
-    def __init__(self, name: str, retry_at: datetime | None) -> None:
-        self.name = name
-        self.retry_at = retry_at
-        when = f"until {retry_at.isoformat()}" if retry_at else "until closed by hand"
-        super().__init__(f"circuit breaker {name!r} is open {when}")
 
 
 @attrs.frozen

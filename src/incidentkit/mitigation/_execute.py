@@ -9,6 +9,7 @@ import attrs
 import cattrs
 from cattrs.errors import ClassValidationError
 
+from incidentkit._calls import run_with_timeout
 from incidentkit.errors import PolicyError, ValidationError
 from incidentkit.mitigation._model import (
     MitigationAction,
@@ -16,7 +17,6 @@ from incidentkit.mitigation._model import (
     MitigationOutcome,
     MitigationResult,
 )
-from incidentkit.notify._delivery import run_with_timeout
 from incidentkit.serialization import _problems, dumps
 
 __all__ = ["execute_action", "structure_params"]

@@ -8,9 +8,9 @@ import urllib.request
 from collections.abc import Callable, Container
 from datetime import timedelta
 
+from incidentkit._http import check_url
 from incidentkit.errors import ValidationError
 from incidentkit.mitigation._model import MitigationContext, MitigationResult
-from incidentkit.notify._http import check_url
 
 __all__ = ["HttpHealthCheck"]
 

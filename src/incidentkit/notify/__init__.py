@@ -3,19 +3,14 @@
 Every built-in notifier is an ordinary pluggy plugin object: construct it with
 its configuration and hand it to the kit (``IncidentKit(plugins=[...])``).
 A notifier reports failure by raising: :class:`~incidentkit.errors.PermanentFailure`
-stops retries, :class:`TransientFailure` (optionally with ``retry_after``) and
+stops retries, :class:`~incidentkit.errors.TransientFailure` (optionally with ``retry_after``) and
 any other exception are retried with backoff.
 """
 
+from incidentkit._calls import call_with_timeout, retry_delay, run_with_timeout
+from incidentkit._http import classify_http_status, parse_retry_after
+from incidentkit.errors import TransientFailure
 from incidentkit.notify._base import NotifierPlugin, subject_line
-from incidentkit.notify._delivery import (
-    TransientFailure,
-    call_with_timeout,
-    classify_http_status,
-    parse_retry_after,
-    retry_delay,
-    run_with_timeout,
-)
 from incidentkit.notify._email import EmailNotifier, email_message
 from incidentkit.notify._log import LogNotifier
 from incidentkit.notify._model import (

@@ -6,18 +6,12 @@ import abc
 from collections.abc import Iterable
 from datetime import timedelta
 
+from incidentkit._names import check_name
 from incidentkit.errors import ValidationError
 from incidentkit.notify._model import Notification, NotificationKind, NotifierSpec
-from incidentkit.plugins._markers import hookimpl
+from incidentkit.plugins import hookimpl
 
 __all__ = ["NotifierPlugin", "check_kinds", "check_name", "subject_line"]
-
-
-def check_name(name: object, field: str = "name") -> str:
-    """Return ``name`` when it is a non-empty string without surrounding spaces."""
-    if not isinstance(name, str) or not name.strip() or name != name.strip():
-        raise ValidationError(field, f"expected a non-empty name, got {name!r}")
-    return name
 
 
 def check_kinds(kinds: Iterable[NotificationKind | str]) -> frozenset[NotificationKind]:

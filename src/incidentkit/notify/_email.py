@@ -11,9 +11,8 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from incidentkit.errors import PermanentFailure, ValidationError
+from incidentkit.errors import PermanentFailure, TransientFailure, ValidationError
 from incidentkit.notify._base import NotifierPlugin, subject_line
-from incidentkit.notify._delivery import TransientFailure
 from incidentkit.notify._model import Notification, NotificationKind, Urgency
 
 __all__ = ["EmailNotifier", "email_message"]

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from incidentkit._http import check_url, post
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.errors import ValidationError
 from incidentkit.notify._base import NotifierPlugin, subject_line
-from incidentkit.notify._http import check_url, post
 from incidentkit.notify._model import Notification, NotificationKind
 
 __all__ = ["SlackWebhookNotifier", "slack_payload"]

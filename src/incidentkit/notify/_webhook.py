@@ -7,11 +7,11 @@ import hmac
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from incidentkit._http import check_url, post
 from incidentkit._time import ensure_aware
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.errors import ValidationError
 from incidentkit.notify._base import NotifierPlugin
-from incidentkit.notify._http import check_url, post
 from incidentkit.notify._model import Notification, NotificationKind
 from incidentkit.serialization import dumps, make_converter
 

@@ -9,6 +9,7 @@ The iCalendar export and holiday calendars need optional extras
 when used.
 """
 
+from incidentkit.oncall._cli import add_oncall_parser, run_oncall
 from incidentkit.oncall._localtime import resolve_local
 from incidentkit.oncall._optional import MissingExtra
 from incidentkit.oncall.compensation import (
@@ -76,6 +77,7 @@ __all__ = [
     "Target",
     "TargetKind",
     "Weekday",
+    "add_oncall_parser",
     "compute_pay",
     "configure_oncall_converter",
     "due_reminders",
@@ -86,6 +88,7 @@ __all__ = [
     "next_reminder_at",
     "resolve_local",
     "resolve_targets",
+    "run_oncall",
     "shift_uid",
     "to_ical",
 ]

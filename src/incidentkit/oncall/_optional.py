@@ -5,20 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from incidentkit.errors import IncidentKitError
+from incidentkit.errors import MissingExtra
 
 __all__ = ["MissingExtra", "import_optional"]
-
-
-class MissingExtra(IncidentKitError, ImportError):
-    """An optional dependency is not installed; the message names the pip extra."""
-
-    def __init__(self, module: str, extra: str, purpose: str) -> None:
-        self.module = module
-        self.extra = extra
-        super().__init__(
-            f"{purpose} needs the {module!r} package: pip install 'incidentkit[{extra}]'"
-        )
 
 
 def import_optional(module: str, extra: str, purpose: str) -> Any:

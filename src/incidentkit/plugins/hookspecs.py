@@ -6,11 +6,18 @@ Every hook is named ``incidentkit_…``. Registration hooks
 typed records; the kit collects them and refuses duplicate names. Delivery to
 notifiers and observers never relies on one broadcast ``pm.hook`` call: each
 plugin gets its own outbox row, retried on its own.
+
+Every hook is called through pluggy, so an implementation may be a wrapper
+(``@hookimpl(wrapper=True)``, a generator that yields once and returns the
+result) and may ask for ``tryfirst`` or ``trylast``. A function marked
+``@hookimpl`` whose name is not one of these hooks is refused when the plugin
+is registered (unless marked ``optionalhook=True``), and so is a function
+named ``incidentkit_…`` without the marker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -27,6 +34,19 @@ if TYPE_CHECKING:
 __all__ = ["hookspec"]
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+@hookspec
+def incidentkit_configure(settings: Mapping[str, object]) -> None:
+    """Receive the settings the host gave this plugin by its name.
+
+    Receives ``settings``: the read-only mapping the host passed for this
+    plugin's name, as in ``PluginManager(settings={"slack": {"token": ...}})``.
+    Called once, on this plugin alone, after every plugin is registered and
+    before any other hook. Returns nothing; raise (``ValidationError`` naming
+    the setting, or any exception) to refuse bad settings, and the error names
+    the plugin. A plugin that is given settings must implement this hook.
+    """
 
 
 @hookspec(firstresult=True)
@@ -87,5 +107,10 @@ def incidentkit_authorize(actor: str, action: str, incident: Incident | None) ->
     Receives the actor, the command name (``"declare"``, ``"resolve"``,
     ``"assign_role"`` …) and the incident (``None`` for ``declare``). Runs after
     the built-in incident-commander rule. Any non-None result refuses the
-    command with :class:`PermissionDenied` carrying that reason.
+    command with :class:`PermissionDenied` carrying that reason and the name
+    of the plugin that gave it. A wrapper (``wrapper=True``) receives the
+    list of reasons from the others and returns a list: add a reason to veto,
+    return it unchanged to pass. The hook may be called more than once per
+    command (a command retried after a version conflict, a veto traced to its
+    plugin by asking each alone), so keep it free of side effects.
     """

@@ -11,9 +11,11 @@ from incidentkit.store._base import (
     OutboxRow,
     OutboxState,
     Store,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
+from incidentkit.store._checks import check_command_id
 from incidentkit.store.memory import MemoryStore
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "OutboxRow",
     "OutboxState",
     "Store",
+    "StoredCommand",
     "StoredEvent",
     "SummaryQuery",
+    "check_command_id",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "OutboxRow",
     "OutboxState",
     "Store",
+    "StoredCommand",
     "StoredEvent",
     "SummaryQuery",
 ]
@@ -43,6 +44,24 @@ class StoredEvent:
     payload: str
     recorded_at: datetime
     hash: str
+
+
+@attrs.frozen
+class StoredCommand:
+    """The command an append carries: its id, what it was, and where its events ended.
+
+    ``command_id`` is unique across the store (a unique key, not a check
+    before the insert): a second append carrying the same id raises
+    :class:`~incidentkit.errors.DuplicateCommand` and writes nothing.
+    ``version`` is the incident's version after the command's ``events``
+    events (so they are ``version - events + 1`` … ``version``).
+    """
+
+    command_id: str
+    incident_id: str
+    action: str
+    version: int
+    events: int
 
 
 @attrs.frozen
@@ -152,13 +171,21 @@ class Store(Protocol):
         expected_version: int,
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
+        command: StoredCommand | None = None,
     ) -> None:
         """Atomically append ``events`` (versions expected_version+1 …) and ``outbox``.
 
-        Upserts ``summary`` in the same transaction. Raises ConcurrencyConflict
-        (with the actual version) and writes nothing when the incident's latest
-        version is not ``expected_version``.
+        Upserts ``summary`` and inserts ``command`` in the same transaction.
+        Raises ConcurrencyConflict (with the actual version) and writes nothing
+        when the incident's latest version is not ``expected_version``; raises
+        DuplicateCommand and writes nothing when ``command.command_id`` is
+        already stored (checked before the version). Raises OutcomeUnknown
+        when the transaction may have committed but the store cannot tell.
         """
+        ...
+
+    def command(self, command_id: str) -> StoredCommand | None:
+        """Return the stored command with this id, or ``None``."""
         ...
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:

@@ -13,12 +13,20 @@ from incidentkit._time import ensure_aware
 from incidentkit.errors import StoreError, ValidationError
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
-from incidentkit.store._base import IncidentSummary, OutboxMessage, StoredEvent, SummaryQuery
+from incidentkit.store._base import (
+    IncidentSummary,
+    OutboxMessage,
+    StoredCommand,
+    StoredEvent,
+    SummaryQuery,
+)
 
 __all__ = [
     "check_append",
     "check_aware",
     "check_claim",
+    "check_command",
+    "check_command_id",
     "check_query",
     "enum_values",
     "summary_times",
@@ -80,6 +88,48 @@ def check_append(
                 "summary.incident_id", f"{summary.incident_id!r} is not {incident_id!r}"
             )
         summary_times(summary)
+
+
+COMMAND_ID_MAX = 200
+"""The longest command id (idempotency key) a store accepts, the same on every store."""
+
+
+def check_command_id(value: object, field: str) -> str:
+    """Return ``value`` if it can be a command id: 1 to 200 characters of UTF-8 text, no NUL."""
+    reason = f"expected 1 to {COMMAND_ID_MAX} characters of text without NUL"
+    if not isinstance(value, str) or not value or len(value) > COMMAND_ID_MAX or "\0" in value:
+        raise ValidationError(field, f"{reason}, got {value!r:.80}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValidationError(field, f"not valid Unicode text ({err.reason})") from err
+    return value
+
+
+def check_command(
+    incident_id: str,
+    events: Sequence[StoredEvent],
+    expected_version: int,
+    command: StoredCommand | None,
+) -> None:
+    """Refuse a command record that does not describe this append."""
+    if command is None:
+        return
+    if not isinstance(command, StoredCommand):
+        raise ValidationError("command", f"expected a StoredCommand, got {command!r}")
+    check_command_id(command.command_id, "command.command_id")
+    if not isinstance(command.action, str) or not command.action:
+        raise ValidationError("command.action", "expected a non-empty string")
+    if command.incident_id != incident_id:
+        raise ValidationError(
+            "command.incident_id", f"{command.incident_id!r} is not {incident_id!r}"
+        )
+    if command.events != len(events) or command.version != expected_version + len(events):
+        raise ValidationError(
+            "command.version",
+            f"{command.version} (events={command.events}) does not describe "
+            f"{len(events)} events after version {expected_version}",
+        )
 
 
 def check_claim(now: datetime, limit: int, lease: timedelta) -> datetime:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 
-from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError
+from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, NotFound, StoreError
 from incidentkit.store._base import (
     IncidentSummary,
     OutboxMessage,
     OutboxRow,
     OutboxState,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
-from incidentkit.store._checks import check_append, check_claim, check_query
+from incidentkit.store._checks import check_append, check_claim, check_command, check_query
+from incidentkit.store._exclusive import ThreadLocks
 from incidentkit.store._query import matches, sort_key
 
 __all__ = ["MemoryStore"]
@@ -31,10 +34,12 @@ class MemoryStore:
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._lock = threading.RLock()
+        self._exclusive = ThreadLocks()
         self._events: dict[str, list[StoredEvent]] = {}
         self._summaries: dict[str, IncidentSummary] = {}
         self._outbox: dict[int, OutboxRow] = {}
         self._keys: set[str] = set()
+        self._commands: dict[str, StoredCommand] = {}
         self._leased_by: dict[int, str] = {}
         self._next_id = 1
         self._closed = False
@@ -54,11 +59,15 @@ class MemoryStore:
         expected_version: int,
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
+        command: StoredCommand | None = None,
     ) -> None:
         """Append atomically under the store lock; see :class:`Store`."""
         check_append(incident_id, events, expected_version, outbox, summary)
+        check_command(incident_id, events, expected_version, command)
         with self._lock:
             self._check_open()
+            if command is not None and command.command_id in self._commands:
+                raise DuplicateCommand(command.command_id)
             current = self._events.get(incident_id, [])
             actual = current[-1].version if current else 0
             if actual != expected_version:
@@ -84,6 +93,14 @@ class MemoryStore:
                 )
             if summary is not None:
                 self._summaries[incident_id] = summary
+            if command is not None:
+                self._commands[command.command_id] = command
+
+    def command(self, command_id: str) -> StoredCommand | None:
+        """Return the stored command with this id, or ``None``."""
+        with self._lock:
+            self._check_open()
+            return self._commands.get(command_id)
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return events after ``after_version``."""
@@ -177,6 +194,12 @@ class MemoryStore:
                 for _, row in sorted(self._outbox.items())
                 if incident_id is None or row.incident_id == incident_id
             ]
+
+    @contextlib.contextmanager
+    def exclusive(self, incident_id: str) -> Iterator[None]:
+        """Hold the incident's writer lock (the engine's turn-taking under contention)."""
+        with self._exclusive.hold(incident_id):
+            yield
 
     def close(self) -> None:
         """Forget nothing, but refuse further use."""

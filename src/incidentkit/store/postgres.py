@@ -11,11 +11,17 @@ Every replica of a service points at the same database. What keeps them apart:
   workers never take the same row and a crashed worker's rows come back when
   the lease ends;
 * a connection the server dropped (``pg_terminate_backend``, failover) is
-  replaced on the next call. Reads retry once; an append whose connection
-  died before ``COMMIT`` was sent is retried once (nothing can have been
-  written); one whose connection died during ``COMMIT`` is checked by reading
-  the rows back, and raises :class:`~incidentkit.errors.StoreError` only when
-  the outcome cannot be known. Never a silent partial write.
+  replaced on the next call. Reads retry; an append that failed before
+  ``COMMIT`` was sent is retried when the connection was lost (nothing can
+  have been written) and otherwise says "nothing was written". Once ``COMMIT``
+  has left, a failure that is not the server's own refusal of the commit
+  (a lost connection, a terminated backend) is checked by reading the rows
+  back on a new connection; when they are not visible the append raises
+  :class:`~incidentkit.errors.OutcomeUnknown`, never "nothing was written".
+  Never a silent partial write;
+* ``incidentkit_commands`` holds one row per command id (its primary key
+  refuses a second append of the same command, even one in flight), so the
+  kit can resolve an unknown outcome by looking the command up.
 
 Times are ``timestamptz`` (the session runs in UTC); tables are named
 ``incidentkit_*``, optionally inside ``schema``.
@@ -31,7 +37,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError, ValidationError
+from incidentkit.errors import (
+    ConcurrencyConflict,
+    DuplicateCommand,
+    NotFound,
+    OutcomeUnknown,
+    StoreError,
+    ValidationError,
+)
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 from incidentkit.store._base import (
@@ -39,6 +52,7 @@ from incidentkit.store._base import (
     OutboxMessage,
     OutboxRow,
     OutboxState,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
@@ -46,10 +60,20 @@ from incidentkit.store._checks import (
     check_append,
     check_aware,
     check_claim,
+    check_command,
     check_query,
     enum_values,
-    summary_times,
 )
+from incidentkit.store._columns import (
+    Codec,
+    ColumnKind,
+    add_column_sql,
+    select_list,
+    summary_from_row,
+    summary_values,
+    upsert_summary_sql,
+)
+from incidentkit.store._exclusive import ThreadLocks, lock_number
 
 if TYPE_CHECKING:
     import psycopg
@@ -57,11 +81,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The PostgreSQL schema version this release writes and understands.
 
 1. events, summaries, outbox, meta.
-2. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
+2. ``incidentkit_commands``: one row per command id, written with its events.
+3. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
    version; see :func:`_upgrade_summary_head_hash`).
 """
 
@@ -71,10 +96,21 @@ _ALL = SummaryQuery()
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _INSTALL = "PostgreSQL support needs psycopg: pip install incidentkit[postgres]"
 
-_SUMMARY_COLUMNS = (
-    "incident_id, version, title, status, severity, services, started_at, detected_at, "
-    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at, "
-    "head_hash"
+_SUMMARY_COLUMNS = select_list()
+_CODEC = Codec(
+    placeholder="%s",
+    time_out=lambda value: value,
+    time_in=lambda value: value,
+    services_out=list,
+    services_in=tuple,
+    types={
+        ColumnKind.TEXT: "text",
+        ColumnKind.INTEGER: "integer",
+        ColumnKind.STATUS: "text",
+        ColumnKind.SEVERITY: "text",
+        ColumnKind.SERVICES: "text[]",
+        ColumnKind.TIME: "timestamptz",
+    },
 )
 _OUTBOX_COLUMNS = (
     "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
@@ -136,18 +172,42 @@ def _schema_sql(p: str) -> list[str]:
     ]
 
 
+def _schema_v2_sql(p: str) -> list[str]:
+    """DDL that upgrades version 1 to 2: the command ids (idempotency keys)."""
+    return [
+        f"""CREATE TABLE {p}incidentkit_commands (
+            command_id text COLLATE "C" PRIMARY KEY,
+            incident_id text COLLATE "C" NOT NULL,
+            action text NOT NULL,
+            version integer NOT NULL,
+            events integer NOT NULL)""",
+        f"""CREATE INDEX incidentkit_commands_incident
+            ON {p}incidentkit_commands (incident_id, version)""",
+    ]
+
+
 def _upgrade_summary_head_hash(conn: psycopg.Connection[tuple[Any, ...]], p: str) -> None:
-    """Schema 2: add ``incidentkit_summaries.head_hash`` and fill it from the events.
+    """Schema 3: add ``incidentkit_summaries.head_hash`` and fill it from the events.
 
     Each summary gets the hash of its incident's row at the summary's version;
     a summary whose version has no row keeps ``NULL``, which verification reports.
     """
-    conn.execute(f"ALTER TABLE {p}incidentkit_summaries ADD COLUMN head_hash text")
+    conn.execute(add_column_sql(f"{p}incidentkit_summaries", "head_hash", _CODEC))
     conn.execute(
         f"UPDATE {p}incidentkit_summaries s SET head_hash = e.hash "
         f"FROM {p}incidentkit_events e "
         "WHERE e.incident_id = s.incident_id AND e.version = s.version"
     )
+
+
+#: SQLSTATE classes after which a transaction may have committed: connection
+#: exceptions, operator intervention (a terminated backend) and internal errors.
+_UNKNOWN_CLASSES = frozenset({"08", "57", "58", "XX"})
+
+#: How often an append is tried when the connection is lost before COMMIT.
+_APPEND_ATTEMPTS = 3
+#: How often a read is tried when the connection is lost.
+_READ_ATTEMPTS = 3
 
 
 def mask_dsn(dsn: str) -> str:
@@ -213,6 +273,7 @@ class PostgresStore:
         self.dsn = dsn
         self.url = mask_dsn(dsn)
         self.schema = schema
+        self._exclusive = ThreadLocks()
         self._p = f'"{schema}".' if schema else ""
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
@@ -279,11 +340,24 @@ class PostgresStore:
                 self._conn = self._connect()
             yield self._conn
 
+    def _discard(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """Close a connection whose server side is gone, so the next call reconnects.
+
+        A terminated backend's error can arrive before psycopg marks the
+        connection broken; the pool discards such connections by itself.
+        """
+        if self._pool is not None:
+            return
+        with self._lock:
+            if self._conn is conn:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
     def _run(self, fn: Callable[[psycopg.Connection[tuple[Any, ...]]], T], *, retry: bool) -> T:
         """Run ``fn`` on a connection; when the connection was lost, retry once if allowed."""
         import psycopg
 
-        for attempt in (1, 2):
+        for attempt in range(1, _READ_ATTEMPTS + 1):
             used: list[psycopg.Connection[tuple[Any, ...]]] = []
             try:
                 with self._connection() as conn:
@@ -291,7 +365,10 @@ class PostgresStore:
                     return fn(conn)
             except psycopg.OperationalError as err:
                 lost = bool(used) and (used[0].closed or used[0].broken)
-                if lost and retry and attempt == 1:
+                if used and _may_have_committed(err):
+                    self._discard(used[0])
+                    lost = True
+                if lost and retry and attempt < _READ_ATTEMPTS:
                     continue
                 raise StoreError(f"{self.url}: {err}".rstrip()) from err
             except psycopg.Error as err:
@@ -349,6 +426,9 @@ class PostgresStore:
                     for statement in _schema_sql(self._p):
                         conn.execute(statement)
                 if current < 2:
+                    for statement in _schema_v2_sql(self._p):
+                        conn.execute(statement)
+                if current < 3:
                     _upgrade_summary_head_hash(conn, self._p)
                 conn.execute(
                     f"INSERT INTO {self._p}incidentkit_meta (key, value) "
@@ -381,17 +461,23 @@ class PostgresStore:
         expected_version: int,
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
+        command: StoredCommand | None = None,
     ) -> None:
-        """Append events, outbox rows and the summary in one pipelined transaction.
+        """Append events, outbox rows, the summary and the command in one pipelined transaction.
 
+        :raises DuplicateCommand: ``command.command_id`` is already stored; nothing written.
         :raises ConcurrencyConflict: the incident is not at ``expected_version``; nothing written.
-        :raises StoreError: the batch is not contiguous, the database failed (nothing
-            written), or the connection died during ``COMMIT`` and the outcome is unknown.
+        :raises OutcomeUnknown: the connection failed after ``COMMIT`` was sent and the
+            rows are not visible on a new connection: the append may or may not have
+            committed (with ``command``, look the command id up to learn which).
+        :raises StoreError: the batch is not contiguous, or the database refused or
+            failed before the commit; nothing was written.
         :raises ValidationError: a naive datetime or a mismatched summary, naming the field.
         """
         import psycopg
 
         check_append(incident_id, events, expected_version, outbox, summary)
+        check_command(incident_id, events, expected_version, command)
         p = self._p
         event_rows = [
             (e.incident_id, e.version, e.tag, e.payload, e.recorded_at, e.hash) for e in events
@@ -401,19 +487,32 @@ class PostgresStore:
             for m in outbox
         ]
         summary_row = None if summary is None else _summary_params(summary)
+        command_row = (
+            None
+            if command is None
+            else (command.command_id, incident_id, command.action, command.version, command.events)
+        )
+        command_id = None if command is None else command.command_id
         committing = False
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
             nonlocal committing
             committing = False
             with conn.pipeline(), conn.transaction():
+                write = conn.cursor()
+                if command_row is not None:  # first: a duplicate command wins over a conflict
+                    write.execute(
+                        f"INSERT INTO {p}incidentkit_commands "
+                        "(command_id, incident_id, action, version, events) "
+                        "VALUES (%s, %s, %s, %s, %s)",
+                        command_row,
+                    )
                 head = conn.cursor()
                 head.execute(
                     f"SELECT COALESCE(MAX(version), 0) FROM {p}incidentkit_events "
                     "WHERE incident_id = %s",
                     (incident_id,),
                 )
-                write = conn.cursor()
                 if event_rows:
                     write.executemany(
                         f"INSERT INTO {p}incidentkit_events "
@@ -434,49 +533,75 @@ class PostgresStore:
                 actual = 0 if row is None else int(row[0])
                 if actual != expected_version:
                     raise ConcurrencyConflict(incident_id, expected_version, actual)
+                # From here on COMMIT is (being) sent: a failure no longer proves
+                # that nothing was written.
                 committing = True
 
         import psycopg.errors
 
-        for attempt in (1, 2):
+        for attempt in range(1, _APPEND_ATTEMPTS + 1):
             used: list[psycopg.Connection[tuple[Any, ...]]] = []
             try:
                 with self._connection() as conn:
                     used.append(conn)
                     run(conn)
                 return
-            except psycopg.errors.UniqueViolation as err:
-                raise ConcurrencyConflict(
-                    incident_id, expected_version, self.version(incident_id)
-                ) from err
-            except psycopg.OperationalError as err:
-                lost = bool(used) and (used[0].closed or used[0].broken)
-                if not lost:
-                    raise StoreError(f"{self.url}: {err}; nothing was written") from err
-                if not committing:
-                    if attempt == 1:
-                        continue  # COMMIT never left: the server rolled back; safe to retry
-                    raise StoreError(
-                        f"{self.url}: connection lost twice before commit; nothing was written"
-                    ) from err
-                self._confirm(incident_id, events, err)
-                return
             except psycopg.Error as err:
-                raise StoreError(f"{self.url}: {err}; nothing was written") from err
+                lost = bool(used) and (used[0].closed or used[0].broken)
+                if used and _may_have_committed(err):
+                    self._discard(used[0])
+                if committing and (lost or _may_have_committed(err)):
+                    self._confirm(incident_id, events, err, command_id)
+                    return
+                if isinstance(err, psycopg.errors.UniqueViolation):
+                    if command_id is not None and err.diag.table_name == "incidentkit_commands":
+                        raise DuplicateCommand(command_id) from err
+                    raise ConcurrencyConflict(
+                        incident_id, expected_version, self.version(incident_id)
+                    ) from err
+                if not lost and not _may_have_committed(err):
+                    raise StoreError(f"{self.url}: {err}; nothing was written") from err
+                if attempt < _APPEND_ATTEMPTS:
+                    continue  # COMMIT never left: the server rolled back; safe to retry
+                raise StoreError(
+                    f"{self.url}: connection lost {attempt} times before COMMIT was sent; "
+                    f"nothing was written ({err})"
+                ) from err
 
-    def _confirm(self, incident_id: str, events: Sequence[StoredEvent], err: BaseException) -> None:
-        """After a connection died during COMMIT: succeed if the rows are there, else raise."""
+    def _confirm(
+        self,
+        incident_id: str,
+        events: Sequence[StoredEvent],
+        err: BaseException,
+        command_id: str | None = None,
+    ) -> None:
+        """After a failure once COMMIT was sent: succeed if the rows are there, else raise.
+
+        :raises OutcomeUnknown: the rows are not visible (or cannot be read): the
+            transaction may still have committed, or may commit yet.
+        """
+        first = events[0].version if events else None
+        where = f"{incident_id}@{first}" if first is not None else incident_id
         if not events:
-            raise StoreError(
-                f"{self.url}: connection lost during COMMIT; outcome unknown, reload and check"
+            raise OutcomeUnknown(
+                incident_id, f"{self.url}: connection lost during COMMIT ({err})", command_id
             ) from err
-        first = events[0].version
-        stored = self.load(incident_id, after_version=first - 1)[: len(events)]
+        try:
+            stored = self.load(incident_id, after_version=events[0].version - 1)[: len(events)]
+        except StoreError as again:
+            raise OutcomeUnknown(
+                incident_id,
+                f"{self.url}: connection lost during COMMIT of {where} and the check failed "
+                f"({again})",
+                command_id,
+            ) from err
         if [e.hash for e in stored] == [e.hash for e in events]:
             return
-        raise StoreError(
-            f"{self.url}: connection lost during COMMIT of {incident_id}@{first}; the events are "
-            "not visible now but the outcome is unknown; reload the incident before retrying"
+        raise OutcomeUnknown(
+            incident_id,
+            f"{self.url}: connection lost during COMMIT of {where}; the events are not "
+            "visible now but the transaction may still commit",
+            command_id,
         ) from err
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
@@ -500,6 +625,21 @@ class PostgresStore:
             )
             for version, tag, payload, recorded, digest in self._run(run, retry=True)
         ]
+
+    def command(self, command_id: str) -> StoredCommand | None:
+        """Return the stored command with this id, or ``None``."""
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+            return conn.execute(
+                f"SELECT incident_id, action, version, events FROM {self._p}"
+                "incidentkit_commands WHERE command_id = %s",
+                (command_id,),
+            ).fetchone()
+
+        row = self._run(run, retry=True)
+        if row is None:
+            return None
+        return StoredCommand(command_id, row[0], row[1], int(row[2]), int(row[3]))
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
@@ -585,26 +725,7 @@ class PostgresStore:
         return [self._summary(row) for row in self._run(run, retry=True)]
 
     def _summary(self, row: tuple[Any, ...]) -> IncidentSummary:
-        try:
-            return IncidentSummary(
-                incident_id=row[0],
-                version=row[1],
-                title=row[2],
-                status=Status(row[3]),
-                severity=Severity(row[4]),
-                services=tuple(row[5]),
-                started_at=row[6],
-                detected_at=row[7],
-                declared_at=row[8],
-                acknowledged_at=row[9],
-                mitigated_at=row[10],
-                resolved_at=row[11],
-                closed_at=row[12],
-                next_due_at=row[13],
-                head_hash=row[14],
-            )
-        except (ValueError, TypeError) as err:
-            raise StoreError(f"{self.url}: unreadable summary row for {row[0]!r}: {err}") from err
+        return summary_from_row(row, _CODEC, self.url)
 
     # -- outbox --------------------------------------------------------------
 
@@ -726,6 +847,37 @@ class PostgresStore:
                 return []
             return [self._conn.info.backend_pid]
 
+    @contextlib.contextmanager
+    def exclusive(self, incident_id: str) -> Iterator[None]:
+        """Hold the incident's writer lock: a session advisory lock on a connection of its own.
+
+        Threads of this process queue on a local lock first; processes and
+        machines queue in PostgreSQL (``pg_advisory_lock``). The engine takes
+        it only after losing a version race; a lock connection that dies
+        releases the lock, and the version check still keeps appends safe.
+        """
+        import psycopg
+
+        key = lock_number(f"{self.schema or ''}:{incident_id}") - 2**62
+        with self._exclusive.hold(incident_id):
+            try:
+                conn = self._connect()
+            except StoreError:
+                yield  # no lock to be had: the version check still decides
+                return
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            except psycopg.Error:
+                conn.close()
+                yield
+                return
+            try:
+                yield
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                conn.close()
+
     def close(self) -> None:
         """Close the connection or pool; the store is unusable afterwards."""
         self._closed = True
@@ -740,28 +892,21 @@ class PostgresStore:
         return f"PostgresStore({self.url!r}, schema={self.schema!r})"
 
 
+def _may_have_committed(err: BaseException) -> bool:
+    """Whether ``err`` leaves open that the server committed (not a plain refusal).
+
+    A server's ERROR in reply to COMMIT means it rolled back; a lost
+    connection, a terminated backend (57P01, a FATAL that can follow a
+    commit) or an internal error proves nothing. The connection's broken flag
+    is not consulted: it lags the error that a terminated backend sends.
+    """
+    sqlstate = getattr(err, "sqlstate", None)
+    return sqlstate is None or sqlstate[:2] in _UNKNOWN_CLASSES
+
+
 def _upsert_summary_sql(p: str) -> str:
-    return (
-        f"INSERT INTO {p}incidentkit_summaries ({_SUMMARY_COLUMNS}) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (incident_id) DO UPDATE SET version = excluded.version, "
-        "title = excluded.title, status = excluded.status, severity = excluded.severity, "
-        "services = excluded.services, started_at = excluded.started_at, "
-        "detected_at = excluded.detected_at, declared_at = excluded.declared_at, "
-        "acknowledged_at = excluded.acknowledged_at, mitigated_at = excluded.mitigated_at, "
-        "resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, "
-        "next_due_at = excluded.next_due_at, head_hash = excluded.head_hash"
-    )
+    return upsert_summary_sql(f"{p}incidentkit_summaries", _CODEC)
 
 
 def _summary_params(summary: IncidentSummary) -> tuple[Any, ...]:
-    return (
-        summary.incident_id,
-        summary.version,
-        summary.title,
-        Status(summary.status).value,
-        Severity(summary.severity).value,
-        list(summary.services),
-        *summary_times(summary),
-        summary.head_hash,
-    )
+    return summary_values(summary, _CODEC)

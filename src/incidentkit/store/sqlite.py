@@ -36,7 +36,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError, ValidationError
+from incidentkit.errors import (
+    ConcurrencyConflict,
+    DuplicateCommand,
+    NotFound,
+    StoreError,
+    ValidationError,
+)
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 from incidentkit.store._base import (
@@ -44,6 +50,7 @@ from incidentkit.store._base import (
     OutboxMessage,
     OutboxRow,
     OutboxState,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
@@ -51,20 +58,32 @@ from incidentkit.store._checks import (
     check_append,
     check_aware,
     check_claim,
+    check_command,
     check_query,
     enum_values,
-    summary_times,
 )
+from incidentkit.store._columns import (
+    Codec,
+    ColumnKind,
+    add_column_sql,
+    select_list,
+    summary_from_row,
+    summary_values,
+    upsert_summary_sql,
+)
+from incidentkit.store._exclusive import FileRangeLocks, ThreadLocks
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema version this release writes and understands.
 
 1. events, summaries (services as a JSON array), outbox, meta.
 2. ``incidentkit_summary_services`` (one row per incident and service, so the
    ``service`` filter runs on an index) and ``incidentkit_outbox.leased_by``.
-3. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
+3. ``incidentkit_commands``: one row per command id (idempotency key), written
+   with the command's events; its primary key refuses a second append.
+4. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
    version; see :func:`_upgrade_summary_head_hash`).
 """
 
@@ -133,11 +152,18 @@ CREATE TABLE incidentkit_summary_services (
 CREATE INDEX incidentkit_summary_services_incident ON incidentkit_summary_services (incident_id);
 """
 
-_SUMMARY_COLUMNS = (
-    "incident_id, version, title, status, severity, services, started_at, detected_at, "
-    "declared_at, acknowledged_at, mitigated_at, resolved_at, closed_at, next_due_at, "
-    "head_hash"
-)
+_SCHEMA_V3 = """
+CREATE TABLE incidentkit_commands (
+    command_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    events INTEGER NOT NULL
+);
+CREATE INDEX incidentkit_commands_incident ON incidentkit_commands (incident_id, version);
+"""
+
+_SUMMARY_COLUMNS = select_list()
 _OUTBOX_COLUMNS = (
     "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
     "created_at, lease_until, last_error"
@@ -151,17 +177,22 @@ _INSERT_OUTBOX = (
     "attempts, available_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
     "ON CONFLICT (key) DO NOTHING"
 )
-_UPSERT_SUMMARY = (
-    f"INSERT INTO incidentkit_summaries ({_SUMMARY_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (incident_id) DO UPDATE SET version = excluded.version, "
-    "title = excluded.title, status = excluded.status, severity = excluded.severity, "
-    "services = excluded.services, started_at = excluded.started_at, "
-    "detected_at = excluded.detected_at, declared_at = excluded.declared_at, "
-    "acknowledged_at = excluded.acknowledged_at, mitigated_at = excluded.mitigated_at, "
-    "resolved_at = excluded.resolved_at, closed_at = excluded.closed_at, "
-    "next_due_at = excluded.next_due_at, head_hash = excluded.head_hash"
+_CODEC = Codec(
+    placeholder="?",
+    time_out=lambda value: _opt_micros(value),
+    time_in=lambda value: _opt_dt(value),
+    services_out=lambda services: json.dumps(list(services)),
+    services_in=lambda text: tuple(json.loads(text)),
+    types={
+        ColumnKind.TEXT: "TEXT",
+        ColumnKind.INTEGER: "INTEGER",
+        ColumnKind.STATUS: "TEXT",
+        ColumnKind.SEVERITY: "TEXT",
+        ColumnKind.SERVICES: "TEXT",
+        ColumnKind.TIME: "INTEGER",
+    },
 )
+_UPSERT_SUMMARY = upsert_summary_sql("incidentkit_summaries", _CODEC)
 
 
 class _Connection(sqlite3.Connection):
@@ -300,6 +331,9 @@ class SqliteStore:
         self._shared: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._exclusive: ThreadLocks | FileRangeLocks = (
+            ThreadLocks() if self.memory else FileRangeLocks(path + "-incidentkit.lock")
+        )
         self._connection()  # fail now, not at the first append, on a bad path
 
     # -- connections ---------------------------------------------------------
@@ -447,6 +481,8 @@ class SqliteStore:
                     ],
                 )
             if current < 3:
+                _run_script(conn, _SCHEMA_V3)
+            if current < 4:
                 _upgrade_summary_head_hash(conn)
             conn.execute(
                 "INSERT INTO incidentkit_meta (key, value) VALUES ('schema_version', ?) "
@@ -463,14 +499,17 @@ class SqliteStore:
         expected_version: int,
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
+        command: StoredCommand | None = None,
     ) -> None:
-        """Append events, outbox rows and the summary in one ``BEGIN IMMEDIATE`` transaction.
+        """Append events, outbox rows, the summary and the command in one ``BEGIN IMMEDIATE``.
 
+        :raises DuplicateCommand: ``command.command_id`` is already stored; nothing written.
         :raises ConcurrencyConflict: the incident is not at ``expected_version``; nothing written.
         :raises StoreError: the batch is not contiguous, or the database failed; nothing written.
         :raises ValidationError: a naive datetime or a mismatched summary, naming the field.
         """
         check_append(incident_id, events, expected_version, outbox, summary)
+        check_command(incident_id, events, expected_version, command)
         event_rows = [
             (e.incident_id, e.version, e.tag, e.payload, _micros(e.recorded_at), e.hash)
             for e in events
@@ -488,6 +527,21 @@ class SqliteStore:
             for m in outbox
         ]
         with self._writing() as conn:
+            if command is not None:
+                try:  # the primary key, not a lookup, refuses a second append of a command
+                    conn.execute(
+                        "INSERT INTO incidentkit_commands "
+                        "(command_id, incident_id, action, version, events) VALUES (?, ?, ?, ?, ?)",
+                        (
+                            command.command_id,
+                            incident_id,
+                            command.action,
+                            command.version,
+                            command.events,
+                        ),
+                    )
+                except sqlite3.IntegrityError as err:
+                    raise DuplicateCommand(command.command_id) from err
             row = conn.execute(
                 "SELECT MAX(version) FROM incidentkit_events WHERE incident_id = ?",
                 (incident_id,),
@@ -514,20 +568,7 @@ class SqliteStore:
         return int(row[0] or 0)
 
     def _write_summary(self, conn: sqlite3.Connection, summary: IncidentSummary) -> None:
-        times = [_opt_micros(t) for t in summary_times(summary)]
-        conn.execute(
-            _UPSERT_SUMMARY,
-            (
-                summary.incident_id,
-                summary.version,
-                summary.title,
-                Status(summary.status).value,
-                Severity(summary.severity).value,
-                json.dumps(list(summary.services)),
-                *times,
-                summary.head_hash,
-            ),
-        )
+        conn.execute(_UPSERT_SUMMARY, summary_values(summary, _CODEC))
         conn.execute(
             "DELETE FROM incidentkit_summary_services WHERE incident_id = ?",
             (summary.incident_id,),
@@ -557,6 +598,18 @@ class SqliteStore:
             )
             for version, tag, payload, recorded, digest in rows
         ]
+
+    def command(self, command_id: str) -> StoredCommand | None:
+        """Return the stored command with this id, or ``None``."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT incident_id, action, version, events FROM incidentkit_commands "
+                "WHERE command_id = ?",
+                (command_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredCommand(command_id, row[0], row[1], int(row[2]), int(row[3]))
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
@@ -632,26 +685,7 @@ class SqliteStore:
         return [self._summary(row) for row in rows]
 
     def _summary(self, row: tuple[Any, ...]) -> IncidentSummary:
-        try:
-            return IncidentSummary(
-                incident_id=row[0],
-                version=row[1],
-                title=row[2],
-                status=Status(row[3]),
-                severity=Severity(row[4]),
-                services=tuple(json.loads(row[5])),
-                started_at=_opt_dt(row[6]),
-                detected_at=_opt_dt(row[7]),
-                declared_at=_opt_dt(row[8]),
-                acknowledged_at=_opt_dt(row[9]),
-                mitigated_at=_opt_dt(row[10]),
-                resolved_at=_opt_dt(row[11]),
-                closed_at=_opt_dt(row[12]),
-                next_due_at=_opt_dt(row[13]),
-                head_hash=row[14],
-            )
-        except (ValueError, TypeError) as err:
-            raise StoreError(f"{self.url}: unreadable summary row for {row[0]!r}: {err}") from err
+        return summary_from_row(row, _CODEC, self.url)
 
     # -- outbox --------------------------------------------------------------
 
@@ -760,6 +794,16 @@ class SqliteStore:
 
     # -- lifecycle -----------------------------------------------------------
 
+    @contextlib.contextmanager
+    def exclusive(self, incident_id: str) -> Iterator[None]:
+        """Hold the incident's writer lock across threads and processes.
+
+        A byte-range lock in ``<database>-incidentkit.lock``; the engine takes
+        it only after losing a version race on the incident.
+        """
+        with self._exclusive.hold(incident_id):
+            yield
+
     def close(self) -> None:
         """Close every connection this store opened; the store is unusable afterwards."""
         self._closed = True
@@ -775,13 +819,13 @@ class SqliteStore:
 
 
 def _upgrade_summary_head_hash(conn: sqlite3.Connection) -> None:
-    """Add ``incidentkit_summaries.head_hash`` and fill it from the events.
+    """Schema 4: add ``incidentkit_summaries.head_hash`` and fill it from the events.
 
     Each summary gets the hash of its incident's row at the summary's version,
     as the kit would have written it; a summary whose version has no row keeps
     ``NULL``, which verification reports.
     """
-    conn.execute("ALTER TABLE incidentkit_summaries ADD COLUMN head_hash TEXT")
+    conn.execute(add_column_sql("incidentkit_summaries", "head_hash", _CODEC))
     conn.execute(
         "UPDATE incidentkit_summaries SET head_hash = (SELECT e.hash FROM incidentkit_events e "
         "WHERE e.incident_id = incidentkit_summaries.incident_id "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from incidentkit.lifecycle import Status
-from incidentkit.mitigation._model import MitigationContext
-from incidentkit.notify._model import IncidentRef, Notification, NotificationKind, Urgency
+from incidentkit.mitigation import MitigationContext
+from incidentkit.notify import IncidentRef, Notification, NotificationKind, Urgency
 from incidentkit.severity import Severity
 
 __all__ = ["SAMPLE_TIME", "sample_context", "sample_notification"]

@@ -14,12 +14,14 @@ from typing import Any
 
 import attrs
 
-from incidentkit.errors import PermanentFailure
-from incidentkit.mitigation._base import ActionPlugin
-from incidentkit.mitigation._model import MitigationContext, MitigationOutcome, MitigationResult
-from incidentkit.notify._base import NotifierPlugin
-from incidentkit.notify._delivery import TransientFailure
-from incidentkit.notify._model import Notification, NotificationKind
+from incidentkit.errors import PermanentFailure, TransientFailure
+from incidentkit.mitigation import (
+    ActionPlugin,
+    MitigationContext,
+    MitigationOutcome,
+    MitigationResult,
+)
+from incidentkit.notify import Notification, NotificationKind, NotifierPlugin
 
 __all__ = ["CapturingNotifier", "RecordedCall", "RecordingAction", "RecordingParams"]
 

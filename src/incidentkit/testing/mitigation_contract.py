@@ -37,15 +37,15 @@ import pluggy
 import pytest
 
 from incidentkit.errors import PolicyError
-from incidentkit.mitigation._execute import execute_action, structure_params
-from incidentkit.mitigation._model import (
+from incidentkit.mitigation import (
     MitigationAction,
     MitigationContext,
     MitigationOutcome,
     MitigationResult,
+    execute_action,
+    structure_params,
 )
-from incidentkit.plugins import hookspecs
-from incidentkit.plugins._markers import PROJECT_NAME
+from incidentkit.plugins import PROJECT_NAME, hookspecs
 from incidentkit.serialization import make_converter
 from incidentkit.testing._samples import sample_context
 

@@ -32,10 +32,8 @@ import pluggy
 import pytest
 
 from incidentkit.errors import IncidentKitError
-from incidentkit.notify._delivery import call_with_timeout
-from incidentkit.notify._model import NotificationKind, NotifierSpec
-from incidentkit.plugins import hookspecs
-from incidentkit.plugins._markers import PROJECT_NAME
+from incidentkit.notify import NotificationKind, NotifierSpec, call_with_timeout
+from incidentkit.plugins import PROJECT_NAME, hookspecs
 from incidentkit.testing._samples import sample_notification
 
 __all__ = ["NotifierContract", "collect_notifiers"]

@@ -36,16 +36,17 @@ from typing import Any, ClassVar
 
 import pytest
 
-from incidentkit.errors import ConcurrencyConflict, StoreError
+from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, StoreError, ValidationError
 from incidentkit.lifecycle import Status
 from incidentkit.serialization import dumps
 from incidentkit.severity import Severity
-from incidentkit.store._base import (
+from incidentkit.store import (
     IncidentSummary,
     OutboxMessage,
     OutboxRow,
     OutboxState,
     Store,
+    StoredCommand,
     StoredEvent,
     SummaryQuery,
 )
@@ -397,6 +398,122 @@ class StoreContract:
         assert [p.exitcode for p in procs] == [0] * writers
         expected = {f"p{w}-{n}" for w in range(writers) for n in range(count)}
         self._check_contiguous(store, "INC-1", expected)
+
+    # -- command ids ----------------------------------------------------------
+
+    def test_a_command_is_stored_with_its_events(self, store: Store) -> None:
+        command = StoredCommand("cmd-1", "INC-1", "add_note", 2, 2)
+        store.append("INC-1", make_events("INC-1", 1, 2), 0, command=command)
+        assert store.command("cmd-1") == command
+        assert store.command("cmd-2") is None
+
+    def test_a_second_append_of_a_command_writes_nothing(self, store: Store) -> None:
+        first = make_events("INC-1", 1, 1)
+        store.append("INC-1", first, 0, command=StoredCommand("cmd-1", "INC-1", "a", 1, 1))
+        # the right version, and another incident: only the command id refuses them
+        for incident_id, expected in (("INC-1", 1), ("INC-2", 0)):
+            with pytest.raises(DuplicateCommand) as caught:
+                store.append(
+                    incident_id,
+                    make_events(incident_id, expected + 1, 2),
+                    expected,
+                    [make_message(f"k-{incident_id}", incident_id)],
+                    make_summary(incident_id, expected + 2),
+                    StoredCommand("cmd-1", incident_id, "a", expected + 2, 2),
+                )
+            assert caught.value.command_id == "cmd-1"
+        assert store.load("INC-1") == first and store.load("INC-2") == []
+        assert store.outbox() == [] and store.summary("INC-2") is None
+        assert store.command("cmd-1") == StoredCommand("cmd-1", "INC-1", "a", 1, 1)
+
+    def test_a_duplicate_command_is_reported_before_a_stale_version(self, store: Store) -> None:
+        store.append(
+            "INC-1", make_events("INC-1", 1, 1), 0, command=StoredCommand("c", "INC-1", "a", 1, 1)
+        )
+        with pytest.raises(DuplicateCommand):
+            store.append(
+                "INC-1",
+                make_events("INC-1", 1, 1),
+                0,
+                command=StoredCommand("c", "INC-1", "a", 1, 1),
+            )
+
+    def test_a_conflicting_append_stores_no_command(self, store: Store) -> None:
+        store.append("INC-1", make_events("INC-1", 1, 1), 0)
+        with pytest.raises(ConcurrencyConflict):
+            store.append(
+                "INC-1",
+                make_events("INC-1", 1, 1),
+                0,
+                command=StoredCommand("c", "INC-1", "a", 1, 1),
+            )
+        assert store.command("c") is None
+        store.append(
+            "INC-1", make_events("INC-1", 2, 1), 1, command=StoredCommand("c", "INC-1", "a", 2, 1)
+        )
+        assert store.command("c") == StoredCommand("c", "INC-1", "a", 2, 1)
+
+    @pytest.mark.parametrize(
+        ("command", "field"),
+        [
+            (StoredCommand("", "INC-1", "a", 1, 1), "command.command_id"),
+            (StoredCommand("x" * 201, "INC-1", "a", 1, 1), "command.command_id"),
+            (StoredCommand("c\0", "INC-1", "a", 1, 1), "command.command_id"),
+            (StoredCommand("c\ud800", "INC-1", "a", 1, 1), "command.command_id"),
+            (StoredCommand("c", "INC-2", "a", 1, 1), "command.incident_id"),
+            (StoredCommand("c", "INC-1", "", 1, 1), "command.action"),
+            (StoredCommand("c", "INC-1", "a", 2, 1), "command.version"),
+            (StoredCommand("c", "INC-1", "a", 1, 2), "command.version"),
+        ],
+    )
+    def test_a_command_that_does_not_describe_the_append_is_refused(
+        self, store: Store, command: StoredCommand, field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            store.append("INC-1", make_events("INC-1", 1, 1), 0, command=command)
+        assert caught.value.field == field
+        assert store.load("INC-1") == [] and store.command("c") is None
+
+    def test_racing_appends_of_one_command_write_it_once(
+        self, store: Store, store_factory: StoreFactory | None
+    ) -> None:
+        """Writers on different incidents, one command id: the unique key lets one through."""
+        stores = [store_factory() for _ in range(self.writers)] if store_factory else []
+        writers = stores or [store] * self.writers
+        barrier = threading.Barrier(len(writers))
+        outcomes: list[str] = []
+
+        def write(n: int, target: Store) -> None:
+            incident_id = f"INC-{n}"
+            barrier.wait()
+            try:
+                target.append(
+                    incident_id,
+                    make_events(incident_id, 1, 1),
+                    0,
+                    command=StoredCommand("shared", incident_id, "a", 1, 1),
+                )
+                outcomes.append("written")
+            except DuplicateCommand:
+                outcomes.append("duplicate")
+            except BaseException as err:  # reported below
+                outcomes.append(repr(err))
+
+        threads = [
+            threading.Thread(target=write, args=(n, target)) for n, target in enumerate(writers)
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            for s in stores:
+                s.close()
+        assert sorted(outcomes) == ["duplicate"] * (len(writers) - 1) + ["written"]
+        found = store.command("shared")
+        assert found is not None
+        assert store.incident_ids() == [found.incident_id]
 
     # -- outbox -----------------------------------------------------------------
 

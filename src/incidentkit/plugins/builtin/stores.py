@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from incidentkit.plugins._markers import hookimpl
-from incidentkit.store._base import Store
-from incidentkit.store.memory import MemoryStore
+from incidentkit.plugins import hookimpl
+from incidentkit.store import MemoryStore, Store
 
 __all__ = ["KNOWN_SCHEMES", "StoresPlugin"]
 

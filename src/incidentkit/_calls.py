@@ -1,66 +1,34 @@
-"""Per-call delivery primitives: bounded calls, backoff, HTTP status classes.
+"""Bounded calls and retry backoff, shared by notifier delivery and mitigation actions.
 
-The kit's outbox relay calls each notifier (and each mitigation action) on its
-own, through :func:`call_with_timeout`, so that a hung plugin is abandoned
-instead of blocking the caller, and it spaces retries with :func:`retry_delay`.
-A notifier tells the relay how it failed by what it raises:
+The outbox relay calls each notifier (and each mitigation action) on its own,
+through :func:`call_with_timeout` / :func:`run_with_timeout`, so that a hung
+plugin is abandoned instead of blocking the caller, and it spaces retries with
+:func:`retry_delay`. A notifier tells the relay how it failed by what it raises:
 
 * :class:`~incidentkit.errors.PermanentFailure`: retrying cannot help (a 4xx,
   a refused recipient); the row is given up at once;
-* :class:`TransientFailure`: retry later; ``retry_after`` carries the
-  server's ``Retry-After`` when it sent one;
+* :class:`~incidentkit.errors.TransientFailure`: retry later; ``retry_after``
+  carries the server's ``Retry-After`` when it sent one;
 * :class:`TimeoutError` (raised by :func:`call_with_timeout`) or any other
   exception: retry with backoff.
+
+Public names are re-exported from :mod:`incidentkit.notify`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import queue
 import random
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from datetime import timedelta
+from typing import TypeVar
 
-from incidentkit._time import ensure_aware
-from incidentkit.errors import IncidentKitError, ValidationError
+from incidentkit.errors import ValidationError
 
-__all__ = [
-    "HttpStatusClass",
-    "TransientFailure",
-    "call_with_timeout",
-    "classify_http_status",
-    "parse_retry_after",
-    "retry_delay",
-    "run_with_timeout",
-]
+__all__ = ["call_with_timeout", "retry_delay", "run_with_timeout"]
 
 T = TypeVar("T")
-
-HttpStatusClass = Literal["ok", "retry", "permanent"]
-
-
-class TransientFailure(IncidentKitError):
-    """A delivery failed in a way that retrying may fix (429, 5xx, a refused connection).
-
-    ``retry_after`` is the delay the receiver asked for (an HTTP ``Retry-After``
-    header), or ``None``; the relay waits at least that long before the next
-    attempt. ``status`` is the HTTP or SMTP status code when there was one.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        retry_after: timedelta | None = None,
-        status: int | None = None,
-    ) -> None:
-        self.reason = reason
-        self.retry_after = retry_after
-        self.status = status
-        hint = f" (retry after {retry_after.total_seconds():g}s)" if retry_after else ""
-        super().__init__(f"{reason}{hint}")
 
 
 # -- bounded calls ------------------------------------------------------------------------------
@@ -197,7 +165,7 @@ def retry_delay(
     retries of many replicas that failed together (the "thundering herd"
     after a receiver's outage) better than equal or no jitter, and needs no
     state between attempts. When the receiver sent ``Retry-After``
-    (:attr:`TransientFailure.retry_after`), wait the larger of the two.
+    (:attr:`~incidentkit.errors.TransientFailure.retry_after`), wait the larger of the two.
 
     ``rng`` is explicit so tests and simulations are reproducible.
 
@@ -218,55 +186,3 @@ def retry_delay(
     # 2 ** 64 is far beyond any cap; clamp the exponent so huge attempts cannot overflow.
     ceiling = min(cap_s, base_s * 2.0 ** min(attempt - 1, 64))
     return timedelta(seconds=rng.uniform(0.0, ceiling))
-
-
-# -- HTTP ---------------------------------------------------------------------------------------
-
-
-def classify_http_status(code: int) -> HttpStatusClass:
-    """Sort an HTTP status code into ``"ok"``, ``"retry"`` or ``"permanent"``.
-
-    2xx is ok; 408 (request timeout), 429 (too many requests) and 5xx are
-    worth retrying; every other code (other 4xx, and 1xx/3xx, which a webhook
-    POST should never end with) is permanent.
-
-    >>> [classify_http_status(c) for c in (204, 429, 503, 404)]
-    ['ok', 'retry', 'retry', 'permanent']
-
-    :raises ValidationError: when ``code`` is not an integer from 100 to 599.
-    """
-    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
-        raise ValidationError("code", f"not an HTTP status code: {code!r}")
-    if 200 <= code < 300:
-        return "ok"
-    if code in (408, 429) or code >= 500:
-        return "retry"
-    return "permanent"
-
-
-def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
-    """Read an HTTP ``Retry-After`` header: delay-seconds or an HTTP-date.
-
-    Returns ``None`` when the header is absent or unreadable, and never a
-    negative delay (a date in the past means "now").
-
-    >>> from datetime import datetime, timezone
-    >>> now = datetime(2024, 11, 20, 22, 30, tzinfo=timezone.utc)
-    >>> parse_retry_after("120", now=now)
-    datetime.timedelta(seconds=120)
-    >>> parse_retry_after("Wed, 20 Nov 2024 22:31:00 GMT", now=now)
-    datetime.timedelta(seconds=60)
-    """
-    current = ensure_aware(now, "now")
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        return None
-    return max(timedelta(0), when - current)

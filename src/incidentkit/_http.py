@@ -1,22 +1,77 @@
-"""The one HTTP POST helper the webhook notifiers share (stdlib ``urllib`` only)."""
+"""HTTP for the built-in notifiers and health checks (stdlib ``urllib`` only).
+
+Status classes, ``Retry-After`` parsing, URL checks and the one POST helper
+the webhook notifiers share. Public names are re-exported from
+:mod:`incidentkit.notify`.
+"""
 
 from __future__ import annotations
 
+import email.utils
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.message import Message
+from typing import Literal
 
-from incidentkit.errors import PermanentFailure, ValidationError
-from incidentkit.notify._delivery import (
-    TransientFailure,
-    classify_http_status,
-    parse_retry_after,
-)
+from incidentkit._time import ensure_aware
+from incidentkit.errors import PermanentFailure, TransientFailure, ValidationError
 
-__all__ = ["check_url", "post"]
+__all__ = ["HttpStatusClass", "check_url", "classify_http_status", "parse_retry_after", "post"]
+
+HttpStatusClass = Literal["ok", "retry", "permanent"]
+
+
+def classify_http_status(code: int) -> HttpStatusClass:
+    """Sort an HTTP status code into ``"ok"``, ``"retry"`` or ``"permanent"``.
+
+    2xx is ok; 408 (request timeout), 429 (too many requests) and 5xx are
+    worth retrying; every other code (other 4xx, and 1xx/3xx, which a webhook
+    POST should never end with) is permanent.
+
+    >>> [classify_http_status(c) for c in (204, 429, 503, 404)]
+    ['ok', 'retry', 'retry', 'permanent']
+
+    :raises ValidationError: when ``code`` is not an integer from 100 to 599.
+    """
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+        raise ValidationError("code", f"not an HTTP status code: {code!r}")
+    if 200 <= code < 300:
+        return "ok"
+    if code in (408, 429) or code >= 500:
+        return "retry"
+    return "permanent"
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
+    """Read an HTTP ``Retry-After`` header: delay-seconds or an HTTP-date.
+
+    Returns ``None`` when the header is absent or unreadable, and never a
+    negative delay (a date in the past means "now").
+
+    >>> from datetime import datetime, timezone
+    >>> now = datetime(2024, 11, 20, 22, 30, tzinfo=timezone.utc)
+    >>> parse_retry_after("120", now=now)
+    datetime.timedelta(seconds=120)
+    >>> parse_retry_after("Wed, 20 Nov 2024 22:31:00 GMT", now=now)
+    datetime.timedelta(seconds=60)
+    """
+    current = ensure_aware(now, "now")
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    return max(timedelta(0), when - current)
+
 
 _SNIPPET = 200
 

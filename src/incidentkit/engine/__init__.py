@@ -1,0 +1,47 @@
+"""The command engine and the capability mechanism (DESIGN principle 7).
+
+:class:`Engine` runs every write: load the incident, authorize, decide with a
+pure handler, commit the events with their outbox rows and summary, and decide
+again after losing a version race. A capability module contributes its
+events, fold rules, timers, notification routes, outbox planners and a facade
+section through one :class:`Capability` value; see
+:mod:`incidentkit.engine.capability`.
+"""
+
+from incidentkit.engine._cache import Loaded, StateCache
+from incidentkit.engine._engine import (
+    COMMANDER_ACTIONS,
+    CommandResult,
+    Decide,
+    Engine,
+    TickReport,
+)
+from incidentkit.engine._loop import run_forever
+from incidentkit.engine.capability import Capability, Planner, Route, TimerSource
+from incidentkit.engine.routing import (
+    core_notifications,
+    headline,
+    incident_ref,
+    make_notification,
+    plan_rows,
+)
+
+__all__ = [
+    "COMMANDER_ACTIONS",
+    "Capability",
+    "CommandResult",
+    "Decide",
+    "Engine",
+    "Loaded",
+    "Planner",
+    "Route",
+    "StateCache",
+    "TickReport",
+    "TimerSource",
+    "core_notifications",
+    "headline",
+    "incident_ref",
+    "make_notification",
+    "plan_rows",
+    "run_forever",
+]

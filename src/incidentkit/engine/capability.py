@@ -1,0 +1,94 @@
+"""Capabilities: how a module adds events, rules, timers, notifications and a facade section.
+
+A capability is data: a :class:`Capability` names what it contributes, and the
+:class:`~incidentkit.engine.Engine` it is registered on wires each part in.
+Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
+
+* ``events``: its event classes (registered with
+  :func:`incidentkit.events.register_event`) and, in ``folds``, how each one
+  changes the incident state (:func:`incidentkit.incident.register_fold`);
+* ``timers``: :class:`TimerSource` s that ``tick()`` evaluates and whose
+  earliest due instant goes into the summary's ``next_due_at``;
+* ``routes``: pure functions from a recorded event (and the state after it)
+  to the notifications it implies;
+* ``outbox``: pure functions from a recorded event to other outbox rows
+  (a mitigation request, a status-page post);
+* ``section``: a factory that builds the capability's facade section from
+  the engine; it is reachable as ``kit.<name>``;
+* ``commander_actions``: actions that only the incident commander may run
+  once one is assigned.
+
+The built-in on-call timers (:data:`incidentkit.oncall.capability.ONCALL`) and
+mitigations (:data:`incidentkit.mitigation.capability.MITIGATION`) are
+capabilities like any other.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from incidentkit.events import Event, RecordedEvent
+from incidentkit.incident import FoldRule, Incident
+from incidentkit.notify import Notification
+from incidentkit.policy import Policy
+from incidentkit.store import OutboxMessage
+
+if TYPE_CHECKING:
+    from incidentkit.engine._engine import Engine
+
+__all__ = ["Capability", "Planner", "Route", "TimerSource"]
+
+Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
+"""``(policy, state after the event, the event) -> notifications``; pure."""
+
+Planner = Callable[[Incident, RecordedEvent], Sequence[OutboxMessage]]
+"""``(state after the event, the event) -> outbox rows``; pure."""
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+@attrs.frozen
+class TimerSource:
+    """Timers computed from state + policy + now (DESIGN principle 5).
+
+    ``due`` returns the events a tick at ``now`` records (each with a stable
+    key the fold remembers, so it fires once); ``next_due`` the earliest
+    instant at which ``due`` may return something, or ``None``. ``memo_key``,
+    when given, names the state fields ``next_due`` reads, so the engine can
+    skip recomputing it for events that change none of them (a note).
+    """
+
+    name: str
+    due: Callable[[Incident, Policy, datetime], Sequence[Event]]
+    next_due: Callable[[Incident, Policy], datetime | None]
+    memo_key: Callable[[Incident], Hashable] | None = None
+
+
+def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    from incidentkit.errors import ValidationError
+
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or keyword.iskeyword(value):
+        raise ValidationError(
+            attribute.name,
+            f"{value!r} must be a Python identifier of lower-case letters, digits and '_'",
+        )
+
+
+@attrs.frozen
+class Capability:
+    """What one capability module contributes to the engine (see the module docstring)."""
+
+    name: str = attrs.field(validator=_check_name)
+    events: tuple[type[Event], ...] = ()
+    folds: Mapping[type[Event], FoldRule] = attrs.field(factory=dict)
+    timers: tuple[TimerSource, ...] = ()
+    routes: tuple[Route, ...] = ()
+    outbox: tuple[Planner, ...] = ()
+    section: Callable[[Engine], object] | None = None
+    commander_actions: frozenset[str] = frozenset()

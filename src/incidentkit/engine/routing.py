@@ -1,0 +1,137 @@
+"""Which recorded event becomes which notification, and which outbox rows.
+
+Pure functions: the engine calls them with the state right after the event
+and writes what they return in the same transaction as the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from incidentkit.events import Declared, RecordedEvent, Resolved, SeverityChanged, UpdatePosted
+from incidentkit.incident import Incident
+from incidentkit.notify import IncidentRef, Notification, NotificationKind, NotifierSpec, Urgency
+from incidentkit.policy import Policy
+from incidentkit.serialization import converter, dumps
+from incidentkit.store import OutboxMessage
+
+__all__ = [
+    "core_notifications",
+    "headline",
+    "incident_ref",
+    "make_notification",
+    "plan_rows",
+]
+
+
+def incident_ref(state: Incident) -> IncidentRef:
+    """What a notification carries about its incident."""
+    return IncidentRef(
+        id=state.id,
+        title=state.title,
+        severity=state.severity,
+        status=state.status,
+        commander=state.commander,
+        channel=state.channel or None,
+        services=state.services,
+    )
+
+
+def headline(state: Incident) -> str:
+    """``[SEV1] INC-…: title``, the first words of most notifications."""
+    return f"[{state.severity}] {state.id}: {state.title}"
+
+
+def make_notification(
+    after: Incident,
+    record: RecordedEvent,
+    kind: NotificationKind,
+    text: str,
+    urgency: Urgency,
+    targets: Iterable[str] = (),
+) -> Notification:
+    """A notification of ``record``, keyed ``<incident>:<version>:<kind>`` (idempotent)."""
+    return Notification(
+        key=f"{record.key}:{kind.value}",
+        kind=kind,
+        incident=incident_ref(after),
+        text=text,
+        created_at=record.recorded_at,
+        urgency=urgency,
+        targets=tuple(targets),
+    )
+
+
+def core_notifications(
+    policy: Policy, after: Incident, record: RecordedEvent
+) -> Sequence[Notification]:
+    """The notifications of the core events: severity changes, status updates, resolution."""
+    event = record.event
+    title = headline(after)
+    match event:
+        case SeverityChanged():
+            urgency = Urgency.HIGH if event.new.rank <= 2 else Urgency.LOW
+            text = f"{title} — {event.describe()}"
+            return [make_notification(after, record, NotificationKind.NOTIFY, text, urgency)]
+        case UpdatePosted():
+            text = f"{event.status}: {event.message}"
+            return [
+                make_notification(after, record, NotificationKind.STATUS_UPDATE, text, Urgency.LOW)
+            ]
+        case Resolved():
+            text = f"{title} — resolved"
+            kind = NotificationKind.RESOLVED
+            return [make_notification(after, record, kind, text, Urgency.LOW, after.paged)]
+    return []
+
+
+def plan_rows(
+    after: Incident,
+    record: RecordedEvent,
+    notifications: Sequence[Notification],
+    notifiers: Mapping[str, NotifierSpec],
+    *,
+    opens_channels: bool,
+    observers: Sequence[str],
+) -> list[OutboxMessage]:
+    """Outbox rows for ``record``: one per notification and notifier that wants its kind,
+    a channel request for a declaration (when a plugin opens channels), one per observer.
+    """
+    messages: list[OutboxMessage] = []
+    for notification in notifications:
+        payload = dumps(converter().unstructure(notification))
+        for name, spec in notifiers.items():
+            if spec.wants(notification.kind):
+                messages.append(
+                    OutboxMessage(
+                        key=f"{notification.key}:{name}",
+                        incident_id=after.id,
+                        topic="notification",
+                        target=name,
+                        payload=payload,
+                        available_at=record.recorded_at,
+                    )
+                )
+    if isinstance(record.event, Declared) and opens_channels:
+        messages.append(
+            OutboxMessage(
+                key=f"{record.key}:channel",
+                incident_id=after.id,
+                topic="channel",
+                target="incidentkit_open_channel",
+                payload="{}",
+                available_at=record.recorded_at,
+            )
+        )
+    for plugin in observers:
+        messages.append(
+            OutboxMessage(
+                key=f"{record.key}:event:{plugin}",
+                incident_id=after.id,
+                topic="event",
+                target=plugin,
+                payload=dumps({"version": record.version}),
+                available_at=record.recorded_at,
+            )
+        )
+    return messages

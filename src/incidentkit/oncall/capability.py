@@ -1,0 +1,83 @@
+"""On-call timers as a capability: escalation steps, update reminders, missed targets.
+
+What fires is computed by :mod:`incidentkit.timers` from state + policy + now;
+this module registers that as the engine's timer source and says which
+notification each fired timer sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+from incidentkit.engine import Capability, TimerSource, headline, make_notification
+from incidentkit.events import EscalationFired, RecordedEvent, ReminderFired, TargetMissed
+from incidentkit.incident import Incident
+from incidentkit.notify import Notification, NotificationKind, Urgency
+from incidentkit.policy import Policy
+from incidentkit.roles import Role
+from incidentkit.timers import due_events, next_due
+
+__all__ = ["ONCALL", "timer_notifications"]
+
+
+def _fields_next_due_reads(state: Incident) -> Hashable:
+    """Everything :func:`~incidentkit.timers.next_due` reads: a note changes none of it."""
+    return (
+        state.status,
+        state.severity,
+        state.severity_since,
+        state.declared_at,
+        state.acknowledged_at,
+        state.last_update_at,
+        state.mitigated_at,
+        state.resolved_at,
+        state.fired,
+        tuple(sorted(state.phase_entered.items())),
+    )
+
+
+def timer_notifications(
+    policy: Policy, after: Incident, record: RecordedEvent
+) -> Sequence[Notification]:
+    """Pages, escalations and tickets of escalation steps; reminders of overdue work."""
+    event = record.event
+    title = headline(after)
+    match event:
+        case EscalationFired():
+            first = event.step == 0 and event.repeat == 0
+            if event.action == "page":
+                kind, urgency = NotificationKind.PAGE, Urgency.HIGH
+            elif event.action == "ticket":
+                kind, urgency = NotificationKind.TICKET, Urgency.LOW
+            else:
+                kind = NotificationKind.NOTIFY if first else NotificationKind.ESCALATION
+                urgency = Urgency.LOW
+            text = title if first else f"{title} — escalated: not acknowledged"
+            return [make_notification(after, record, kind, text, urgency, event.targets)]
+        case ReminderFired():
+            targets = [p for p in (after.commander, after.holder(Role.COMMUNICATIONS_LEAD)) if p]
+            text = f"{title} — {event.describe()}"
+            kind = NotificationKind.REMINDER
+            return [make_notification(after, record, kind, text, Urgency.LOW, targets)]
+        case TargetMissed():
+            targets = [p for p in (after.commander,) if p]
+            text = f"{title} — {event.describe()}"
+            kind = NotificationKind.REMINDER
+            return [make_notification(after, record, kind, text, Urgency.LOW, targets)]
+    return []
+
+
+ONCALL = Capability(
+    name="oncall",
+    events=(EscalationFired, ReminderFired, TargetMissed),
+    timers=(
+        TimerSource(
+            name="escalation",
+            due=due_events,
+            next_due=next_due,
+            memo_key=_fields_next_due_reads,
+        ),
+    ),
+    routes=(timer_notifications,),
+)
+"""The built-in on-call capability (always registered)."""

@@ -1,0 +1,142 @@
+"""The summary table, described once for every SQL store.
+
+Each column names its :class:`IncidentSummary` field and its kind; a store
+supplies a :class:`Codec` (how it writes a time and a list of services) and
+gets its upsert statement, its select list and its row mapping from here.
+Adding a summary column is one line here, one field on ``IncidentSummary``
+and one migration step per store (``add_column_sql`` gives its DDL).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from incidentkit.errors import StoreError
+from incidentkit.lifecycle import Status
+from incidentkit.severity import Severity
+from incidentkit.store._base import IncidentSummary
+from incidentkit.store._checks import check_aware
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "Codec",
+    "ColumnKind",
+    "add_column_sql",
+    "select_list",
+    "summary_from_row",
+    "summary_values",
+    "upsert_summary_sql",
+]
+
+
+class ColumnKind(enum.Enum):
+    """How a summary field is kept in SQL."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    STATUS = "status"
+    SEVERITY = "severity"
+    SERVICES = "services"
+    TIME = "time"
+
+
+SUMMARY_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
+    ("incident_id", ColumnKind.TEXT),
+    ("version", ColumnKind.INTEGER),
+    ("title", ColumnKind.TEXT),
+    ("status", ColumnKind.STATUS),
+    ("severity", ColumnKind.SEVERITY),
+    ("services", ColumnKind.SERVICES),
+    ("started_at", ColumnKind.TIME),
+    ("detected_at", ColumnKind.TIME),
+    ("declared_at", ColumnKind.TIME),
+    ("acknowledged_at", ColumnKind.TIME),
+    ("mitigated_at", ColumnKind.TIME),
+    ("resolved_at", ColumnKind.TIME),
+    ("closed_at", ColumnKind.TIME),
+    ("next_due_at", ColumnKind.TIME),
+    ("head_hash", ColumnKind.TEXT),
+)
+"""Column name (the ``IncidentSummary`` field of the same name) and kind, in table order."""
+
+
+@attrs.frozen
+class Codec:
+    """How one store writes and reads the kinds that differ between databases.
+
+    ``types`` maps each kind to its SQL type (for ``add_column_sql``).
+    """
+
+    placeholder: str
+    time_out: Callable[[datetime | None], Any]
+    time_in: Callable[[Any], datetime | None]
+    services_out: Callable[[tuple[str, ...]], Any]
+    services_in: Callable[[Any], tuple[str, ...]]
+    types: Mapping[ColumnKind, str]
+
+
+def select_list() -> str:
+    """``incident_id, version, …`` in table order."""
+    return ", ".join(name for name, _ in SUMMARY_COLUMNS)
+
+
+def upsert_summary_sql(table: str, codec: Codec) -> str:
+    """Insert a summary row, or update every column of the incident's existing one."""
+    marks = ", ".join(codec.placeholder for _ in SUMMARY_COLUMNS)
+    updates = ", ".join(f"{name} = excluded.{name}" for name, _ in SUMMARY_COLUMNS[1:])
+    return (
+        f"INSERT INTO {table} ({select_list()}) VALUES ({marks}) "
+        f"ON CONFLICT (incident_id) DO UPDATE SET {updates}"
+    )
+
+
+def add_column_sql(table: str, name: str, codec: Codec) -> str:
+    """DDL adding the described column ``name`` to an existing summary table."""
+    kinds = dict(SUMMARY_COLUMNS)
+    return f"ALTER TABLE {table} ADD COLUMN {name} {codec.types[kinds[name]]}"
+
+
+def summary_values(summary: IncidentSummary, codec: Codec) -> tuple[Any, ...]:
+    """The row to write for ``summary``, in table order; times are checked aware."""
+    values: list[Any] = []
+    for name, kind in SUMMARY_COLUMNS:
+        value = getattr(summary, name)
+        match kind:
+            case ColumnKind.STATUS:
+                values.append(Status(value).value)
+            case ColumnKind.SEVERITY:
+                values.append(Severity(value).value)
+            case ColumnKind.SERVICES:
+                values.append(codec.services_out(tuple(value)))
+            case ColumnKind.TIME:
+                aware = None if value is None else check_aware(value, f"summary.{name}")
+                values.append(codec.time_out(aware))
+            case _:
+                values.append(value)
+    return tuple(values)
+
+
+def summary_from_row(row: Sequence[Any], codec: Codec, url: str) -> IncidentSummary:
+    """An ``IncidentSummary`` from a row selected with :func:`select_list`."""
+    fields: dict[str, Any] = {}
+    try:
+        for (name, kind), value in zip(SUMMARY_COLUMNS, row, strict=True):
+            match kind:
+                case ColumnKind.STATUS:
+                    fields[name] = Status(value)
+                case ColumnKind.SEVERITY:
+                    fields[name] = Severity(value)
+                case ColumnKind.SERVICES:
+                    fields[name] = codec.services_in(value)
+                case ColumnKind.TIME:
+                    fields[name] = codec.time_in(value)
+                case _:
+                    fields[name] = value
+        return IncidentSummary(**fields)
+    except (ValueError, TypeError) as err:
+        raise StoreError(f"{url}: unreadable summary row for {row[0]!r}: {err}") from err
