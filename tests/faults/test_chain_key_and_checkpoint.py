@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,10 @@ import incidentkit as ik
 from incidentkit.checkpoint import checkpoint_from_json
 from incidentkit.cli import main
 from incidentkit.store.sqlite import SCHEMA_VERSION, SqliteStore
+from incidentkit.testing import SAMPLE_TIME
 from incidentkit.timeline import CHAIN_KEY_ENV, GENESIS_HASH, ChainKey, chain_hash, verify_chain
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 KEY = "a chain key of at least sixteen bytes"
 OTHER = "another key, also long enough"
 

@@ -25,9 +25,10 @@ from incidentkit.checkpoint import checkpoint_from_json
 from incidentkit.cli import main
 from incidentkit.events import NoteAdded
 from incidentkit.serialization import event_to_json
+from incidentkit.testing import SAMPLE_TIME
 from incidentkit.timeline import CHAIN_KEY_ENV, chain_hash
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 KEY = "a chain key of at least sixteen bytes"
 NOTES = 6
 
