@@ -15,6 +15,7 @@ from typing import Any
 
 from incidentkit import metrics
 from incidentkit._delivery import DeliveryReport
+from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.checkpoint import Checkpoint, CheckpointEntry, checkpoint_from_json
 from incidentkit.clock import Clock, ManualClock, SystemClock
@@ -107,6 +108,7 @@ from incidentkit.store import IncidentSummary, MemoryStore, Store, SummaryQuery
 from incidentkit.timeline import ChainCheck, ChainProblem
 
 __all__ = [
+    "BusinessDays",
     "ChainCheck",
     "ChainKeyError",
     "ChainProblem",

@@ -616,15 +616,16 @@ class IncidentKit:
         """Resolve; refused with :class:`GuardFailed` while required criteria are open.
 
         ``force=True`` with a ``reason`` overrides the open criteria; both are
-        recorded on the timeline.
+        recorded on the timeline. Targets missed since the last tick are
+        recorded in the same append, before the resolution.
         """
         return self._run(
             idempotency_key,
             incident_id,
             "resolve",
             by,
-            lambda s, _: decide_resolve(
-                s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
+            lambda s, now: decide_resolve(
+                s, self.policy, now, by=actor(by), summary=summary, force=force, reason=reason
             ),
         )
 
