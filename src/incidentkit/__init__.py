@@ -17,13 +17,17 @@ from incidentkit import metrics
 from incidentkit._delivery import DeliveryReport
 from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
+from incidentkit.checkpoint import Checkpoint, CheckpointEntry, checkpoint_from_json
 from incidentkit.clock import Clock, ManualClock, SystemClock
 from incidentkit.engine import TickReport
 from incidentkit.errors import (
+    ChainKeyError,
+    CheckpointError,
     ConcurrencyConflict,
     DuplicateCommand,
     GuardFailed,
     IncidentKitError,
+    IntegrityError,
     InvalidTransition,
     MissingExtra,
     NotFound,
@@ -90,7 +94,7 @@ from incidentkit.oncall import (
 )
 from incidentkit.plugins import hookimpl
 from incidentkit.plugins.manager import PluginManager
-from incidentkit.policy import PhaseTargets, Policy, load_policy
+from incidentkit.policy import IntegrityPolicy, PhaseTargets, Policy, load_policy
 from incidentkit.roles import Role, RolePolicy
 from incidentkit.severity import (
     Classification,
@@ -103,13 +107,18 @@ from incidentkit.severity import (
     Signals,
 )
 from incidentkit.store import IncidentSummary, MemoryStore, Store, SummaryQuery
-from incidentkit.timeline import ChainCheck
+from incidentkit.timeline import ChainCheck, ChainProblem
 
 __all__ = [
     "BusinessDays",
     "ChainCheck",
+    "ChainKeyError",
+    "ChainProblem",
     "ChecklistItem",
     "ChecklistTemplate",
+    "Checkpoint",
+    "CheckpointEntry",
+    "CheckpointError",
     "CircuitBreaker",
     "CircuitBreakerAction",
     "CircuitBreakerRegistry",
@@ -136,6 +145,8 @@ __all__ = [
     "IncidentKitError",
     "IncidentRef",
     "IncidentSummary",
+    "IntegrityError",
+    "IntegrityPolicy",
     "InvalidTransition",
     "ItemState",
     "ItemStatus",
@@ -194,6 +205,7 @@ __all__ = [
     "Urgency",
     "ValidationError",
     "WebhookNotifier",
+    "checkpoint_from_json",
     "hookimpl",
     "load_policy",
     "metrics",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidentkit import _validate as validate
 from incidentkit._time import format_duration, parse_datetime
+from incidentkit.checkpoint import Checkpoint, checkpoint_from_json
 from incidentkit.clock import SystemClock
 from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
 from incidentkit.events import Conclusion, PublicStatus, Source
@@ -199,9 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("--json", action="store_true")
     timeline.add_argument("--zone", type=_zone, help="IANA zone for times (default: the policy's)")
 
-    verify = sub.add_parser("verify", help="verify hash chains (one incident or all)")
+    verify = sub.add_parser("verify", help="verify hash chains and summaries (one incident or all)")
     verify.add_argument("incident_id", nargs="?")
+    verify.add_argument(
+        "--against", metavar="FILE", help="also check against a checkpoint from `checkpoint`"
+    )
     verify.add_argument("--json", action="store_true")
+
+    checkpoint = sub.add_parser(
+        "checkpoint", help="print a signed head of every incident (JSON) to keep elsewhere"
+    )
+    checkpoint.add_argument("--output", "-o", metavar="FILE", help="write it to FILE")
 
     plugins = sub.add_parser("plugins", help="list loaded plugins")
     plugins.add_argument("--json", action="store_true")
@@ -285,6 +294,23 @@ def _params(pairs: Sequence[str]) -> dict[str, Any]:
                 "--param", f"{key.strip()!r}: nested deeper than {validate.MAX_NESTING} levels"
             ) from None
     return params
+
+
+def _read_checkpoint(path: str) -> Checkpoint:
+    try:
+        with open(path, "rb") as file:
+            text = file.read()
+    except OSError as failure:
+        raise ValidationError("--against", f"cannot read {path}: {failure.strerror}") from None
+    return checkpoint_from_json(text)
+
+
+def _write_file(path: str, text: str, option: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as failure:
+        raise ValidationError(option, f"cannot write {path}: {failure.strerror}") from None
 
 
 def _kit(args: argparse.Namespace) -> IncidentKit:
@@ -462,7 +488,12 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
                 print(line, file=out)
         return 0
     elif command == "verify":
-        checks = [kit.verify(args.incident_id)] if args.incident_id else kit.verify_all()
+        against = _read_checkpoint(args.against) if args.against else None
+        checks = (
+            [kit.verify(args.incident_id, against=against)]
+            if args.incident_id
+            else kit.verify_all(against=against)
+        )
         if args.json:
             print(json.dumps([converter().unstructure(c) for c in checks], indent=2), file=out)
         else:
@@ -474,6 +505,13 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
                 )
                 print(f"{check.incident_id}: {verdict} ({check.events} events)", file=out)
         return 0 if all(c.ok for c in checks) else 1
+    elif command == "checkpoint":
+        document = kit.checkpoint().to_json()
+        if args.output:
+            _write_file(args.output, document + "\n", "--output")
+        else:
+            print(document, file=out)
+        return 0
     elif command == "metrics":
         return run_metrics(args, kit.store, out, err)
     elif command == "tick":

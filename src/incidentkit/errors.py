@@ -33,11 +33,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 __all__ = [
+    "ChainKeyError",
+    "CheckpointError",
     "CircuitOpen",
     "ConcurrencyConflict",
     "DuplicateCommand",
     "GuardFailed",
     "IncidentKitError",
+    "IntegrityError",
     "InvalidTransition",
     "MissingExtra",
     "NotFound",
@@ -272,3 +275,50 @@ class SignatureInvalid(ValidationError):
     ``X-Incidentkit-Timestamp``, ``Idempotency-Key`` …) or ``body``; a host
     answers it with HTTP 400, never 500.
     """
+
+
+class CheckpointError(ValidationError):
+    """A checkpoint document is malformed, inconsistent or wrongly signed.
+
+    ``field`` is the key path in the document (``$.incidents[0].version``,
+    ``$.signature``) and ``reason`` says what is wrong with it.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.args = (f"invalid checkpoint {field}: {reason}",)
+
+
+class ChainKeyError(IncidentKitError):
+    """This kit's chain key cannot extend an incident's chain (missing or another key).
+
+    Nothing is appended: a replica without the key (or with another one) would
+    otherwise write rows that every keyed verifier reports as broken.
+    """
+
+    def __init__(self, incident_id: str, chain_key_id: str, own_key_id: str | None) -> None:
+        self.incident_id = incident_id
+        self.chain_key_id = chain_key_id
+        self.own_key_id = own_key_id
+        mine = f"key id {own_key_id}" if own_key_id else "no chain key"
+        super().__init__(
+            f"incident {incident_id} is chained with key id {chain_key_id}, but this kit has "
+            f"{mine}; nothing was written"
+        )
+
+
+class IntegrityError(IncidentKitError):
+    """The stored timeline does not verify, so the kit refuses to vouch for it.
+
+    Raised by :meth:`~incidentkit.IncidentKit.checkpoint`; ``checks`` holds the
+    failing :class:`~incidentkit.timeline.ChainCheck` results.
+    """
+
+    def __init__(self, checks: Sequence[object]) -> None:
+        self.checks = tuple(checks)
+        names = "; ".join(
+            f"{getattr(c, 'incident_id', '?')} at version {getattr(c, 'broken_version', '?')}: "
+            f"{getattr(c, 'reason', c)}"
+            for c in self.checks[:3]
+        )
+        super().__init__(f"{len(self.checks)} incident(s) do not verify: {names}")

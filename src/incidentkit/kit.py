@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from incidentkit._delivery import DeliveryReport, deliver
 from incidentkit._time import ensure_aware
 from incidentkit.checklists import ItemState
+from incidentkit.checkpoint import Checkpoint, make_checkpoint, verify_incident, verify_incidents
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.engine import Capability, Decide, Engine, TickReport, run_forever
 from incidentkit.engine.capability import capability_list
@@ -65,7 +66,7 @@ from incidentkit.policy import Policy
 from incidentkit.roles import Role
 from incidentkit.severity import Severity, Signals
 from incidentkit.store import IncidentSummary, Store, summary_query
-from incidentkit.timeline import ChainCheck, verify_chain
+from incidentkit.timeline import ChainCheck
 
 __all__ = ["DB_ENV", "IncidentKit"]
 
@@ -92,7 +93,8 @@ class IncidentKit:
     ``cache_size`` bounds how many incidents' folded states it keeps between
     calls (a command decides on the cached state; the store's version check
     catches a stale one). ``retries`` is how often a command is decided again
-    after another replica appended first.
+    after another replica appended first. The chain key comes from
+    ``policy.integrity.chain_key`` or ``$INCIDENTKIT_CHAIN_KEY``.
 
     >>> from datetime import datetime, timezone
     >>> import incidentkit as ik
@@ -259,18 +261,32 @@ class IncidentKit:
             )
         )
 
-    def verify(self, incident_id: str) -> ChainCheck:
-        """Check the incident's hash chain; the result names the first broken version."""
-        rows = self.store.load(check_incident_id(incident_id))
-        if not rows:
-            raise NotFound("incident", incident_id)
-        return verify_chain(
-            incident_id, ((r.version, r.recorded_at, r.payload, r.hash) for r in rows)
-        )
+    @property
+    def chain_key_id(self) -> str | None:
+        """The id of this kit's chain key (``None``: rows are hashed with plain SHA-256)."""
+        return self.engine.chain_key_id
 
-    def verify_all(self) -> list[ChainCheck]:
-        """Verify every incident in the store."""
-        return [self.verify(incident_id) for incident_id in self.store.incident_ids()]
+    def verify(self, incident_id: str, *, against: Checkpoint | None = None) -> ChainCheck:
+        """Check one incident: its hash chain, its summary, and ``against`` a checkpoint.
+
+        See :func:`incidentkit.checkpoint.verify_incident`.
+
+        :raises NotFound: the incident has neither events nor a summary (and is
+            not in ``against``).
+        :raises CheckpointError: ``against`` is inconsistent or not signed with this kit's key.
+        """
+        return verify_incident(self.engine, check_incident_id(incident_id), against=against)
+
+    def verify_all(self, *, against: Checkpoint | None = None) -> list[ChainCheck]:
+        """Verify every incident with events or a summary (and every one in ``against``)."""
+        return verify_incidents(self.engine, against=against)
+
+    def checkpoint(self) -> Checkpoint:
+        """A head of every incident (signed when a chain key is set) to store elsewhere.
+
+        :raises IntegrityError: some incident does not verify; no checkpoint is made.
+        """
+        return make_checkpoint(self.engine)
 
     # --- the write path ------------------------------------------------------
 

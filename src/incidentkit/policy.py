@@ -23,6 +23,10 @@ override the default level of the same severity). A bad file is refused with
 
     [phases]
     mitigate = "10m"
+
+    [integrity]
+    chain_key = "…at least 16 bytes of secret…"  # or $INCIDENTKIT_CHAIN_KEY
+    require_key = false
 """
 
 from __future__ import annotations
@@ -44,8 +48,29 @@ from incidentkit.oncall.config import OnCallConfig, load_oncall
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
 from incidentkit.severity import Severity, SeverityPolicy
+from incidentkit.timeline import ChainKey
 
-__all__ = ["PhaseTargets", "Policy", "load_policy"]
+__all__ = ["IntegrityPolicy", "PhaseTargets", "Policy", "load_policy"]
+
+
+def _chain_key(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        ChainKey.from_text(value, attribute.name)
+
+
+@attrs.frozen
+class IntegrityPolicy:
+    """How the timeline's hash chain is keyed (TOML table ``[integrity]``).
+
+    ``chain_key`` (at least 16 bytes of UTF-8 text) makes every new row hash
+    an HMAC-SHA256, so rows cannot be recomputed without it; the environment
+    variable ``INCIDENTKIT_CHAIN_KEY`` is used when this is unset. The key is
+    never shown in a ``repr``. ``require_key`` makes verification refuse rows
+    hashed without a key (set it once no unkeyed timeline needs verifying).
+    """
+
+    chain_key: str | None = attrs.field(default=None, repr=False, validator=_chain_key)
+    require_key: bool = False
 
 
 def _unique_checklists(
@@ -67,6 +92,7 @@ class Policy:
     business days (``business_days`` is the holiday calendar, TOML table
     ``[business_days]``); stored times are always UTC. ``oncall`` holds the schedules and the
     escalation policies (TOML tables ``[oncall]`` and ``[escalation]``).
+    ``integrity`` keys the hash chain (:class:`IntegrityPolicy`).
     """
 
     severity: SeverityPolicy = attrs.field(factory=SeverityPolicy.default)
@@ -81,6 +107,7 @@ class Policy:
     zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
     oncall: OnCallConfig = attrs.field(factory=OnCallConfig)
     business_days: BusinessDays = attrs.field(factory=BusinessDays)
+    integrity: IntegrityPolicy = attrs.field(factory=IntegrityPolicy)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:

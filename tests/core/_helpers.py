@@ -32,9 +32,11 @@ def snapshot(store: MemoryStore) -> tuple[object, ...]:
 
 
 def summary_fields(summary: IncidentSummary) -> dict[str, Any]:
-    """A summary's fields except ``next_due_at`` (timers are not the core's business)."""
+    """A summary's fields except ``next_due_at`` (timers are not the core's business)
+    and ``head_hash`` (``kit.verify`` checks it against the chain)."""
     fields = attrs.asdict(summary, recurse=False)
     fields.pop("next_due_at")
+    fields.pop("head_hash")
     return fields
 
 

@@ -154,7 +154,7 @@ def test_a_store_that_never_commits_ends_in_outcome_unknown(
     flaky: tuple[IncidentKit, FlakyStore, str],
 ) -> None:
     kit, store, iid = flaky
-    store.plan = ["lose"] * 100
+    store.plan = ["lose"] * 500  # more than the default retries (100)
     with pytest.raises(OutcomeUnknown) as caught:
         kit.add_note(iid, "never", by="alice", idempotency_key="n")
     assert caught.value.command_id == "n"

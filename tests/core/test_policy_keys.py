@@ -23,6 +23,7 @@ import pytest
 
 import incidentkit as ik
 from incidentkit.events import EscalationFired
+from incidentkit.timeline import hash_key_id
 from incidentkit.timers import due_events
 
 T0 = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -60,6 +61,24 @@ def resolve_refusal(policy: ik.Policy, *, commander: bool = True) -> str:
     except ik.GuardFailed as err:
         return str(err)
     return "resolved"
+
+
+def first_row_hash_kind(policy: ik.Policy) -> str | None:
+    """The key id the first row of a new incident is hashed with (``None``: plain SHA-256)."""
+    kit = kit_with(policy)
+    kit.declare("x", severity="SEV3", by="ana", incident_id="INC-1")
+    return hash_key_id(kit.timeline("INC-1")[0].hash)
+
+
+def unkeyed_verdict(policy: ik.Policy) -> object:
+    """What verify says of a timeline written without a key, under ``policy``."""
+    store = ik.MemoryStore()
+    unkeyed = ik.IncidentKit(store=store, clock=ik.ManualClock(T0), autoload_plugins=False)
+    unkeyed.declare("x", severity="SEV3", by="ana", incident_id="INC-1")
+    verifier = ik.IncidentKit(
+        store=store, policy=policy, clock=ik.ManualClock(T0), autoload_plugins=False
+    )
+    return verifier.verify("INC-1").problem
 
 
 def commander_rule(policy: ik.Policy) -> str:
@@ -189,6 +208,12 @@ ROWS: list[tuple[str, str, Observe]] = [
         "[business_days]\nday_ends = '18:00'",
         lambda p: p.response_deadline(ik.Severity.SEV4, T0),
     ),
+    (
+        "integrity.chain_key",
+        '[integrity]\nchain_key = "a chain key of sixteen bytes or more"',
+        first_row_hash_kind,
+    ),
+    ("integrity.require_key", "[integrity]\nrequire_key = true", unkeyed_verdict),
     ("escalation.policies.severities", ESCALATION, lambda p: escalations(p, "SEV1", 10)),
     ("escalation.policies.steps.targets", ESCALATION, lambda p: escalations(p, "SEV1", 10)),
     ("escalation.policies.steps.delay", ESCALATION, lambda p: escalations(p, "SEV1", 1)),
@@ -226,11 +251,12 @@ def documented_keys() -> set[str]:
         "## Severity levels": "severity.levels.",
         "## Business days": "business_days.",
         "## Roles": "roles.",
+        "## Timeline integrity": "",  # its table names the keys with their table
     }
     found: set[str] = set()
     for heading, prefix in prefixes.items():
         section = text.split(heading, 1)[1].split("\n## ", 1)[0]
-        for row in re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", section, re.M):
+        for row in re.findall(r"^\| `([a-z_.]+)`(?:, `([a-z_.]+)`)? \|", section, re.M):
             found.update(prefix + key for key in row if key)
     return found
 
@@ -240,6 +266,7 @@ def test_the_table_covers_every_documented_key() -> None:
     missing = documented_keys() - covered
     assert not missing, f"documented policy keys without a behaviour test: {sorted(missing)}"
     assert {"severity.levels.name", "business_days.day_ends", "zone"} <= documented_keys()
+    assert {"integrity.chain_key", "integrity.require_key"} <= documented_keys()
 
 
 @pytest.mark.parametrize("key", ["paging", "escalate_after"])

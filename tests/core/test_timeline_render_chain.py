@@ -159,7 +159,9 @@ def test_verify_chain_on_raw_rows() -> None:
     t = datetime(2024, 1, 1, tzinfo=ZoneInfo("UTC"))
     h1 = chain_hash(GENESIS_HASH, "X", 1, t, "{}")
     h2 = chain_hash(h1, "X", 2, t, "[]")
-    assert verify_chain("X", [(1, t, "{}", h1), (2, t, "[]", h2)]) == ChainCheck("X", True, 2)
+    assert verify_chain("X", [(1, t, "{}", h1), (2, t, "[]", h2)]) == ChainCheck(
+        "X", True, 2, version=2, head_hash=h2, unkeyed=2
+    )
     broken = verify_chain("X", [(1, t, "{}", h1), (2, t, "[]", h1)])
     assert (broken.ok, broken.broken_version, broken.events) == (False, 2, 2)
     # The incident id is part of the hash: a row copied to another incident breaks.

@@ -214,7 +214,7 @@ def test_a_version_1_schema_is_migrated_to_command_ids(postgres_dsn: str, admin:
         try:
             assert store.schema_version() == 1
             store.migrate()
-            assert store.schema_version() == SCHEMA_VERSION == 2
+            assert store.schema_version() == SCHEMA_VERSION == 3
             assert store.load("INC-7") == [old]
             command = StoredCommand("cmd-1", "INC-7", "add_note", 2, 1)
             store.append(
@@ -228,6 +228,69 @@ def test_a_version_1_schema_is_migrated_to_command_ids(postgres_dsn: str, admin:
                     2,
                     command=StoredCommand("cmd-1", "INC-7", "a", 3, 1),
                 )
+            store.migrate()
+            assert store.schema_version() == SCHEMA_VERSION
+        finally:
+            store.close()
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("old_version", [1, 2])
+def test_an_old_schema_gains_summary_head_hashes(
+    postgres_dsn: str, admin: Any, old_version: int
+) -> None:
+    """Version 3 adds ``head_hash`` to the summaries, filled from the events at their version.
+
+    A summary whose version has no event row keeps ``NULL`` (verification reports it).
+    """
+    from incidentkit.store.postgres import _schema_sql, _schema_v2_sql, _summary_params
+
+    schema = f"incidentkit_v{old_version}_{uuid.uuid4().hex[:10]}"
+    p = f'"{schema}".'
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        for statement in [*_schema_sql(p), *(_schema_v2_sql(p) if old_version >= 2 else [])]:
+            admin.execute(statement)
+        admin.execute(f"CREATE TABLE {p}incidentkit_meta (key text PRIMARY KEY, value text)")
+        admin.execute(
+            f"INSERT INTO {p}incidentkit_meta VALUES ('schema_version', %s)", (str(old_version),)
+        )
+        events = make_events("INC-7", 1, 2)
+        for event in events:
+            admin.execute(
+                f"INSERT INTO {p}incidentkit_events VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    event.incident_id,
+                    event.version,
+                    event.tag,
+                    event.payload,
+                    event.recorded_at,
+                    event.hash,
+                ),
+            )
+        for summary in [make_summary("INC-7", 2), make_summary("INC-8", 3)]:
+            admin.execute(
+                f"INSERT INTO {p}incidentkit_summaries VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                _summary_params(summary)[:-1],  # every column but head_hash
+            )
+        store = PostgresStore(postgres_dsn, schema=schema)
+        try:
+            assert store.schema_version() == old_version
+            store.migrate()
+            assert store.schema_version() == SCHEMA_VERSION == 3
+            heads = {s.incident_id: s.head_hash for s in store.summaries()}
+            assert heads == {"INC-7": events[-1].hash, "INC-8": None}
+            store.append(
+                "INC-9",
+                make_events("INC-9", 1, 1),
+                0,
+                summary=make_summary("INC-9", 1, head_hash="h"),
+            )
+            summary = store.summary("INC-9")
+            assert summary is not None and summary.head_hash == "h"
             store.migrate()
             assert store.schema_version() == SCHEMA_VERSION
         finally:

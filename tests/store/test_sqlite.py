@@ -195,6 +195,7 @@ def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> None:
     assert [s.incident_id for s in store.summaries(SummaryQuery(service="db"))] == ["INC-7"]
     summary = store.summary("INC-7")
     assert summary is not None and summary.services == ("api", "db")
+    assert summary.head_hash == "h1"  # schema 4 fills it from the event at its version
     [row] = store.claim(T0, 5, timedelta(seconds=30), "w")
     assert (row.key, row.attempts) == ("k", 1)
     store.migrate()  # idempotent on the upgraded file
@@ -480,7 +481,7 @@ def test_a_version_2_file_is_migrated_to_command_ids(tmp_path: Path) -> None:
     store = SqliteStore(path)
     assert store.schema_version() == 2
     store.migrate()
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     assert [e.hash for e in store.load("INC-7")] == ["h1"]
     command = StoredCommand("cmd-1", "INC-7", "add_note", 2, 1)
     store.append("INC-7", make_events("INC-7", 2, 1), 1, command=command)
@@ -489,6 +490,54 @@ def test_a_version_2_file_is_migrated_to_command_ids(tmp_path: Path) -> None:
         store.append(
             "INC-7", make_events("INC-7", 3, 1), 2, command=attrs.evolve(command, version=3)
         )
+    store.migrate()
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()
+
+
+@pytest.mark.parametrize("old_version", [1, 2, 3])
+def test_an_old_file_gains_summary_head_hashes(tmp_path: Path, old_version: int) -> None:
+    """Version 4 adds ``head_hash`` to the summaries, filled from the events at their version.
+
+    A summary whose version has no event row keeps ``NULL`` (verification reports it).
+    """
+    from incidentkit.store.sqlite import _SCHEMA_V2, _SCHEMA_V3
+
+    path = tmp_path / f"v{old_version}.db"
+    t0 = int(T0.timestamp()) * 1_000_000 + T0.microsecond
+    raw = sqlite3.connect(path)
+    raw.executescript(V1_SCHEMA)
+    for script in [_SCHEMA_V2, _SCHEMA_V3][: old_version - 1]:
+        raw.executescript(script)
+    raw.execute(
+        "UPDATE incidentkit_meta SET value = ? WHERE key = 'schema_version'", (old_version,)
+    )
+    for version, digest in [(1, "h1"), (2, "h2")]:
+        raw.execute(
+            "INSERT INTO incidentkit_events VALUES ('INC-7', ?, 'note_added', '{}', ?, ?)",
+            (version, t0, digest),
+        )
+    for incident, version in [("INC-7", 2), ("INC-8", 3)]:
+        raw.execute(
+            "INSERT INTO incidentkit_summaries (incident_id, version, title, status, severity, "
+            "services, declared_at) VALUES (?, ?, 'old one', 'declared', 'SEV1', '[]', ?)",
+            (incident, version, t0),
+        )
+    raw.commit()
+    raw.close()
+
+    store = SqliteStore(path)
+    assert store.schema_version() == old_version
+    store.migrate()
+    assert store.schema_version() == SCHEMA_VERSION == 4
+    heads = {s.incident_id: s.head_hash for s in store.summaries(SummaryQuery())}
+    assert heads == {"INC-7": "h2", "INC-8": None}
+    store.append("INC-7", make_events("INC-7", 3, 1), 2, summary=make_summary("INC-7", 3))
+    store.append(
+        "INC-9", make_events("INC-9", 1, 1), 0, summary=make_summary("INC-9", 1, head_hash="h")
+    )
+    summary = store.summary("INC-9")
+    assert summary is not None and summary.head_hash == "h"
     store.migrate()
     assert store.schema_version() == SCHEMA_VERSION
     store.close()

@@ -19,6 +19,7 @@ from incidentkit.engine._cache import Loaded, StateCache
 from incidentkit.engine.capability import Capability, Planner, RecordRule, Route, TimerSource
 from incidentkit.engine.routing import core_notifications, plan_rows
 from incidentkit.errors import (
+    ChainKeyError,
     ConcurrencyConflict,
     DuplicateCommand,
     IncidentKitError,
@@ -54,7 +55,7 @@ from incidentkit.store import (
     SummaryQuery,
     check_command_id,
 )
-from incidentkit.timeline import GENESIS_HASH, chain_hash
+from incidentkit.timeline import GENESIS_HASH, ChainKey, chain_hash, hash_key_id
 from incidentkit.timers import SYSTEM_ACTOR
 
 __all__ = ["COMMANDER_ACTIONS", "CommandResult", "Decide", "Engine", "TickReport"]
@@ -133,6 +134,8 @@ class Engine:
     capability's section write through :meth:`run` (a command of a person),
     :meth:`record` (built events, each under its command's rules) or
     :meth:`system` (what the kit decides itself); nothing else appends.
+    ``chain_key`` (from ``policy.integrity.chain_key`` or
+    ``$INCIDENTKIT_CHAIN_KEY``) keys the hash chain of every row it appends.
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class Engine:
         self.store = store
         self.policy = policy
         self.plugins = plugins
+        self.chain_key = ChainKey.configured(policy.integrity.chain_key)
         self._clock = clock
         self._retries = retries
         self.cache = StateCache(cache_size)
@@ -256,6 +260,11 @@ class Engine:
         if not rows:
             raise NotFound("incident", incident_id)
         return [self.decode(row) for row in rows]
+
+    @property
+    def chain_key_id(self) -> str | None:
+        """The id of :attr:`chain_key` (``None``: rows are hashed with plain SHA-256)."""
+        return None if self.chain_key is None else self.chain_key.key_id
 
     # --- the write path --------------------------------------------------------
 
@@ -633,15 +642,23 @@ class Engine:
         """Append ``events`` after ``before`` with their outbox rows and the new summary.
 
         ``command`` is ``(command id, action)``, stored with the events.
+
+        :raises ChainKeyError: the incident is chained with a key other than
+            :attr:`chain_key` (or this engine has none); nothing is appended.
         """
         version = before.state.version if before else 0
         previous = before.head_hash if before else GENESIS_HASH
+        chained_with = hash_key_id(previous)
+        if chained_with is not None and chained_with != self.chain_key_id:
+            raise ChainKeyError(incident_id, chained_with, self.chain_key_id)
         state = before.state if before else None
         stored: list[StoredEvent] = []
         records: list[RecordedEvent] = []
         for offset, event in enumerate(events, start=1):
             payload = event_to_json(event)
-            digest = chain_hash(previous, incident_id, version + offset, now, payload)
+            digest = chain_hash(
+                previous, incident_id, version + offset, now, payload, self.chain_key
+            )
             stored.append(
                 StoredEvent(incident_id, version + offset, event.tag, payload, now, digest)
             )
@@ -661,7 +678,7 @@ class Engine:
             stored,
             version,
             outbox=outbox,
-            summary=self.summary(state),
+            summary=self.summary(state, previous),
             command=stored_command,
         )
         self.cache.put(incident_id, Loaded(state, previous))
@@ -669,8 +686,12 @@ class Engine:
 
     # --- projections -------------------------------------------------------------
 
-    def summary(self, state: Incident) -> IncidentSummary:
-        """The read model stored beside the events (listing, metrics and ``tick`` read it)."""
+    def summary(self, state: Incident, head_hash: str | None = None) -> IncidentSummary:
+        """The read model stored beside the events (listing, metrics and ``tick`` read it).
+
+        ``head_hash`` is the hash of the row at ``state.version`` (the chain's
+        head), which verification compares with the chain.
+        """
         return IncidentSummary(
             incident_id=state.id,
             version=state.version,
@@ -686,6 +707,7 @@ class Engine:
             resolved_at=state.resolved_at,
             closed_at=state.closed_at,
             next_due_at=self.next_due(state),
+            head_hash=head_hash,
         )
 
     def next_due(self, state: Incident) -> datetime | None:

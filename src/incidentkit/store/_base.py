@@ -70,7 +70,10 @@ class IncidentSummary:
 
     Listing and metrics read summaries; they never replay timelines.
     ``next_due_at`` is the earliest instant at which ``tick()`` may have work
-    for this incident (``None``: no timer pending).
+    for this incident (``None``: no timer pending). ``version`` and
+    ``head_hash`` are the chain's head when the summary was written (the hash
+    of the row at ``version``), so verification notices a timeline cut short
+    or a summary edited by hand (``None``: not recorded).
     """
 
     incident_id: str
@@ -87,6 +90,7 @@ class IncidentSummary:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     next_due_at: datetime | None = None
+    head_hash: str | None = None
 
 
 @attrs.frozen

@@ -60,6 +60,7 @@ SUMMARY_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
     ("resolved_at", ColumnKind.TIME),
     ("closed_at", ColumnKind.TIME),
     ("next_due_at", ColumnKind.TIME),
+    ("head_hash", ColumnKind.TEXT),
 )
 """Column name (the ``IncidentSummary`` field of the same name) and kind, in table order."""
 

@@ -70,6 +70,7 @@ from incidentkit.store._checks import (
 from incidentkit.store._columns import (
     Codec,
     ColumnKind,
+    add_column_sql,
     select_list,
     summary_from_row,
     summary_values,
@@ -83,11 +84,13 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The PostgreSQL schema version this release writes and understands.
 
 1. events, summaries, outbox, meta.
 2. ``incidentkit_commands``: one row per command id, written with its events.
+3. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
+   version; see :func:`_upgrade_summary_head_hash`).
 """
 
 T = TypeVar("T")
@@ -184,6 +187,20 @@ def _schema_v2_sql(p: str) -> list[str]:
         f"""CREATE INDEX incidentkit_commands_incident
             ON {p}incidentkit_commands (incident_id, version)""",
     ]
+
+
+def _upgrade_summary_head_hash(conn: psycopg.Connection[tuple[Any, ...]], p: str) -> None:
+    """Schema 3: add ``incidentkit_summaries.head_hash`` and fill it from the events.
+
+    Each summary gets the hash of its incident's row at the summary's version;
+    a summary whose version has no row keeps ``NULL``, which verification reports.
+    """
+    conn.execute(add_column_sql(f"{p}incidentkit_summaries", "head_hash", _CODEC))
+    conn.execute(
+        f"UPDATE {p}incidentkit_summaries s SET head_hash = e.hash "
+        f"FROM {p}incidentkit_events e "
+        "WHERE e.incident_id = s.incident_id AND e.version = s.version"
+    )
 
 
 #: SQLSTATE classes after which a transaction may have committed: connection
@@ -436,6 +453,8 @@ class PostgresStore:
                 if current < 2:
                     for statement in _schema_v2_sql(self._p):
                         conn.execute(statement)
+                if current < 3:
+                    _upgrade_summary_head_hash(conn, self._p)
                 conn.execute(
                     f"INSERT INTO {self._p}incidentkit_meta (key, value) "
                     "VALUES ('schema_version', %s) "

@@ -69,6 +69,7 @@ from incidentkit.store._checks import (
 from incidentkit.store._columns import (
     Codec,
     ColumnKind,
+    add_column_sql,
     select_list,
     summary_from_row,
     summary_values,
@@ -78,7 +79,7 @@ from incidentkit.store._exclusive import FileRangeLocks, ThreadLocks
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema version this release writes and understands.
 
 1. events, summaries (services as a JSON array), outbox, meta.
@@ -86,6 +87,8 @@ SCHEMA_VERSION = 3
    ``service`` filter runs on an index) and ``incidentkit_outbox.leased_by``.
 3. ``incidentkit_commands``: one row per command id (idempotency key), written
    with the command's events; its primary key refuses a second append.
+4. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
+   version; see :func:`_upgrade_summary_head_hash`).
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -483,6 +486,8 @@ class SqliteStore:
                 )
             if current < 3:
                 _run_script(conn, _SCHEMA_V3)
+            if current < 4:
+                _upgrade_summary_head_hash(conn)
             conn.execute(
                 "INSERT INTO incidentkit_meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -836,6 +841,21 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.url!r}, synchronous={self.synchronous!r})"
+
+
+def _upgrade_summary_head_hash(conn: sqlite3.Connection) -> None:
+    """Schema 4: add ``incidentkit_summaries.head_hash`` and fill it from the events.
+
+    Each summary gets the hash of its incident's row at the summary's version,
+    as the kit would have written it; a summary whose version has no row keeps
+    ``NULL``, which verification reports.
+    """
+    conn.execute(add_column_sql("incidentkit_summaries", "head_hash", _CODEC))
+    conn.execute(
+        "UPDATE incidentkit_summaries SET head_hash = (SELECT e.hash FROM incidentkit_events e "
+        "WHERE e.incident_id = incidentkit_summaries.incident_id "
+        "AND e.version = incidentkit_summaries.version)"
+    )
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

@@ -180,7 +180,9 @@ class StoreContract:
 
     def test_append_then_load_round_trips(self, store: Store) -> None:
         events = make_events("INC-1", 1, 3)
-        summary = make_summary("INC-1", 3, next_due_at=T0 + timedelta(minutes=5))
+        summary = make_summary(
+            "INC-1", 3, next_due_at=T0 + timedelta(minutes=5), head_hash=events[-1].hash
+        )
         store.append("INC-1", events, 0, [make_message("k1", "INC-1")], summary)
         loaded = store.load("INC-1")
         assert loaded == events
