@@ -26,6 +26,7 @@ from incidentkit.metrics import add_metrics_parser, run_metrics
 from incidentkit.oncall import add_oncall_parser, run_oncall
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy, load_policy
+from incidentkit.runbooks import add_runbooks_parser, run_runbooks
 from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
 from incidentkit.store import IncidentSummary
@@ -216,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_oncall_parser(sub)
     add_metrics_parser(sub)
+    add_runbooks_parser(sub)
     return parser
 
 
@@ -470,6 +472,8 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
         return 0 if all(c.ok for c in checks) else 1
     elif command == "metrics":
         return run_metrics(args, kit.store, out)
+    elif command == "runbooks":
+        return run_runbooks(args, kit, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [

@@ -44,7 +44,7 @@ from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
 from incidentkit.severity import SeverityPolicy
 
-__all__ = ["PhaseTargets", "Policy", "load_policy"]
+__all__ = ["PhaseTargets", "Policy", "RunbookSettings", "load_policy"]
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -74,6 +74,17 @@ class PhaseTargets:
         return {phase: getattr(self, phase.value) for phase in Phase}
 
 
+@attrs.frozen
+class RunbookSettings:
+    """The ``[runbooks]`` table: ``directory`` of runbook files loaded when a kit starts.
+
+    A relative directory in a policy file is relative to that file. ``None``
+    (the default): no runbooks are loaded at start (``kit.runbooks.load``).
+    """
+
+    directory: str | None = None
+
+
 def _unique_checklists(
     _: object, __: attrs.Attribute[Any], value: tuple[ChecklistTemplate, ...]
 ) -> None:
@@ -91,7 +102,8 @@ class Policy:
     closed before an incident resolves (``""`` disables the gate).
     ``zone`` is the time zone for channel names and human renderings;
     stored times are always UTC. ``oncall`` holds the schedules and the
-    escalation policies (TOML tables ``[oncall]`` and ``[escalation]``).
+    escalation policies (TOML tables ``[oncall]`` and ``[escalation]``);
+    ``runbooks`` the runbook directory loaded at start (``[runbooks]``).
     """
 
     severity: SeverityPolicy = attrs.field(factory=SeverityPolicy.default)
@@ -104,6 +116,7 @@ class Policy:
     channel_prefix: str = "#incident-"
     zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
     oncall: OnCallConfig = attrs.field(factory=OnCallConfig)
+    runbooks: RunbookSettings = attrs.field(factory=RunbookSettings)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:
@@ -134,7 +147,7 @@ class Policy:
             {k: data[k] for k in ("oncall", "escalation") if k in data}, source=source
         )
         policy = structure_input(converter(), {**merged, "oncall": {}}, cls, source=source)
-        return attrs.evolve(policy, oncall=oncall)
+        return attrs.evolve(policy, oncall=oncall, runbooks=_runbooks_relative(policy, source))
 
     @classmethod
     def from_toml(cls, text: str, *, source: str | None = None) -> Policy:
@@ -156,6 +169,14 @@ class Policy:
             if template.name == name:
                 return template
         raise NotFound("checklist", name, self.checklist_names)
+
+
+def _runbooks_relative(policy: Policy, source: str | None) -> RunbookSettings:
+    """``[runbooks] directory`` resolved against the policy file's folder when relative."""
+    directory = policy.runbooks.directory
+    if directory is None or source is None or Path(directory).is_absolute():
+        return policy.runbooks
+    return RunbookSettings(directory=str(Path(source).parent / directory))
 
 
 def _merge(base: Any, override: Any) -> Any:

@@ -8,6 +8,7 @@ order, and ``kit.runbooks`` (:class:`Runbooks`) attaches them to incidents
 escalation rules from ``tick()`` and reminds owners to review them.
 """
 
+from incidentkit.runbooks._cli import add_runbooks_parser, run_runbooks
 from incidentkit.runbooks._defaults import DEFAULT_RUNBOOKS, write_defaults
 from incidentkit.runbooks._match import RunbookIndex, scan
 from incidentkit.runbooks._model import (
@@ -67,9 +68,11 @@ __all__ = [
     "Runbooks",
     "RunbooksState",
     "Step",
+    "add_runbooks_parser",
     "ledger_id",
     "load_directory",
     "parse_runbook",
+    "run_runbooks",
     "scan",
     "write_defaults",
 ]

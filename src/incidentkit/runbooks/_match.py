@@ -34,9 +34,28 @@ def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     size = len(needle)
     if size == 0:
         return False
-    return any(
-        list(haystack[i : i + size]) == list(needle) for i in range(len(haystack) - size + 1)
-    )
+    if size == 1:
+        return needle[0] in haystack
+    target = list(needle)
+    return any(list(haystack[i : i + size]) == target for i in range(len(haystack) - size + 1))
+
+
+class _Text:
+    """An alert's words with the positions of each, for phrase lookups."""
+
+    def __init__(self, text: str) -> None:
+        self.words = _words(text)
+        self.positions: dict[str, list[int]] = {}
+        for position, word in enumerate(self.words):
+            self.positions.setdefault(word, []).append(position)
+
+    def has(self, needle: tuple[str, ...]) -> bool:
+        size = len(needle)
+        if size == 1:
+            return needle[0] in self.positions
+        return any(
+            tuple(self.words[p : p + size]) == needle for p in self.positions.get(needle[0], ())
+        )
 
 
 def _normal_url(url: str) -> str:
@@ -134,13 +153,13 @@ class RunbookIndex:
         for service in set(alert.all_services):
             for runbook in self._services.get(service, ()):
                 _collect(found, runbook.id, MatchRule.SERVICE, 1, f"service {service}")
-        words = _words(alert.searchable)
-        hits: dict[str, tuple[Runbook, set[str]]] = {}
-        for word in set(words):
+        text = _Text(alert.searchable)
+        hits: dict[str, set[str]] = {}
+        for word in text.positions:
             for runbook, keyword, needle in self._keywords.get(word, ()):
-                if _contains(words, needle):
-                    hits.setdefault(runbook.id, (runbook, set()))[1].add(keyword)
-        for rid, (_, keywords) in hits.items():
+                if text.has(needle):
+                    hits.setdefault(runbook.id, set()).add(keyword)
+        for rid, keywords in hits.items():
             reason = "symptoms " + ", ".join(repr(k) for k in sorted(keywords))
             _collect(found, rid, MatchRule.SYMPTOM, len(keywords), reason)
         return _finish(found)

@@ -97,6 +97,9 @@ class Runbooks:
         self._runbooks: dict[str, Runbook] = {}
         self._index = RunbookIndex(())
         self.warnings: tuple[RunbookProblem, ...] = ()
+        directory = engine.policy.runbooks.directory
+        if directory is not None:
+            self.load(directory)  # at start: a bad directory stops the kit, listing every problem
 
     # --- the library ---------------------------------------------------------
 

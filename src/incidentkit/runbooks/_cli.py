@@ -1,0 +1,171 @@
+"""The ``incidentkit runbooks …`` commands (wired into the main CLI by ``incidentkit.cli``).
+
+* ``runbooks init DIR [--force]`` — write the guide's six common runbooks;
+* ``runbooks check DIR [--json]`` — validate; every problem with file and line;
+* ``runbooks list DIR [--json]``, ``runbooks show DIR ID [--json]`` (with usage);
+* ``runbooks match DIR [--label k=v …] [--annotation k=v …] [--service S …] [--text T] [--json]``;
+* ``runbooks attach DIR INCIDENT_ID ID --by WHO [--json]``;
+* ``runbooks tick DIR [--at ISO] [--json]`` — send due evergreen review reminders once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any, TextIO
+
+from incidentkit._time import parse_datetime
+from incidentkit.errors import ValidationError
+from incidentkit.runbooks._defaults import write_defaults
+from incidentkit.runbooks._model import Alert, RunbookError
+from incidentkit.serialization import converter
+
+if TYPE_CHECKING:
+    from incidentkit.kit import IncidentKit
+
+__all__ = ["add_runbooks_parser", "run_runbooks"]
+
+
+def add_runbooks_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``runbooks`` command; the namespace carries ``runbooks_command``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "runbooks", help="runbooks: init, check, list, show, match, attach"
+    )
+    sub = parser.add_subparsers(dest="runbooks_command", required=True)
+    init = sub.add_parser("init", help="write the six common runbooks into DIR")
+    init.add_argument("dir")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    for name, text in (("check", "validate DIR"), ("list", "list the runbooks of DIR")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("dir")
+        command.add_argument("--json", action="store_true")
+    show = sub.add_parser("show", help="one runbook, its usage and related incidents")
+    show.add_argument("dir")
+    show.add_argument("runbook")
+    show.add_argument("--json", action="store_true")
+    match = sub.add_parser("match", help="the runbooks for an alert, strongest first")
+    match.add_argument("dir")
+    match.add_argument("--label", action="append", default=[], help="k=v (repeatable)")
+    match.add_argument("--annotation", action="append", default=[], help="k=v (repeatable)")
+    match.add_argument("--service", action="append", default=[], help="repeatable")
+    match.add_argument("--text", default="", help="alert text (summary, title)")
+    match.add_argument("--json", action="store_true")
+    attach = sub.add_parser("attach", help="attach a runbook to an incident")
+    attach.add_argument("dir")
+    attach.add_argument("incident_id")
+    attach.add_argument("runbook")
+    attach.add_argument("--by", required=True)
+    attach.add_argument("--json", action="store_true")
+    tick = sub.add_parser("tick", help="remind owners of due runbook reviews (once each)")
+    tick.add_argument("dir")
+    tick.add_argument("--at", help="ISO 8601 instant with an offset (default: now)")
+    tick.add_argument("--json", action="store_true")
+    return parser
+
+
+def _pairs(values: list[str], field: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(field, f"{value!r} is not k=v")
+        found[key.strip()] = rest.strip()
+    return found
+
+
+def run_runbooks(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int:
+    """Run ``incidentkit runbooks …``; 0 on success, 1 when ``check`` finds errors."""
+    command = args.runbooks_command
+    section = kit.runbooks
+    if command == "init":
+        written = write_defaults(args.dir, today=kit.engine.now().date(), overwrite=args.force)
+        for path in written:
+            print(path, file=out)
+        return 0
+    if command == "check":
+        try:
+            runbooks, warnings = section.check(args.dir)
+        except RunbookError as err:
+            problems = err.problems
+            if args.json:
+                rows = [converter().unstructure(p) for p in problems]
+                print(json.dumps({"ok": False, "problems": rows}, indent=2), file=out)
+            else:
+                for problem in problems:
+                    print(problem, file=out)
+            return 1
+        if args.json:
+            rows = [converter().unstructure(p) for p in warnings]
+            payload = {"ok": True, "runbooks": [r.id for r in runbooks], "problems": rows}
+            print(json.dumps(payload, indent=2), file=out)
+        else:
+            for warning in warnings:
+                print(warning, file=out)
+            print(f"{len(runbooks)} runbook(s) ok", file=out)
+        return 0
+    section.load(args.dir)
+    if command == "list":
+        rows = [{"id": r.id, "title": r.title, "source": r.source} for r in section.all]
+        if args.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False), file=out)
+        else:
+            for row in rows:
+                print(f"{row['id']:<28} {row['title']}", file=out)
+        return 0
+    if command == "show":
+        runbook = section.get(args.runbook)
+        usage = section.usage(runbook.id)
+        if args.json:
+            payload = {
+                "runbook": converter().unstructure(runbook),
+                "usage": converter().unstructure(usage),
+                "review": converter().unstructure(section.review_status(runbook.id)),
+            }
+            print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
+        else:
+            print(f"{runbook.id}: {runbook.title} ({runbook.source})", file=out)
+            for step in (*runbook.triage, *runbook.resolution):
+                print(f"  {step.key}: {step.text}", file=out)
+            print(
+                f"attached to {usage.attached} incident(s): {', '.join(usage.incidents)}", file=out
+            )
+        return 0
+    if command == "match":
+        alert = Alert(
+            labels=_pairs(args.label, "--label"),
+            annotations=_pairs(args.annotation, "--annotation"),
+            services=tuple(args.service),
+            text=args.text,
+        )
+        matches = section.match(alert)
+        if args.json:
+            print(json.dumps([converter().unstructure(m) for m in matches], indent=2), file=out)
+        else:
+            for found in matches:
+                print(
+                    f"{found.runbook:<28} {found.rule.name:<12} {'; '.join(found.reasons)}",
+                    file=out,
+                )
+        return 0
+    if command == "tick":
+        at = parse_datetime(args.at, "--at") if args.at else None
+        fired = [
+            {"runbook": r.event.runbook, "due_on": r.event.due_on.isoformat()}  # type: ignore[attr-defined]
+            for r in section.tick(at)
+        ]
+        if args.json:
+            print(json.dumps(fired), file=out)
+        else:
+            for row in fired:
+                print(f"{row['runbook']}: review due since {row['due_on']}", file=out)
+        return 0
+    state = section.attach(args.incident_id, args.runbook, by=args.by)
+    checklist = section.get(args.runbook).checklist_name
+    if args.json:
+        items = {k: v.state.value for k, v in state.checklists[checklist].items()}
+        print(
+            json.dumps({"incident_id": state.id, "checklist": checklist, "items": items}), file=out
+        )
+    else:
+        print(f"{state.id}: attached {args.runbook} as checklist {checklist}", file=out)
+    return 0
