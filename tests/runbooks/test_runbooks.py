@@ -365,6 +365,16 @@ def test_a_quick_mitigation_runs_dry_then_for_real(tmp_path: Path) -> None:
         kit.runbooks.mitigate(inc.id, "high-error-rate", 2, by="alice")  # no action named
 
 
+def test_a_repeated_quick_mitigation_with_its_key_runs_once(tmp_path: Path) -> None:
+    kit = make_kit()
+    kit.runbooks.load(write(tmp_path, "a.md", FRONT + BODY))
+    inc = kit.declare("Login API returning 500 errors", severity="SEV2", by="alice")
+    for _ in range(2):
+        kit.runbooks.mitigate(inc.id, "high-error-rate", 1, by="alice", idempotency_key="rb-1")
+    outcomes = [r.event for r in kit.timeline(inc.id) if r.event.tag == "mitigation_completed"]
+    assert [e.outcome for e in outcomes] == ["dry_run", "applied"]  # type: ignore[attr-defined]
+
+
 # 6. Escalation by timer ---------------------------------------------------------
 
 
@@ -445,6 +455,18 @@ def test_evergreen_once_across_replicas(tmp_path: Path) -> None:
         kit.runbooks.load(rbdir)
     at = datetime(2024, 3, 31, 9, tzinfo=UTC)
     assert sum(len(kit.runbooks.tick(at)) for kit in kits) == 1
+
+
+def test_a_never_reviewed_runbook_is_due_at_once_then_every_period(tmp_path: Path) -> None:
+    kit = make_kit()
+    text = (FRONT + BODY).replace("last_reviewed = 2024-01-01\n", "").replace("90d", "30d")
+    kit.runbooks.load(write(tmp_path, "a.md", text))
+    day = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    assert [r.event.due_on for r in kit.runbooks.tick(day)] == [date(2024, 5, 1)]  # type: ignore[attr-defined]
+    assert kit.runbooks.tick(day + timedelta(days=1)) == ()
+    assert kit.runbooks.tick(day + timedelta(days=29)) == ()
+    later = kit.runbooks.tick(day + timedelta(days=30))
+    assert [r.event.due_on for r in later] == [date(2024, 5, 31)]  # type: ignore[attr-defined]
 
 
 # The six defaults ----------------------------------------------------------------

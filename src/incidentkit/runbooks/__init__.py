@@ -26,7 +26,6 @@ from incidentkit.runbooks._model import (
 )
 from incidentkit.runbooks._parse import Checker, load_directory, parse_runbook
 from incidentkit.runbooks._section import (
-    DryRunFailed,
     ReviewStatus,
     Runbooks,
     RunbookUsage,
@@ -50,7 +49,6 @@ __all__ = [
     "AlertMatcher",
     "Attachment",
     "Checker",
-    "DryRunFailed",
     "EscalationRule",
     "MatchRule",
     "MitigationOption",

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import attrs
 
 from incidentkit.checklists import ItemState
 from incidentkit.engine import Engine
-from incidentkit.errors import ConcurrencyConflict, IncidentKitError, NotFound
-from incidentkit.events import Event, MitigationCompleted, RecordedEvent
+from incidentkit.errors import ConcurrencyConflict, NotFound
+from incidentkit.events import Event, RecordedEvent
 from incidentkit.incident import Incident, actor
 from incidentkit.lifecycle import Status
 from incidentkit.notify import IncidentRef, Notification, NotificationKind, Urgency
@@ -31,18 +31,7 @@ from incidentkit.store import OutboxMessage, StoredEvent, SummaryQuery
 from incidentkit.timeline import GENESIS_HASH, chain_hash
 from incidentkit.timers import SYSTEM_ACTOR
 
-__all__ = ["DryRunFailed", "ReviewStatus", "RunbookUsage", "Runbooks", "ledger_id"]
-
-
-class DryRunFailed(IncidentKitError):
-    """A runbook's quick mitigation was not run for real: its dry run did not succeed."""
-
-    def __init__(self, incident_id: str, action: str, outcome: str, detail: str) -> None:
-        self.incident_id = incident_id
-        self.action = action
-        self.outcome = outcome
-        self.detail = detail
-        super().__init__(f"{incident_id}: dry run of {action} ended {outcome}: {detail}")
+__all__ = ["ReviewStatus", "RunbookUsage", "Runbooks", "ledger_id"]
 
 
 @attrs.frozen
@@ -76,10 +65,6 @@ class RunbookUsage:
 def ledger_id(runbook: str) -> str:
     """The store stream of a runbook's evergreen ledger: ``runbook:<id>`` (not an incident)."""
     return f"runbook:{runbook}"
-
-
-def _add(day: date, every: timedelta, times: int) -> date:
-    return day + every * times
 
 
 class Runbooks:
@@ -210,10 +195,9 @@ class Runbooks:
         """Run Quick Mitigation ``option`` (number or title): a dry run, then for real.
 
         Both go through ``kit.mitigations.request`` inline, with the option's
-        typed parameters.
-
-        :raises DryRunFailed: when the dry run did not end ``dry_run``; nothing
-            runs for real then.
+        typed parameters: the dry run records on the timeline exactly what
+        would run, then the action runs and its outcome is recorded. With
+        ``idempotency_key``, a repeated call runs nothing again.
         """
         from incidentkit.errors import ValidationError
         from incidentkit.mitigation.capability import Mitigations
@@ -234,7 +218,7 @@ class Runbooks:
             )
         )
         params = dict(chosen.params)
-        dry = mitigations.request(
+        mitigations.request(
             incident_id,
             chosen.action,
             by=by,
@@ -243,14 +227,6 @@ class Runbooks:
             inline=True,
             idempotency_key=keys[0],
         )
-        outcome = self._last_outcome(dry, chosen.action)
-        if outcome is None or outcome.outcome != "dry_run":
-            raise DryRunFailed(
-                incident_id,
-                chosen.action,
-                outcome.outcome if outcome else "unknown",
-                outcome.detail if outcome else "no outcome recorded",
-            )
         return mitigations.request(
             incident_id,
             chosen.action,
@@ -259,13 +235,6 @@ class Runbooks:
             inline=True,
             idempotency_key=keys[1],
         )
-
-    def _last_outcome(self, state: Incident, action: str) -> MitigationCompleted | None:
-        for record in reversed(self._engine.timeline(state.id)):
-            event = record.event
-            if isinstance(event, MitigationCompleted) and event.action == action:
-                return event
-        return None
 
     # --- usage and related incidents -------------------------------------------
 
@@ -318,16 +287,15 @@ class Runbooks:
         dates = [d for d in (runbook.last_reviewed, *reviewed) if d is not None]
         last = max(dates) if dates else None
         reminded = tuple(e.due_on for e in events if isinstance(e, RunbookReviewDue))
-        if runbook.review_every is None:
+        every = runbook.review_every
+        if every is None or (last is None and not reminded):
             return ReviewStatus(runbook.id, last, None, reminded)
-        if last is None:
-            return ReviewStatus(runbook.id, None, None, reminded)
-        after = [d for d in reminded if d > last]
-        step = 1
-        due = _add(last, runbook.review_every, 1)
+        if last is not None:
+            due, after = last + every, [d for d in reminded if d > last]
+        else:  # never reviewed: the first reminder starts the cycle
+            due, after = reminded[0], list(reminded)
         while after and due <= max(after):
-            step += 1
-            due = _add(last, runbook.review_every, step)
+            due += every
         return ReviewStatus(runbook.id, last, due, reminded)
 
     def _append(
