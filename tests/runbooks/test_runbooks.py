@@ -425,15 +425,21 @@ def test_escalation_fires_once_across_replicas(tmp_path: Path) -> None:
 # 7. Evergreen -------------------------------------------------------------------
 
 
+def _reviews(report: ik.TickReport) -> list[object]:
+    return [r for r in report.fired if r.event.tag == "runbooks_review_due"]
+
+
 def test_evergreen_reminds_once_on_the_due_date(tmp_path: Path) -> None:
     capture = CapturingNotifier()
     kit = make_kit(capture)
     kit.runbooks.load(write(tmp_path, "a.md", FRONT + BODY))
     assert kit.runbooks.review_status("high-error-rate").next_due == date(2024, 3, 31)
-    assert kit.runbooks.tick(datetime(2024, 3, 30, 23, 59, tzinfo=UTC)) == ()
-    (record,) = kit.runbooks.tick(datetime(2024, 3, 31, tzinfo=UTC))
+    assert _reviews(kit.tick(datetime(2024, 3, 30, 23, 59, tzinfo=UTC))) == []
+    (record,) = _reviews(kit.tick(datetime(2024, 3, 31, tzinfo=UTC)))
     assert record.event.due_on == date(2024, 3, 31)  # type: ignore[attr-defined]
-    assert kit.runbooks.tick(datetime(2024, 4, 2, tzinfo=UTC)) == ()
+    assert record.incident_id == "runbook:high-error-rate"  # type: ignore[attr-defined]
+    assert _reviews(kit.tick(datetime(2024, 4, 2, tzinfo=UTC))) == []
+    assert kit.runbooks.tick(datetime(2024, 4, 3, tzinfo=UTC)) == ()
     kit.clock.set(datetime(2024, 4, 2, tzinfo=UTC))  # type: ignore[attr-defined]
     kit.deliver()
     reminders = [n for n in capture.delivered if n.kind is ik.NotificationKind.REMINDER]
@@ -467,6 +473,23 @@ def test_a_never_reviewed_runbook_is_due_at_once_then_every_period(tmp_path: Pat
     assert kit.runbooks.tick(day + timedelta(days=29)) == ()
     later = kit.runbooks.tick(day + timedelta(days=30))
     assert [r.event.due_on for r in later] == [date(2024, 5, 31)]  # type: ignore[attr-defined]
+
+
+def test_a_review_recorded_by_another_replica_is_seen_by_the_next_tick(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    kits = [
+        make_kit(store=ik.IncidentKit.open(url, autoload_plugins=False).store) for _ in range(2)
+    ]
+    rbdir = tmp_path / "rb"
+    rbdir.mkdir()
+    write(rbdir, "a.md", FRONT + BODY)
+    for kit in kits:
+        kit.runbooks.load(rbdir)
+    assert _reviews(kits[0].tick(datetime(2024, 3, 30, tzinfo=UTC))) == []  # due tomorrow
+    kits[1].runbooks.mark_reviewed("high-error-rate", by="alice", on=date(2024, 3, 30))
+    assert _reviews(kits[0].tick(datetime(2024, 3, 31, tzinfo=UTC))) == []
+    due = kits[0].runbooks.review_status("high-error-rate").next_due
+    assert due == date(2024, 6, 28)
 
 
 # The six defaults ----------------------------------------------------------------

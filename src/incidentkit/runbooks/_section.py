@@ -74,7 +74,8 @@ class Runbooks:
     ranks runbooks for an alert; :meth:`attach` turns a runbook's steps into
     an incident checklist; :meth:`mitigate` runs a Quick Mitigation option
     (dry run, then for real); :meth:`tick` sends evergreen review reminders.
-    Runbook escalation rules fire from the kit's own ``tick()``.
+    Runbook escalation rules and evergreen reminders both fire from the
+    kit's own ``tick()`` (this section registers :meth:`tick` as an engine sweep).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -82,6 +83,10 @@ class Runbooks:
         self._runbooks: dict[str, Runbook] = {}
         self._index = RunbookIndex(())
         self.warnings: tuple[RunbookProblem, ...] = ()
+        # runbook id -> a date before which its review is surely not due: another
+        # replica's reminder or review only moves the due date later.
+        self._not_before: dict[str, date] = {}
+        engine.sweeps["runbooks"] = self.tick  # evergreen reminders run with the kit's tick()
         directory = engine.policy.runbooks.directory
         if directory is not None:
             self.load(directory)  # at start: a bad directory stops the kit, listing every problem
@@ -119,6 +124,7 @@ class Runbooks:
             by_id[runbook.id] = runbook
         self._runbooks = dict(sorted(by_id.items()))
         self._index = RunbookIndex(self._runbooks.values())
+        self._not_before = {}
         self.warnings = ()
 
     @property
@@ -375,11 +381,16 @@ class Runbooks:
         for runbook in self._runbooks.values():
             if runbook.review_every is None:
                 continue
+            skip_until = self._not_before.get(runbook.id)
+            if skip_until is not None and today < skip_until:
+                continue  # no store read on most ticks
             events, _, _ = self._ledger(runbook.id)
             status = self._status(runbook, events)
             due = status.next_due
             if due is None and status.last_reviewed is None:
                 due = today  # never reviewed: due now
+            if due is not None and due > today:
+                self._not_before[runbook.id] = due
             if due is None or due > today:
                 continue
             assert runbook.review_every is not None
@@ -391,6 +402,7 @@ class Runbooks:
             record = self._append(runbook, event, now, outbox=True)
             if record is not None:
                 fired.append(record)
+            self._not_before.pop(runbook.id, None)
         return tuple(fired)
 
     def mark_reviewed(self, runbook_id: str, *, by: str, on: date | None = None) -> ReviewStatus:

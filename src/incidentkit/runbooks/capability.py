@@ -88,6 +88,10 @@ class RunbookReviewDue(Event):
     due_on: date
     owner: str | None = None
 
+    def describe(self) -> str:
+        owner = f" (owner: {self.owner})" if self.owner else ""
+        return f"Runbook {self.runbook}: review due since {self.due_on.isoformat()}{owner}"
+
 
 @attrs.frozen(kw_only=True)
 class RunbookReviewed(Event):
