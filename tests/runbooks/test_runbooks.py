@@ -25,6 +25,7 @@ from incidentkit.runbooks import (
 )
 from incidentkit.serialization import converter, event_from_json, event_to_json
 from incidentkit.testing import CapturingNotifier
+from incidentkit.timeline import render_review
 
 T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
 
@@ -327,6 +328,8 @@ def test_attaching_turns_steps_into_a_checklist_idempotently(tmp_path: Path) -> 
         {"triage-1": 1},
     )
     assert kit.runbooks.related("high-error-rate") == (inc.id,)
+    review = render_review(kit.timeline(inc.id))
+    assert any("<https://runbooks.example.com/high-error-rate>" in line for line in review)
     record = kit.timeline(inc.id)[-3]
     assert event_from_json(event_to_json(record.event)) == record.event
     assert kit.verify(inc.id).ok
@@ -520,3 +523,49 @@ def test_the_six_defaults_load_and_match_the_alerts_they_name(tmp_path: Path) ->
             assert kit.runbooks.match(Alert(labels=dict(matcher.labels)))[0].runbook == rb.id
     with pytest.raises(ik.ValidationError):
         write_defaults(tmp_path, today=date(2024, 1, 1))
+
+
+_FILE = """+++
+id = "{rid}"
+services = ["{service}"]
+symptoms = ["{word}"]
+alerts = [{{alertname = "{alert}"}}]
++++
+## Triage Steps
+1. Look at {service}
+"""
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["api", "db", "web"]),
+            st.sampled_from(["slow", "error", "timeout"]),
+            st.sampled_from(["HighErrorRate", "HighLatency"]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.permutations(range(6)),
+)
+def test_matching_does_not_depend_on_file_names_or_order(
+    specs: list[tuple[str, str, str]], names: list[int]
+) -> None:
+    import tempfile
+
+    kit = make_kit()
+    results = []
+    for order in (list(range(len(specs))), [n for n in names if n < len(specs)]):
+        with tempfile.TemporaryDirectory() as folder:
+            for position, index in enumerate(order):
+                service, word, alert = specs[index]
+                text = _FILE.format(rid=f"rb-{index}", service=service, word=word, alert=alert)
+                (Path(folder) / f"{position:02d}-{index}.md").write_text(text, encoding="utf-8")
+            kit.runbooks.load(folder)
+        alerts = [
+            Alert(labels={"alertname": "HighErrorRate", "service": "db"}, text="slow"),
+            Alert(labels={"alertname": "HighLatency"}, services=("web",), text="timeout error"),
+        ]
+        results.append([kit.runbooks.match(alert) for alert in alerts])
+    assert results[0] == results[1]

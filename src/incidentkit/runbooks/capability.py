@@ -49,7 +49,11 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class RunbookAttached(Event):
-    """A runbook was attached; ``checklist`` holds its steps, ``reasons`` why it matched."""
+    """A runbook was attached; ``checklist`` holds its steps, ``reasons`` why it matched.
+
+    ``link`` is the runbook's ``url`` (else its file), so the review's
+    timeline links the runbook that was followed.
+    """
 
     tag: ClassVar[str] = "runbooks_attached"
     runbook: str
@@ -57,10 +61,12 @@ class RunbookAttached(Event):
     checklist: ChecklistTemplate
     escalation: tuple[EscalationRule, ...] = ()
     reasons: tuple[str, ...] = ()
+    link: str = ""
 
     def describe(self) -> str:
         why = f" ({'; '.join(self.reasons)})" if self.reasons else ""
-        return f"Runbook attached — {self.title}{why}"
+        link = f" <{self.link}>" if self.link else ""
+        return f"Runbook attached — {self.title}{link}{why}"
 
 
 @attrs.frozen(kw_only=True)
@@ -160,6 +166,7 @@ def decide_attach(
             checklist=template,
             escalation=runbook.escalation,
             reasons=tuple(reasons),
+            link=runbook.url or runbook.source,
         )
     ]
 
