@@ -63,7 +63,7 @@ from incidentkit.lifecycle import (
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
 from incidentkit.severity import Severity
-from incidentkit.timers import escalation_events
+from incidentkit.timers import escalation_events, missed_targets
 
 __all__ = [
     "Incident",
@@ -682,13 +682,19 @@ def can_resolve(state: Incident, policy: Policy) -> tuple[str, ...]:
 def decide_resolve(
     state: Incident,
     policy: Policy,
+    now: datetime,
     *,
     by: str,
     summary: object = "",
     force: bool = False,
     reason: object = "",
 ) -> list[Event]:
-    """Resolve when the criteria hold, or with ``force`` and a reason that is recorded."""
+    """Resolve when the criteria hold, or with ``force`` and a reason that is recorded.
+
+    The targets missed by ``now`` that no tick recorded yet come first, in the
+    same append (:func:`~incidentkit.timers.missed_targets`): ticks skip a
+    resolved incident, so the timeline does not depend on when they ran.
+    """
     _require_open(state, "resolve")
     why = _text(reason, "reason", allow_empty=True)
     text = _text(summary, "summary", allow_empty=True)
@@ -708,13 +714,14 @@ def decide_resolve(
     if force and not why:
         raise ValidationError("reason", "a forced resolution needs a reason")
     return [
+        *missed_targets(state, policy, now),
         Resolved(
             by=by,
             summary=text,
             forced=bool(force and open_items),
             force_reason=why if force and open_items else "",
             open_items=open_items if force else (),
-        )
+        ),
     ]
 
 

@@ -120,6 +120,7 @@ class IncidentKit:
         plugin_manager: PluginManager | None = None,
         autoload_plugins: bool | None = None,
         strict_plugins: bool = False,
+        plugin_settings: Mapping[str, Mapping[str, object]] | None = None,
         id_factory: Callable[[datetime], str] | None = None,
         retries: int = 25,
         cache_size: int = 1024,
@@ -127,9 +128,13 @@ class IncidentKit:
     ) -> None:
         if plugin_manager is None:
             plugin_manager = PluginManager(
-                plugins, autoload=autoload_plugins, strict=strict_plugins
+                plugins, autoload=autoload_plugins, strict=strict_plugins, settings=plugin_settings
             )
         else:
+            if plugin_settings is not None:
+                raise ValidationError(
+                    "plugin_settings", "give settings to the PluginManager you pass in"
+                )
             for plugin in plugins:
                 plugin_manager.register(plugin)
         self.plugins = plugin_manager
@@ -173,13 +178,18 @@ class IncidentKit:
         plugins: Sequence[object] = (),
         autoload_plugins: bool | None = None,
         strict_plugins: bool = False,
+        plugin_settings: Mapping[str, Mapping[str, object]] | None = None,
         **kwargs: Any,
     ) -> IncidentKit:
         """Open a kit on the store at ``url`` (``memory://``, ``sqlite:///x.db``, ``postgresql://…``).
 
         ``url`` defaults to ``$INCIDENTKIT_DB``, then ``sqlite:///incidents.db``.
+        ``plugin_settings`` maps a plugin's name to its settings (delivered
+        through ``incidentkit_configure`` before the store is opened).
         """
-        manager = PluginManager(plugins, autoload=autoload_plugins, strict=strict_plugins)
+        manager = PluginManager(
+            plugins, autoload=autoload_plugins, strict=strict_plugins, settings=plugin_settings
+        )
         target = url or os.environ.get(DB_ENV) or "sqlite:///incidents.db"
         store = manager.open_store(target)
         return cls(
@@ -593,15 +603,16 @@ class IncidentKit:
         """Resolve; refused with :class:`GuardFailed` while required criteria are open.
 
         ``force=True`` with a ``reason`` overrides the open criteria; both are
-        recorded on the timeline.
+        recorded on the timeline. Targets missed since the last tick are
+        recorded in the same append, before the resolution.
         """
         return self._run(
             idempotency_key,
             incident_id,
             "resolve",
             by,
-            lambda s, _: decide_resolve(
-                s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
+            lambda s, now: decide_resolve(
+                s, self.policy, now, by=actor(by), summary=summary, force=force, reason=reason
             ),
         )
 

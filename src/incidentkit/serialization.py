@@ -7,7 +7,8 @@ choices to a converter you own. The choices:
   carry an offset, a naive value is refused;
 * timedeltas: a number of seconds on output; on input a number of seconds, an
   ISO 8601 duration (``PT5M``) or a short form (``5m``, ``1h30m``, ``90s``, ``2d``);
-* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``; ``datetime.date``: ``"YYYY-MM-DD"``;
+* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``; ``datetime.date``: ``"YYYY-MM-DD"``
+  (or a TOML date; a datetime is not a date);
 * ``decimal.Decimal`` (money): a string, so no digit is lost; on input a string
   or an integer;
 * ``zoneinfo.ZoneInfo``: its IANA key; any other ``tzinfo`` field takes an IANA
@@ -196,6 +197,8 @@ def _structure_tzinfo(value: object, cls: type[Any]) -> tzinfo:
 def _structure_date(value: object, _: type[Any]) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
+    if isinstance(value, datetime):
+        raise ValueError(f"expected a date, got a date and time ({value.isoformat()})")
     if isinstance(value, str):
         try:
             return date.fromisoformat(value.strip())
@@ -397,6 +400,13 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(time, _structure_time)
     converter.register_unstructure_hook(date, date.isoformat)
     converter.register_structure_hook(date, _structure_date)
+
+    def structure_dates(value: object, _: type[Any]) -> frozenset[date]:
+        if not isinstance(value, list | tuple | set | frozenset):
+            raise ValueError(f"expected a list of dates, got {value!r}")
+        return frozenset(converter.structure(list(value), tuple[date, ...]))
+
+    converter.register_structure_hook_func(lambda t: t == frozenset[date], structure_dates)
     converter.register_unstructure_hook(Decimal, str)
     converter.register_structure_hook(Decimal, _structure_decimal)
     converter.register_unstructure_hook(ZoneInfo, lambda v: v.key)

@@ -426,6 +426,20 @@ def test_settings_for_a_plugin_without_the_configure_hook_are_refused() -> None:
     assert "incidentkit_configure" in caught.value.reason
 
 
+def test_the_kit_takes_plugin_settings_by_name(entry_points: dict[str, object]) -> None:
+    installed = Configurable()
+    entry_points["chat"] = installed
+    ik.IncidentKit(plugin_settings={"chat": {"token": "xoxb-2"}})
+    assert installed.settings == {"token": "xoxb-2"}
+    again = Configurable()
+    entry_points["chat"] = again
+    kit = ik.IncidentKit.open("memory://", plugin_settings={"chat": {"token": "xoxb-3"}})
+    assert again.settings == {"token": "xoxb-3"}
+    with pytest.raises(ik.ValidationError) as caught:
+        ik.IncidentKit(plugin_manager=kit.plugins, plugin_settings={"chat": {}})
+    assert caught.value.field == "plugin_settings"
+
+
 def test_a_plugin_refusing_its_settings_names_itself() -> None:
     class Picky:
         name = "picky"
