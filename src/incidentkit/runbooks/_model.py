@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from incidentkit.errors import IncidentKitError
+from incidentkit.errors import RunbookError
 from incidentkit.severity import Severity
 
 __all__ = [
@@ -214,15 +214,3 @@ class RunbookProblem:
     def __str__(self) -> str:
         kind = "warning" if self.warning else "error"
         return f"{self.file}:{self.line}: {kind}: {self.field}: {self.reason}"
-
-
-class RunbookError(IncidentKitError, ValueError):
-    """A runbook directory was refused: ``problems`` lists every error, with file and line.
-
-    Nothing of the directory is loaded when this is raised.
-    """
-
-    def __init__(self, problems: tuple[RunbookProblem, ...]) -> None:
-        self.problems = problems
-        lines = "; ".join(str(p) for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in the runbooks: {lines}")
