@@ -66,10 +66,13 @@ from incidentkit.severity import Severity
 from incidentkit.timers import escalation_events, missed_targets
 
 __all__ = [
+    "KIT_ONLY_EVENTS",
     "Incident",
     "ItemStatus",
     "apply",
     "channel_name",
+    "command_of",
+    "decide_from_event",
     "fold",
     "register_fold",
     "slugify",
@@ -378,10 +381,13 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
                 resolution_summary=event.summary,
             )
         case Reopened():
+            # Back to open: no resolution (or closure) stands any more.
             return attrs.evolve(
                 state,
                 status=Status.INVESTIGATING,
                 resolved_at=None,
+                closed_at=None,
+                resolution_summary="",
                 reopen_count=state.reopen_count + 1,
             )
         case Closed():
@@ -789,3 +795,119 @@ def ensure_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         if not isinstance(key, str):
             raise ValidationError("params", f"keys must be strings, got {key!r}")
     return dict(params)
+
+
+# --- events handed in from outside (``IncidentKit.record``) -------------------------
+
+KIT_ONLY_EVENTS: Mapping[str, str] = {
+    EscalationFired.tag: "a timer: tick() fires it",
+    ReminderFired.tag: "a timer: tick() fires it",
+    TargetMissed.tag: "a timer: tick() records it",
+    NotificationFailed.tag: "a delivery outcome: deliver() records it",
+    ChannelOpened.tag: "a delivery outcome: the channel plugin's answer",
+}
+"""Event tags no public write path accepts, with who writes them instead."""
+
+_COMMANDS: Mapping[type[Event], str] = {
+    Acknowledged: "acknowledge",
+    SeverityChanged: "set_severity",
+    RoleAssigned: "assign_role",
+    RoleHandedOver: "assign_role",
+    RoleReleased: "release_role",
+    StatusChanged: "set_status",
+    PhaseEntered: "enter_phase",
+    NoteAdded: "add_note",
+    HypothesisRecorded: "record_hypothesis",
+    UpdatePosted: "post_update",
+    Resolved: "resolve",
+    Reopened: "reopen",
+    Closed: "close",
+}
+_CHECKLIST_COMMANDS: Mapping[ItemState, str] = {
+    ItemState.DONE: "check",
+    ItemState.SKIPPED: "skip",
+    ItemState.NOT_APPLICABLE: "not_applicable",
+}
+
+
+def command_of(event: Event) -> str | None:
+    """The name of the core command that writes ``event`` (what authorization sees).
+
+    ``None`` for events no core command writes: the declaration, the
+    :data:`KIT_ONLY_EVENTS` and every capability's events (a capability says
+    how its own are recorded, see ``Capability.recordable``).
+    """
+    if isinstance(event, ChecklistItemChanged):
+        return _CHECKLIST_COMMANDS.get(event.state, "check")
+    return _COMMANDS.get(type(event))
+
+
+def decide_from_event(state: Incident, policy: Policy, now: datetime, event: Event) -> list[Event]:
+    """What the core command that normally writes ``event`` decides on ``state`` at
+    ``now``, given the event's own arguments (its guards raise as they do for the command).
+
+    A caller that hands in a built event compares the result's event of the
+    same kind with it: only an event the command itself would record may be
+    appended. The rest is what the command records with it (a severity
+    raise's escalation steps, the targets missed before a resolution).
+
+    :raises ValueError: for an event kind no command writes (see :func:`command_of`).
+    """
+    by = event.by
+    match event:
+        case Acknowledged():
+            return decide_acknowledge(state, by=by)
+        case SeverityChanged():
+            return decide_set_severity(
+                state, policy, now, severity=event.new, reason=event.reason, by=by
+            )
+        case RoleAssigned():
+            return decide_assign_role(state, policy, role=event.role, person=event.person, by=by)
+        case RoleHandedOver():
+            return decide_assign_role(state, policy, role=event.role, person=event.to_person, by=by)
+        case RoleReleased():
+            return decide_release_role(state, policy, role=event.role, by=by)
+        case StatusChanged():
+            return decide_set_status(state, status=event.new, by=by, reason=event.reason)
+        case PhaseEntered():
+            return decide_enter_phase(state, phase=event.phase, by=by)
+        case NoteAdded():
+            return decide_note(state, text=event.text, by=by)
+        case HypothesisRecorded():
+            return decide_hypothesis(
+                state,
+                hypothesis=event.hypothesis,
+                test=event.test,
+                result=event.result,
+                conclusion=event.conclusion,
+                by=by,
+            )
+        case ChecklistItemChanged():
+            return decide_checklist(
+                state,
+                checklist=event.checklist,
+                item=event.item,
+                new_state=event.state,
+                by=by,
+                # ``check`` records no reason; ``skip`` and ``not_applicable`` take one
+                reason="" if event.state is ItemState.DONE else event.reason,
+            )
+        case UpdatePosted():
+            return decide_post_update(
+                state, status=event.status, message=event.message, by=by, audience=event.audience
+            )
+        case Resolved():
+            return decide_resolve(
+                state,
+                policy,
+                now,
+                by=by,
+                summary=event.summary,
+                force=event.forced,
+                reason=event.force_reason,
+            )
+        case Reopened():
+            return decide_reopen(state, by=by, reason=event.reason)
+        case Closed():
+            return decide_close(state, by=by, reason=event.reason)
+    raise ValueError(f"no command writes {event.tag!r} events")

@@ -30,13 +30,12 @@ from incidentkit.engine import Capability, Decide, Engine, TickReport, run_forev
 from incidentkit.errors import NotFound, ValidationError
 from incidentkit.events import (
     Conclusion,
-    Declared,
     Event,
     PublicStatus,
     RecordedEvent,
     Source,
-    event_types,
 )
+from incidentkit.ids import check_incident_id
 from incidentkit.incident import (
     Incident,
     actor,
@@ -279,7 +278,7 @@ class IncidentKit:
 
     def verify(self, incident_id: str) -> ChainCheck:
         """Check the incident's hash chain; the result names the first broken version."""
-        rows = self.store.load(incident_id)
+        rows = self.store.load(check_incident_id(incident_id))
         if not rows:
             raise NotFound("incident", incident_id)
         return verify_chain(
@@ -353,9 +352,9 @@ class IncidentKit:
                 reasons=reasons,
             )
 
-        new_id = incident_id if incident_id is not None else self._id_factory(self.engine.now())
-        if not isinstance(new_id, str) or not new_id.strip() or len(new_id) > 64:
-            raise ValidationError("incident_id", "must be 1 to 64 characters of text")
+        new_id = check_incident_id(
+            incident_id if incident_id is not None else self._id_factory(self.engine.now())
+        )
         return self.engine.create(new_id, by, decide, idempotency_key=idempotency_key).state
 
     def acknowledge(
@@ -749,20 +748,27 @@ class IncidentKit:
         by: str,
         idempotency_key: str | None = None,
     ) -> Incident:
-        """Append already-built events (for importers and extensions). Use with care."""
-        batch = list(events)
-        for index, event in enumerate(batch):
-            if not isinstance(event, Event) or event_types().get(event.tag) is not type(event):
-                raise ValidationError(f"events[{index}]", f"not a timeline event: {event!r}")
-            if isinstance(event, Declared):
-                raise ValidationError(
-                    f"events[{index}]", "'declared' may only be the first event; use declare()"
-                )
-        return self._run(idempotency_key, incident_id, "record", by, lambda s, _: batch)
+        """Append already-built events, each exactly as its own command would record it.
+
+        Every event passes through the rules of the command that normally
+        writes it, in order, on the state the events before it produce: the
+        authorization under that command's name (``assign_role``,
+        ``resolve`` …, so the commander rule and ``incidentkit_authorize``
+        apply), then that command's pure handler, whose result must equal the
+        event. Events are written in the caller's name (each ``event.by`` is
+        ``by``). A severity change is followed by its escalation steps, as with
+        :meth:`set_severity`. The declaration is refused, and so are the
+        events only the kit writes (timer firings, delivery outcomes, a
+        capability's events that no command records) with
+        :class:`~incidentkit.errors.ReservedEvent`. Any refusal appends nothing
+        of the batch. There is no path that appends around these rules; see
+        :meth:`Engine.record <incidentkit.engine.Engine.record>`.
+        """
+        return self.engine.record(incident_id, events, by, idempotency_key=idempotency_key).state
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""
-        found = self.store.summary(incident_id)
+        found = self.store.summary(check_incident_id(incident_id))
         if found is None:
             raise NotFound("incident", incident_id)
         return found

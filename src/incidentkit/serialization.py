@@ -11,6 +11,8 @@ choices to a converter you own. The choices:
   (or a TOML date; a datetime is not a date);
 * ``decimal.Decimal`` (money): a string, so no digit is lost; on input a string
   or an integer;
+* ``bytes``: base64 text (RFC 4648, padded); on input only such text, checked
+  strictly;
 * ``zoneinfo.ZoneInfo``: its IANA key; any other ``tzinfo`` field takes an IANA
   key or a fixed offset (``"+05:30"``, what a ``datetime.timezone`` becomes);
 * strings, booleans, integers and floats: taken as they are, never coerced
@@ -37,6 +39,8 @@ key paths such as ``$.severity.levels[2].response_target``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections.abc
 import json
 import re
@@ -205,6 +209,19 @@ def _structure_date(value: object, _: type[Any]) -> date:
         except ValueError:
             pass
     raise ValueError(f"not a date: {value!r} (use 'YYYY-MM-DD')")
+
+
+def _unstructure_bytes(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _structure_bytes(value: object, _: type[Any]) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError(f"expected base64 text, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error):
+        raise ValueError("not base64 text (RFC 4648, padded)") from None
 
 
 def _structure_decimal(value: object, _: type[Any]) -> Decimal:
@@ -400,6 +417,8 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(time, _structure_time)
     converter.register_unstructure_hook(date, date.isoformat)
     converter.register_structure_hook(date, _structure_date)
+    converter.register_unstructure_hook(bytes, _unstructure_bytes)
+    converter.register_structure_hook(bytes, _structure_bytes)
 
     def structure_dates(value: object, _: type[Any]) -> frozenset[date]:
         if not isinstance(value, list | tuple | set | frozenset):

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 import incidentkit
 from incidentkit.business_days import BusinessDays
-from incidentkit.engine.capability import Capability, TimerSource
+from incidentkit.engine.capability import Capability, RecordRule, TimerSource
 from incidentkit.errors import IncidentKitError, ValidationError
 from incidentkit.events import EVENT_TYPES, Event, NoteAdded, RecordedEvent
 from incidentkit.lifecycle import PhaseTargets
@@ -113,6 +113,7 @@ NOT_SERIALIZABLE: dict[type, str] = {
     NotifierSpec: "holds the deliver callable",
     RecordedCall: "a test double holding the action's params object of any type",
     Capability: "holds event classes, fold, route and planner callables",
+    RecordRule: "holds the command's decide callable",
     TimerSource: "holds the due/next_due callables",
 }
 
@@ -143,6 +144,7 @@ JSON_VALUES = st.recursive(
 BASE: dict[Any, st.SearchStrategy[Any]] = {
     str: TEXT,
     bool: st.booleans(),
+    bytes: st.binary(max_size=12),
     int: st.integers(min_value=0, max_value=10**6),
     float: st.floats(allow_nan=False, allow_infinity=False, width=64),
     datetime: AWARE,

@@ -440,7 +440,7 @@ def test_evergreen_reminds_once_on_the_due_date(tmp_path: Path) -> None:
     assert _reviews(kit.tick(datetime(2024, 3, 30, 23, 59, tzinfo=UTC))) == []
     (record,) = _reviews(kit.tick(datetime(2024, 3, 31, tzinfo=UTC)))
     assert record.event.due_on == date(2024, 3, 31)  # type: ignore[attr-defined]
-    assert record.incident_id == "runbook:high-error-rate"  # type: ignore[attr-defined]
+    assert record.incident_id == "runbook.high-error-rate"  # type: ignore[attr-defined]
     assert _reviews(kit.tick(datetime(2024, 4, 2, tzinfo=UTC))) == []
     assert kit.runbooks.tick(datetime(2024, 4, 3, tzinfo=UTC)) == ()
     kit.clock.set(datetime(2024, 4, 2, tzinfo=UTC))  # type: ignore[attr-defined]
@@ -493,6 +493,30 @@ def test_a_review_recorded_by_another_replica_is_seen_by_the_next_tick(tmp_path:
     assert _reviews(kits[0].tick(datetime(2024, 3, 31, tzinfo=UTC))) == []
     due = kits[0].runbooks.review_status("high-error-rate").next_due
     assert due == date(2024, 6, 28)
+
+
+def test_an_incident_named_like_a_ledger_is_not_written_to(tmp_path: Path) -> None:
+    kit = make_kit()
+    kit.runbooks.load(write(tmp_path, "a.md", FRONT + BODY))
+    kit.declare("x", severity="SEV4", by="alice", incident_id="runbook.high-error-rate")
+    before = kit.store.load("runbook.high-error-rate")
+    report = kit.tick(datetime(2024, 4, 1, tzinfo=UTC))
+    assert "runbooks" in report.failures and _reviews(report) == []
+    assert kit.store.load("runbook.high-error-rate") == before
+
+
+def test_record_accepts_an_attachment_under_the_attach_rules(tmp_path: Path) -> None:
+    from incidentkit.runbooks import RunbookAttached
+    from incidentkit.runbooks.capability import checklist_of
+
+    kit = make_kit()
+    (rb,) = kit.runbooks.load(write(tmp_path, "a.md", FRONT + BODY))
+    inc = kit.declare("Login API returning 500 errors", severity="SEV2", by="alice")
+    event = RunbookAttached(by="alice", runbook=rb.id, title=rb.title, checklist=checklist_of(rb))
+    state = kit.record(inc.id, [event], by="alice")
+    assert "runbook-high-error-rate" in state.checklists
+    with pytest.raises(ik.ValidationError):
+        kit.record(inc.id, [event], by="alice")  # already attached
 
 
 # The six defaults ----------------------------------------------------------------

@@ -16,7 +16,12 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
 * ``section``: a factory that builds the capability's facade section from
   the engine; it is reachable as ``kit.<name>``;
 * ``commander_actions``: actions that only the incident commander may run
-  once one is assigned.
+  once one is assigned;
+* ``recordable``: for each of its events that a command of a person writes,
+  a :class:`RecordRule` naming that command and deciding it again from the
+  event, so ``kit.record()`` can accept the event under the same rules. Its
+  events without a rule (timer firings, outcomes) are refused there with
+  :class:`~incidentkit.errors.ReservedEvent`.
 
 The built-in on-call timers (:data:`incidentkit.oncall.capability.ONCALL`) and
 mitigations (:data:`incidentkit.mitigation.capability.MITIGATION`) are
@@ -42,7 +47,7 @@ from incidentkit.store import OutboxMessage
 if TYPE_CHECKING:
     from incidentkit.engine._engine import Engine
 
-__all__ = ["Capability", "Planner", "Route", "TimerSource"]
+__all__ = ["Capability", "Planner", "RecordRule", "Route", "TimerSource"]
 
 Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
 """``(policy, state after the event, the event) -> notifications``; pure."""
@@ -70,6 +75,21 @@ class TimerSource:
     memo_key: Callable[[Incident], Hashable] | None = None
 
 
+@attrs.frozen
+class RecordRule:
+    """How ``record()`` checks a built event of a capability: as the command that writes it.
+
+    ``action`` is that command's name as authorization sees it (the
+    incident-commander rule and ``incidentkit_authorize``); ``decide`` is the
+    command's handler, called as ``decide(engine, state, event, now)`` with
+    the event's own arguments. It raises as the command does, or returns what
+    the command would record, whose first event must equal the one handed in.
+    """
+
+    action: str
+    decide: Callable[[Engine, Incident, Event, datetime], Sequence[Event]]
+
+
 def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     from incidentkit.errors import ValidationError
 
@@ -92,3 +112,4 @@ class Capability:
     outbox: tuple[Planner, ...] = ()
     section: Callable[[Engine], object] | None = None
     commander_actions: frozenset[str] = frozenset()
+    recordable: Mapping[type[Event], RecordRule] = attrs.field(factory=dict)

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import pluggy
 
+from incidentkit._redact import mask_url, redact_error, url_secrets
 from incidentkit.errors import IncidentKitError, PluginError, ValidationError
 from incidentkit.mitigation import MitigationAction
 from incidentkit.notify import NotifierSpec
@@ -514,10 +515,21 @@ class PluginManager:
     def open_store(self, url: str) -> Store:
         """Ask the store hook for ``url``; refuse unknown schemes listing the known ones."""
         if not isinstance(url, str) or "://" not in url:
+            shown = mask_url(url) if isinstance(url, str) else type(url).__name__
             raise ValidationError(
-                "url", f"{url!r} is not a store URL (e.g. sqlite:///incidents.db)"
+                "url", f"{shown!r} is not a store URL (e.g. sqlite:///incidents.db)"
             )
-        result: object = self._call("incidentkit_store", url=url)
+        secrets = url_secrets(url)
+        failure: BaseException | None = None
+        try:
+            result: object = self._call("incidentkit_store", url=url)
+        except IncidentKitError as err:
+            if not secrets:
+                raise
+            # a plugin's message may quote the URL: scrub its password first
+            failure = redact_error(err, secrets, cause=err.__cause__)
+        if failure is not None:
+            raise failure
         if result is None:
             known = self.known_schemes()
             raise ValidationError(

@@ -34,7 +34,7 @@ from incidentkit.severity import Severity
 
 __all__ = ["Checker", "load_directory", "parse_runbook"]
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,55}$")  # "runbook.<id>" fits a store id
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+(.+?)\s*$")
@@ -272,7 +272,9 @@ def _front(
     if rid is None:
         out.error(first - 1, "id", "the front matter has no 'id'")
     elif not isinstance(rid, str) or not _ID.match(rid):
-        out.error(at("id"), "id", f"{rid!r} is not an id (lowercase letters, digits and '-')")
+        out.error(
+            at("id"), "id", f"{rid!r} is not an id (1 to 56 lowercase letters, digits and '-')"
+        )
     else:
         fields["id"] = rid
     title = data.get("title")

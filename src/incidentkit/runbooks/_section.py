@@ -11,7 +11,7 @@ import attrs
 
 from incidentkit.checklists import ItemState
 from incidentkit.engine import Engine
-from incidentkit.errors import ConcurrencyConflict, NotFound
+from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError
 from incidentkit.events import Event, RecordedEvent
 from incidentkit.incident import Incident, actor
 from incidentkit.lifecycle import Status
@@ -63,8 +63,8 @@ class RunbookUsage:
 
 
 def ledger_id(runbook: str) -> str:
-    """The store stream of a runbook's evergreen ledger: ``runbook:<id>`` (not an incident)."""
-    return f"runbook:{runbook}"
+    """The store stream of a runbook's evergreen ledger: ``runbook.<id>`` (not an incident)."""
+    return f"runbook.{runbook}"
 
 
 class Runbooks:
@@ -278,6 +278,11 @@ class Runbooks:
     def _ledger(self, runbook_id: str) -> tuple[list[Event], int, str]:
         rows = self._engine.store.load(ledger_id(runbook_id))
         events = [self._engine.decode(row).event for row in rows]
+        if events and not isinstance(events[0], RunbookReviewDue | RunbookReviewed):
+            raise StoreError(
+                f"{ledger_id(runbook_id)} is an incident's timeline, not the review ledger "
+                f"of runbook {runbook_id!r}; rename the incident or the runbook"
+            )
         version = rows[-1].version if rows else 0
         head = rows[-1].hash if rows else GENESIS_HASH
         return events, version, head
@@ -369,7 +374,7 @@ class Runbooks:
     def tick(self, at: datetime | None = None) -> tuple[RecordedEvent, ...]:
         """Evergreen: remind each owner whose runbook's review is due, once per due date.
 
-        The reminder is recorded on the runbook's ledger (``runbook:<id>``)
+        The reminder is recorded on the runbook's ledger (``runbook.<id>``)
         with its notification rows in one append, so replicas ticking at once
         record it once. Dates are in the policy's zone.
         """

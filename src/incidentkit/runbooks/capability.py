@@ -10,7 +10,7 @@ Events (tags prefixed ``runbooks_``):
   page *to*" fired (once, keyed ``runbooks:<id>:<n>``);
 * :class:`RunbookReviewDue` and :class:`RunbookReviewed` — the evergreen
   ledger of one runbook (see :class:`~incidentkit.runbooks.Runbooks`), kept
-  on its own hash-chained stream ``runbook:<id>`` in the store, never on an
+  on its own hash-chained stream ``runbook.<id>`` in the store, never on an
   incident.
 """
 
@@ -23,7 +23,8 @@ from typing import ClassVar
 import attrs
 
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate
-from incidentkit.engine import Capability, TimerSource, headline, make_notification
+from incidentkit.engine import Capability, Engine, TimerSource, headline, make_notification
+from incidentkit.engine.capability import RecordRule
 from incidentkit.errors import InvalidTransition, ValidationError
 from incidentkit.events import Event, RecordedEvent, register_event
 from incidentkit.incident import Incident, ItemStatus
@@ -171,6 +172,26 @@ def decide_attach(
     ]
 
 
+def decide_recorded_attach(
+    engine: Engine, state: Incident, event: Event, now: datetime
+) -> list[Event]:
+    """``kit.record()`` of a built :class:`RunbookAttached`: the attach command's rules.
+
+    The incident must be open, the runbook not attached yet, and the
+    checklist named ``runbook-<id>`` and not already on the incident.
+    """
+    assert isinstance(event, RunbookAttached)
+    if not state.is_open:
+        raise InvalidTransition(state.id, "attach a runbook to", state.status.value, ())
+    if event.checklist.name != f"runbook-{event.runbook}":
+        raise ValidationError("checklist", f"must be named 'runbook-{event.runbook}'")
+    if any(a.runbook == event.runbook for a in attachments(state)) or any(
+        t.name == event.checklist.name for t in state.templates
+    ):
+        raise ValidationError("runbook", f"{event.runbook!r} is already attached")
+    return [event]
+
+
 def fold_attached(state: Incident, record: RecordedEvent) -> Incident:
     event = record.event
     assert isinstance(event, RunbookAttached)
@@ -280,5 +301,6 @@ RUNBOOKS = Capability(
     timers=(TimerSource("runbook-escalation", due_escalations, next_escalation, _memo),),
     routes=(runbook_notifications,),
     section=_section,
+    recordable={RunbookAttached: RecordRule("attach_runbook", decide_recorded_attach)},
 )
 """The runbook capability (registered on every kit)."""

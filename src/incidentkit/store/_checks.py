@@ -6,11 +6,12 @@ nothing; doing the checks up front keeps transactions short.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from incidentkit._time import ensure_aware
 from incidentkit.errors import StoreError, ValidationError
+from incidentkit.ids import check_incident_id
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 from incidentkit.store._base import (
@@ -28,6 +29,8 @@ __all__ = [
     "check_command",
     "check_command_id",
     "check_query",
+    "check_targets",
+    "claimable",
     "enum_values",
     "summary_times",
 ]
@@ -65,8 +68,7 @@ def check_append(
     summary: IncidentSummary | None,
 ) -> None:
     """Refuse an append whose rows cannot be written as one contiguous batch."""
-    if not isinstance(incident_id, str) or not incident_id:
-        raise ValidationError("incident_id", "expected a non-empty string")
+    check_incident_id(incident_id)
     if (
         not isinstance(expected_version, int)
         or isinstance(expected_version, bool)
@@ -140,6 +142,37 @@ def check_claim(now: datetime, limit: int, lease: timedelta) -> datetime:
     if not isinstance(lease, timedelta) or lease <= timedelta(0):
         raise ValidationError("lease", "expected a positive timedelta")
     return utc_now
+
+
+def check_targets(
+    targets: Mapping[str, Collection[str]] | None,
+) -> dict[str, frozenset[str]] | None:
+    """Check a claim's ``targets`` (topic -> targets); return it as plain sets.
+
+    Topics with no targets are dropped: nothing of theirs can be claimed.
+    """
+    if targets is None:
+        return None
+    if not isinstance(targets, Mapping):
+        raise ValidationError("targets", f"expected a mapping, got {type(targets).__name__}")
+    checked: dict[str, frozenset[str]] = {}
+    for topic, names in targets.items():
+        if not isinstance(topic, str):
+            raise ValidationError("targets", f"topics must be strings, got {topic!r}")
+        if isinstance(names, str) or not isinstance(names, Collection):
+            raise ValidationError(
+                f"targets[{topic!r}]", "expected a collection of target names, not one string"
+            )
+        if not all(isinstance(name, str) for name in names):
+            raise ValidationError(f"targets[{topic!r}]", "target names must be strings")
+        if names:
+            checked[topic] = frozenset(names)
+    return checked
+
+
+def claimable(targets: Mapping[str, frozenset[str]] | None, topic: str, target: str) -> bool:
+    """Whether a row of ``topic`` and ``target`` is one the claimer can handle."""
+    return targets is None or target in targets.get(topic, frozenset())
 
 
 def check_query(query: SummaryQuery) -> None:

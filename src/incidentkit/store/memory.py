@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 
+from incidentkit._redact import mask_url
 from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, NotFound, StoreError
 from incidentkit.store._base import (
     IncidentSummary,
@@ -19,7 +20,14 @@ from incidentkit.store._base import (
     StoredEvent,
     SummaryQuery,
 )
-from incidentkit.store._checks import check_append, check_claim, check_command, check_query
+from incidentkit.store._checks import (
+    check_append,
+    check_claim,
+    check_command,
+    check_query,
+    check_targets,
+    claimable,
+)
 from incidentkit.store._exclusive import ThreadLocks
 from incidentkit.store._query import matches, sort_key
 
@@ -32,7 +40,7 @@ class MemoryStore:
     """A :class:`~incidentkit.store.Store` kept in memory (URL ``memory://``)."""
 
     def __init__(self, url: str = "memory://") -> None:
-        self.url = url
+        self.url = mask_url(url)
         self._lock = threading.RLock()
         self._exclusive = ThreadLocks()
         self._events: dict[str, list[StoredEvent]] = {}
@@ -132,9 +140,18 @@ class MemoryStore:
         with self._lock:
             return sorted(self._events)
 
-    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
-        """Lease due rows to ``worker``."""
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        *,
+        targets: Mapping[str, Collection[str]] | None = None,
+    ) -> list[OutboxRow]:
+        """Lease due rows of the given ``targets`` to ``worker``."""
         now = check_claim(now, limit, lease)
+        wanted = check_targets(targets)
         with self._lock:
             self._check_open()
             claimed: list[OutboxRow] = []
@@ -145,6 +162,8 @@ class MemoryStore:
                 if row.state is not OutboxState.PENDING or row.available_at > now:
                     continue
                 if row.lease_until is not None and row.lease_until > now:
+                    continue
+                if not claimable(wanted, row.topic, row.target):
                     continue
                 row = attrs.evolve(row, attempts=row.attempts + 1, lease_until=now + lease)
                 self._outbox[row_id] = row
