@@ -20,6 +20,7 @@ from typing import Any, TypeVar, get_args
 
 import attrs
 
+from incidentkit import _validate as check
 from incidentkit._time import to_utc
 from incidentkit.checklists import DECLARATION, ChecklistTemplate, ItemState
 from incidentkit.errors import GuardFailed, InvalidTransition, NotFound, ValidationError
@@ -411,12 +412,13 @@ def fold(records: Iterable[RecordedEvent], state: Incident | None = None) -> Inc
 
 
 def _text(value: object, field: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(field, f"expected text, got {type(value).__name__}")
-    text = value.strip()
-    if not text and not allow_empty:
-        raise ValidationError(field, "must not be empty")
-    return text
+    """Free text (notes, reasons, summaries …): see :func:`incidentkit._validate.text`."""
+    return check.text(value, field, allow_empty=allow_empty)
+
+
+def _name(value: object, field: str) -> str:
+    """A one-line name (people, services, audiences, actions, checklist keys)."""
+    return check.name(value, field)
 
 
 E = TypeVar("E", bound=enum.Enum)
@@ -426,15 +428,17 @@ def parse_enum(kind: type[E], value: object, field: str, noun: str | None = None
     """``kind(value)``, or :class:`ValidationError` naming ``field`` and the known values."""
     try:
         return kind(value)
-    except ValueError:
+    except (ValueError, TypeError):
         known = ", ".join(str(member.value) for member in kind)
         what = noun or kind.__name__.lower()
-        raise ValidationError(field, f"unknown {what} {value!r} (known: {known})") from None
+        raise ValidationError(
+            field, f"unknown {what} {check.shown(value)} (known: {known})"
+        ) from None
 
 
 def actor(value: object) -> str:
     """Validate an actor name (the ``by`` argument)."""
-    return _text(value, "by")
+    return _name(value, "by")
 
 
 def _require_not_closed(state: Incident, action: str) -> None:
@@ -467,18 +471,14 @@ def decide_declare(
 
     A SEV1's immediate page is part of the declaration, recorded in the same append.
     """
-    clean_title = _text(title, "title")
-    if len(clean_title) > 200:
-        raise ValidationError("title", "longer than 200 characters")
+    clean_title = check.title(title)
     started = to_utc(started_at, "started_at")
     detected = to_utc(detected_at, "detected_at") or now
     if started is not None and started > detected:
         raise ValidationError("started_at", "is after detected_at")
     if detected > now:
         raise ValidationError("detected_at", "is in the future")
-    if isinstance(services, str):
-        raise ValidationError("services", "expected a list of service names, got one string")
-    clean_services = tuple(dict.fromkeys(_text(s, "services") for s in services))
+    clean_services = check.names(services, "services")
     clean_source = parse_enum(Source, source, "source")
     declared = Declared(
         by=by,
@@ -534,8 +534,8 @@ def decide_assign_role(
 ) -> list[Event]:
     """Assign a vacant role or hand a held one over."""
     _require_not_closed(state, "assign a role on")
-    name = policy.roles.parse(role)
-    who = _text(person, "person")
+    name = policy.roles.parse(_role(role))
+    who = _name(person, "person")
     current = state.holder(name)
     if current == who:
         raise GuardFailed(state.id, "assign a role on", [f"{who} already holds {name}"])
@@ -547,7 +547,7 @@ def decide_assign_role(
 def decide_release_role(state: Incident, policy: Policy, *, role: str, by: str) -> list[Event]:
     """Leave a held role vacant."""
     _require_not_closed(state, "release a role on")
-    name = policy.roles.parse(role)
+    name = policy.roles.parse(_role(role))
     current = state.holder(name)
     if current is None:
         raise GuardFailed(state.id, "release a role on", [f"{name} is not held"])
@@ -624,6 +624,8 @@ def decide_checklist(
 ) -> list[Event]:
     """Close a pending checklist item as done, skipped (reason required) or not applicable."""
     _require_not_closed(state, "change a checklist on")
+    checklist = _name(checklist, "checklist")
+    item = _name(item, "item")
     current = state.item(checklist, item)
     why = _text(reason, "reason", allow_empty=True)
     if new_state is ItemState.SKIPPED and not why:
@@ -655,7 +657,7 @@ def decide_post_update(
             by=by,
             status=public,
             message=_text(message, "message"),
-            audience=_text(audience, "audience"),
+            audience=_name(audience, "audience"),
         )
     ]
 
@@ -702,6 +704,7 @@ def decide_resolve(
     resolved incident, so the timeline does not depend on when they ran.
     """
     _require_open(state, "resolve")
+    force = check.boolean(force, "force")
     why = _text(reason, "reason", allow_empty=True)
     text = _text(summary, "summary", allow_empty=True)
     if _missing_commander(state, policy):
@@ -755,7 +758,7 @@ def decide_mark_mitigated(
         MitigationCompleted(
             by=by,
             request_id=f"{state.id}:{state.version + 1}",
-            action=_text(action, "action"),
+            action=_name(action, "action"),
             outcome="applied",
             detail=_text(detail, "detail"),
         )
@@ -773,6 +776,8 @@ def decide_request_mitigation(
 ) -> list[Event]:
     """Record a request to run a mitigation action."""
     _require_open(state, "mitigate")
+    dry_run = check.boolean(dry_run, "dry_run")
+    inline = check.boolean(inline, "inline")
     return [
         MitigationRequested(
             by=by,
@@ -786,15 +791,25 @@ def decide_request_mitigation(
 
 
 def ensure_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check mitigation parameters are a JSON-ready mapping with string keys."""
+    """Check mitigation parameters are a JSON-ready mapping with string keys.
+
+    Strings in it are checked like any text, nesting and sizes are bounded
+    (see :mod:`incidentkit._validate`).
+    """
     if params is None:
         return {}
     if not isinstance(params, Mapping):
         raise ValidationError("params", f"expected a mapping, got {type(params).__name__}")
     for key in params:
         if not isinstance(key, str):
-            raise ValidationError("params", f"keys must be strings, got {key!r}")
-    return dict(params)
+            raise ValidationError("params", f"keys must be strings, got {check.shown(key)}")
+    clean: dict[str, Any] = check.json_value(params, "params")
+    return clean
+
+
+def _role(role: object) -> Role | str:
+    """A role argument: a :class:`Role` member or a name."""
+    return role if isinstance(role, Role) else _name(role, "role")
 
 
 # --- events handed in from outside (``IncidentKit.record``) -------------------------

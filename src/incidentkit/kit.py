@@ -27,6 +27,7 @@ from incidentkit._time import ensure_aware
 from incidentkit.checklists import ItemState
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.engine import Capability, Decide, Engine, TickReport, run_forever
+from incidentkit.engine.capability import capability_list
 from incidentkit.errors import NotFound, ValidationError
 from incidentkit.events import (
     Conclusion,
@@ -54,7 +55,6 @@ from incidentkit.incident import (
     decide_resolve,
     decide_set_severity,
     decide_set_status,
-    parse_enum,
 )
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
@@ -65,7 +65,7 @@ from incidentkit.policy import Policy
 from incidentkit.roles import Role
 from incidentkit.runbooks import RUNBOOKS, Runbooks
 from incidentkit.severity import Severity, Signals
-from incidentkit.store import IncidentSummary, Store, SummaryQuery
+from incidentkit.store import IncidentSummary, Store, summary_query
 from incidentkit.timeline import ChainCheck, verify_chain
 
 __all__ = ["DB_ENV", "IncidentKit"]
@@ -125,6 +125,7 @@ class IncidentKit:
         cache_size: int = 1024,
         capabilities: Sequence[Capability] = (),
     ) -> None:
+        extra = capability_list(capabilities)  # refused before any store is opened
         if plugin_manager is None:
             plugin_manager = PluginManager(
                 plugins, autoload=autoload_plugins, strict=strict_plugins, settings=plugin_settings
@@ -151,7 +152,7 @@ class IncidentKit:
             self.policy,
             self.clock.now,
             plugin_manager,
-            capabilities=(*BUILTIN_CAPABILITIES, *capabilities),
+            capabilities=(*BUILTIN_CAPABILITIES, *extra),
             retries=retries,
             cache_size=cache_size,
         )
@@ -191,13 +192,17 @@ class IncidentKit:
         )
         target = url or os.environ.get(DB_ENV) or "sqlite:///incidents.db"
         store = manager.open_store(target)
-        return cls(
-            store=store,
-            policy=policy,
-            clock=clock,
-            plugin_manager=manager,
-            **kwargs,
-        )
+        try:
+            return cls(
+                store=store,
+                policy=policy,
+                clock=clock,
+                plugin_manager=manager,
+                **kwargs,
+            )
+        except BaseException:
+            store.close()  # a refused argument leaves no connection open
+            raise
 
     def shutdown(self) -> None:
         """Close the store's connections. (``close`` closes an incident.)"""
@@ -245,33 +250,14 @@ class IncidentKit:
         limit: int | None = None,
     ) -> list[IncidentSummary]:
         """Summaries (no replay), filtered; ``since``/``until`` bound the declaration time."""
-        statuses: set[Status] | None = None
-        if status is not None:
-            wanted = [status] if isinstance(status, str) else list(status)
-            statuses = {parse_enum(Status, s, "status") for s in wanted}
-        if open_only:
-            opened = {s for s in Status if s.is_open}
-            statuses = opened if statuses is None else statuses & opened
-        severities: set[Severity] | None = None
-        if severity is not None:
-            severities = (
-                {Severity.parse(severity)}
-                if isinstance(severity, str)
-                else {Severity.parse(s) for s in severity}
-            )
-        lower = ensure_aware(since, "since") if since is not None else None
-        upper = ensure_aware(until, "until") if until is not None else None
-        if lower and upper and lower > upper:
-            raise ValidationError("since", "is after until")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValidationError("limit", "must be a non-negative integer")
         return self.store.summaries(
-            SummaryQuery(
-                statuses=statuses,
-                severities=severities,
+            summary_query(
+                status=status,
+                severity=severity,
                 service=service,
-                since=lower,
-                until=upper,
+                since=since,
+                until=until,
+                open_only=open_only,
                 limit=limit,
             )
         )

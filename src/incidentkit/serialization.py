@@ -43,6 +43,7 @@ import base64
 import binascii
 import collections.abc
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -56,6 +57,7 @@ import cattrs.gen
 from cattrs.errors import ClassValidationError, IterableValidationError
 
 from incidentkit._time import ensure_aware, parse_datetime
+from incidentkit._validate import MAX_DURATION, shown
 from incidentkit.errors import PolicyError, ValidationError
 from incidentkit.events import Event, event_types
 
@@ -97,30 +99,37 @@ def parse_duration(value: object, field: str = "duration") -> timedelta:
     datetime.timedelta(seconds=300)
     """
     if isinstance(value, timedelta):
-        return value
+        return _bounded(value.total_seconds(), value, field)
     if isinstance(value, bool):
         raise ValidationError(field, "expected a duration, got a boolean")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
+        return _bounded(value, value, field)
+    if isinstance(value, str) and len(value) <= 100:
         text = value.strip()
         iso = _ISO.match(text.upper())
         if iso and text.upper() != "P" and any(iso.groupdict().values()):
             parts = {k: float(v) for k, v in iso.groupdict().items() if v}
-            return timedelta(
-                days=parts.get("d", 0.0),
-                hours=parts.get("h", 0.0),
-                minutes=parts.get("m", 0.0),
-                seconds=parts.get("s", 0.0),
-            )
+            seconds = sum(parts.get(unit, 0.0) * _UNIT_SECONDS[unit] for unit in "dhms")
+            return _bounded(seconds, value, field)
         if _SHORT.match(text.lower()):
             total = sum(
                 float(num) * _UNIT_SECONDS[unit[0]] for num, unit in _PART.findall(text.lower())
             )
-            return timedelta(seconds=total)
+            return _bounded(total, value, field)
     raise ValidationError(
-        field, f"not a duration: {value!r} (use seconds, '5m', '1h30m' or 'PT5M')"
+        field, f"not a duration: {shown(value)} (use seconds, '5m', '1h30m' or 'PT5M')"
     )
+
+
+def _bounded(seconds: float, value: object, field: str) -> timedelta:
+    """``seconds`` as a timedelta when finite and within :data:`MAX_DURATION` either way."""
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        raise ValidationError(field, f"{shown(value)} is not a finite number of seconds")
+    if abs(seconds) > MAX_DURATION.total_seconds():
+        raise ValidationError(
+            field, f"{shown(value)} is longer than the {MAX_DURATION.days} days allowed"
+        )
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
 def _unstructure_timedelta(value: timedelta) -> int | float:

@@ -26,6 +26,7 @@ def snapshot(store: MemoryStore) -> tuple[object, ...]:
         dict(store._summaries),
         dict(store._outbox),
         set(store._keys),
+        dict(store._commands),
         store._next_id,
     )
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import attrs
 
+from incidentkit import _validate as check
 from incidentkit._time import ensure_aware
 from incidentkit.engine._cache import Loaded, StateCache
 from incidentkit.engine.capability import Capability, Planner, RecordRule, Route, TimerSource
@@ -170,6 +171,11 @@ class Engine:
 
     def register(self, capability: Capability) -> None:
         """Wire a capability's events, fold rules, timers, routes and planners in."""
+        if not isinstance(capability, Capability):
+            raise ValidationError(
+                "capability",
+                f"expected an incidentkit.engine.Capability, got {type(capability).__name__}",
+            )
         if capability.name in self.capabilities:
             raise ValidationError(
                 "capability", f"a capability named {capability.name!r} is already registered"
@@ -221,8 +227,13 @@ class Engine:
         return RecordedEvent(row.incident_id, row.version, row.recorded_at, event, row.hash)
 
     def load(self, incident_id: str) -> Loaded:
-        """The incident's newest state: the cached fold topped up with newer rows."""
-        cached = self.cache.get(check_incident_id(incident_id))
+        """The incident's newest state: the cached fold topped up with newer rows.
+
+        :raises ValidationError: (``incident_id``) not a non-empty, bounded,
+            encodable name (see :func:`incidentkit._validate.incident_ref`).
+        """
+        incident_id = check_incident_id(check.incident_ref(incident_id))
+        cached = self.cache.get(incident_id)
         after = cached.state.version if cached else 0
         rows = self.store.load(incident_id, after_version=after)
         if cached is None and not rows:
@@ -281,6 +292,7 @@ class Engine:
 
         A key already stored returns the incident as that declaration left it.
         """
+        incident_id = check.incident_ref(incident_id)
         who = actor(by)
         command_id = self.command_id(idempotency_key)
         if idempotency_key is not None:
@@ -319,7 +331,7 @@ class Engine:
         without deciding again. Lost races are retried with jittered
         exponential backoff; an unknown outcome is resolved by the command id.
         """
-        check_incident_id(incident_id)
+        incident_id = check_incident_id(check.incident_ref(incident_id))
         who = actor(by)
         name = command or action
         command_id = self.command_id(idempotency_key)

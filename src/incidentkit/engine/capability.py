@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from incidentkit._validate import MAX_ITEMS, shown
+from incidentkit.errors import ValidationError
 from incidentkit.events import Event, RecordedEvent
 from incidentkit.incident import FoldRule, Incident
 from incidentkit.notify import Notification
@@ -47,7 +49,7 @@ from incidentkit.store import OutboxMessage
 if TYPE_CHECKING:
     from incidentkit.engine._engine import Engine
 
-__all__ = ["Capability", "Planner", "RecordRule", "Route", "TimerSource"]
+__all__ = ["Capability", "Planner", "RecordRule", "Route", "TimerSource", "capability_list"]
 
 Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
 """``(policy, state after the event, the event) -> notifications``; pure."""
@@ -91,12 +93,10 @@ class RecordRule:
 
 
 def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    from incidentkit.errors import ValidationError
-
     if not isinstance(value, str) or not _NAME.fullmatch(value) or keyword.iskeyword(value):
         raise ValidationError(
             attribute.name,
-            f"{value!r} must be a Python identifier of lower-case letters, digits and '_'",
+            f"{shown(value)} must be a Python identifier of lower-case letters, digits and '_'",
         )
 
 
@@ -113,3 +113,25 @@ class Capability:
     section: Callable[[Engine], object] | None = None
     commander_actions: frozenset[str] = frozenset()
     recordable: Mapping[type[Event], RecordRule] = attrs.field(factory=dict)
+
+
+def capability_list(value: object, field: str = "capabilities") -> tuple[Capability, ...]:
+    """``value`` as a tuple of :class:`Capability`; anything else is refused naming ``field``.
+
+    A host passes them as ``IncidentKit(capabilities=[...])``: a list or tuple
+    of at most :data:`~incidentkit._validate.MAX_ITEMS` capabilities (not one
+    capability, not ``None``).
+    """
+    if not isinstance(value, list | tuple):
+        raise ValidationError(
+            field, f"expected a list of incidentkit.engine.Capability, got {type(value).__name__}"
+        )
+    if len(value) > MAX_ITEMS:
+        raise ValidationError(field, f"more than {MAX_ITEMS} entries")
+    for index, item in enumerate(value):
+        if not isinstance(item, Capability):
+            raise ValidationError(
+                f"{field}[{index}]",
+                f"expected an incidentkit.engine.Capability, got {type(item).__name__}",
+            )
+    return tuple(value)

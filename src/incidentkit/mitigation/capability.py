@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from incidentkit import _validate as check
 from incidentkit.engine import Capability, Engine, RecordRule
 from incidentkit.errors import NotFound
 from incidentkit.events import Event, MitigationCompleted, MitigationRequested, RecordedEvent
@@ -38,7 +39,7 @@ def typed_params(engine: Engine, action: str, params: Mapping[str, Any] | None) 
     :raises ValidationError: naming the parameter that does not fit.
     """
     actions = engine.plugins.mitigation_actions()
-    spec = actions.get(action)
+    spec = actions.get(check.name(action, "action"))
     if spec is None:
         raise NotFound("mitigation action", action, sorted(actions))
     typed = structure_params(spec, ensure_params(params), converter())

@@ -45,6 +45,7 @@ import attrs
 import pluggy
 
 from incidentkit._redact import mask_url, redact_error, url_secrets
+from incidentkit._validate import shown
 from incidentkit.errors import IncidentKitError, PluginError, ValidationError
 from incidentkit.mitigation import MitigationAction
 from incidentkit.notify import NotifierSpec
@@ -193,14 +194,14 @@ def _check_settings(settings: object) -> dict[str, Mapping[str, object]]:
         return {}
     if not isinstance(settings, Mapping):
         raise ValidationError(
-            "settings", f"expected a mapping of plugin name to settings, got {settings!r}"
+            "settings", f"expected a mapping of plugin name to settings, got {shown(settings)}"
         )
     checked: dict[str, Mapping[str, object]] = {}
     for name, value in settings.items():
         if not isinstance(name, str) or not isinstance(value, Mapping):
             raise ValidationError(
                 "settings",
-                f"expected plugin name -> mapping of settings, got {name!r}: {value!r}",
+                f"expected plugin name -> mapping of settings, got {shown(name)}: {shown(value)}",
             )
         checked[name] = types.MappingProxyType(dict(value))
     return checked
@@ -572,6 +573,8 @@ class PluginManager:
 
     def authorize(self, actor: str, action: str, incident: Incident | None) -> str | None:
         """The first veto reason from ``incidentkit_authorize`` naming its plugin, or ``None``."""
+        if not self._pm.hook.incidentkit_authorize.get_hookimpls():
+            return None  # nobody to ask: skip pluggy's call on every command
         kwargs = {"actor": actor, "action": action, "incident": incident}
         reasons: object = self._call("incidentkit_authorize", **kwargs)
         if not isinstance(reasons, list):

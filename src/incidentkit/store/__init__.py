@@ -19,6 +19,7 @@ from incidentkit.store._base import (
     SummaryQuery,
 )
 from incidentkit.store._checks import check_command_id
+from incidentkit.store._query import summary_query
 from incidentkit.store.memory import MemoryStore
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "SummaryQuery",
     "check_command_id",
     "mask_url",
+    "summary_query",
 ]

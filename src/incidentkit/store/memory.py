@@ -24,6 +24,8 @@ from incidentkit.store._checks import (
     check_append,
     check_claim,
     check_command,
+    check_command_id,
+    check_incident_id,
     check_query,
     check_targets,
     claimable,
@@ -106,24 +108,28 @@ class MemoryStore:
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""
+        check_command_id(command_id, "command_id")
         with self._lock:
             self._check_open()
             return self._commands.get(command_id)
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return events after ``after_version``."""
+        check_incident_id(incident_id)
         with self._lock:
             self._check_open()
             return [e for e in self._events.get(incident_id, ()) if e.version > after_version]
 
     def version(self, incident_id: str) -> int:
         """Return the latest version (0 when unknown)."""
+        check_incident_id(incident_id)
         with self._lock:
             events = self._events.get(incident_id)
             return events[-1].version if events else 0
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one summary or ``None``."""
+        check_incident_id(incident_id)
         with self._lock:
             return self._summaries.get(incident_id)
 

@@ -61,6 +61,8 @@ from incidentkit.store._checks import (
     check_aware,
     check_claim,
     check_command,
+    check_command_id,
+    check_incident_id,
     check_query,
     check_targets,
     enum_values,
@@ -610,6 +612,7 @@ class PostgresStore:
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the incident's events after ``after_version`` in version order."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             return conn.execute(
@@ -632,6 +635,7 @@ class PostgresStore:
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""
+        check_command_id(command_id, "command_id")
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
             return conn.execute(
@@ -647,6 +651,7 @@ class PostgresStore:
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
             row = conn.execute(
@@ -673,6 +678,7 @@ class PostgresStore:
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one incident's summary, or ``None``."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
             return conn.execute(

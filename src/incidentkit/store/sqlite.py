@@ -60,6 +60,8 @@ from incidentkit.store._checks import (
     check_aware,
     check_claim,
     check_command,
+    check_command_id,
+    check_incident_id,
     check_query,
     check_targets,
     enum_values,
@@ -578,6 +580,7 @@ class SqliteStore:
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the incident's events after ``after_version`` in version order."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT version, tag, payload, recorded_at, hash FROM incidentkit_events "
@@ -598,6 +601,7 @@ class SqliteStore:
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""
+        check_command_id(command_id, "command_id")
         with self._reading() as conn:
             row = conn.execute(
                 "SELECT incident_id, action, version, events FROM incidentkit_commands "
@@ -610,6 +614,7 @@ class SqliteStore:
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             return self._head(conn, incident_id)
 
@@ -625,6 +630,7 @@ class SqliteStore:
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one incident's summary, or ``None``."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             row = conn.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM incidentkit_summaries WHERE incident_id = ?",
