@@ -20,6 +20,7 @@ from incidentkit.runbooks import (
     Runbook,
     RunbookError,
     RunbookIndex,
+    reminder_key,
     scan,
     write_defaults,
 )
@@ -428,34 +429,57 @@ def test_escalation_fires_once_across_replicas(tmp_path: Path) -> None:
 # 7. Evergreen -------------------------------------------------------------------
 
 
-def _reviews(report: ik.TickReport) -> list[object]:
-    return [r for r in report.fired if r.event.tag == "runbooks_review_due"]
+def _reminders(kit: ik.IncidentKit) -> list[str]:
+    return [row.key for row in kit.store.outbox("")]
 
 
-def test_evergreen_reminds_once_on_the_due_date(tmp_path: Path) -> None:
+def test_review_status_is_computed_from_the_file(tmp_path: Path) -> None:
+    kit = make_kit()
+    kit.runbooks.load(write(tmp_path, "a.md", FRONT + BODY))
+    before = kit.runbooks.review_status("high-error-rate", at=datetime(2024, 3, 30, tzinfo=UTC))
+    assert before.next_due == date(2024, 3, 31) and not before.overdue
+    late = kit.runbooks.review_status("high-error-rate", at=datetime(2024, 7, 1, tzinfo=UTC))
+    assert late.overdue and late.due_on == date(2024, 6, 29) and late.owner == "alice"
+    assert kit.runbooks.overdue(at=datetime(2024, 3, 30, tzinfo=UTC)) == ()
+    assert kit.store.incident_ids() == [] and kit.store.outbox() == []
+
+
+def test_evergreen_reminds_once_per_due_date_through_the_outbox(tmp_path: Path) -> None:
     capture = CapturingNotifier()
     kit = make_kit(capture)
     kit.runbooks.load(write(tmp_path, "a.md", FRONT + BODY))
-    assert kit.runbooks.review_status("high-error-rate").next_due == date(2024, 3, 31)
-    assert _reviews(kit.tick(datetime(2024, 3, 30, 23, 59, tzinfo=UTC))) == []
-    (record,) = _reviews(kit.tick(datetime(2024, 3, 31, tzinfo=UTC)))
-    assert record.event.due_on == date(2024, 3, 31)  # type: ignore[attr-defined]
-    assert record.incident_id == "runbook.high-error-rate"  # type: ignore[attr-defined]
-    assert _reviews(kit.tick(datetime(2024, 4, 2, tzinfo=UTC))) == []
-    assert kit.runbooks.tick(datetime(2024, 4, 3, tzinfo=UTC)) == ()
+    assert kit.runbooks.remind(datetime(2024, 3, 30, 23, 59, tzinfo=UTC)) == ()
+    (status,) = kit.runbooks.remind(datetime(2024, 3, 31, tzinfo=UTC))
+    assert status.due_on == date(2024, 3, 31)
+    assert kit.runbooks.remind(datetime(2024, 4, 2, tzinfo=UTC)) == ()
+    assert _reminders(kit) == [f"{reminder_key('high-error-rate', date(2024, 3, 31))}:capture"]
     kit.clock.set(datetime(2024, 4, 2, tzinfo=UTC))  # type: ignore[attr-defined]
     kit.deliver()
     reminders = [n for n in capture.delivered if n.kind is ik.NotificationKind.REMINDER]
     assert len(reminders) == 1 and reminders[0].targets == ("alice",)
-    status = kit.runbooks.mark_reviewed("high-error-rate", by="alice", on=date(2024, 4, 2))
-    assert status.next_due == date(2024, 7, 1)
-    assert kit.verify_all() and all(c.ok for c in kit.verify_all())
+    assert reminders[0].key == "runbook-review:high-error-rate:2024-03-31"
+    # nothing of it is on any incident's timeline
+    assert kit.store.incident_ids() == [] and kit.verify_all() == []
+    (again,) = kit.runbooks.remind(datetime(2024, 6, 29, tzinfo=UTC))  # next period, unreviewed
+    assert again.due_on == date(2024, 6, 29)
+
+
+def test_a_dead_reminder_is_marked_dead_and_touches_no_incident(tmp_path: Path) -> None:
+    kit = make_kit(CapturingNotifier(permanent=True))
+    kit.runbooks.load(write(tmp_path, "a.md", FRONT + BODY))
+    kit.runbooks.remind(datetime(2024, 4, 1, tzinfo=UTC))
+    kit.clock.set(datetime(2024, 4, 1, tzinfo=UTC))  # type: ignore[attr-defined]
+    report = kit.deliver()
+    assert report.dead == 1
+    assert [r.state.value for r in kit.store.outbox("")] == ["dead"]
+    assert kit.store.incident_ids() == []
 
 
 def test_evergreen_once_across_replicas(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     kits = [
-        make_kit(store=ik.IncidentKit.open(url, autoload_plugins=False).store) for _ in range(2)
+        make_kit(CapturingNotifier(), store=ik.IncidentKit.open(url, autoload_plugins=False).store)
+        for _ in range(2)
     ]
     rbdir = tmp_path / "rb"
     rbdir.mkdir()
@@ -463,46 +487,31 @@ def test_evergreen_once_across_replicas(tmp_path: Path) -> None:
     for kit in kits:
         kit.runbooks.load(rbdir)
     at = datetime(2024, 3, 31, 9, tzinfo=UTC)
-    assert sum(len(kit.runbooks.tick(at)) for kit in kits) == 1
+    assert sum(len(kit.runbooks.remind(at)) for kit in kits) == 1
+    assert len(_reminders(kits[0])) == 1
 
 
 def test_a_never_reviewed_runbook_is_due_at_once_then_every_period(tmp_path: Path) -> None:
-    kit = make_kit()
+    kit = make_kit(CapturingNotifier())
     text = (FRONT + BODY).replace("last_reviewed = 2024-01-01\n", "").replace("90d", "30d")
     kit.runbooks.load(write(tmp_path, "a.md", text))
     day = datetime(2024, 5, 1, 8, tzinfo=UTC)
-    assert [r.event.due_on for r in kit.runbooks.tick(day)] == [date(2024, 5, 1)]  # type: ignore[attr-defined]
-    assert kit.runbooks.tick(day + timedelta(days=1)) == ()
-    assert kit.runbooks.tick(day + timedelta(days=29)) == ()
-    later = kit.runbooks.tick(day + timedelta(days=30))
-    assert [r.event.due_on for r in later] == [date(2024, 5, 31)]  # type: ignore[attr-defined]
+    (first,) = kit.runbooks.remind(day)
+    assert first.due_on is not None and first.due_on <= day.date()
+    assert day.date() - first.due_on < timedelta(days=30)
+    nxt = datetime.combine(first.due_on + timedelta(days=30), day.time(), UTC)
+    assert kit.runbooks.remind(nxt - timedelta(days=1)) == ()
+    assert [s.due_on for s in kit.runbooks.remind(nxt)] == [first.due_on + timedelta(days=30)]
 
 
-def test_a_review_recorded_by_another_replica_is_seen_by_the_next_tick(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x.db'}"
-    kits = [
-        make_kit(store=ik.IncidentKit.open(url, autoload_plugins=False).store) for _ in range(2)
-    ]
-    rbdir = tmp_path / "rb"
-    rbdir.mkdir()
-    write(rbdir, "a.md", FRONT + BODY)
-    for kit in kits:
-        kit.runbooks.load(rbdir)
-    assert _reviews(kits[0].tick(datetime(2024, 3, 30, tzinfo=UTC))) == []  # due tomorrow
-    kits[1].runbooks.mark_reviewed("high-error-rate", by="alice", on=date(2024, 3, 30))
-    assert _reviews(kits[0].tick(datetime(2024, 3, 31, tzinfo=UTC))) == []
-    due = kits[0].runbooks.review_status("high-error-rate").next_due
-    assert due == date(2024, 6, 28)
-
-
-def test_an_incident_named_like_a_ledger_is_not_written_to(tmp_path: Path) -> None:
-    kit = make_kit()
+def test_an_incident_named_like_the_outbox_anchor_is_not_written_to(tmp_path: Path) -> None:
+    kit = make_kit(CapturingNotifier())
     kit.runbooks.load(write(tmp_path, "a.md", FRONT + BODY))
-    kit.declare("x", severity="SEV4", by="alice", incident_id="runbook.high-error-rate")
-    before = kit.store.load("runbook.high-error-rate")
-    report = kit.tick(datetime(2024, 4, 1, tzinfo=UTC))
-    assert "runbooks" in report.failures and _reviews(report) == []
-    assert kit.store.load("runbook.high-error-rate") == before
+    kit.declare("x", severity="SEV4", by="alice", incident_id="runbook-reviews")
+    before = kit.store.load("runbook-reviews")
+    assert len(kit.runbooks.remind(datetime(2024, 4, 1, tzinfo=UTC))) == 1
+    assert kit.store.load("runbook-reviews") == before
+    assert all(c.ok for c in kit.verify_all())
 
 
 def test_record_accepts_an_attachment_under_the_attach_rules(tmp_path: Path) -> None:

@@ -71,7 +71,9 @@ def test_list_match_attach_show(tmp_path: Path) -> None:
     assert json.loads(text)["usage"]["incidents"] == [incident]
 
 
-def test_tick_sends_a_due_review_reminder_once(tmp_path: Path) -> None:
+def test_check_reports_overdue_reviews_and_tick_enqueues_nothing_without_notifiers(
+    tmp_path: Path,
+) -> None:
     db = f"sqlite:///{tmp_path / 'x.db'}"
     folder = tmp_path / "rb"
     folder.mkdir()
@@ -80,7 +82,14 @@ def test_tick_sends_a_due_review_reminder_once(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     at = "2024-02-01T09:00:00+00:00"
+    code, text = run("--db", db, "runbooks", "check", str(folder), "--at", at, "--json")
+    overdue = json.loads(text)["overdue"]
+    assert code == 0 and [(o["runbook"], o["due_on"]) for o in overdue] == [
+        ("api-errors", "2024-01-31")
+    ]
+    code, text = run("--db", db, "runbooks", "check", str(folder), "--at", at)
+    assert "review overdue: api-errors since 2024-01-31" in text
+    code, text = run("--db", db, "runbooks", "check", str(folder), "--at", "2024-01-15T00:00Z")
+    assert code == 0 and "overdue" not in text
     code, text = run("--db", db, "runbooks", "tick", str(folder), "--at", at, "--json")
-    assert code == 0 and json.loads(text) == [{"runbook": "api-errors", "due_on": "2024-01-31"}]
-    code, text = run("--db", db, "runbooks", "tick", str(folder), "--at", at, "--json")
-    assert json.loads(text) == []
+    assert code == 0 and json.loads(text) == []  # no notifier wants reminders: nothing queued

@@ -164,8 +164,6 @@ class Engine:
         self._owners: dict[type[Event], str] = {}
         self._recordable: dict[type[Event], RecordRule] = {}
         self._contended: dict[str, float] = {}
-        self.sweeps: dict[str, Callable[[datetime], Sequence[RecordedEvent]]] = {}
-        """Timers that belong to no incident (a runbook's review), run by :meth:`tick`."""
         for capability in capabilities:
             self.register(capability)
 
@@ -703,11 +701,7 @@ class Engine:
         return events
 
     def tick(self, at: datetime | None = None) -> TickReport:
-        """Record every timer due at ``at`` (default now) on each incident whose summary says so.
-
-        Then run each of :attr:`sweeps` (timers of no incident) at ``at``; a
-        sweep's error goes into ``failures`` under its name.
-        """
+        """Record every timer due at ``at`` (default now) on each incident whose summary says so."""
         at = at if at is not None else self.now()
         due = self.store.summaries(
             SummaryQuery(statuses={s for s in Status if s.is_open}, due_before=at)
@@ -723,12 +717,6 @@ class Engine:
                 failures[incident_id] = str(err)
                 continue
             fired.extend(result.records)
-        for name, sweep in self.sweeps.items():
-            try:
-                fired.extend(sweep(at))
-            except IncidentKitError as err:
-                log.warning("tick: %s: %s", name, err)
-                failures[name] = str(err)
         return TickReport(at, len(due), tuple(fired), failures)
 
     def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:

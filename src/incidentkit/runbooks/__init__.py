@@ -5,7 +5,8 @@ A runbook is a Markdown file with TOML front matter (see the Runbooks guide):
 :class:`RunbookIndex` matches an :class:`Alert` to them in the documented
 order, and ``kit.runbooks`` (:class:`Runbooks`) attaches them to incidents
 (their steps become a checklist), runs their quick mitigations, fires their
-escalation rules from ``tick()`` and reminds owners to review them.
+escalation rules from ``tick()`` and reminds owners to review them
+(through the outbox, on no incident's timeline).
 """
 
 from incidentkit.runbooks._cli import add_runbooks_parser, run_runbooks
@@ -29,15 +30,14 @@ from incidentkit.runbooks._section import (
     ReviewStatus,
     Runbooks,
     RunbookUsage,
-    ledger_id,
+    reminder_key,
+    review_status,
 )
 from incidentkit.runbooks.capability import (
     RUNBOOKS,
     Attachment,
     RunbookAttached,
     RunbookEscalated,
-    RunbookReviewDue,
-    RunbookReviewed,
     RunbooksState,
 )
 
@@ -60,16 +60,15 @@ __all__ = [
     "RunbookIndex",
     "RunbookMatch",
     "RunbookProblem",
-    "RunbookReviewDue",
-    "RunbookReviewed",
     "RunbookUsage",
     "Runbooks",
     "RunbooksState",
     "Step",
     "add_runbooks_parser",
-    "ledger_id",
     "load_directory",
     "parse_runbook",
+    "reminder_key",
+    "review_status",
     "run_runbooks",
     "scan",
     "write_defaults",

@@ -1,11 +1,13 @@
 """The ``incidentkit runbooks …`` commands (wired into the main CLI by ``incidentkit.cli``).
 
 * ``runbooks init DIR [--force]`` — write the guide's six common runbooks;
-* ``runbooks check DIR [--json]`` — validate; every problem with file and line;
+* ``runbooks check DIR [--at ISO] [--json]`` — validate; every problem with file
+  and line, then the overdue reviews;
 * ``runbooks list DIR [--json]``, ``runbooks show DIR ID [--json]`` (with usage);
 * ``runbooks match DIR [--label k=v …] [--annotation k=v …] [--service S …] [--text T] [--json]``;
 * ``runbooks attach DIR INCIDENT_ID ID --by WHO [--json]``;
-* ``runbooks tick DIR [--at ISO] [--json]`` — send due evergreen review reminders once.
+* ``runbooks tick DIR [--at ISO] [--json]`` — enqueue due review reminders once
+  (outbox rows of no incident; ``incidentkit deliver`` sends them).
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ def add_runbooks_parser(subparsers: Any) -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write the six common runbooks into DIR")
     init.add_argument("dir")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
-    for name, text in (("check", "validate DIR"), ("list", "list the runbooks of DIR")):
-        command = sub.add_parser(name, help=text)
-        command.add_argument("dir")
-        command.add_argument("--json", action="store_true")
+    check = sub.add_parser("check", help="validate DIR; list overdue reviews")
+    check.add_argument("dir")
+    check.add_argument("--at", help="ISO 8601 instant with an offset (default: now)")
+    check.add_argument("--json", action="store_true")
+    listing = sub.add_parser("list", help="list the runbooks of DIR")
+    listing.add_argument("dir")
+    listing.add_argument("--json", action="store_true")
     show = sub.add_parser("show", help="one runbook, its usage and related incidents")
     show.add_argument("dir")
     show.add_argument("runbook")
@@ -56,7 +61,7 @@ def add_runbooks_parser(subparsers: Any) -> argparse.ArgumentParser:
     attach.add_argument("runbook")
     attach.add_argument("--by", required=True)
     attach.add_argument("--json", action="store_true")
-    tick = sub.add_parser("tick", help="remind owners of due runbook reviews (once each)")
+    tick = sub.add_parser("tick", help="enqueue reminders of overdue reviews (once each)")
     tick.add_argument("dir")
     tick.add_argument("--at", help="ISO 8601 instant with an offset (default: now)")
     tick.add_argument("--json", action="store_true")
@@ -82,6 +87,7 @@ def run_runbooks(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int
         for path in written:
             print(path, file=out)
         return 0
+    at = parse_datetime(args.at, "--at") if getattr(args, "at", None) else None
     if command == "check":
         try:
             runbooks, warnings = section.check(args.dir)
@@ -94,14 +100,28 @@ def run_runbooks(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int
                 for problem in problems:
                     print(problem, file=out)
             return 1
+        section.use(runbooks)
+        overdue = section.overdue(at=at)
         if args.json:
             rows = [converter().unstructure(p) for p in warnings]
-            payload = {"ok": True, "runbooks": [r.id for r in runbooks], "problems": rows}
+            payload = {
+                "ok": True,
+                "runbooks": [r.id for r in runbooks],
+                "problems": rows,
+                "overdue": [converter().unstructure(s) for s in overdue],
+            }
             print(json.dumps(payload, indent=2), file=out)
         else:
             for warning in warnings:
                 print(warning, file=out)
             print(f"{len(runbooks)} runbook(s) ok", file=out)
+            for status in overdue:
+                assert status.due_on is not None
+                owner = f" (owner: {status.owner})" if status.owner else ""
+                print(
+                    f"review overdue: {status.runbook} since {status.due_on.isoformat()}{owner}",
+                    file=out,
+                )
         return 0
     section.load(args.dir)
     if command == "list":
@@ -119,7 +139,7 @@ def run_runbooks(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int
             payload = {
                 "runbook": converter().unstructure(runbook),
                 "usage": converter().unstructure(usage),
-                "review": converter().unstructure(section.review_status(runbook.id)),
+                "review": converter().unstructure(section.review_status(runbook.id, at=at)),
             }
             print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
         else:
@@ -148,16 +168,15 @@ def run_runbooks(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int
                 )
         return 0
     if command == "tick":
-        at = parse_datetime(args.at, "--at") if args.at else None
         fired = [
-            {"runbook": r.event.runbook, "due_on": r.event.due_on.isoformat()}  # type: ignore[attr-defined]
-            for r in section.tick(at)
+            {"runbook": s.runbook, "due_on": s.due_on.isoformat() if s.due_on else None}
+            for s in section.remind(at)
         ]
         if args.json:
             print(json.dumps(fired), file=out)
         else:
             for row in fired:
-                print(f"{row['runbook']}: review due since {row['due_on']}", file=out)
+                print(f"{row['runbook']}: review reminder enqueued (due {row['due_on']})", file=out)
         return 0
     state = section.attach(args.incident_id, args.runbook, by=args.by)
     checklist = section.get(args.runbook).checklist_name

@@ -1,47 +1,46 @@
-"""``kit.runbooks``: load, match, attach, mitigate, and the evergreen review ledger."""
+"""``kit.runbooks``: load, match, attach, mitigate, and evergreen reviews."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import attrs
 
 from incidentkit.checklists import ItemState
 from incidentkit.engine import Engine
-from incidentkit.errors import ConcurrencyConflict, NotFound, StoreError
-from incidentkit.events import Event, RecordedEvent
+from incidentkit.errors import ConcurrencyConflict, NotFound
 from incidentkit.incident import Incident, actor
 from incidentkit.lifecycle import Status
 from incidentkit.notify import IncidentRef, Notification, NotificationKind, Urgency
 from incidentkit.runbooks._match import RunbookIndex
 from incidentkit.runbooks._model import Alert, Runbook, RunbookMatch, RunbookProblem
 from incidentkit.runbooks._parse import Checker, load_directory
-from incidentkit.runbooks.capability import (
-    RunbookReviewDue,
-    RunbookReviewed,
-    attachments,
-    decide_attach,
-)
-from incidentkit.serialization import converter, dumps, event_to_json
+from incidentkit.runbooks.capability import attachments, decide_attach
+from incidentkit.serialization import converter, dumps
 from incidentkit.severity import Severity
-from incidentkit.store import OutboxMessage, StoredEvent, SummaryQuery
-from incidentkit.timeline import GENESIS_HASH, chain_hash
-from incidentkit.timers import SYSTEM_ACTOR
+from incidentkit.store import OutboxMessage, Store, SummaryQuery
 
-__all__ = ["ReviewStatus", "RunbookUsage", "Runbooks", "ledger_id"]
+__all__ = ["ReviewStatus", "RunbookUsage", "Runbooks", "reminder_key", "review_status"]
 
 
 @attrs.frozen
 class ReviewStatus:
-    """A runbook's evergreen state: last review, the next due date, reminders sent."""
+    """A runbook's evergreen state on a given day (see :func:`review_status`).
+
+    ``next_due`` is when the review falls due (``None``: no ``review_every``);
+    ``overdue`` says it is past, and ``due_on`` is then the due date the
+    reminder is for; ``owner`` is who is reminded.
+    """
 
     runbook: str
     last_reviewed: date | None
     next_due: date | None
-    reminded: tuple[date, ...] = ()
+    overdue: bool = False
+    due_on: date | None = None
+    owner: str | None = None
 
 
 @attrs.frozen
@@ -62,20 +61,16 @@ class RunbookUsage:
     incidents: tuple[str, ...] = ()
 
 
-def ledger_id(runbook: str) -> str:
-    """The store stream of a runbook's evergreen ledger: ``runbook.<id>`` (not an incident)."""
-    return f"runbook.{runbook}"
-
-
 class Runbooks:
     """``kit.runbooks``: the runbook library of this kit and its commands.
 
     :meth:`load` reads a directory (refused whole on any error); :meth:`match`
     ranks runbooks for an alert; :meth:`attach` turns a runbook's steps into
     an incident checklist; :meth:`mitigate` runs a Quick Mitigation option
-    (dry run, then for real); :meth:`tick` sends evergreen review reminders.
-    Runbook escalation rules and evergreen reminders both fire from the
-    kit's own ``tick()`` (this section registers :meth:`tick` as an engine sweep).
+    (dry run, then for real). Runbook escalation rules fire from the kit's
+    ``tick()``; evergreen reviews are computed from the files
+    (:meth:`review_status`, :meth:`overdue`) and :meth:`remind` enqueues each
+    owner's reminder once per due date as an outbox row of no incident.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -83,10 +78,6 @@ class Runbooks:
         self._runbooks: dict[str, Runbook] = {}
         self._index = RunbookIndex(())
         self.warnings: tuple[RunbookProblem, ...] = ()
-        # runbook id -> a date before which its review is surely not due: another
-        # replica's reminder or review only moves the due date later.
-        self._not_before: dict[str, date] = {}
-        engine.sweeps["runbooks"] = self.tick  # evergreen reminders run with the kit's tick()
         directory = engine.policy.runbooks.directory
         if directory is not None:
             self.load(directory)  # at start: a bad directory stops the kit, listing every problem
@@ -124,7 +115,6 @@ class Runbooks:
             by_id[runbook.id] = runbook
         self._runbooks = dict(sorted(by_id.items()))
         self._index = RunbookIndex(self._runbooks.values())
-        self._not_before = {}
         self.warnings = ()
 
     @property
@@ -275,69 +265,70 @@ class Runbooks:
 
     # --- evergreen -------------------------------------------------------------
 
-    def _ledger(self, runbook_id: str) -> tuple[list[Event], int, str]:
-        rows = self._engine.store.load(ledger_id(runbook_id))
-        events = [self._engine.decode(row).event for row in rows]
-        if events and not isinstance(events[0], RunbookReviewDue | RunbookReviewed):
-            raise StoreError(
-                f"{ledger_id(runbook_id)} is an incident's timeline, not the review ledger "
-                f"of runbook {runbook_id!r}; rename the incident or the runbook"
-            )
-        version = rows[-1].version if rows else 0
-        head = rows[-1].hash if rows else GENESIS_HASH
-        return events, version, head
+    def _today(self, at: datetime | None) -> tuple[datetime, date]:
+        from incidentkit._time import ensure_aware
 
-    def review_status(self, runbook_id: str) -> ReviewStatus:
-        """When the runbook was last reviewed and when the next review is due."""
-        runbook = self.get(runbook_id)
-        events, _, _ = self._ledger(runbook_id)
-        return self._status(runbook, events)
+        now = ensure_aware(at, "at") if at is not None else self._engine.now()
+        return now, now.astimezone(self._engine.policy.zone).date()
 
-    def _status(self, runbook: Runbook, events: Sequence[Event]) -> ReviewStatus:
-        reviewed = [e.on for e in events if isinstance(e, RunbookReviewed)]
-        dates = [d for d in (runbook.last_reviewed, *reviewed) if d is not None]
-        last = max(dates) if dates else None
-        reminded = tuple(e.due_on for e in events if isinstance(e, RunbookReviewDue))
-        every = runbook.review_every
-        if every is None or (last is None and not reminded):
-            return ReviewStatus(runbook.id, last, None, reminded)
-        if last is not None:
-            due, after = last + every, [d for d in reminded if d > last]
-        else:  # never reviewed: the first reminder starts the cycle
-            due, after = reminded[0], list(reminded)
-        while after and due <= max(after):
-            due += every
-        return ReviewStatus(runbook.id, last, due, reminded)
+    def review_status(self, runbook_id: str, *, at: datetime | None = None) -> ReviewStatus:
+        """When the runbook's review is due, and whether it is overdue at ``at`` (default now).
 
-    def _append(
-        self, runbook: Runbook, event: Event, now: datetime, outbox: bool
-    ) -> RecordedEvent | None:
-        """Append ``event`` to the ledger unless it is no longer due; retried on a lost race."""
+        Computed from the runbook file alone (``review_every``, ``last_reviewed``,
+        dates in the policy's zone); nothing is read from or written to the store.
+        """
+        return review_status(self.get(runbook_id), self._today(at)[1])
+
+    def reviews(self, *, at: datetime | None = None) -> tuple[ReviewStatus, ...]:
+        """:meth:`review_status` of every loaded runbook, ordered by id."""
+        today = self._today(at)[1]
+        return tuple(review_status(r, today) for r in self._runbooks.values())
+
+    def overdue(self, *, at: datetime | None = None) -> tuple[ReviewStatus, ...]:
+        """The loaded runbooks whose review is overdue at ``at``, ordered by id."""
+        return tuple(s for s in self.reviews(at=at) if s.overdue)
+
+    def remind(self, at: datetime | None = None) -> tuple[ReviewStatus, ...]:
+        """Evergreen: enqueue a reminder to the owner of each overdue runbook, once per due date.
+
+        Each reminder is one outbox row per notifier that wants reminders,
+        keyed ``runbook-review:<id>:<due date>:<notifier>``; the outbox key is
+        unique, so replicas calling this at once enqueue each reminder once,
+        and :meth:`~incidentkit.IncidentKit.deliver` sends it. The rows belong
+        to no incident (their ``incident_id`` is ``""``): nothing is added to
+        any incident's timeline. Returns the reviews whose reminder this call
+        enqueued (a concurrent replica may report the same one).
+        """
+        now, today = self._today(at)
+        notifiers = [
+            name
+            for name, spec in self._engine.plugins.notifiers().items()
+            if spec.wants(NotificationKind.REMINDER)
+        ]
+        due = [s for s in (review_status(r, today) for r in self._runbooks.values()) if s.overdue]
+        if not due or not notifiers:
+            return ()
         store = self._engine.store
-        stream = ledger_id(runbook.id)
-        for _ in range(10):
-            events, version, head = self._ledger(runbook.id)
-            if isinstance(event, RunbookReviewDue):
-                status = self._status(runbook, events)
-                if event.due_on in status.reminded:
-                    return None  # another replica recorded it
-            payload = event_to_json(event)
-            digest = chain_hash(head, stream, version + 1, now, payload)
-            row = StoredEvent(stream, version + 1, event.tag, payload, now, digest)
-            record = RecordedEvent(stream, version + 1, now, event, digest)
-            rows = self._reminder_rows(runbook, record) if outbox else []
-            try:
-                store.append(stream, [row], version, outbox=rows)
-            except ConcurrencyConflict:
-                continue
-            return record
-        raise ConcurrencyConflict(stream, version, store.version(stream))
+        existing = {row.key for row in store.outbox(NO_INCIDENT)}
+        fresh: list[ReviewStatus] = []
+        rows: list[OutboxMessage] = []
+        for status in due:
+            runbook = self._runbooks[status.runbook]
+            mine = self._reminder_rows(runbook, status, now, notifiers)
+            new = [m for m in mine if m.key not in existing]
+            if new:
+                fresh.append(status)
+                rows.extend(new)
+        if rows:
+            _enqueue(store, rows)
+        return tuple(fresh)
 
-    def _reminder_rows(self, runbook: Runbook, record: RecordedEvent) -> list[OutboxMessage]:
-        event = record.event
-        assert isinstance(event, RunbookReviewDue)
+    def _reminder_rows(
+        self, runbook: Runbook, status: ReviewStatus, now: datetime, notifiers: Sequence[str]
+    ) -> list[OutboxMessage]:
+        assert status.due_on is not None
         ref = IncidentRef(
-            id=record.incident_id,
+            id=f"runbook.{runbook.id}",
             title=f"Runbook review: {runbook.title}",
             severity=runbook.severity or Severity.SEV4,
             status=Status.DECLARED,
@@ -346,74 +337,78 @@ class Runbooks:
         )
         text = (
             f"Runbook {runbook.id} ({runbook.title}) is due for review since "
-            f"{event.due_on.isoformat()}; source: {runbook.source or '-'}"
+            f"{status.due_on.isoformat()}; source: {runbook.source or '-'}"
         )
         notification = Notification(
-            key=f"runbooks:review:{runbook.id}:{event.due_on.isoformat()}",
+            key=reminder_key(runbook.id, status.due_on),
             kind=NotificationKind.REMINDER,
             incident=ref,
             text=text,
-            created_at=record.recorded_at,
+            created_at=now,
             urgency=Urgency.LOW,
-            targets=(event.owner,) if event.owner else (),
+            targets=(runbook.owner,) if runbook.owner else (),
         )
         payload = dumps(converter().unstructure(notification))
         return [
             OutboxMessage(
                 key=f"{notification.key}:{name}",
-                incident_id=record.incident_id,
+                incident_id=NO_INCIDENT,
                 topic="notification",
                 target=name,
                 payload=payload,
-                available_at=record.recorded_at,
+                available_at=now,
             )
-            for name, spec in self._engine.plugins.notifiers().items()
-            if spec.wants(NotificationKind.REMINDER)
+            for name in notifiers
         ]
 
-    def tick(self, at: datetime | None = None) -> tuple[RecordedEvent, ...]:
-        """Evergreen: remind each owner whose runbook's review is due, once per due date.
 
-        The reminder is recorded on the runbook's ledger (``runbook.<id>``)
-        with its notification rows in one append, so replicas ticking at once
-        record it once. Dates are in the policy's zone.
-        """
-        from incidentkit._time import ensure_aware
+NO_INCIDENT = ""
+"""The ``incident_id`` of an outbox row that belongs to no incident (a review reminder)."""
 
-        now = ensure_aware(at, "at") if at is not None else self._engine.now()
-        today = now.astimezone(self._engine.policy.zone).date()
-        fired: list[RecordedEvent] = []
-        for runbook in self._runbooks.values():
-            if runbook.review_every is None:
-                continue
-            skip_until = self._not_before.get(runbook.id)
-            if skip_until is not None and today < skip_until:
-                continue  # no store read on most ticks
-            events, _, _ = self._ledger(runbook.id)
-            status = self._status(runbook, events)
-            due = status.next_due
-            if due is None and status.last_reviewed is None:
-                due = today  # never reviewed: due now
-            if due is not None and due > today:
-                self._not_before[runbook.id] = due
-            if due is None or due > today:
-                continue
-            assert runbook.review_every is not None
-            while due + runbook.review_every <= today:  # missed periods collapse into one
-                due += runbook.review_every
-            event = RunbookReviewDue(
-                by=SYSTEM_ACTOR, runbook=runbook.id, due_on=due, owner=runbook.owner
-            )
-            record = self._append(runbook, event, now, outbox=True)
-            if record is not None:
-                fired.append(record)
-            self._not_before.pop(runbook.id, None)
-        return tuple(fired)
+_ANCHOR = "runbook-reviews"
+"""The stream an outbox-only append names (no event is ever written to it)."""
 
-    def mark_reviewed(self, runbook_id: str, *, by: str, on: date | None = None) -> ReviewStatus:
-        """Record a review (``on`` defaults to today); the next review is due from it."""
-        runbook = self.get(runbook_id)
-        now = self._engine.now()
-        day = on if on is not None else now.astimezone(self._engine.policy.zone).date()
-        self._append(runbook, RunbookReviewed(by=actor(by), runbook=runbook.id, on=day), now, False)
-        return self.review_status(runbook_id)
+EPOCH = date(1970, 1, 1)
+"""Where the review periods of a never-reviewed runbook start (the same on every replica)."""
+
+
+def reminder_key(runbook_id: str, due_on: date) -> str:
+    """The idempotency key of a review reminder: ``runbook-review:<id>:<due date>``."""
+    return f"runbook-review:{runbook_id}:{due_on.isoformat()}"
+
+
+def review_status(runbook: Runbook, today: date) -> ReviewStatus:
+    """The runbook's review state on ``today``, from its file alone (pure).
+
+    The review falls due every ``review_every`` from ``last_reviewed``
+    (``next_due`` is ``last_reviewed + review_every``). When overdue,
+    ``due_on`` is the latest due date on or before ``today`` (missed periods
+    collapse into one): a reminder is sent once per ``due_on``. A runbook
+    never reviewed is overdue at once; its periods count from 1970-01-01, so
+    every replica computes the same ``due_on``.
+    """
+    every = runbook.review_every
+    last = runbook.last_reviewed
+    if every is None:
+        return ReviewStatus(runbook.id, last, None, owner=runbook.owner)
+    days = max(1, every.days)
+    if last is None:
+        due_on = EPOCH + timedelta(days=((today - EPOCH).days // days) * days)
+        return ReviewStatus(runbook.id, None, due_on, True, due_on, runbook.owner)
+    first = last + timedelta(days=days)
+    if today < first:
+        return ReviewStatus(runbook.id, last, first, owner=runbook.owner)
+    due_on = first + timedelta(days=((today - first).days // days) * days)
+    return ReviewStatus(runbook.id, last, first, True, due_on, runbook.owner)
+
+
+def _enqueue(store: Store, rows: Sequence[OutboxMessage]) -> None:
+    """Write outbox rows alone: an append of no events (rows whose key exists are skipped)."""
+    for _ in range(10):
+        version = store.version(_ANCHOR)
+        try:
+            store.append(_ANCHOR, [], version, outbox=rows)
+        except ConcurrencyConflict:
+            continue
+        return
+    raise ConcurrencyConflict(_ANCHOR, version, store.version(_ANCHOR))

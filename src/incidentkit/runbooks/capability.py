@@ -7,17 +7,16 @@ Events (tags prefixed ``runbooks_``):
   ``runbook-<id>`` and keeps the attachment (with its escalation rules) in
   ``Incident.extensions["runbooks"]``;
 * :class:`RunbookEscalated` — a timer event: a rule "persists > *after* →
-  page *to*" fired (once, keyed ``runbooks:<id>:<n>``);
-* :class:`RunbookReviewDue` and :class:`RunbookReviewed` — the evergreen
-  ledger of one runbook (see :class:`~incidentkit.runbooks.Runbooks`), kept
-  on its own hash-chained stream ``runbook.<id>`` in the store, never on an
-  incident.
+  page *to*" fired (once, keyed ``runbooks:<id>:<n>``).
+
+Evergreen reviews record no event: they are computed from the runbook files
+and reminded through the outbox (see :class:`~incidentkit.runbooks.Runbooks`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import ClassVar
 
 import attrs
@@ -37,8 +36,6 @@ __all__ = [
     "Attachment",
     "RunbookAttached",
     "RunbookEscalated",
-    "RunbookReviewDue",
-    "RunbookReviewed",
     "RunbooksState",
     "attachments",
     "decide_attach",
@@ -86,30 +83,7 @@ class RunbookEscalated(Event):
         return f"Runbook {self.runbook}: still unmitigated — escalated to {self.to}{people}"
 
 
-@attrs.frozen(kw_only=True)
-class RunbookReviewDue(Event):
-    """Evergreen: the runbook's review fell due on ``due_on``; ``owner`` was reminded."""
-
-    tag: ClassVar[str] = "runbooks_review_due"
-    runbook: str
-    due_on: date
-    owner: str | None = None
-
-    def describe(self) -> str:
-        owner = f" (owner: {self.owner})" if self.owner else ""
-        return f"Runbook {self.runbook}: review due since {self.due_on.isoformat()}{owner}"
-
-
-@attrs.frozen(kw_only=True)
-class RunbookReviewed(Event):
-    """Evergreen: the runbook was reviewed on ``on``; the next review is due from there."""
-
-    tag: ClassVar[str] = "runbooks_reviewed"
-    runbook: str
-    on: date
-
-
-for _event in (RunbookAttached, RunbookEscalated, RunbookReviewDue, RunbookReviewed):
+for _event in (RunbookAttached, RunbookEscalated):
     register_event(_event)  # at import, so stored runbook events always decode
 
 
@@ -296,7 +270,7 @@ def _section(engine: object) -> object:
 
 RUNBOOKS = Capability(
     name="runbooks",
-    events=(RunbookAttached, RunbookEscalated, RunbookReviewDue, RunbookReviewed),
+    events=(RunbookAttached, RunbookEscalated),
     folds={RunbookAttached: fold_attached, RunbookEscalated: fold_escalated},
     timers=(TimerSource("runbook-escalation", due_escalations, next_escalation, _memo),),
     routes=(runbook_notifications,),
