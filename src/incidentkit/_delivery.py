@@ -5,7 +5,8 @@ mitigation or one channel request. A failure is retried with full-jitter
 backoff (at least the receiver's ``Retry-After``) until the notifier's
 ``max_attempts``; a :class:`PermanentFailure` is not retried. A row that fails
 for good is marked dead and, for notifications, recorded on the incident's
-timeline as ``notification_failed``. Pluggy stops at the first raising
+timeline as ``notification_failed`` (a row of no incident, ``incident_id``
+``""``, is only marked dead and logged). Pluggy stops at the first raising
 implementation, so delivery never relies on one broadcast hook call.
 """
 
@@ -135,8 +136,8 @@ _HANDLERS: dict[str, Callable[[Engine, OutboxRow], object]] = {
 
 def _record_failure(engine: Engine, row: OutboxRow, error: str) -> None:
     """Put a dead row on the timeline: a failed notification, or a mitigation that never ran."""
-    if row.topic not in ("notification", "mitigation"):
-        return
+    if row.topic not in ("notification", "mitigation") or not row.incident_id:
+        return  # a row of no incident (a runbook review reminder): the log says it died
 
     def decide(state: Incident, __: datetime) -> list[Event]:
         if row.topic == "mitigation":

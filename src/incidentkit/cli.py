@@ -29,6 +29,7 @@ from incidentkit.metrics import add_metrics_parser, run_metrics
 from incidentkit.oncall import add_oncall_parser, run_oncall
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy, load_policy
+from incidentkit.runbooks import add_runbooks_parser, run_runbooks
 from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
 from incidentkit.store import IncidentSummary
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_oncall_parser(sub)
     add_metrics_parser(sub)
+    add_runbooks_parser(sub)
     return parser
 
 
@@ -514,6 +516,8 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return 0
     elif command == "metrics":
         return run_metrics(args, kit.store, out, err)
+    elif command == "runbooks":
+        return run_runbooks(args, kit, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [

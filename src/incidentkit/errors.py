@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 __all__ = [
     "ChainKeyError",
@@ -50,6 +51,7 @@ __all__ = [
     "PluginError",
     "PolicyError",
     "ReservedEvent",
+    "RunbookError",
     "SignatureInvalid",
     "StoreError",
     "TransientFailure",
@@ -101,6 +103,20 @@ class PolicyError(IncidentKitError, ValueError):
         where = f" in {source}" if source else ""
         lines = "; ".join(f"{path}: {reason}" for path, reason in self.problems)
         super().__init__(f"invalid policy{where}: {lines}")
+
+
+class RunbookError(IncidentKitError, ValueError):
+    """A runbook directory was refused at load time; nothing of it was loaded.
+
+    ``problems`` lists every error, each a
+    :class:`~incidentkit.runbooks.RunbookProblem` with its ``file``, 1-based
+    ``line``, ``field`` and ``reason``.
+    """
+
+    def __init__(self, problems: Iterable[Any]) -> None:
+        self.problems: tuple[Any, ...] = tuple(problems)
+        lines = "; ".join(str(p) for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the runbooks: {lines}")
 
 
 class InvalidTransition(IncidentKitError):

@@ -64,6 +64,7 @@ from incidentkit.oncall.capability import ONCALL
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
+from incidentkit.runbooks import RUNBOOKS, Runbooks
 from incidentkit.severity import Severity, Signals
 from incidentkit.store import IncidentSummary, Store, summary_query
 from incidentkit.timeline import ChainCheck
@@ -75,7 +76,7 @@ log = logging.getLogger("incidentkit")
 DB_ENV = "INCIDENTKIT_DB"
 """Environment variable the CLI reads for the store URL."""
 
-BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION)
+BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS)
 """The capabilities every kit registers before the host's."""
 
 S = TypeVar("S")
@@ -107,6 +108,8 @@ class IncidentKit:
 
     mitigations: Mitigations
     """Request, record and run mitigation actions (the built-in mitigation capability)."""
+    runbooks: Runbooks
+    """Load, match and attach runbooks (the runbook capability)."""
 
     def __init__(
         self,

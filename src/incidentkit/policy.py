@@ -50,7 +50,7 @@ from incidentkit.serialization import converter, structure_input
 from incidentkit.severity import Severity, SeverityPolicy
 from incidentkit.timeline import ChainKey
 
-__all__ = ["IntegrityPolicy", "PhaseTargets", "Policy", "load_policy"]
+__all__ = ["IntegrityPolicy", "PhaseTargets", "Policy", "RunbookSettings", "load_policy"]
 
 
 def _chain_key(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -73,6 +73,17 @@ class IntegrityPolicy:
     require_key: bool = False
 
 
+@attrs.frozen
+class RunbookSettings:
+    """The ``[runbooks]`` table: ``directory`` of runbook files loaded when a kit starts.
+
+    A relative directory in a policy file is relative to that file. ``None``
+    (the default): no runbooks are loaded at start (``kit.runbooks.load``).
+    """
+
+    directory: str | None = None
+
+
 def _unique_checklists(
     _: object, __: attrs.Attribute[Any], value: tuple[ChecklistTemplate, ...]
 ) -> None:
@@ -92,7 +103,8 @@ class Policy:
     business days (``business_days`` is the holiday calendar, TOML table
     ``[business_days]``); stored times are always UTC. ``oncall`` holds the schedules and the
     escalation policies (TOML tables ``[oncall]`` and ``[escalation]``).
-    ``integrity`` keys the hash chain (:class:`IntegrityPolicy`).
+    ``integrity`` keys the hash chain (:class:`IntegrityPolicy`);
+    ``runbooks`` the runbook directory loaded at start (``[runbooks]``).
     """
 
     severity: SeverityPolicy = attrs.field(factory=SeverityPolicy.default)
@@ -108,6 +120,7 @@ class Policy:
     oncall: OnCallConfig = attrs.field(factory=OnCallConfig)
     business_days: BusinessDays = attrs.field(factory=BusinessDays)
     integrity: IntegrityPolicy = attrs.field(factory=IntegrityPolicy)
+    runbooks: RunbookSettings = attrs.field(factory=RunbookSettings)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:
@@ -139,7 +152,7 @@ class Policy:
             {k: data[k] for k in ("oncall", "escalation") if k in data}, source=source
         )
         policy = structure_input(converter(), {**merged, "oncall": {}}, cls, source=source)
-        return attrs.evolve(policy, oncall=oncall)
+        return attrs.evolve(policy, oncall=oncall, runbooks=_runbooks_relative(policy, source))
 
     @classmethod
     def from_toml(cls, text: str, *, source: str | None = None) -> Policy:
@@ -167,6 +180,14 @@ class Policy:
             if template.name == name:
                 return template
         raise NotFound("checklist", name, self.checklist_names)
+
+
+def _runbooks_relative(policy: Policy, source: str | None) -> RunbookSettings:
+    """``[runbooks] directory`` resolved against the policy file's folder when relative."""
+    directory = policy.runbooks.directory
+    if directory is None or source is None or Path(directory).is_absolute():
+        return policy.runbooks
+    return RunbookSettings(directory=str(Path(source).parent / directory))
 
 
 _MOVED = ("paging", "escalate_after")

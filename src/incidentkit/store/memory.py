@@ -82,7 +82,8 @@ class MemoryStore:
             actual = current[-1].version if current else 0
             if actual != expected_version:
                 raise ConcurrencyConflict(incident_id, expected_version, actual)
-            self._events[incident_id] = [*current, *events]
+            if events:  # an outbox-only append creates no stream
+                self._events[incident_id] = [*current, *events]
             for message in outbox:
                 if message.key in self._keys:
                     continue
