@@ -15,6 +15,7 @@ from typing import Any
 
 from incidentkit import metrics
 from incidentkit._delivery import DeliveryReport
+from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate, ItemState
 from incidentkit.clock import Clock, ManualClock, SystemClock
 from incidentkit.engine import TickReport
@@ -103,6 +104,7 @@ from incidentkit.store import IncidentSummary, MemoryStore, Store, SummaryQuery
 from incidentkit.timeline import ChainCheck
 
 __all__ = [
+    "BusinessDays",
     "ChainCheck",
     "ChecklistItem",
     "ChecklistTemplate",

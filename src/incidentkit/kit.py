@@ -67,6 +67,7 @@ from incidentkit.roles import Role
 from incidentkit.severity import Severity, Signals
 from incidentkit.store import IncidentSummary, Store, SummaryQuery
 from incidentkit.timeline import ChainCheck, verify_chain
+from incidentkit.timers import missed_targets
 
 __all__ = ["DB_ENV", "IncidentKit"]
 
@@ -600,16 +601,20 @@ class IncidentKit:
         """Resolve; refused with :class:`GuardFailed` while required criteria are open.
 
         ``force=True`` with a ``reason`` overrides the open criteria; both are
-        recorded on the timeline.
+        recorded on the timeline. Targets missed since the last tick are
+        recorded in the same append, before the resolution.
         """
         return self._run(
             idempotency_key,
             incident_id,
             "resolve",
             by,
-            lambda s, _: decide_resolve(
-                s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
-            ),
+            lambda s, now: [
+                *missed_targets(s, self.policy, now),
+                *decide_resolve(
+                    s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
+                ),
+            ],
         )
 
     def reopen(

@@ -26,10 +26,11 @@ import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 
-from incidentkit.errors import PolicyError
+from incidentkit.errors import PolicyError, ValidationError
 
 __all__ = [
     "DEFAULT_PHASE_TARGETS",
@@ -37,6 +38,7 @@ __all__ = [
     "TRANSITIONS",
     "Phase",
     "PhaseOverrun",
+    "PhaseTargets",
     "Status",
     "allowed_transitions",
     "can_transition",
@@ -160,6 +162,43 @@ DEFAULT_PHASE_TARGETS: Mapping[Phase, timedelta | None] = MappingProxyType(
         Phase.RESOLVE: timedelta(minutes=30),
     }
 )
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, timedelta) and value < timedelta(0):
+        raise ValidationError(attribute.name, "must not be negative")
+
+
+@attrs.frozen
+class PhaseTargets:
+    """How long after declaration each response phase should be done (``None``: no target).
+
+    The policy's ``[phases]`` table holds the targets of the severities whose
+    level sets none; a level's own ``phases`` replaces them for that severity
+    (see :meth:`incidentkit.policy.Policy.phase_targets`).
+    """
+
+    assess: timedelta | None = attrs.field(
+        default=DEFAULT_PHASE_TARGETS[Phase.ASSESS], validator=_non_negative
+    )
+    mitigate: timedelta | None = attrs.field(
+        default=DEFAULT_PHASE_TARGETS[Phase.MITIGATE], validator=_non_negative
+    )
+    investigate: timedelta | None = attrs.field(
+        default=DEFAULT_PHASE_TARGETS[Phase.INVESTIGATE], validator=_non_negative
+    )
+    resolve: timedelta | None = attrs.field(
+        default=DEFAULT_PHASE_TARGETS[Phase.RESOLVE], validator=_non_negative
+    )
+
+    @classmethod
+    def none(cls) -> PhaseTargets:
+        """No phase targets at all."""
+        return cls(None, None, None, None)
+
+    def as_mapping(self) -> dict[Phase, timedelta | None]:
+        """Phase → target."""
+        return {phase: getattr(self, phase.value) for phase in Phase}
 
 
 @attrs.frozen

@@ -29,49 +29,23 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
-from incidentkit.lifecycle import DEFAULT_PHASE_TARGETS, Phase
+from incidentkit.lifecycle import Phase, PhaseTargets
 from incidentkit.oncall.config import OnCallConfig, load_oncall
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
-from incidentkit.severity import SeverityPolicy
+from incidentkit.severity import Severity, SeverityPolicy
 
 __all__ = ["PhaseTargets", "Policy", "load_policy"]
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, timedelta) and value < timedelta(0):
-        raise ValidationError(attribute.name, "must not be negative")
-
-
-@attrs.frozen
-class PhaseTargets:
-    """How long after declaration each response phase should be done (``None``: no target)."""
-
-    assess: timedelta | None = attrs.field(
-        default=DEFAULT_PHASE_TARGETS[Phase.ASSESS], validator=_non_negative
-    )
-    mitigate: timedelta | None = attrs.field(
-        default=DEFAULT_PHASE_TARGETS[Phase.MITIGATE], validator=_non_negative
-    )
-    investigate: timedelta | None = attrs.field(
-        default=DEFAULT_PHASE_TARGETS[Phase.INVESTIGATE], validator=_non_negative
-    )
-    resolve: timedelta | None = attrs.field(
-        default=DEFAULT_PHASE_TARGETS[Phase.RESOLVE], validator=_non_negative
-    )
-
-    def as_mapping(self) -> dict[Phase, timedelta | None]:
-        """Phase → target."""
-        return {phase: getattr(self, phase.value) for phase in Phase}
 
 
 def _unique_checklists(
@@ -89,8 +63,9 @@ class Policy:
 
     ``gating_checklist`` names the checklist whose required items must be
     closed before an incident resolves (``""`` disables the gate).
-    ``zone`` is the time zone for channel names and human renderings;
-    stored times are always UTC. ``oncall`` holds the schedules and the
+    ``zone`` is the time zone for channel names, human renderings and
+    business days (``business_days`` is the holiday calendar, TOML table
+    ``[business_days]``); stored times are always UTC. ``oncall`` holds the schedules and the
     escalation policies (TOML tables ``[oncall]`` and ``[escalation]``).
     """
 
@@ -100,10 +75,12 @@ class Policy:
         default=DEFAULT_TEMPLATES, validator=_unique_checklists
     )
     phases: PhaseTargets = attrs.field(factory=PhaseTargets)
+    """Phase targets of the severities whose level sets none (SEV1 and SEV2 by default)."""
     gating_checklist: str = "resolution"
     channel_prefix: str = "#incident-"
     zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
     oncall: OnCallConfig = attrs.field(factory=OnCallConfig)
+    business_days: BusinessDays = attrs.field(factory=BusinessDays)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:
@@ -121,6 +98,7 @@ class Policy:
         """Build a policy from parsed TOML/JSON: tables override :meth:`default`."""
         if not isinstance(data, Mapping):
             raise PolicyError([("$", "expected a table")], source=source)
+        _refuse_moved_keys(data, source)
         rest = {k: v for k, v in data.items() if k not in ("oncall", "escalation")}
         base = converter().unstructure(cls.default())
         base.pop("oncall")
@@ -128,7 +106,7 @@ class Policy:
         severity = rest.get("severity")
         if isinstance(severity, Mapping) and isinstance(severity.get("levels"), list):
             merged["severity"]["levels"] = _merge_levels(
-                base["severity"]["levels"], severity["levels"]
+                base["severity"]["levels"], severity["levels"], merged.get("phases")
             )
         oncall = load_oncall(
             {k: data[k] for k in ("oncall", "escalation") if k in data}, source=source
@@ -145,6 +123,16 @@ class Policy:
             raise PolicyError([("$", f"not valid TOML: {err}")], source=source) from err
         return cls.from_mapping(data, source=source)
 
+    def phase_targets(self, severity: Severity) -> dict[Phase, timedelta | None]:
+        """Phase → target at ``severity``: the level's own ``phases``, else :attr:`phases`."""
+        own = self.severity.level(severity).phases
+        return (own if own is not None else self.phases).as_mapping()
+
+    def response_deadline(self, severity: Severity, declared_at: datetime) -> datetime | None:
+        """When acknowledgement is due at ``severity``, business days counted in :attr:`zone`."""
+        level = self.severity.level(severity)
+        return level.response_deadline(declared_at, self.zone, self.business_days)
+
     @property
     def checklist_names(self) -> tuple[str, ...]:
         """Names of the checklist templates, in order."""
@@ -158,6 +146,30 @@ class Policy:
         raise NotFound("checklist", name, self.checklist_names)
 
 
+_MOVED = ("paging", "escalate_after")
+
+
+def _refuse_moved_keys(data: Mapping[str, Any], source: str | None) -> None:
+    """``paging``/``escalate_after`` on a level were ignored; escalation has one home now."""
+    severity = data.get("severity")
+    levels = severity.get("levels") if isinstance(severity, Mapping) else None
+    if not isinstance(levels, list):
+        return
+    problems = [
+        (
+            f"$.severity.levels[{index}].{key}",
+            "no longer a severity key: who is paged or notified, and after how long, is "
+            "set by the severity's [[escalation.policies]] entry (see the escalation guide)",
+        )
+        for index, level in enumerate(levels)
+        if isinstance(level, Mapping)
+        for key in _MOVED
+        if key in level
+    ]
+    if problems:
+        raise PolicyError(problems, source=source)
+
+
 def _merge(base: Any, override: Any) -> Any:
     """Tables merge key by key; anything else (lists, scalars) replaces."""
     if isinstance(base, dict) and isinstance(override, Mapping):
@@ -168,19 +180,26 @@ def _merge(base: Any, override: Any) -> Any:
     return override
 
 
-def _merge_levels(base: list[Any], override: list[Any]) -> list[Any]:
+def _merge_levels(base: list[Any], override: list[Any], phases: Any) -> list[Any]:
     """``[[severity.levels]]`` entries override the default level with the same severity.
 
     A level a file does not mention keeps the guide's definition; an entry
     with an unknown or missing ``severity`` is kept as written so structuring
-    reports it with its index.
+    reports it with its index. A level's ``phases`` table overrides, key by
+    key, the targets that severity had (its own, or the policy's ``[phases]``).
     """
     by_severity = {level["severity"]: dict(level) for level in base}
     merged: list[Any] = []
     for entry in override:
         key = entry.get("severity") if isinstance(entry, Mapping) else None
         if isinstance(key, str) and key.upper() in by_severity:
-            merged.append({**by_severity.pop(key.upper()), **entry, "severity": key.upper()})
+            default = by_severity.pop(key.upper())
+            level = {**default, **entry, "severity": key.upper()}
+            own = entry.get("phases")
+            if isinstance(own, Mapping) and isinstance(phases, Mapping):
+                before = default.get("phases")
+                level["phases"] = _merge(dict(before if before is not None else phases), own)
+            merged.append(level)
         else:
             merged.append(entry)
     return merged + list(by_severity.values())

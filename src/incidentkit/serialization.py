@@ -7,7 +7,8 @@ choices to a converter you own. The choices:
   carry an offset, a naive value is refused;
 * timedeltas: a number of seconds on output; on input a number of seconds, an
   ISO 8601 duration (``PT5M``) or a short form (``5m``, ``1h30m``, ``90s``, ``2d``);
-* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``; ``datetime.date``: ``"YYYY-MM-DD"``;
+* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``;
+* ``datetime.date``: ``"YYYY-MM-DD"`` (or a TOML date); a datetime is not a date;
 * ``decimal.Decimal`` (money): a string, so no digit is lost; on input a string
   or an integer;
 * ``zoneinfo.ZoneInfo``: its IANA key; any other ``tzinfo`` field takes an IANA
@@ -193,17 +194,6 @@ def _structure_tzinfo(value: object, cls: type[Any]) -> tzinfo:
     raise ValueError(f"not a time zone: {value!r} (use an IANA key or '+HH:MM')")
 
 
-def _structure_date(value: object, _: type[Any]) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"not a date: {value!r} (use 'YYYY-MM-DD')")
-
-
 def _structure_decimal(value: object, _: type[Any]) -> Decimal:
     if isinstance(value, Decimal):
         result = value
@@ -269,6 +259,19 @@ def _structure_timedelta(value: object, _: type[Any]) -> timedelta:
         return parse_duration(value)
     except ValidationError as err:
         raise ValueError(err.reason) from None
+
+
+def _structure_date(value: object, _: type[Any]) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        raise ValueError(f"expected a date, got a date and time ({value.isoformat()})")
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)")
 
 
 def _structure_optional_timedelta(value: object, cls: type[Any]) -> timedelta | None:
@@ -399,6 +402,13 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(date, _structure_date)
     converter.register_unstructure_hook(Decimal, str)
     converter.register_structure_hook(Decimal, _structure_decimal)
+
+    def structure_dates(value: object, _: type[Any]) -> frozenset[date]:
+        if not isinstance(value, list | tuple | set | frozenset):
+            raise ValueError(f"expected a list of dates, got {value!r}")
+        return frozenset(converter.structure(list(value), tuple[date, ...]))
+
+    converter.register_structure_hook_func(lambda t: t == frozenset[date], structure_dates)
     converter.register_unstructure_hook(ZoneInfo, lambda v: v.key)
     converter.register_structure_hook(ZoneInfo, _structure_zone)
     converter.register_unstructure_hook(tzinfo, _unstructure_tzinfo)

@@ -27,13 +27,16 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from incidentkit._time import ensure_aware
+from incidentkit.business_days import BusinessDays, business_day_end
 from incidentkit.errors import NotFound, PolicyError, ValidationError
+from incidentkit.lifecycle import PhaseTargets
 
 __all__ = [
     "Classification",
@@ -95,8 +98,15 @@ class Severity(enum.StrEnum):
             ) from None
 
 
+_UTC_ZONE = ZoneInfo("UTC")
+
+
 class Paging(enum.StrEnum):
-    """How responders are reached at a severity (the guide's escalation column)."""
+    """How an escalation policy reaches responders (the guide's escalation column).
+
+    Read from the policy (:attr:`incidentkit.oncall.EscalationPolicy.paging`);
+    escalation is set in ``[[escalation.policies]]`` only, not on the level.
+    """
 
     PAGE = "page"
     """Page the on-call primary at once."""
@@ -148,10 +158,12 @@ class SeverityLevel:
 
     ``response_target`` is the time allowed to acknowledge; when it is ``None``
     and ``next_business_day`` is set, the target is the end of the next
-    business day (Monday to Friday, UTC). ``update_cadence`` is how often a
+    business day, counted in the policy's zone with its holiday calendar
+    (:func:`incidentkit.business_days.business_day_end`). ``update_cadence`` is how often a
     status update is due (``None``: no fixed cadence, ``cadence_note`` says
-    what instead). ``escalate_after`` is the delay before the next escalation
-    step when nobody acknowledges.
+    what instead). ``phases`` are this severity's phase
+    targets (``None``: the policy's ``[phases]``; the guide's SEV3 and SEV4
+    have none).
     """
 
     severity: Severity
@@ -162,20 +174,26 @@ class SeverityLevel:
     next_business_day: bool = False
     update_cadence: timedelta | None = attrs.field(default=None, validator=_non_negative)
     cadence_note: str = ""
-    paging: Paging = Paging.NOTIFY
-    escalate_after: timedelta | None = attrs.field(default=None, validator=_non_negative)
+    phases: PhaseTargets | None = None
 
-    def response_deadline(self, declared_at: datetime) -> datetime | None:
-        """When acknowledgement is due for an incident declared at ``declared_at``."""
+    def response_deadline(
+        self,
+        declared_at: datetime,
+        zone: ZoneInfo = _UTC_ZONE,
+        business_days: BusinessDays | None = None,
+    ) -> datetime | None:
+        """When acknowledgement is due for an incident declared at ``declared_at``.
+
+        A ``next_business_day`` target is counted in ``zone`` with the
+        ``business_days`` calendar (the policy passes its own: use
+        :meth:`incidentkit.policy.Policy.response_deadline`).
+        """
         declared = ensure_aware(declared_at, "declared_at")
         if self.response_target is not None:
             return declared + self.response_target
         if not self.next_business_day:
             return None
-        day = declared.astimezone(UTC).date() + timedelta(days=1)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-        return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        return business_day_end(declared, zone, business_days)
 
     def describe_target(self) -> str:
         """Human text for the response target: ``5m``, ``1h``, ``next business day``."""
@@ -372,8 +390,6 @@ _DEFAULT_LEVELS = (
         response_target=timedelta(minutes=5),
         update_cadence=timedelta(minutes=15),
         cadence_note="real-time updates every 15 minutes",
-        paging=Paging.PAGE,
-        escalate_after=timedelta(minutes=5),
     ),
     SeverityLevel(
         severity=Severity.SEV2,
@@ -388,8 +404,6 @@ _DEFAULT_LEVELS = (
         response_target=timedelta(minutes=15),
         update_cadence=timedelta(minutes=30),
         cadence_note="updates every 30 minutes",
-        paging=Paging.NOTIFY_THEN_PAGE,
-        escalate_after=timedelta(minutes=15),
     ),
     SeverityLevel(
         severity=Severity.SEV3,
@@ -403,7 +417,7 @@ _DEFAULT_LEVELS = (
         ),
         response_target=timedelta(hours=1),
         cadence_note="updates as major progress occurs",
-        paging=Paging.NOTIFY,
+        phases=PhaseTargets.none(),
     ),
     SeverityLevel(
         severity=Severity.SEV4,
@@ -417,7 +431,7 @@ _DEFAULT_LEVELS = (
         ),
         next_business_day=True,
         cadence_note="included in regular updates",
-        paging=Paging.TICKET,
+        phases=PhaseTargets.none(),
     ),
 )
 

@@ -15,7 +15,10 @@ Four kinds of timer, all measured in elapsed UTC time:
   acknowledgement;
 * status-update reminders at the severity's cadence (SEV1 15 min, SEV2 30 min);
 * the response target (acknowledge within 5 min for SEV1 …), once;
-* phase targets (assess 5 min, mitigate 15 min, resolve 30 min), once each.
+* phase targets of the severity (SEV1 and SEV2: assess 5 min, mitigate
+  15 min, resolve 30 min; SEV3 and SEV4: none), once each. A missed target
+  of a severity that does not notify (:func:`notifies`) is recorded without
+  a notification.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from incidentkit.errors import ValidationError
 from incidentkit.events import EscalationFired, Event, ReminderFired, TargetMissed
 from incidentkit.lifecycle import Phase
 from incidentkit.oncall.escalation import (
+    Action,
     EscalationPolicy,
     due_reminders,
     due_steps,
@@ -36,11 +40,19 @@ from incidentkit.oncall.escalation import (
     resolve_targets,
 )
 from incidentkit.policy import Policy
+from incidentkit.severity import Severity
 
 if TYPE_CHECKING:
     from incidentkit.incident import Incident
 
-__all__ = ["RESPONSE_TARGET_KEY", "SYSTEM_ACTOR", "due_events", "next_due"]
+__all__ = [
+    "RESPONSE_TARGET_KEY",
+    "SYSTEM_ACTOR",
+    "due_events",
+    "missed_targets",
+    "next_due",
+    "notifies",
+]
 
 SYSTEM_ACTOR = "incidentkit"
 RESPONSE_TARGET_KEY = "target:response"
@@ -50,6 +62,18 @@ _RESOLUTION = timedelta(microseconds=1)
 
 def _escalation_policy(state: Incident, policy: Policy) -> EscalationPolicy | None:
     return policy.oncall.escalation.for_severity(state.severity)
+
+
+def notifies(policy: Policy, severity: Severity) -> bool:
+    """Whether anyone is notified at ``severity``: its escalation policy pages or notifies.
+
+    The guide's SEV4 ("create ticket, no immediate notification") does not:
+    its missed targets are recorded on the timeline without a reminder.
+    """
+    escalation = policy.oncall.escalation.for_severity(severity)
+    return escalation is not None and any(
+        step.action in (Action.PAGE, Action.NOTIFY) for step in escalation.steps
+    )
 
 
 def escalation_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
@@ -109,7 +133,7 @@ def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, Ta
     """
     pending: list[tuple[datetime, TargetMissed]] = []
     level = policy.severity.level(state.severity)
-    deadline = level.response_deadline(state.declared_at)
+    deadline = policy.response_deadline(state.severity, state.declared_at)
     if (
         deadline is not None
         and _late(state.acknowledged_at, deadline)
@@ -123,7 +147,7 @@ def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, Ta
         )
         pending.append((deadline, missed))
     completions = _phase_completions(state)
-    for phase, target in policy.phases.as_mapping().items():
+    for phase, target in policy.phase_targets(state.severity).items():
         if target is None:
             continue
         key = f"target:phase:{phase.value}"
@@ -134,6 +158,19 @@ def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, Ta
             )
             pending.append((phase_deadline + _RESOLUTION, missed))
     return pending
+
+
+def missed_targets(state: Incident, policy: Policy, now: datetime) -> list[TargetMissed]:
+    """The targets missed by ``now`` and not recorded yet, in due-time order.
+
+    The kit records them in the same append as a resolution: ``tick()`` skips
+    resolved incidents, so a target missed after the last tick would
+    otherwise never reach the timeline.
+    """
+    if not state.is_open:
+        return []
+    found = [missed for earliest, missed in _pending_targets(state, policy) if now >= earliest]
+    return sorted(found, key=lambda missed: missed.due_at)
 
 
 def due_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from incidentkit.errors import PolicyError, ValidationError
+from incidentkit.oncall import EscalationPolicies
 from incidentkit.policy import Policy
 from incidentkit.severity import (
     FeatureScope,
@@ -130,7 +131,8 @@ def test_signals_refuse_out_of_range_values(field: str, value: object) -> None:
 
 def test_the_default_levels_follow_the_guide() -> None:
     policy = SeverityPolicy.default()
-    assert [policy.level(s).paging for s in Severity] == [
+    escalation = EscalationPolicies.default()
+    assert [escalation.for_severity(s).paging for s in Severity] == [  # type: ignore[union-attr]
         Paging.PAGE,
         Paging.NOTIFY_THEN_PAGE,
         Paging.NOTIFY,
@@ -307,26 +309,31 @@ def test_response_deadline_adds_the_target() -> None:
     assert policy.level(SEV3).response_deadline(T0) == T0 + timedelta(hours=1)
 
 
+LA = ZoneInfo("America/Los_Angeles")
+
+
 @pytest.mark.parametrize(
-    ("declared", "due"),
+    ("declared", "zone", "due"),
     [
-        # Wednesday → end of Thursday
-        (datetime(2024, 11, 20, 22, 30, tzinfo=UTC), datetime(2024, 11, 22, tzinfo=UTC)),
-        # Friday → end of Monday
-        (datetime(2024, 11, 22, 9, 0, tzinfo=UTC), datetime(2024, 11, 26, tzinfo=UTC)),
-        # Saturday → end of Monday
-        (datetime(2024, 11, 23, 12, 0, tzinfo=UTC), datetime(2024, 11, 26, tzinfo=UTC)),
-        # Sunday late → end of Monday
-        (datetime(2024, 11, 24, 23, 59, tzinfo=UTC), datetime(2024, 11, 26, tzinfo=UTC)),
-        # Friday evening in Los Angeles is already Saturday in UTC → end of Monday
-        (
-            datetime(2024, 11, 22, 20, 0, tzinfo=ZoneInfo("America/Los_Angeles")),
-            datetime(2024, 11, 26, tzinfo=UTC),
-        ),
+        # Wednesday → Thursday 17:00 (the end of a business day)
+        (datetime(2024, 11, 20, 22, 30, tzinfo=UTC), UTC, datetime(2024, 11, 21, 17, tzinfo=UTC)),
+        # Friday → Monday
+        (datetime(2024, 11, 22, 9, 0, tzinfo=UTC), UTC, datetime(2024, 11, 25, 17, tzinfo=UTC)),
+        # Saturday → Monday
+        (datetime(2024, 11, 23, 12, 0, tzinfo=UTC), UTC, datetime(2024, 11, 25, 17, tzinfo=UTC)),
+        # Sunday late → Monday
+        (datetime(2024, 11, 24, 23, 59, tzinfo=UTC), UTC, datetime(2024, 11, 25, 17, tzinfo=UTC)),
+        # Friday evening in Los Angeles, counted in Los Angeles → Monday 17:00 there
+        (datetime(2024, 11, 22, 20, 0, tzinfo=LA), LA, datetime(2024, 11, 25, 17, tzinfo=LA)),
+        # ... counted in UTC it is already Saturday → Monday 17:00 UTC
+        (datetime(2024, 11, 22, 20, 0, tzinfo=LA), UTC, datetime(2024, 11, 25, 17, tzinfo=UTC)),
     ],
 )
-def test_sev4_is_due_by_the_end_of_the_next_business_day(declared: datetime, due: datetime) -> None:
-    assert SeverityPolicy.default().level(SEV4).response_deadline(declared) == due
+def test_sev4_is_due_by_the_end_of_the_next_business_day(
+    declared: datetime, zone: ZoneInfo, due: datetime
+) -> None:
+    level = SeverityPolicy.default().level(SEV4)
+    assert level.response_deadline(declared, ZoneInfo(str(zone))) == due
 
 
 def test_response_deadline_refuses_naive_datetimes() -> None:

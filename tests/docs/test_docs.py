@@ -21,6 +21,7 @@ import pytest
 import incidentkit
 from incidentkit.checklists import DEFAULT_TEMPLATES
 from incidentkit.lifecycle import DEFAULT_PHASE_TARGETS, TRANSITIONS, Status, allowed_transitions
+from incidentkit.oncall import EscalationPolicies
 from incidentkit.plugins import hookspecs
 from incidentkit.severity import SeverityLevel, SeverityPolicy
 
@@ -176,8 +177,11 @@ def test_severity_table_matches_the_default_levels() -> None:
             assert update in level.cadence_note, severity
         else:
             assert update == short(level.update_cadence), severity
-        assert ticked(paging) == [level.paging.value], severity
-        expected = short(level.escalate_after) if level.escalate_after else "never"
+        escalation = EscalationPolicies.default().for_severity(level.severity)
+        assert escalation is not None, severity
+        assert ticked(paging) == [escalation.paging.value], severity
+        after = escalation.escalate_after
+        expected = short(after) if after else "never"
         assert escalates == expected, severity
 
 

@@ -15,7 +15,7 @@ from incidentkit.incident import Incident
 from incidentkit.notify import Notification, NotificationKind, Urgency
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
-from incidentkit.timers import due_events, next_due
+from incidentkit.timers import due_events, next_due, notifies
 
 __all__ = ["ONCALL", "timer_notifications"]
 
@@ -60,6 +60,9 @@ def timer_notifications(
             kind = NotificationKind.REMINDER
             return [make_notification(after, record, kind, text, Urgency.LOW, targets)]
         case TargetMissed():
+            # Recorded with the resolution, or a severity that notifies nobody.
+            if not after.is_open or not notifies(policy, after.severity):
+                return []
             targets = [p for p in (after.commander,) if p]
             text = f"{title} — {event.describe()}"
             kind = NotificationKind.REMINDER

@@ -36,7 +36,7 @@ import attrs
 from incidentkit._time import ensure_aware, to_utc
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.oncall.schedule import Schedule
-from incidentkit.severity import Severity
+from incidentkit.severity import Paging, Severity
 
 __all__ = [
     "Action",
@@ -189,6 +189,22 @@ class EscalationPolicy:
     def __attrs_post_init__(self) -> None:
         if not self.name.strip():
             raise _refuse("name", "a policy needs a non-empty name")
+
+    @property
+    def paging(self) -> Paging:
+        """How the policy reaches people: page at once, notify then page, notify, ticket only."""
+        actions = {step.action for step in self.steps}
+        if Action.PAGE in actions:
+            first = min(step.delay for step in self.steps)
+            immediate = any(s.delay == first and s.action is Action.PAGE for s in self.steps)
+            return Paging.PAGE if immediate else Paging.NOTIFY_THEN_PAGE
+        return Paging.NOTIFY if Action.NOTIFY in actions else Paging.TICKET
+
+    @property
+    def escalate_after(self) -> timedelta | None:
+        """The delay of the first step after the first firing (``None``: it never escalates)."""
+        delays = sorted({step.delay for step in self.steps})
+        return delays[1] if len(delays) > 1 else None
 
 
 def _default_policies() -> tuple[EscalationPolicy, ...]:
