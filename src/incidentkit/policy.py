@@ -41,6 +41,7 @@ from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.lifecycle import Phase, PhaseTargets
 from incidentkit.oncall.config import OnCallConfig, load_oncall
+from incidentkit.review.config import ReviewConfig
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
 from incidentkit.severity import Severity, SeverityPolicy
@@ -67,6 +68,8 @@ class Policy:
     business days (``business_days`` is the holiday calendar, TOML table
     ``[business_days]``); stored times are always UTC. ``oncall`` holds the schedules and the
     escalation policies (TOML tables ``[oncall]`` and ``[escalation]``).
+    ``review`` says how post-incident reviews run (TOML table ``[review]``,
+    :class:`~incidentkit.review.config.ReviewConfig`).
     """
 
     severity: SeverityPolicy = attrs.field(factory=SeverityPolicy.default)
@@ -81,6 +84,7 @@ class Policy:
     zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
     oncall: OnCallConfig = attrs.field(factory=OnCallConfig)
     business_days: BusinessDays = attrs.field(factory=BusinessDays)
+    review: ReviewConfig = attrs.field(factory=ReviewConfig)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:

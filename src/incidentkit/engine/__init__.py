@@ -17,7 +17,7 @@ from incidentkit.engine._engine import (
     TickReport,
 )
 from incidentkit.engine._loop import run_forever
-from incidentkit.engine.capability import Capability, Planner, Route, TimerSource
+from incidentkit.engine.capability import Capability, Deliverer, Planner, Route, TimerSource
 from incidentkit.engine.routing import (
     core_notifications,
     headline,
@@ -31,6 +31,7 @@ __all__ = [
     "Capability",
     "CommandResult",
     "Decide",
+    "Deliverer",
     "Engine",
     "Loaded",
     "Planner",

@@ -15,7 +15,7 @@ import attrs
 
 from incidentkit._time import ensure_aware
 from incidentkit.engine._cache import Loaded, StateCache
-from incidentkit.engine.capability import Capability, Planner, Route, TimerSource
+from incidentkit.engine.capability import Capability, Deliverer, Planner, Route, TimerSource
 from incidentkit.engine.routing import core_notifications, plan_rows
 from incidentkit.errors import (
     ConcurrencyConflict,
@@ -29,7 +29,6 @@ from incidentkit.errors import (
 )
 from incidentkit.events import Event, RecordedEvent, register_event
 from incidentkit.incident import Incident, actor, apply, register_fold
-from incidentkit.lifecycle import Status
 from incidentkit.notify import Notification
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
@@ -142,6 +141,7 @@ class Engine:
         self.capabilities: dict[str, Capability] = {}
         self._routes: list[Route] = [core_notifications]
         self._planners: list[Planner] = []
+        self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
         self._commander_actions = set(COMMANDER_ACTIONS)
         self._contended: dict[str, float] = {}
@@ -161,6 +161,10 @@ class Engine:
         self.capabilities[capability.name] = capability
         self._routes.extend(capability.routes)
         self._planners.extend(capability.outbox)
+        for topic, handler in capability.delivery.items():
+            if topic in self.deliverers:
+                raise ValidationError("delivery", f"outbox topic {topic!r} has a handler already")
+            self.deliverers[topic] = handler
         self._timers.extend(_Memo(source) for source in capability.timers)
         self._commander_actions |= capability.commander_actions
 
@@ -574,9 +578,9 @@ class Engine:
     def tick(self, at: datetime | None = None) -> TickReport:
         """Record every timer due at ``at`` (default now) on each incident whose summary says so."""
         at = at if at is not None else self.now()
-        due = self.store.summaries(
-            SummaryQuery(statuses={s for s in Status if s.is_open}, due_before=at)
-        )
+        # Every status: a resolved or closed incident may still have timers
+        # (a review due, an overdue action item); the summary's next_due_at says so.
+        due = self.store.summaries(SummaryQuery(due_before=at))
         fired: list[RecordedEvent] = []
         failures: dict[str, str] = {}
         for summary in due:

@@ -13,6 +13,8 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
   to the notifications it implies;
 * ``outbox``: pure functions from a recorded event to other outbox rows
   (a mitigation request, a status-page post);
+* ``delivery``: handlers of its own outbox topics, ``(engine, row) -> None``,
+  which ``deliver()`` calls after the commit (raise to retry);
 * ``section``: a factory that builds the capability's facade section from
   the engine; it is reachable as ``kit.<name>``;
 * ``commander_actions``: actions that only the incident commander may run
@@ -41,14 +43,18 @@ from incidentkit.store import OutboxMessage
 
 if TYPE_CHECKING:
     from incidentkit.engine._engine import Engine
+    from incidentkit.store import OutboxRow
 
-__all__ = ["Capability", "Planner", "Route", "TimerSource"]
+__all__ = ["Capability", "Deliverer", "Planner", "Route", "TimerSource"]
 
 Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
 """``(policy, state after the event, the event) -> notifications``; pure."""
 
 Planner = Callable[[Incident, RecordedEvent], Sequence[OutboxMessage]]
 """``(state after the event, the event) -> outbox rows``; pure."""
+
+Deliverer = Callable[["Engine", "OutboxRow"], object]
+"""``(engine, claimed outbox row) -> None``: deliver one row of a capability's topic."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -90,5 +96,6 @@ class Capability:
     timers: tuple[TimerSource, ...] = ()
     routes: tuple[Route, ...] = ()
     outbox: tuple[Planner, ...] = ()
+    delivery: Mapping[str, Deliverer] = attrs.field(factory=dict)
     section: Callable[[Engine], object] | None = None
     commander_actions: frozenset[str] = frozenset()
