@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from incidentkit.engine import Capability, Engine, TimerSource, headline, make_notification
-from incidentkit.errors import NotFound, PermanentFailure
+from incidentkit.errors import MissingExtra, NotFound, PermanentFailure
 from incidentkit.events import (
     Event,
     HypothesisRecorded,
@@ -609,12 +609,13 @@ class Reviews:
 
     def ical(self, incident_id: str) -> str:
         """An iCalendar invite for the scheduled meeting (``pip install 'incidentkit[ical]'``)."""
-        from incidentkit.oncall._optional import import_optional
-
         review = self.get(incident_id)
         if review.meeting_at is None:
             raise NotFound("review meeting", incident_id)
-        icalendar = import_optional("icalendar", "ical", "review invites")
+        try:
+            import icalendar
+        except ImportError as err:
+            raise MissingExtra("icalendar", "ical", "review invites") from err
         state = self._engine.load(incident_id).state
         cal = icalendar.Calendar()
         cal.add("prodid", "-//incidentkit//review//EN")
@@ -623,7 +624,7 @@ class Reviews:
         event.add("uid", f"review-{incident_id}@incidentkit")
         event.add("dtstamp", review.created_at)
         event.add("dtstart", review.meeting_at)
-        event.add("duration", __import__("datetime").timedelta(hours=1))
+        event.add("duration", timedelta(hours=1))
         event.add("summary", f"Post-incident review: {state.id} {state.title}")
         for person in review.participants:
             event.add("attendee", f"MAILTO:{person.person}")
