@@ -11,7 +11,6 @@ C2  the same on PostgreSQL (needs INCIDENTKIT_BENCH_POSTGRES_DSN or
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import statistics
 import sys
@@ -21,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _harness import Result, report
+from _harness import QUICK, Result, postgres_dsn, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,8 +28,8 @@ from tests.core import _contention
 
 from incidentkit import IncidentKit, Severity
 
-WRITERS = 8
-PER_WRITER = 100
+WRITERS = 4 if QUICK else 8
+PER_WRITER = 40 if QUICK else 100
 
 
 def _run(target: tuple[str, ...], writers: int) -> tuple[list[float], float, int]:
@@ -66,15 +65,36 @@ def _rows(name: str, target: tuple[str, ...]) -> list[Result]:
     notes: dict[str, Any] = {"conflicts_surfaced": conflicts, "writers": WRITERS}
     per_one = one_s / len(one)
     per_many = many_s / len(many)
+    measures = f"{WRITERS} processes x {PER_WRITER} IncidentKit.add_note on one incident"
+    against = f"1 process x {PER_WRITER} IncidentKit.add_note on one incident, same store"
     return [
-        Result(f"{name} p50 latency, {WRITERS} procs vs 1", _p(many, 50), _p(one, 50), notes=notes),
-        Result(f"{name} p99 latency, {WRITERS} procs vs 1", _p(many, 99), _p(one, 99), notes=notes),
         Result(
-            f"{name} throughput, {WRITERS} procs vs 1 (higher better)",
+            f"{name} p50 latency, {WRITERS} procs vs 1",
+            _p(many, 50),
+            _p(one, 50),
+            target="report",
+            notes=notes,
+            measures=f"{measures}: p50 latency per command",
+            against=f"{against}: p50 latency per command",
+        ),
+        Result(
+            f"{name} p99 latency, {WRITERS} procs vs 1",
+            _p(many, 99),
+            _p(one, 99),
+            target="report",
+            notes=notes,
+            measures=f"{measures}: p99 latency per command",
+            against=f"{against}: p99 latency per command",
+        ),
+        Result(
+            f"{name} throughput, {WRITERS} procs vs 1",
             per_many,
             per_one,
             kind="throughput",
+            target="report",
             notes=notes | {"commands_per_s": len(many) / many_s},
+            measures=f"{measures}: wall time per command",
+            against=f"{against}: wall time per command",
         ),
     ]
 
@@ -86,9 +106,7 @@ def main() -> None:
         results += _rows("C1 SQLite", ("sqlite", str(root / f"{uuid.uuid4().hex}.db")))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    dsn = os.environ.get("INCIDENTKIT_BENCH_POSTGRES_DSN") or os.environ.get(
-        "INCIDENTKIT_TEST_POSTGRES_DSN"
-    )
+    dsn = postgres_dsn()
     if dsn:
         from incidentkit.store.postgres import PostgresStore
 

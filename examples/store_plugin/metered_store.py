@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -94,8 +94,18 @@ class MeteredStore:
     def incident_ids(self) -> list[str]:
         return self._timed("incident_ids", self.inner.incident_ids)
 
-    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
-        return self._timed("claim", lambda: self.inner.claim(now, limit, lease, worker))
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        *,
+        targets: Mapping[str, Collection[str]] | None = None,
+    ) -> list[OutboxRow]:
+        return self._timed(
+            "claim", lambda: self.inner.claim(now, limit, lease, worker, targets=targets)
+        )
 
     def complete(self, row_id: int, *, worker: str | None = None) -> bool:
         return self._timed("complete", lambda: self.inner.complete(row_id, worker=worker))

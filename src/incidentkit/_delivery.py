@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from incidentkit._calls import retry_delay, run_with_timeout
+from incidentkit.engine.routing import CHANNEL_TARGET
 from incidentkit.errors import (
     IncidentKitError,
     PermanentFailure,
@@ -43,7 +44,7 @@ from incidentkit.timers import SYSTEM_ACTOR
 if TYPE_CHECKING:
     from incidentkit.engine import Engine
 
-__all__ = ["DeliveryReport", "deliver"]
+__all__ = ["DeliveryReport", "deliver", "handled_targets"]
 
 log = logging.getLogger("incidentkit.delivery")
 
@@ -190,6 +191,22 @@ def _check_lease(engine: Engine, lease: timedelta) -> None:
             )
 
 
+def handled_targets(engine: Engine) -> dict[str, set[str]]:
+    """What this engine's plugins can deliver, per outbox topic (what ``claim`` may hand it).
+
+    A worker never claims a row for a notifier, observer or action it lacks:
+    that row stays untouched for a worker that has the plugin.
+    """
+    plugins = engine.plugins
+    return {
+        "notification": set(plugins.notifiers()),
+        "event": set(plugins.observers()),
+        "mitigation": set(plugins.mitigation_actions()),
+        "channel": {CHANNEL_TARGET} if plugins.opens_channels() else set(),
+        **engine.delivery_targets(),
+    }
+
+
 def deliver(
     engine: Engine,
     *,
@@ -201,7 +218,7 @@ def deliver(
 ) -> DeliveryReport:
     """Claim due outbox rows and hand each to its plugin; see the module docstring."""
     _check_lease(engine, lease)
-    rows = engine.store.claim(now, limit, lease, worker)
+    rows = engine.store.claim(now, limit, lease, worker, targets=handled_targets(engine))
     delivered = retried = dead = 0
     errors: list[str] = []
     for row in rows:

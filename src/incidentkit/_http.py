@@ -95,12 +95,27 @@ _OPENER = urllib.request.build_opener(_NoRedirect())
 
 
 def check_url(url: object, field: str = "url") -> str:
-    """Return ``url`` when it is an absolute http(s) URL; refuse anything else."""
+    """Return ``url`` when it is an absolute http(s) URL; refuse anything else.
+
+    The refusal never quotes the URL: a webhook URL is often a secret itself
+    (Slack's ``/services/T…/B…/token``). Credentials in the URL
+    (``https://user:pass@host``) are refused; send them in ``headers``.
+    """
     if not isinstance(url, str) or not url:
         raise ValidationError(field, "expected a non-empty URL string")
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValidationError(field, f"expected an absolute http(s) URL, got {url!r}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        raise ValidationError(field, "not a well-formed URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValidationError(field, "expected an absolute http(s) URL with a host")
+    if "@" in parts.netloc:
+        raise ValidationError(
+            field, "credentials in the URL are not supported; pass them in headers"
+        )
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ValidationError(field, "the URL holds spaces or control characters")
     return url
 
 
@@ -142,6 +157,8 @@ def post(
     except OSError as err:  # URLError, refused/reset connections, socket timeouts
         reason = getattr(err, "reason", err)
         raise TransientFailure(f"{what} unreachable: {reason}") from err
+    except ValueError:  # http.client.InvalidURL and kin: their text quotes the URL
+        raise PermanentFailure(f"{what}: the URL cannot be requested") from None
     if classify_http_status(status) != "ok":  # 1xx cannot end a request; be explicit anyway
         raise PermanentFailure(f"{what} answered unexpected HTTP {status}")
     return status

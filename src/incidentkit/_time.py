@@ -8,7 +8,26 @@ from dateutil.parser import isoparse
 
 from incidentkit.errors import ValidationError
 
-__all__ = ["ensure_aware", "format_duration", "parse_datetime", "to_utc", "utc_now"]
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "ensure_aware",
+    "format_duration",
+    "parse_datetime",
+    "to_utc",
+    "utc_now",
+]
+
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+"""The earliest instant incidentkit accepts (inclusive)."""
+
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""The first instant past the accepted range: every datetime is before it.
+
+Far enough from :data:`datetime.max` that adding any accepted duration
+(escalation steps, targets, leases) can never overflow.
+"""
 
 
 def utc_now() -> datetime:
@@ -17,15 +36,33 @@ def utc_now() -> datetime:
 
 
 def ensure_aware(value: object, field: str) -> datetime:
-    """Return ``value`` converted to UTC; refuse naive or non-datetime values.
+    """Return ``value`` converted to UTC; refuse naive, non-datetime or out-of-range values.
 
-    :raises ValidationError: naming ``field`` when the value is naive or not a datetime.
+    The accepted range is :data:`EARLIEST` (inclusive) to :data:`LATEST`
+    (exclusive), so no arithmetic the kit does on a stored time overflows.
+
+    :raises ValidationError: naming ``field`` when the value is naive, not a
+        datetime or outside the range.
     """
     if not isinstance(value, datetime):
         raise ValidationError(field, f"expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+    try:
+        offset = None if value.tzinfo is None else value.tzinfo.utcoffset(value)
+    except (ValueError, OverflowError) as err:
+        raise ValidationError(field, f"its time zone has no offset here: {err}") from None
+    if offset is None:
         raise ValidationError(field, "naive datetime; pass a timezone-aware value")
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValidationError(
+            field,
+            f"out of range: {value.isoformat()} "
+            f"(accepted: {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} UTC)",
+        )
+    return utc
 
 
 def to_utc(value: datetime | None, field: str) -> datetime | None:

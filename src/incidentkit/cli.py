@@ -3,7 +3,8 @@
 Every command takes ``--db URL`` (default ``$INCIDENTKIT_DB``, then
 ``sqlite:///incidents.db``) and ``--policy FILE``; every read command takes
 ``--json``. Exit codes: 0 success, 1 a refused command or store error,
-2 bad input (the message names the option or field).
+2 bad input (the message names the option or field). Every error is one
+line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from incidentkit import _validate as validate
 from incidentkit._time import format_duration, parse_datetime
 from incidentkit.clock import SystemClock
 from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
@@ -278,6 +280,10 @@ def _params(pairs: Sequence[str]) -> dict[str, Any]:
             params[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             params[key.strip()] = value
+        except RecursionError:
+            raise ValidationError(
+                "--param", f"{key.strip()!r}: nested deeper than {validate.MAX_NESTING} levels"
+            ) from None
     return params
 
 
@@ -286,7 +292,7 @@ def _kit(args: argparse.Namespace) -> IncidentKit:
     return IncidentKit.open(args.db, policy=policy)
 
 
-def _run(args: argparse.Namespace, out: TextIO) -> int:
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "demo":
         return _demo(args, out)
     if args.command == "oncall":
@@ -296,7 +302,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return _plugins(PluginManager(), args, out)
     kit = _kit(args)
     try:
-        return _dispatch(kit, args, out)
+        return _dispatch(kit, args, out, err)
     finally:
         kit.shutdown()
 
@@ -339,7 +345,7 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
+def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     command = args.command
     if command == "declare":
         state = kit.declare(
@@ -469,7 +475,7 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
                 print(f"{check.incident_id}: {verdict} ({check.events} events)", file=out)
         return 0 if all(c.ok for c in checks) else 1
     elif command == "metrics":
-        return run_metrics(args, kit.store, out)
+        return run_metrics(args, kit.store, out, err)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [
@@ -503,7 +509,9 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO) -> int:
             )
         return 0
     elif command == "run":
-        kit.run_forever(parse_duration(args.interval, "--interval"))
+        interval = parse_duration(args.interval, "--interval")
+        validate.duration_in(interval, "--interval", validate.MIN_INTERVAL, validate.MAX_INTERVAL)
+        kit.run_forever(interval)
         return 0
     print("ok", file=out)
     return 0
@@ -518,16 +526,20 @@ def main(
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
-        return _run(args, stdout)
-    except _UsageError as error:
-        print(f"incidentkit: error: {error}", file=stderr)
-        return 2
-    except (ValidationError, PolicyError) as error:
-        print(f"incidentkit: error: {error}", file=stderr)
+        return _run(args, stdout, stderr)
+    except (_UsageError, ValidationError, PolicyError) as error:
+        _complain(error, stderr)
         return 2
     except IncidentKitError as error:
-        print(f"incidentkit: error: {error}", file=stderr)
+        _complain(error, stderr)
         return 1
+
+
+def _complain(error: Exception, stderr: TextIO) -> None:
+    """Print ``error`` as one line: line breaks folded, unencodable characters escaped."""
+    line = " ".join(str(error).split())
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
+    print(f"incidentkit: error: {line}", file=stderr)
 
 
 if __name__ == "__main__":

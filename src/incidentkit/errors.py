@@ -46,6 +46,8 @@ __all__ = [
     "PermissionDenied",
     "PluginError",
     "PolicyError",
+    "ReservedEvent",
+    "SignatureInvalid",
     "StoreError",
     "TransientFailure",
     "ValidationError",
@@ -67,6 +69,19 @@ class ValidationError(IncidentKitError, ValueError):
         self.field = field
         self.reason = reason
         super().__init__(f"invalid {field}: {reason}")
+
+
+class ReservedEvent(ValidationError):
+    """An event that only the kit itself writes (a timer firing, a delivery outcome,
+    a capability's event that no command records) was handed to a public write
+    path such as ``IncidentKit.record``.
+
+    ``field`` is its position (``"events[2]"``) and ``tag`` its event kind.
+    """
+
+    def __init__(self, field: str, tag: str, reason: str) -> None:
+        self.tag = tag
+        super().__init__(field, f"{tag!r} events are written only by the kit ({reason})")
 
 
 class PolicyError(IncidentKitError, ValueError):
@@ -248,3 +263,12 @@ class MissingExtra(IncidentKitError, ImportError):
         super().__init__(
             f"{purpose} needs the {module!r} package: pip install 'incidentkit[{extra}]'"
         )
+
+
+class SignatureInvalid(ValidationError):
+    """A received webhook is refused: forged, altered, replayed or malformed.
+
+    ``field`` names the header (``X-Incidentkit-Signature``,
+    ``X-Incidentkit-Timestamp``, ``Idempotency-Key`` …) or ``body``; a host
+    answers it with HTTP 400, never 500.
+    """

@@ -469,9 +469,12 @@ EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType(
 _REGISTRY: dict[str, type[Event]] = dict(EVENT_TYPES)
 
 
+_REGISTRY_VIEW: Mapping[str, type[Event]] = MappingProxyType(_REGISTRY)
+
+
 def event_types() -> Mapping[str, type[Event]]:
     """Stable tag → event class: the built-in ones and every registered one (read only)."""
-    return MappingProxyType(_REGISTRY)
+    return _REGISTRY_VIEW
 
 
 _TAG = re.compile(r"[a-z][a-z0-9_]{0,63}")

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, get_args
 
 import attrs
 
+from incidentkit import _validate as check
 from incidentkit._time import to_utc
 from incidentkit.checklists import DECLARATION, ChecklistTemplate, ItemState
 from incidentkit.errors import GuardFailed, InvalidTransition, NotFound, ValidationError
@@ -63,13 +64,16 @@ from incidentkit.lifecycle import (
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
 from incidentkit.severity import Severity
-from incidentkit.timers import escalation_events
+from incidentkit.timers import escalation_events, missed_targets
 
 __all__ = [
+    "KIT_ONLY_EVENTS",
     "Incident",
     "ItemStatus",
     "apply",
     "channel_name",
+    "command_of",
+    "decide_from_event",
     "fold",
     "register_fold",
     "slugify",
@@ -378,10 +382,13 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
                 resolution_summary=event.summary,
             )
         case Reopened():
+            # Back to open: no resolution (or closure) stands any more.
             return attrs.evolve(
                 state,
                 status=Status.INVESTIGATING,
                 resolved_at=None,
+                closed_at=None,
+                resolution_summary="",
                 reopen_count=state.reopen_count + 1,
             )
         case Closed():
@@ -405,12 +412,13 @@ def fold(records: Iterable[RecordedEvent], state: Incident | None = None) -> Inc
 
 
 def _text(value: object, field: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(field, f"expected text, got {type(value).__name__}")
-    text = value.strip()
-    if not text and not allow_empty:
-        raise ValidationError(field, "must not be empty")
-    return text
+    """Free text (notes, reasons, summaries …): see :func:`incidentkit._validate.text`."""
+    return check.text(value, field, allow_empty=allow_empty)
+
+
+def _name(value: object, field: str) -> str:
+    """A one-line name (people, services, audiences, actions, checklist keys)."""
+    return check.name(value, field)
 
 
 E = TypeVar("E", bound=enum.Enum)
@@ -420,15 +428,17 @@ def parse_enum(kind: type[E], value: object, field: str, noun: str | None = None
     """``kind(value)``, or :class:`ValidationError` naming ``field`` and the known values."""
     try:
         return kind(value)
-    except ValueError:
+    except (ValueError, TypeError):
         known = ", ".join(str(member.value) for member in kind)
         what = noun or kind.__name__.lower()
-        raise ValidationError(field, f"unknown {what} {value!r} (known: {known})") from None
+        raise ValidationError(
+            field, f"unknown {what} {check.shown(value)} (known: {known})"
+        ) from None
 
 
 def actor(value: object) -> str:
     """Validate an actor name (the ``by`` argument)."""
-    return _text(value, "by")
+    return _name(value, "by")
 
 
 def _require_not_closed(state: Incident, action: str) -> None:
@@ -461,18 +471,14 @@ def decide_declare(
 
     A SEV1's immediate page is part of the declaration, recorded in the same append.
     """
-    clean_title = _text(title, "title")
-    if len(clean_title) > 200:
-        raise ValidationError("title", "longer than 200 characters")
+    clean_title = check.title(title)
     started = to_utc(started_at, "started_at")
     detected = to_utc(detected_at, "detected_at") or now
     if started is not None and started > detected:
         raise ValidationError("started_at", "is after detected_at")
     if detected > now:
         raise ValidationError("detected_at", "is in the future")
-    if isinstance(services, str):
-        raise ValidationError("services", "expected a list of service names, got one string")
-    clean_services = tuple(dict.fromkeys(_text(s, "services") for s in services))
+    clean_services = check.names(services, "services")
     clean_source = parse_enum(Source, source, "source")
     declared = Declared(
         by=by,
@@ -528,8 +534,8 @@ def decide_assign_role(
 ) -> list[Event]:
     """Assign a vacant role or hand a held one over."""
     _require_not_closed(state, "assign a role on")
-    name = policy.roles.parse(role)
-    who = _text(person, "person")
+    name = policy.roles.parse(_role(role))
+    who = _name(person, "person")
     current = state.holder(name)
     if current == who:
         raise GuardFailed(state.id, "assign a role on", [f"{who} already holds {name}"])
@@ -541,7 +547,7 @@ def decide_assign_role(
 def decide_release_role(state: Incident, policy: Policy, *, role: str, by: str) -> list[Event]:
     """Leave a held role vacant."""
     _require_not_closed(state, "release a role on")
-    name = policy.roles.parse(role)
+    name = policy.roles.parse(_role(role))
     current = state.holder(name)
     if current is None:
         raise GuardFailed(state.id, "release a role on", [f"{name} is not held"])
@@ -618,6 +624,8 @@ def decide_checklist(
 ) -> list[Event]:
     """Close a pending checklist item as done, skipped (reason required) or not applicable."""
     _require_not_closed(state, "change a checklist on")
+    checklist = _name(checklist, "checklist")
+    item = _name(item, "item")
     current = state.item(checklist, item)
     why = _text(reason, "reason", allow_empty=True)
     if new_state is ItemState.SKIPPED and not why:
@@ -649,7 +657,7 @@ def decide_post_update(
             by=by,
             status=public,
             message=_text(message, "message"),
-            audience=_text(audience, "audience"),
+            audience=_name(audience, "audience"),
         )
     ]
 
@@ -682,14 +690,21 @@ def can_resolve(state: Incident, policy: Policy) -> tuple[str, ...]:
 def decide_resolve(
     state: Incident,
     policy: Policy,
+    now: datetime,
     *,
     by: str,
     summary: object = "",
     force: bool = False,
     reason: object = "",
 ) -> list[Event]:
-    """Resolve when the criteria hold, or with ``force`` and a reason that is recorded."""
+    """Resolve when the criteria hold, or with ``force`` and a reason that is recorded.
+
+    The targets missed by ``now`` that no tick recorded yet come first, in the
+    same append (:func:`~incidentkit.timers.missed_targets`): ticks skip a
+    resolved incident, so the timeline does not depend on when they ran.
+    """
     _require_open(state, "resolve")
+    force = check.boolean(force, "force")
     why = _text(reason, "reason", allow_empty=True)
     text = _text(summary, "summary", allow_empty=True)
     if _missing_commander(state, policy):
@@ -708,13 +723,14 @@ def decide_resolve(
     if force and not why:
         raise ValidationError("reason", "a forced resolution needs a reason")
     return [
+        *missed_targets(state, policy, now),
         Resolved(
             by=by,
             summary=text,
             forced=bool(force and open_items),
             force_reason=why if force and open_items else "",
             open_items=open_items if force else (),
-        )
+        ),
     ]
 
 
@@ -742,7 +758,7 @@ def decide_mark_mitigated(
         MitigationCompleted(
             by=by,
             request_id=f"{state.id}:{state.version + 1}",
-            action=_text(action, "action"),
+            action=_name(action, "action"),
             outcome="applied",
             detail=_text(detail, "detail"),
         )
@@ -760,6 +776,8 @@ def decide_request_mitigation(
 ) -> list[Event]:
     """Record a request to run a mitigation action."""
     _require_open(state, "mitigate")
+    dry_run = check.boolean(dry_run, "dry_run")
+    inline = check.boolean(inline, "inline")
     return [
         MitigationRequested(
             by=by,
@@ -773,12 +791,138 @@ def decide_request_mitigation(
 
 
 def ensure_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check mitigation parameters are a JSON-ready mapping with string keys."""
+    """Check mitigation parameters are a JSON-ready mapping with string keys.
+
+    Strings in it are checked like any text, nesting and sizes are bounded
+    (see :mod:`incidentkit._validate`).
+    """
     if params is None:
         return {}
     if not isinstance(params, Mapping):
         raise ValidationError("params", f"expected a mapping, got {type(params).__name__}")
     for key in params:
         if not isinstance(key, str):
-            raise ValidationError("params", f"keys must be strings, got {key!r}")
-    return dict(params)
+            raise ValidationError("params", f"keys must be strings, got {check.shown(key)}")
+    clean: dict[str, Any] = check.json_value(params, "params")
+    return clean
+
+
+def _role(role: object) -> Role | str:
+    """A role argument: a :class:`Role` member or a name."""
+    return role if isinstance(role, Role) else _name(role, "role")
+
+
+# --- events handed in from outside (``IncidentKit.record``) -------------------------
+
+KIT_ONLY_EVENTS: Mapping[str, str] = {
+    EscalationFired.tag: "a timer: tick() fires it",
+    ReminderFired.tag: "a timer: tick() fires it",
+    TargetMissed.tag: "a timer: tick() records it",
+    NotificationFailed.tag: "a delivery outcome: deliver() records it",
+    ChannelOpened.tag: "a delivery outcome: the channel plugin's answer",
+}
+"""Event tags no public write path accepts, with who writes them instead."""
+
+_COMMANDS: Mapping[type[Event], str] = {
+    Acknowledged: "acknowledge",
+    SeverityChanged: "set_severity",
+    RoleAssigned: "assign_role",
+    RoleHandedOver: "assign_role",
+    RoleReleased: "release_role",
+    StatusChanged: "set_status",
+    PhaseEntered: "enter_phase",
+    NoteAdded: "add_note",
+    HypothesisRecorded: "record_hypothesis",
+    UpdatePosted: "post_update",
+    Resolved: "resolve",
+    Reopened: "reopen",
+    Closed: "close",
+}
+_CHECKLIST_COMMANDS: Mapping[ItemState, str] = {
+    ItemState.DONE: "check",
+    ItemState.SKIPPED: "skip",
+    ItemState.NOT_APPLICABLE: "not_applicable",
+}
+
+
+def command_of(event: Event) -> str | None:
+    """The name of the core command that writes ``event`` (what authorization sees).
+
+    ``None`` for events no core command writes: the declaration, the
+    :data:`KIT_ONLY_EVENTS` and every capability's events (a capability says
+    how its own are recorded, see ``Capability.recordable``).
+    """
+    if isinstance(event, ChecklistItemChanged):
+        return _CHECKLIST_COMMANDS.get(event.state, "check")
+    return _COMMANDS.get(type(event))
+
+
+def decide_from_event(state: Incident, policy: Policy, now: datetime, event: Event) -> list[Event]:
+    """What the core command that normally writes ``event`` decides on ``state`` at
+    ``now``, given the event's own arguments (its guards raise as they do for the command).
+
+    A caller that hands in a built event compares the result's event of the
+    same kind with it: only an event the command itself would record may be
+    appended. The rest is what the command records with it (a severity
+    raise's escalation steps, the targets missed before a resolution).
+
+    :raises ValueError: for an event kind no command writes (see :func:`command_of`).
+    """
+    by = event.by
+    match event:
+        case Acknowledged():
+            return decide_acknowledge(state, by=by)
+        case SeverityChanged():
+            return decide_set_severity(
+                state, policy, now, severity=event.new, reason=event.reason, by=by
+            )
+        case RoleAssigned():
+            return decide_assign_role(state, policy, role=event.role, person=event.person, by=by)
+        case RoleHandedOver():
+            return decide_assign_role(state, policy, role=event.role, person=event.to_person, by=by)
+        case RoleReleased():
+            return decide_release_role(state, policy, role=event.role, by=by)
+        case StatusChanged():
+            return decide_set_status(state, status=event.new, by=by, reason=event.reason)
+        case PhaseEntered():
+            return decide_enter_phase(state, phase=event.phase, by=by)
+        case NoteAdded():
+            return decide_note(state, text=event.text, by=by)
+        case HypothesisRecorded():
+            return decide_hypothesis(
+                state,
+                hypothesis=event.hypothesis,
+                test=event.test,
+                result=event.result,
+                conclusion=event.conclusion,
+                by=by,
+            )
+        case ChecklistItemChanged():
+            return decide_checklist(
+                state,
+                checklist=event.checklist,
+                item=event.item,
+                new_state=event.state,
+                by=by,
+                # ``check`` records no reason; ``skip`` and ``not_applicable`` take one
+                reason="" if event.state is ItemState.DONE else event.reason,
+            )
+        case UpdatePosted():
+            return decide_post_update(
+                state, status=event.status, message=event.message, by=by, audience=event.audience
+            )
+        case Resolved():
+            return decide_resolve(
+                state,
+                policy,
+                now,
+                by=by,
+                summary=event.summary,
+                force=event.forced,
+                reason=event.force_reason,
+            )
+        case Reopened():
+            return decide_reopen(state, by=by, reason=event.reason)
+        case Closed():
+            return decide_close(state, by=by, reason=event.reason)
+    raise ValueError(f"no command writes {event.tag!r} events")

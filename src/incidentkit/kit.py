@@ -27,16 +27,16 @@ from incidentkit._time import ensure_aware
 from incidentkit.checklists import ItemState
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.engine import Capability, Decide, Engine, TickReport, run_forever
+from incidentkit.engine.capability import capability_list
 from incidentkit.errors import NotFound, ValidationError
 from incidentkit.events import (
     Conclusion,
-    Declared,
     Event,
     PublicStatus,
     RecordedEvent,
     Source,
-    event_types,
 )
+from incidentkit.ids import check_incident_id
 from incidentkit.incident import (
     Incident,
     actor,
@@ -55,7 +55,6 @@ from incidentkit.incident import (
     decide_resolve,
     decide_set_severity,
     decide_set_status,
-    parse_enum,
 )
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
@@ -66,9 +65,8 @@ from incidentkit.policy import Policy
 from incidentkit.review.capability import REVIEW, Reviews
 from incidentkit.roles import Role
 from incidentkit.severity import Severity, Signals
-from incidentkit.store import IncidentSummary, Store, SummaryQuery
+from incidentkit.store import IncidentSummary, Store, summary_query
 from incidentkit.timeline import ChainCheck, verify_chain
-from incidentkit.timers import missed_targets
 
 __all__ = ["DB_ENV", "IncidentKit"]
 
@@ -126,6 +124,7 @@ class IncidentKit:
         cache_size: int = 1024,
         capabilities: Sequence[Capability] = (),
     ) -> None:
+        extra = capability_list(capabilities)  # refused before any store is opened
         if plugin_manager is None:
             plugin_manager = PluginManager(
                 plugins, autoload=autoload_plugins, strict=strict_plugins, settings=plugin_settings
@@ -152,7 +151,7 @@ class IncidentKit:
             self.policy,
             self.clock.now,
             plugin_manager,
-            capabilities=(*BUILTIN_CAPABILITIES, *capabilities),
+            capabilities=(*BUILTIN_CAPABILITIES, *extra),
             retries=retries,
             cache_size=cache_size,
         )
@@ -192,13 +191,17 @@ class IncidentKit:
         )
         target = url or os.environ.get(DB_ENV) or "sqlite:///incidents.db"
         store = manager.open_store(target)
-        return cls(
-            store=store,
-            policy=policy,
-            clock=clock,
-            plugin_manager=manager,
-            **kwargs,
-        )
+        try:
+            return cls(
+                store=store,
+                policy=policy,
+                clock=clock,
+                plugin_manager=manager,
+                **kwargs,
+            )
+        except BaseException:
+            store.close()  # a refused argument leaves no connection open
+            raise
 
     def shutdown(self) -> None:
         """Close the store's connections. (``close`` closes an incident.)"""
@@ -246,40 +249,21 @@ class IncidentKit:
         limit: int | None = None,
     ) -> list[IncidentSummary]:
         """Summaries (no replay), filtered; ``since``/``until`` bound the declaration time."""
-        statuses: set[Status] | None = None
-        if status is not None:
-            wanted = [status] if isinstance(status, str) else list(status)
-            statuses = {parse_enum(Status, s, "status") for s in wanted}
-        if open_only:
-            opened = {s for s in Status if s.is_open}
-            statuses = opened if statuses is None else statuses & opened
-        severities: set[Severity] | None = None
-        if severity is not None:
-            severities = (
-                {Severity.parse(severity)}
-                if isinstance(severity, str)
-                else {Severity.parse(s) for s in severity}
-            )
-        lower = ensure_aware(since, "since") if since is not None else None
-        upper = ensure_aware(until, "until") if until is not None else None
-        if lower and upper and lower > upper:
-            raise ValidationError("since", "is after until")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValidationError("limit", "must be a non-negative integer")
         return self.store.summaries(
-            SummaryQuery(
-                statuses=statuses,
-                severities=severities,
+            summary_query(
+                status=status,
+                severity=severity,
                 service=service,
-                since=lower,
-                until=upper,
+                since=since,
+                until=until,
+                open_only=open_only,
                 limit=limit,
             )
         )
 
     def verify(self, incident_id: str) -> ChainCheck:
         """Check the incident's hash chain; the result names the first broken version."""
-        rows = self.store.load(incident_id)
+        rows = self.store.load(check_incident_id(incident_id))
         if not rows:
             raise NotFound("incident", incident_id)
         return verify_chain(
@@ -353,9 +337,9 @@ class IncidentKit:
                 reasons=reasons,
             )
 
-        new_id = incident_id if incident_id is not None else self._id_factory(self.engine.now())
-        if not isinstance(new_id, str) or not new_id.strip() or len(new_id) > 64:
-            raise ValidationError("incident_id", "must be 1 to 64 characters of text")
+        new_id = check_incident_id(
+            incident_id if incident_id is not None else self._id_factory(self.engine.now())
+        )
         return self.engine.create(new_id, by, decide, idempotency_key=idempotency_key).state
 
     def acknowledge(
@@ -611,12 +595,9 @@ class IncidentKit:
             incident_id,
             "resolve",
             by,
-            lambda s, now: [
-                *missed_targets(s, self.policy, now),
-                *decide_resolve(
-                    s, self.policy, by=actor(by), summary=summary, force=force, reason=reason
-                ),
-            ],
+            lambda s, now: decide_resolve(
+                s, self.policy, now, by=actor(by), summary=summary, force=force, reason=reason
+            ),
         )
 
     def reopen(
@@ -752,20 +733,27 @@ class IncidentKit:
         by: str,
         idempotency_key: str | None = None,
     ) -> Incident:
-        """Append already-built events (for importers and extensions). Use with care."""
-        batch = list(events)
-        for index, event in enumerate(batch):
-            if not isinstance(event, Event) or event_types().get(event.tag) is not type(event):
-                raise ValidationError(f"events[{index}]", f"not a timeline event: {event!r}")
-            if isinstance(event, Declared):
-                raise ValidationError(
-                    f"events[{index}]", "'declared' may only be the first event; use declare()"
-                )
-        return self._run(idempotency_key, incident_id, "record", by, lambda s, _: batch)
+        """Append already-built events, each exactly as its own command would record it.
+
+        Every event passes through the rules of the command that normally
+        writes it, in order, on the state the events before it produce: the
+        authorization under that command's name (``assign_role``,
+        ``resolve`` …, so the commander rule and ``incidentkit_authorize``
+        apply), then that command's pure handler, whose result must equal the
+        event. Events are written in the caller's name (each ``event.by`` is
+        ``by``). A severity change is followed by its escalation steps, as with
+        :meth:`set_severity`. The declaration is refused, and so are the
+        events only the kit writes (timer firings, delivery outcomes, a
+        capability's events that no command records) with
+        :class:`~incidentkit.errors.ReservedEvent`. Any refusal appends nothing
+        of the batch. There is no path that appends around these rules; see
+        :meth:`Engine.record <incidentkit.engine.Engine.record>`.
+        """
+        return self.engine.record(incident_id, events, by, idempotency_key=idempotency_key).state
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""
-        found = self.store.summary(incident_id)
+        found = self.store.summary(check_incident_id(incident_id))
         if found is None:
             raise NotFound("incident", incident_id)
         return found

@@ -27,7 +27,6 @@ override the default level of the same severity). A bad file is refused with
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from incidentkit._validate import parse_toml
 from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
@@ -121,11 +121,7 @@ class Policy:
     @classmethod
     def from_toml(cls, text: str, *, source: str | None = None) -> Policy:
         """Parse TOML text; see the module docstring for the format."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise PolicyError([("$", f"not valid TOML: {err}")], source=source) from err
-        return cls.from_mapping(data, source=source)
+        return cls.from_mapping(parse_toml(text, source=source), source=source)
 
     def phase_targets(self, severity: Severity) -> dict[Phase, timedelta | None]:
         """Phase → target at ``severity``: the level's own ``phases``, else :attr:`phases`."""
@@ -219,4 +215,6 @@ def load_policy(path: str | Path) -> Policy:
         text = file.read_text(encoding="utf-8")
     except OSError as err:
         raise PolicyError([("$", f"cannot read: {err.strerror}")], source=str(file)) from err
+    except UnicodeDecodeError as err:
+        raise PolicyError([("$", f"not UTF-8: {err.reason}")], source=str(file)) from err
     return Policy.from_toml(text, source=str(file))

@@ -7,10 +7,12 @@ choices to a converter you own. The choices:
   carry an offset, a naive value is refused;
 * timedeltas: a number of seconds on output; on input a number of seconds, an
   ISO 8601 duration (``PT5M``) or a short form (``5m``, ``1h30m``, ``90s``, ``2d``);
-* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``;
-* ``datetime.date``: ``"YYYY-MM-DD"`` (or a TOML date); a datetime is not a date;
+* ``datetime.time``: ``"HH:MM"`` or ``"HH:MM:SS"``; ``datetime.date``: ``"YYYY-MM-DD"``
+  (or a TOML date; a datetime is not a date);
 * ``decimal.Decimal`` (money): a string, so no digit is lost; on input a string
   or an integer;
+* ``bytes``: base64 text (RFC 4648, padded); on input only such text, checked
+  strictly;
 * ``zoneinfo.ZoneInfo``: its IANA key; any other ``tzinfo`` field takes an IANA
   key or a fixed offset (``"+05:30"``, what a ``datetime.timezone`` becomes);
 * strings, booleans, integers and floats: taken as they are, never coerced
@@ -37,8 +39,11 @@ key paths such as ``$.severity.levels[2].response_target``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections.abc
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -52,6 +57,7 @@ import cattrs.gen
 from cattrs.errors import ClassValidationError, IterableValidationError
 
 from incidentkit._time import ensure_aware, parse_datetime
+from incidentkit._validate import MAX_DURATION, shown
 from incidentkit.errors import PolicyError, ValidationError
 from incidentkit.events import Event, event_types
 
@@ -93,30 +99,37 @@ def parse_duration(value: object, field: str = "duration") -> timedelta:
     datetime.timedelta(seconds=300)
     """
     if isinstance(value, timedelta):
-        return value
+        return _bounded(value.total_seconds(), value, field)
     if isinstance(value, bool):
         raise ValidationError(field, "expected a duration, got a boolean")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
+        return _bounded(value, value, field)
+    if isinstance(value, str) and len(value) <= 100:
         text = value.strip()
         iso = _ISO.match(text.upper())
         if iso and text.upper() != "P" and any(iso.groupdict().values()):
             parts = {k: float(v) for k, v in iso.groupdict().items() if v}
-            return timedelta(
-                days=parts.get("d", 0.0),
-                hours=parts.get("h", 0.0),
-                minutes=parts.get("m", 0.0),
-                seconds=parts.get("s", 0.0),
-            )
+            seconds = sum(parts.get(unit, 0.0) * _UNIT_SECONDS[unit] for unit in "dhms")
+            return _bounded(seconds, value, field)
         if _SHORT.match(text.lower()):
             total = sum(
                 float(num) * _UNIT_SECONDS[unit[0]] for num, unit in _PART.findall(text.lower())
             )
-            return timedelta(seconds=total)
+            return _bounded(total, value, field)
     raise ValidationError(
-        field, f"not a duration: {value!r} (use seconds, '5m', '1h30m' or 'PT5M')"
+        field, f"not a duration: {shown(value)} (use seconds, '5m', '1h30m' or 'PT5M')"
     )
+
+
+def _bounded(seconds: float, value: object, field: str) -> timedelta:
+    """``seconds`` as a timedelta when finite and within :data:`MAX_DURATION` either way."""
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        raise ValidationError(field, f"{shown(value)} is not a finite number of seconds")
+    if abs(seconds) > MAX_DURATION.total_seconds():
+        raise ValidationError(
+            field, f"{shown(value)} is longer than the {MAX_DURATION.days} days allowed"
+        )
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
 def _unstructure_timedelta(value: timedelta) -> int | float:
@@ -194,6 +207,32 @@ def _structure_tzinfo(value: object, cls: type[Any]) -> tzinfo:
     raise ValueError(f"not a time zone: {value!r} (use an IANA key or '+HH:MM')")
 
 
+def _structure_date(value: object, _: type[Any]) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        raise ValueError(f"expected a date, got a date and time ({value.isoformat()})")
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"not a date: {value!r} (use 'YYYY-MM-DD')")
+
+
+def _unstructure_bytes(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _structure_bytes(value: object, _: type[Any]) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError(f"expected base64 text, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error):
+        raise ValueError("not base64 text (RFC 4648, padded)") from None
+
+
 def _structure_decimal(value: object, _: type[Any]) -> Decimal:
     if isinstance(value, Decimal):
         result = value
@@ -259,19 +298,6 @@ def _structure_timedelta(value: object, _: type[Any]) -> timedelta:
         return parse_duration(value)
     except ValidationError as err:
         raise ValueError(err.reason) from None
-
-
-def _structure_date(value: object, _: type[Any]) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, datetime):
-        raise ValueError(f"expected a date, got a date and time ({value.isoformat()})")
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)")
 
 
 def _structure_optional_timedelta(value: object, cls: type[Any]) -> timedelta | None:
@@ -400,8 +426,8 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(time, _structure_time)
     converter.register_unstructure_hook(date, date.isoformat)
     converter.register_structure_hook(date, _structure_date)
-    converter.register_unstructure_hook(Decimal, str)
-    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_unstructure_hook(bytes, _unstructure_bytes)
+    converter.register_structure_hook(bytes, _structure_bytes)
 
     def structure_dates(value: object, _: type[Any]) -> frozenset[date]:
         if not isinstance(value, list | tuple | set | frozenset):
@@ -409,6 +435,8 @@ def configure_converter(converter: cattrs.Converter) -> None:
         return frozenset(converter.structure(list(value), tuple[date, ...]))
 
     converter.register_structure_hook_func(lambda t: t == frozenset[date], structure_dates)
+    converter.register_unstructure_hook(Decimal, str)
+    converter.register_structure_hook(Decimal, _structure_decimal)
     converter.register_unstructure_hook(ZoneInfo, lambda v: v.key)
     converter.register_structure_hook(ZoneInfo, _structure_zone)
     converter.register_unstructure_hook(tzinfo, _unstructure_tzinfo)

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from incidentkit._time import ensure_aware
+from incidentkit._validate import shown
 from incidentkit.business_days import BusinessDays, business_day_end
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.lifecycle import PhaseTargets
@@ -87,14 +88,16 @@ class Severity(enum.StrEnum):
         """Accept ``Severity.SEV1``, ``"SEV1"``, ``"sev1"``, ``"1"`` or ``1``."""
         if isinstance(value, Severity):
             return value
-        text = str(value).strip().upper()
+        text = value.strip().upper() if isinstance(value, str) else ""
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 9:
+            text = str(value)
         if text.isdigit():
             text = f"SEV{text}"
         try:
             return cls(text)
         except ValueError:
             raise ValidationError(
-                field, f"unknown severity {value!r} (known: SEV1, SEV2, SEV3, SEV4)"
+                field, f"unknown severity {shown(value)} (known: SEV1, SEV2, SEV3, SEV4)"
             ) from None
 
 
@@ -368,6 +371,10 @@ class SeverityPolicy:
         >>> result.severity, result.reasons
         (<Severity.SEV2: 'SEV2'>, ('error rate above 10%',))
         """
+        if not isinstance(signals, Signals):
+            raise ValidationError(
+                "signals", f"expected incidentkit.Signals, got {type(signals).__name__}"
+            )
         matched = tuple(rule for rule in self.rules if rule.matches(signals))
         if not matched:
             return Classification(self.default_severity, ("no rule matched",), ())

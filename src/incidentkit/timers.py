@@ -163,9 +163,9 @@ def _pending_targets(state: Incident, policy: Policy) -> list[tuple[datetime, Ta
 def missed_targets(state: Incident, policy: Policy, now: datetime) -> list[TargetMissed]:
     """The targets missed by ``now`` and not recorded yet, in due-time order.
 
-    The kit records them in the same append as a resolution: ``tick()`` skips
-    resolved incidents, so a target missed after the last tick would
-    otherwise never reach the timeline.
+    :func:`~incidentkit.incident.decide_resolve` records them in the same
+    append as the resolution: ``tick()`` skips resolved incidents, so a
+    target missed after the last tick would otherwise never reach the timeline.
     """
     if not state.is_open:
         return []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -11,8 +10,9 @@ import attrs
 from incidentkit.incident import Incident
 from incidentkit.kit import IncidentKit
 from incidentkit.store import IncidentSummary, MemoryStore
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 """14:30 PST on Wednesday 20 November 2024, the guide's example."""
 
 KitFactory = Callable[..., IncidentKit]
@@ -26,6 +26,7 @@ def snapshot(store: MemoryStore) -> tuple[object, ...]:
         dict(store._summaries),
         dict(store._outbox),
         set(store._keys),
+        dict(store._commands),
         store._next_id,
     )
 

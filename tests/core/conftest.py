@@ -1,4 +1,4 @@
-"""Shared fixtures for the core tests: a manual clock, a memory store and a kit."""
+"""The core tests' kit factory (``clock`` and ``store`` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,7 @@ from incidentkit.kit import IncidentKit
 from incidentkit.policy import Policy
 from incidentkit.store import MemoryStore
 
-from ._helpers import T0, KitFactory
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
+from ._helpers import KitFactory
 
 
 @pytest.fixture

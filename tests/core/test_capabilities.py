@@ -7,7 +7,7 @@ Nothing in kit.py, events.py or the stores knows about it; registering the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,10 +21,10 @@ from incidentkit.incident import Incident, actor, register_fold
 from incidentkit.notify import Notification, NotificationKind, Urgency
 from incidentkit.policy import Policy
 from incidentkit.serialization import event_from_json, event_to_json
-from incidentkit.testing import CapturingNotifier
+from incidentkit.testing import SAMPLE_TIME, CapturingNotifier
 from incidentkit.timers import next_due
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 ANSWER_AFTER = timedelta(minutes=10)
 
 

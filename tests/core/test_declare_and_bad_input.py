@@ -433,8 +433,8 @@ def test_a_good_policy_file_loads(tmp_path: Path) -> None:
         ([object()], "events[0]"),
         (
             [
-                NoteAdded(by="a", text="fine"),
-                Declared(by="a", title="again", severity=Severity.SEV1, declared_at=T0),
+                NoteAdded(by="importer", text="fine"),
+                Declared(by="importer", title="again", severity=Severity.SEV1, declared_at=T0),
             ],
             "events[1]",
         ),
@@ -453,7 +453,7 @@ def test_record_refuses_what_is_not_a_later_event(
 
 def test_record_appends_built_events(kit: IncidentKit) -> None:
     iid = kit.declare("API 500s", severity="SEV1", by="alice").id
-    state = kit.record(iid, [NoteAdded(by="pager", text="imported")], by="importer")
+    state = kit.record(iid, [NoteAdded(by="pager", text="imported")], by="pager")
     assert state.version == 3
     assert kit.timeline(iid)[-1].event == NoteAdded(by="pager", text="imported")
 

@@ -71,7 +71,11 @@ ITEMS = st.sampled_from(
     [(t.name, item.key) for t in DEFAULT_TEMPLATES for item in t.items]
     + [("resolution", "no-such-item"), ("no-such-list", "assign-severity")]
 )
-TEXT = st.one_of(st.sampled_from(["", "   "]), st.text(min_size=1, max_size=30))
+# Printable text: control characters are refused (see test_bad_input_hardening.py).
+TEXT = st.one_of(
+    st.sampled_from(["", "   "]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30),
+)
 REASONS = st.sampled_from(["", "verified by hand", "not relevant here", "checked"])
 EXPECTED_REFUSALS = (GuardFailed, InvalidTransition, NotFound, PermissionDenied, ValidationError)
 

@@ -29,14 +29,16 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import incidentkit
-from incidentkit.engine.capability import Capability, TimerSource
+from incidentkit.business_days import BusinessDays
+from incidentkit.engine.capability import Capability, RecordRule, TimerSource
 from incidentkit.errors import IncidentKitError, ValidationError
 from incidentkit.events import EVENT_TYPES, Event, NoteAdded, RecordedEvent
+from incidentkit.lifecycle import PhaseTargets
 from incidentkit.metrics import Breach, Breaches
 from incidentkit.mitigation import MitigationAction
 from incidentkit.notify import NotifierSpec
 from incidentkit.oncall import OnCallConfig, Rotation
-from incidentkit.policy import PhaseTargets, Policy
+from incidentkit.policy import Policy
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, dumps
 from incidentkit.severity import Severity, SeverityLevel
@@ -111,6 +113,7 @@ NOT_SERIALIZABLE: dict[type, str] = {
     NotifierSpec: "holds the deliver callable",
     RecordedCall: "a test double holding the action's params object of any type",
     Capability: "holds event classes, fold, route and planner callables",
+    RecordRule: "holds the command's decide callable",
     TimerSource: "holds the due/next_due callables",
 }
 
@@ -141,6 +144,7 @@ JSON_VALUES = st.recursive(
 BASE: dict[Any, st.SearchStrategy[Any]] = {
     str: TEXT,
     bool: st.booleans(),
+    bytes: st.binary(max_size=12),
     int: st.integers(min_value=0, max_value=10**6),
     float: st.floats(allow_nan=False, allow_infinity=False, width=64),
     datetime: AWARE,
@@ -224,7 +228,7 @@ def _build(cls: type) -> st.SearchStrategy[Any]:
 
 
 def _policies() -> st.SearchStrategy[Any]:
-    """Policies: the default with generated roles, phases, zone and on-call parts."""
+    """Policies: the default with generated roles, phases, zone, calendar and on-call parts."""
 
     @st.composite
     def build(draw: st.DrawFn) -> Any:
@@ -234,6 +238,7 @@ def _policies() -> st.SearchStrategy[Any]:
                 policy,
                 roles=draw(records(RolePolicy)),
                 phases=draw(records(PhaseTargets)),
+                business_days=draw(records(BusinessDays)),
                 channel_prefix=draw(TEXT),
                 zone=draw(ZONES),
                 oncall=draw(records(OnCallConfig)),
@@ -281,6 +286,11 @@ ROLE_NAMES = st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)
 
 #: Fields whose validators a generic draw would almost never satisfy.
 FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+    "BusinessDays": {
+        # a country would need the optional holidays package (and a subdivision, a country)
+        "country": st.none(),
+        "subdivision": st.none(),
+    },
     "ChecklistItem": {"key": KEYS},
     "ChecklistTemplate": {"name": KEYS},
     "RolePolicy": {"custom": st.lists(ROLE_NAMES, max_size=3, unique=True).map(tuple)},
@@ -338,7 +348,15 @@ def test_the_discovery_finds_the_records_it_must() -> None:
     from incidentkit.kit import TickReport
     from incidentkit.metrics import MetricsReport, Targets
 
-    for cls in (RecordedEvent, TickReport, MetricsReport, Targets, *EVENT_TYPES.values()):
+    records_of_a_policy = (Policy, BusinessDays, PhaseTargets, SeverityLevel)
+    for cls in (
+        RecordedEvent,
+        TickReport,
+        MetricsReport,
+        Targets,
+        *records_of_a_policy,
+        *EVENT_TYPES.values(),
+    ):
         assert cls in CLASSES, cls
     assert set(NOT_SERIALIZABLE) <= set(CLASSES), "a stale entry in NOT_SERIALIZABLE"
 
@@ -395,3 +413,23 @@ def test_an_event_class_outside_the_union_is_not_written() -> None:
     record = RecordedEvent("INC-1", 1, datetime(2024, 1, 1, tzinfo=UTC), Stray(by="a"))
     with pytest.raises(ValidationError, match="Stray is not a registered event class"):
         converter().unstructure(record)
+
+
+def test_a_policy_with_a_calendar_and_level_phases_round_trips() -> None:
+    policy = Policy.from_toml(
+        """
+        zone = "Europe/Berlin"
+        [business_days]
+        holidays = [2025-01-06, "2025-04-18"]
+        day_ends = "18:30"
+        [[severity.levels]]
+        severity = "SEV3"
+        phases = { assess = "10m" }
+        """
+    )
+    plain = converter().unstructure(policy)
+    assert plain["business_days"]["holidays"] == ["2025-01-06", "2025-04-18"]
+    levels = {level["severity"]: level for level in plain["severity"]["levels"]}
+    assert "paging" not in levels["SEV1"] and "escalate_after" not in levels["SEV1"]
+    assert levels["SEV3"]["phases"]["assess"] == 600
+    assert converter().structure(json.loads(dumps(plain)), Policy) == policy

@@ -6,15 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from incidentkit.clock import ManualClock
-
-from .delivery_helpers import T0, Receiver
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    """A manual clock at the guide's example instant."""
-    return ManualClock(T0)
+from .delivery_helpers import Receiver
 
 
 @pytest.fixture

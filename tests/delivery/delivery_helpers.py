@@ -14,7 +14,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,9 @@ import attrs
 
 from incidentkit.notify import Notification, NotifierSpec
 from incidentkit.plugins import hookimpl
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 """The guide's example instant; every kit here runs on a ManualClock from it."""
 
 TESTS = Path(__file__).resolve().parents[1]

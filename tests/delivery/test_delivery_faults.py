@@ -181,18 +181,20 @@ def test_a_permanent_failure_is_not_retried(
     assert len(steady.keys()) == 1
 
 
-def test_a_notifier_removed_after_commit_is_retried_then_recorded(clock: ManualClock) -> None:
-    """Rows outlive configuration: a notifier no longer registered is a failure, not a loss."""
+def test_a_row_for_a_notifier_the_relay_lacks_waits_for_one_that_has_it(
+    clock: ManualClock,
+) -> None:
+    """Rows outlive configuration: a relay without the notifier leaves them untouched."""
     gone = CapturingNotifier("gone", max_attempts=2)
     writer = IncidentKit(clock=clock, plugins=[gone], autoload_plugins=False)
     inc = writer.declare("API returning 500 errors", severity="SEV1", by="alice")
     relay = IncidentKit(store=writer.store, clock=clock, autoload_plugins=False)
-    reports = []
+    before = writer.store.outbox(inc.id)
     for _ in range(9):
-        reports.append(relay.deliver())
+        assert relay.deliver().claimed == 0
         clock.advance(BEYOND_BACKOFF)
-    assert sum(r.retried for r in reports) == 7  # the default limit: 8 attempts
-    assert sum(r.dead for r in reports) == 1
-    [failed] = failures(relay, inc.id)
-    assert "no notifier named 'gone'" in failed.error
-    assert failed.attempts == 8
+    assert writer.store.outbox(inc.id) == before  # no attempt, no lease, no error
+    assert failures(relay, inc.id) == []
+    report = writer.deliver()
+    assert (report.delivered, report.retried, report.dead) == (1, 0, 0)
+    assert gone.attempts == 1

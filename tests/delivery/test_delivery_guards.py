@@ -32,26 +32,27 @@ def test_a_lease_shorter_than_a_notifier_timeout_is_refused() -> None:
     assert kit.deliver(lease=timedelta(minutes=11)).delivered >= 1
 
 
-def test_a_mitigation_that_can_never_run_is_recorded_as_failed() -> None:
+def test_a_mitigation_waits_for_a_worker_that_has_its_action() -> None:
     clock = ik.ManualClock(T0)
     store = ik.MemoryStore()
     action = RecordingAction()
     requester = ik.IncidentKit(store=store, clock=clock, plugins=[action], autoload_plugins=False)
     inc = requester.declare("API down", severity="SEV1", by="alice")
     requester.mitigate(inc.id, action.name, by="alice", params={})
-    # A worker without that action registered drains the outbox until the row dies.
+    # A worker without that action registered leaves the request alone.
     worker = ik.IncidentKit(
         store=store, clock=clock, plugins=[CapturingNotifier()], autoload_plugins=False
     )
+    [row] = [r for r in store.outbox(inc.id) if r.topic == "mitigation"]
     for _ in range(12):
         worker.deliver()
         clock.advance(timedelta(minutes=30))
     assert action.calls == []
-    state = worker.get(inc.id)
-    assert state.pending_mitigations == {}
-    assert state.mitigated_at is None
+    assert [r for r in store.outbox(inc.id) if r.id == row.id] == [row]  # untouched
+    assert worker.get(inc.id).pending_mitigations != {}
+    requester.deliver()
+    assert len(action.calls) == 1
     completed = [
         r.event for r in worker.timeline(inc.id) if isinstance(r.event, MitigationCompleted)
     ]
-    assert [(e.outcome, e.action) for e in completed] == [("failed", action.name)]
-    assert "not run after 8 attempts" in completed[0].detail
+    assert [(e.outcome, e.action) for e in completed] == [("applied", action.name)]

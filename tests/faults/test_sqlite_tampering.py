@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import incidentkit as ik
 from incidentkit.cli import main
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 
 
 def _seed(path: Path) -> str:

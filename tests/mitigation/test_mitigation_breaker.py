@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -22,9 +22,9 @@ from incidentkit.mitigation import (
     execute_action,
 )
 from incidentkit.serialization import make_converter
-from incidentkit.testing import sample_context
+from incidentkit.testing import SAMPLE_TIME, sample_context
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 RESET = timedelta(seconds=30)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import attrs
@@ -30,7 +32,8 @@ class Reply:
 class Receiver:
     """Records requests; answers from a script of replies, then 200 ``ok``."""
 
-    def __init__(self) -> None:
+    def __init__(self, check: Callable[[Message, bytes], Reply] | None = None) -> None:
+        """``check`` (optional) answers instead of the script, given the raw headers and body."""
         self.requests: list[Received] = []
         self.script: list[Reply] = []
         self.lock = threading.Lock()
@@ -45,6 +48,8 @@ class Receiver:
                         Received(self.command, self.path, dict(self.headers.items()), body)
                     )
                     reply = receiver.script.pop(0) if receiver.script else Reply()
+                if check is not None:
+                    reply = check(self.headers, body)
                 self.send_response(reply.status)
                 for name, value in reply.headers:
                     self.send_header(name, value)

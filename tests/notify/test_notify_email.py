@@ -271,3 +271,32 @@ def test_an_untrusted_certificate_is_permanent(tls_smtp: Smtp) -> None:
 def test_the_server_requires_starttls(tls_smtp: Smtp) -> None:
     with pytest.raises(PermanentFailure, match="530"):
         _notifier(tls_smtp).deliver(sample_notification())
+
+
+# -- hostile user text: no header injection ------------------------------------------------------
+
+
+def _hostile_title(title: str) -> Any:
+    note = sample_notification()
+    return attrs.evolve(note, incident=attrs.evolve(note.incident, title=title, commander=title))
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Outage\r\nBcc: victim@example.com",
+        "Outage\nX-Injected: yes\n\nforged body",
+        "Outage\rX-Injected: yes",
+        "Outage\u2028X-Injected: yes\x00\x1b[31m",
+    ],
+)
+def test_crlf_in_a_title_cannot_inject_headers(smtp: Smtp, title: str) -> None:
+    _notifier(smtp).deliver(_hostile_title(title))
+    [(_, rcpt, message)] = smtp.mailbox.messages
+    assert rcpt == ["oncall@example.com", "sre@example.com"]  # no Bcc added
+    assert "X-Injected" not in message and "Bcc" not in message
+    subject = str(message["Subject"])
+    assert "\n" not in subject and "\r" not in subject
+    assert subject.startswith("[SEV1] INC-1 Outage ")
+    body = message.get_content()
+    assert not any(line.startswith(("X-Injected", "forged body")) for line in body.splitlines())

@@ -10,21 +10,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from incidentkit.clock import ManualClock
-from incidentkit.errors import PermanentFailure, ValidationError
+from incidentkit.errors import PermanentFailure, SignatureInvalid, ValidationError
 from incidentkit.notify import (
     IncidentRef,
     NotificationKind,
     SlackWebhookNotifier,
     TransientFailure,
+    VerifiedWebhook,
     WebhookNotifier,
-    sign,
-    verify_signature,
+    verify_webhook,
 )
 from incidentkit.serialization import make_converter
 from incidentkit.testing import sample_notification
 from incidentkit.testing.notifier_contract import NotifierContract
 
-from .http_receiver import Receiver, Reply
+from .http_receiver import Received, Receiver, Reply
 
 T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
 SECRET = "s3cret-signing-key"
@@ -50,74 +50,85 @@ def test_posts_the_notification_as_canonical_json(receiver: Receiver, clock: Man
     assert request.headers["X-Incidentkit-Timestamp"] == str(int(T0.timestamp()))
 
 
+def _verify(request: Received, now: datetime, **kwargs: object) -> VerifiedWebhook:
+    return verify_webhook(request.headers, request.body, secret=SECRET, now=now, **kwargs)  # type: ignore[arg-type]
+
+
 def test_the_signature_verifies_on_the_receiving_side(
     receiver: Receiver, clock: ManualClock
 ) -> None:
-    WebhookNotifier(receiver.url, secret=SECRET, clock=clock).deliver(sample_notification())
+    note = sample_notification()
+    WebhookNotifier(receiver.url, secret=SECRET, clock=clock).deliver(note)
     [request] = receiver.requests
-    ts = request.headers["X-Incidentkit-Timestamp"]
     signature = request.headers["X-Incidentkit-Signature"]
-    assert signature.startswith("sha256=") and len(signature) == len("sha256=") + 64
-    verify_signature(SECRET, ts, request.body, signature, now=T0 + timedelta(seconds=3))
+    assert signature.startswith("v1=") and len(signature) == len("v1=") + 64
+    assert request.headers["X-Incidentkit-Event"] == note.kind.value
+    verified = _verify(request, T0 + timedelta(seconds=3))
+    assert verified == VerifiedWebhook(note.key, note.kind.value, T0, request.body)
 
 
 def test_a_replayed_request_is_rejected(receiver: Receiver, clock: ManualClock) -> None:
     WebhookNotifier(receiver.url, secret=SECRET, clock=clock).deliver(sample_notification())
     [request] = receiver.requests
-    ts = request.headers["X-Incidentkit-Timestamp"]
-    signature = request.headers["X-Incidentkit-Signature"]
-    with pytest.raises(ValidationError) as caught:
-        verify_signature(SECRET, ts, request.body, signature, now=T0 + timedelta(minutes=6))
-    assert caught.value.field == "timestamp"
+    with pytest.raises(SignatureInvalid) as caught:
+        _verify(request, T0 + timedelta(minutes=6))
+    assert caught.value.field == "X-Incidentkit-Timestamp"
     assert "replayed" in caught.value.reason
     # a timestamp from the future is refused too
-    with pytest.raises(ValidationError):
-        verify_signature(SECRET, ts, request.body, signature, now=T0 - timedelta(minutes=6))
+    with pytest.raises(SignatureInvalid):
+        _verify(request, T0 - timedelta(minutes=6))
     # a custom tolerance widens the window
-    verify_signature(
-        SECRET, ts, request.body, signature, now=T0 + timedelta(minutes=6),
-        tolerance=timedelta(minutes=10),
-    )  # fmt: skip
+    _verify(request, T0 + timedelta(minutes=6), tolerance=timedelta(minutes=10))
 
 
-def test_a_tampered_body_or_forged_timestamp_is_rejected(
+def test_a_tampered_body_or_forged_header_is_rejected(
     receiver: Receiver, clock: ManualClock
 ) -> None:
     WebhookNotifier(receiver.url, secret=SECRET, clock=clock).deliver(sample_notification())
     [request] = receiver.requests
     ts = request.headers["X-Incidentkit-Timestamp"]
-    signature = request.headers["X-Incidentkit-Signature"]
     tampered = request.body.replace(b"SEV1", b"SEV4")
-    for body, stamp, secret, sig in [
-        (tampered, ts, SECRET, signature),
-        (request.body, str(int(ts) + 1), SECRET, signature),
-        (request.body, ts, "another-secret", signature),
-        (request.body, ts, SECRET, "sha256=" + "0" * 64),
+    for body, changes, secret in [
+        (tampered, {}, SECRET),
+        (request.body, {"X-Incidentkit-Timestamp": str(int(ts) + 1)}, SECRET),
+        (request.body, {"Idempotency-Key": "INC-1:1:other"}, SECRET),
+        (request.body, {"X-Incidentkit-Event": "resolved"}, SECRET),
+        (request.body, {}, "another-secret"),
+        (request.body, {"X-Incidentkit-Signature": "v1=" + "0" * 64}, SECRET),
     ]:
-        with pytest.raises(ValidationError) as caught:
-            verify_signature(secret, stamp, body, sig, now=T0)
-        assert caught.value.field == "signature"
+        with pytest.raises(SignatureInvalid) as caught:
+            verify_webhook({**request.headers, **changes}, body, secret=secret, now=T0)
+        assert caught.value.field == "X-Incidentkit-Signature"
 
 
 @pytest.mark.parametrize(
-    ("timestamp", "signature", "field"),
+    ("header", "value"),
     [
-        ("yesterday", "sha256=00", "timestamp"),
-        ("", "sha256=00", "timestamp"),
-        (True, "sha256=00", "timestamp"),
-        ("1732141800", "md5=00", "signature"),
-        ("1732141800", "", "signature"),
+        ("X-Incidentkit-Timestamp", "yesterday"),
+        ("X-Incidentkit-Timestamp", ""),
+        ("X-Incidentkit-Signature", "sha256=" + "0" * 64),
+        ("X-Incidentkit-Signature", "v1=00"),
+        ("X-Incidentkit-Signature", ""),
+        ("Idempotency-Key", ""),
+        ("X-Incidentkit-Event", "page page"),
     ],
 )
-def test_malformed_headers_are_rejected(timestamp: object, signature: str, field: str) -> None:
-    with pytest.raises(ValidationError) as caught:
-        verify_signature(SECRET, timestamp, b"{}", signature, now=T0)  # type: ignore[arg-type]
-    assert caught.value.field == field
+def test_malformed_headers_are_rejected(header: str, value: str) -> None:
+    headers = {
+        "X-Incidentkit-Timestamp": "1732141800",
+        "Idempotency-Key": "INC-1:1:page",
+        "X-Incidentkit-Event": "page",
+        "X-Incidentkit-Signature": "v1=" + "0" * 64,
+        header: value,
+    }
+    with pytest.raises(SignatureInvalid) as caught:
+        verify_webhook(headers, b"{}", secret=SECRET, now=T0)
+    assert caught.value.field == header
 
 
 def test_verify_refuses_a_naive_now() -> None:
     with pytest.raises(ValidationError) as caught:
-        verify_signature(SECRET, "1", b"", sign(SECRET, "1", b""), now=datetime(2024, 1, 1))
+        verify_webhook({}, b"", secret=SECRET, now=datetime(2024, 1, 1))
     assert caught.value.field == "now"
 
 

@@ -13,8 +13,9 @@ from incidentkit.events import EscalationFired, RecordedEvent, ReminderFired, Ta
 from incidentkit.kit import IncidentKit
 from incidentkit.oncall import Layer, OnCallConfig, Override, Rotation, Schedule
 from incidentkit.policy import Policy
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 """Wednesday 20 November 2024, 22:30 UTC: alice is primary, bob secondary."""
 
 ROTA_START = datetime(2024, 11, 18, 9, tzinfo=UTC)

@@ -13,19 +13,9 @@ from incidentkit.policy import Policy
 from incidentkit.store import MemoryStore, Store
 from incidentkit.testing import CapturingNotifier
 
-from ._helpers import T0, scheduled_policy
+from ._helpers import scheduled_policy
 
 KitFactory = Callable[..., IncidentKit]
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
 
 
 @pytest.fixture

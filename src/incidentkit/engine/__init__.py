@@ -17,8 +17,16 @@ from incidentkit.engine._engine import (
     TickReport,
 )
 from incidentkit.engine._loop import run_forever
-from incidentkit.engine.capability import Capability, Deliverer, Planner, Route, TimerSource
+from incidentkit.engine.capability import (
+    Capability,
+    Deliverer,
+    Planner,
+    RecordRule,
+    Route,
+    TimerSource,
+)
 from incidentkit.engine.routing import (
+    CHANNEL_TARGET,
     core_notifications,
     headline,
     incident_ref,
@@ -27,6 +35,7 @@ from incidentkit.engine.routing import (
 )
 
 __all__ = [
+    "CHANNEL_TARGET",
     "COMMANDER_ACTIONS",
     "Capability",
     "CommandResult",
@@ -35,6 +44,7 @@ __all__ = [
     "Engine",
     "Loaded",
     "Planner",
+    "RecordRule",
     "Route",
     "StateCache",
     "TickReport",

@@ -8,14 +8,22 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 
 import attrs
 
+from incidentkit import _validate as check
 from incidentkit._time import ensure_aware
 from incidentkit.engine._cache import Loaded, StateCache
-from incidentkit.engine.capability import Capability, Deliverer, Planner, Route, TimerSource
+from incidentkit.engine.capability import (
+    Capability,
+    Deliverer,
+    Planner,
+    RecordRule,
+    Route,
+    TimerSource,
+)
 from incidentkit.engine.routing import core_notifications, plan_rows
 from incidentkit.errors import (
     ConcurrencyConflict,
@@ -24,11 +32,21 @@ from incidentkit.errors import (
     NotFound,
     OutcomeUnknown,
     PermissionDenied,
+    ReservedEvent,
     StoreError,
     ValidationError,
 )
-from incidentkit.events import Event, RecordedEvent, register_event
-from incidentkit.incident import Incident, actor, apply, register_fold
+from incidentkit.events import Declared, Event, RecordedEvent, event_types, register_event
+from incidentkit.ids import check_incident_id
+from incidentkit.incident import (
+    KIT_ONLY_EVENTS,
+    Incident,
+    actor,
+    apply,
+    command_of,
+    decide_from_event,
+    register_fold,
+)
 from incidentkit.notify import Notification
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
@@ -66,6 +84,11 @@ _CONTENDED_FOR = 5.0
 
 Decide = Callable[[Incident, datetime], Sequence[Event]]
 """A pure handler bound to its arguments: ``(state, now) -> events`` (or raise)."""
+
+
+def _decide_core(engine: Engine, state: Incident, event: Event, now: datetime) -> list[Event]:
+    """A core event's :class:`RecordRule` handler: its command, decided from the event."""
+    return decide_from_event(state, engine.policy, now, event)
 
 
 @attrs.frozen
@@ -113,7 +136,8 @@ class Engine:
     """Runs commands against a store, a policy, a clock and plugins; safe across threads.
 
     The facade (:class:`~incidentkit.kit.IncidentKit`), delivery and every
-    capability's section write through :meth:`run` (a command of a person) or
+    capability's section write through :meth:`run` (a command of a person),
+    :meth:`record` (built events, each under its command's rules) or
     :meth:`system` (what the kit decides itself); nothing else appends.
     """
 
@@ -144,29 +168,65 @@ class Engine:
         self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
         self._commander_actions = set(COMMANDER_ACTIONS)
+        self._owners: dict[type[Event], str] = {}
+        self._recordable: dict[type[Event], RecordRule] = {}
         self._contended: dict[str, float] = {}
         for capability in capabilities:
             self.register(capability)
 
     def register(self, capability: Capability) -> None:
         """Wire a capability's events, fold rules, timers, routes and planners in."""
+        if not isinstance(capability, Capability):
+            raise ValidationError(
+                "capability",
+                f"expected an incidentkit.engine.Capability, got {type(capability).__name__}",
+            )
         if capability.name in self.capabilities:
             raise ValidationError(
                 "capability", f"a capability named {capability.name!r} is already registered"
             )
+        for topic in capability.delivery:
+            if topic in self.deliverers:
+                raise ValidationError("delivery", f"outbox topic {topic!r} has a handler already")
+        for event_type in capability.recordable:
+            if event_type not in capability.events:
+                raise ValidationError(
+                    "recordable",
+                    f"{event_type.__name__} is not an event of the {capability.name} capability",
+                )
+            if event_type in self._recordable:
+                raise ValidationError(
+                    "recordable",
+                    f"{event_type.__name__} already has a record rule "
+                    f"(from the {self._owners[event_type]} capability)",
+                )
         for event_type in capability.events:
             register_event(event_type)
+            self._owners.setdefault(event_type, capability.name)
+        self._recordable.update(capability.recordable)
         for event_type, rule in capability.folds.items():
             register_fold(event_type, rule)
         self.capabilities[capability.name] = capability
         self._routes.extend(capability.routes)
         self._planners.extend(capability.outbox)
-        for topic, handler in capability.delivery.items():
-            if topic in self.deliverers:
-                raise ValidationError("delivery", f"outbox topic {topic!r} has a handler already")
-            self.deliverers[topic] = handler
+        self.deliverers.update(capability.delivery)
         self._timers.extend(_Memo(source) for source in capability.timers)
         self._commander_actions |= capability.commander_actions
+
+    def delivery_targets(self) -> dict[str, set[str]]:
+        """The capabilities' outbox topics and the targets this engine can deliver now."""
+        targets: dict[str, set[str]] = {}
+        for capability in self.capabilities.values():
+            if not capability.delivery:
+                continue
+            if capability.claims is None:
+                claimed: Mapping[str, Collection[str]] = {t: {t} for t in capability.delivery}
+            else:
+                claimed = capability.claims(self)
+            for topic, names in claimed.items():
+                if topic in capability.delivery:
+                    targets.setdefault(topic, set()).update(names)
+        return targets
 
     # --- reading -------------------------------------------------------------
 
@@ -191,7 +251,12 @@ class Engine:
         return RecordedEvent(row.incident_id, row.version, row.recorded_at, event, row.hash)
 
     def load(self, incident_id: str) -> Loaded:
-        """The incident's newest state: the cached fold topped up with newer rows."""
+        """The incident's newest state: the cached fold topped up with newer rows.
+
+        :raises ValidationError: (``incident_id``) not a non-empty, bounded,
+            encodable name (see :func:`incidentkit._validate.incident_ref`).
+        """
+        incident_id = check_incident_id(check.incident_ref(incident_id))
         cached = self.cache.get(incident_id)
         after = cached.state.version if cached else 0
         rows = self.store.load(incident_id, after_version=after)
@@ -213,7 +278,7 @@ class Engine:
 
     def timeline(self, incident_id: str) -> list[RecordedEvent]:
         """Every recorded event of the incident, in version order."""
-        rows = self.store.load(incident_id)
+        rows = self.store.load(check_incident_id(incident_id))
         if not rows:
             raise NotFound("incident", incident_id)
         return [self.decode(row) for row in rows]
@@ -251,6 +316,7 @@ class Engine:
 
         A key already stored returns the incident as that declaration left it.
         """
+        incident_id = check.incident_ref(incident_id)
         who = actor(by)
         command_id = self.command_id(idempotency_key)
         if idempotency_key is not None:
@@ -282,12 +348,14 @@ class Engine:
         """Load, authorize, decide and append, deciding again after a lost race.
 
         ``system`` skips authorization: only the kit's own timers and delivery
-        use it (see :meth:`system`). A refusal is final only on fresh state.
+        use it (see :meth:`system`), and :meth:`record`, whose ``decide``
+        authorizes each event under its own command's name. A refusal is final only on fresh state.
         ``command`` names the command as stored with its id (default
         ``action``); a stored ``idempotency_key`` returns that command's result
         without deciding again. Lost races are retried with jittered
         exponential backoff; an unknown outcome is resolved by the command id.
         """
+        incident_id = check_incident_id(check.incident_ref(incident_id))
         who = actor(by)
         name = command or action
         command_id = self.command_id(idempotency_key)
@@ -492,6 +560,89 @@ class Engine:
                     "command %s on %s was not committed; running it again", command_id, incident_id
                 )
             return found
+
+    def record(
+        self,
+        incident_id: str,
+        events: Sequence[Event],
+        by: object,
+        *,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """Append built events, each under the rules of the command that normally writes it.
+
+        In order, on the state the events before it leave: authorization under
+        that command's name, then that command's handler, whose event of the
+        same kind must equal the one given (what it records with it, a
+        raise's escalation steps or the targets missed before a resolution,
+        is appended with it). The core events are decided
+        by :func:`~incidentkit.incident.decide_from_event`, a capability's by
+        its :class:`~incidentkit.engine.capability.RecordRule`. Refused: an
+        event in another's name, the declaration, and events no command
+        writes (timer firings, delivery outcomes, capability events without a
+        rule) with :class:`~incidentkit.errors.ReservedEvent`. A refusal
+        appends nothing of the batch. Stored as the command ``record``.
+        """
+        who = actor(by)
+        batch = list(events)
+        rules = [self._record_rule(f"events[{i}]", event, who) for i, event in enumerate(batch)]
+
+        def decide(state: Incident, now: datetime) -> list[Event]:
+            written: list[Event] = []
+            current = state
+            for index, (event, rule) in enumerate(zip(batch, rules, strict=True)):
+                self.authorize(who, rule.action, current)
+                decided = list(rule.decide(self, current, event, now))
+                # The command's own event of this kind; the rest is what the kit
+                # records with it (missed targets before a resolution, a raise's
+                # escalation steps after it).
+                own = [item for item in decided if type(item) is type(event)]
+                if not own or own[0] != event:
+                    would = repr(own[0]) if own else "nothing"
+                    raise ValidationError(
+                        f"events[{index}]", f"is not what {rule.action} would record here: {would}"
+                    )
+                for item in decided:
+                    current = apply(
+                        current, RecordedEvent(current.id, current.version + 1, now, item)
+                    )
+                    written.append(item)
+            return written
+
+        # ``system``: no authorization of "record" itself; ``decide`` authorizes
+        # every event under its own command's name, on the state it applies to.
+        return self.run(
+            incident_id, "record", who, decide, system=True, idempotency_key=idempotency_key
+        )
+
+    def _record_rule(self, field: str, event: object, by: str) -> RecordRule:
+        """The rule that checks ``event`` in :meth:`record`, or the refusal naming ``field``."""
+        if not isinstance(event, Event) or event_types().get(event.tag) is not type(event):
+            raise ValidationError(field, f"not a timeline event: {event!r}")
+        if isinstance(event, Declared):
+            raise ValidationError(field, "'declared' may only be the first event; use declare()")
+        rule = self._recordable.get(type(event))
+        if rule is None:
+            action = None if type(event) in self._owners else command_of(event)
+            if action is None:
+                raise ReservedEvent(field, event.tag, self._reserved_because(event))
+            rule = RecordRule(action, _decide_core)
+        if event.by != by:
+            raise ValidationError(
+                f"{field}.by",
+                f"{event.by!r} is not the caller {by!r}: record() writes each event "
+                "in the name of the caller, who is authorized for it",
+            )
+        return rule
+
+    def _reserved_because(self, event: Event) -> str:
+        """Who writes ``event`` instead of ``record()``."""
+        if event.tag in KIT_ONLY_EVENTS:
+            return KIT_ONLY_EVENTS[event.tag]
+        owner = self._owners.get(type(event))
+        if owner is not None:
+            return f"the {owner} capability gives no command that records it"
+        return "no command records it"
 
     def system(self, incident_id: str, action: str, decide: Decide) -> CommandResult:
         """Record what the kit itself decided (timers, delivery outcomes): no authorization."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from incidentkit import _validate as check
 from incidentkit.errors import IncidentKitError
 
 __all__ = ["run_forever"]
@@ -25,7 +26,12 @@ def run_forever(
 
     A failing pass is logged and the loop goes on; the current round finishes
     before the loop stops.
+
+    :raises ValidationError: (``interval``) not a timedelta from
+        :data:`~incidentkit._validate.MIN_INTERVAL` (10 ms; 0 would busy-loop)
+        to :data:`~incidentkit._validate.MAX_INTERVAL` (1 day).
     """
+    check.duration_in(interval, "interval", check.MIN_INTERVAL, check.MAX_INTERVAL)
     done = stop or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

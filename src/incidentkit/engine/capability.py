@@ -15,10 +15,18 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
   (a mitigation request, a status-page post);
 * ``delivery``: handlers of its own outbox topics, ``(engine, row) -> None``,
   which ``deliver()`` calls after the commit (raise to retry);
+* ``claims``: ``engine -> {topic: targets}``, the rows of its delivery topics
+  this engine can deliver now (a worker without the plugin a row needs leaves
+  it for one that has it); without it, the rows whose target is the topic;
 * ``section``: a factory that builds the capability's facade section from
   the engine; it is reachable as ``kit.<name>``;
 * ``commander_actions``: actions that only the incident commander may run
-  once one is assigned.
+  once one is assigned;
+* ``recordable``: for each of its events that a command of a person writes,
+  a :class:`RecordRule` naming that command and deciding it again from the
+  event, so ``kit.record()`` can accept the event under the same rules. Its
+  events without a rule (timer firings, outcomes) are refused there with
+  :class:`~incidentkit.errors.ReservedEvent`.
 
 The built-in on-call timers (:data:`incidentkit.oncall.capability.ONCALL`) and
 mitigations (:data:`incidentkit.mitigation.capability.MITIGATION`) are
@@ -29,12 +37,14 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
 
+from incidentkit._validate import MAX_ITEMS, shown
+from incidentkit.errors import ValidationError
 from incidentkit.events import Event, RecordedEvent
 from incidentkit.incident import FoldRule, Incident
 from incidentkit.notify import Notification
@@ -45,7 +55,15 @@ if TYPE_CHECKING:
     from incidentkit.engine._engine import Engine
     from incidentkit.store import OutboxRow
 
-__all__ = ["Capability", "Deliverer", "Planner", "Route", "TimerSource"]
+__all__ = [
+    "Capability",
+    "Deliverer",
+    "Planner",
+    "RecordRule",
+    "Route",
+    "TimerSource",
+    "capability_list",
+]
 
 Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
 """``(policy, state after the event, the event) -> notifications``; pure."""
@@ -76,13 +94,26 @@ class TimerSource:
     memo_key: Callable[[Incident], Hashable] | None = None
 
 
-def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    from incidentkit.errors import ValidationError
+@attrs.frozen
+class RecordRule:
+    """How ``record()`` checks a built event of a capability: as the command that writes it.
 
+    ``action`` is that command's name as authorization sees it (the
+    incident-commander rule and ``incidentkit_authorize``); ``decide`` is the
+    command's handler, called as ``decide(engine, state, event, now)`` with
+    the event's own arguments. It raises as the command does, or returns what
+    the command would record, whose first event must equal the one handed in.
+    """
+
+    action: str
+    decide: Callable[[Engine, Incident, Event, datetime], Sequence[Event]]
+
+
+def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not _NAME.fullmatch(value) or keyword.iskeyword(value):
         raise ValidationError(
             attribute.name,
-            f"{value!r} must be a Python identifier of lower-case letters, digits and '_'",
+            f"{shown(value)} must be a Python identifier of lower-case letters, digits and '_'",
         )
 
 
@@ -97,5 +128,29 @@ class Capability:
     routes: tuple[Route, ...] = ()
     outbox: tuple[Planner, ...] = ()
     delivery: Mapping[str, Deliverer] = attrs.field(factory=dict)
+    claims: Callable[[Engine], Mapping[str, Collection[str]]] | None = None
     section: Callable[[Engine], object] | None = None
     commander_actions: frozenset[str] = frozenset()
+    recordable: Mapping[type[Event], RecordRule] = attrs.field(factory=dict)
+
+
+def capability_list(value: object, field: str = "capabilities") -> tuple[Capability, ...]:
+    """``value`` as a tuple of :class:`Capability`; anything else is refused naming ``field``.
+
+    A host passes them as ``IncidentKit(capabilities=[...])``: a list or tuple
+    of at most :data:`~incidentkit._validate.MAX_ITEMS` capabilities (not one
+    capability, not ``None``).
+    """
+    if not isinstance(value, list | tuple):
+        raise ValidationError(
+            field, f"expected a list of incidentkit.engine.Capability, got {type(value).__name__}"
+        )
+    if len(value) > MAX_ITEMS:
+        raise ValidationError(field, f"more than {MAX_ITEMS} entries")
+    for index, item in enumerate(value):
+        if not isinstance(item, Capability):
+            raise ValidationError(
+                f"{field}[{index}]",
+                f"expected an incidentkit.engine.Capability, got {type(item).__name__}",
+            )
+    return tuple(value)

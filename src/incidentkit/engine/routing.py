@@ -16,12 +16,16 @@ from incidentkit.serialization import converter, dumps
 from incidentkit.store import OutboxMessage
 
 __all__ = [
+    "CHANNEL_TARGET",
     "core_notifications",
     "headline",
     "incident_ref",
     "make_notification",
     "plan_rows",
 ]
+
+CHANNEL_TARGET = "incidentkit_open_channel"
+"""The outbox target of channel requests (the ``incidentkit_open_channel`` hook)."""
 
 
 def incident_ref(state: Incident) -> IncidentRef:
@@ -118,7 +122,7 @@ def plan_rows(
                 key=f"{record.key}:channel",
                 incident_id=after.id,
                 topic="channel",
-                target="incidentkit_open_channel",
+                target=CHANNEL_TARGET,
                 payload="{}",
                 available_at=record.recorded_at,
             )

@@ -111,8 +111,9 @@ def add_metrics_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
-    print(f"incidentkit metrics: error: {message}", file=sys.stderr)
+def _fail(message: str, err: TextIO | None = None) -> int:
+    line = " ".join(message.split())
+    print(f"incidentkit metrics: error: {line}", file=err or sys.stderr)
     return 2
 
 
@@ -120,23 +121,29 @@ def run_metrics(
     args: argparse.Namespace,
     summaries_source: Store | Iterable[IncidentSummary],
     out: TextIO,
+    errors: TextIO | None = None,
 ) -> int:
     """Run ``incidentkit metrics`` with parsed ``args`` over a store or summaries.
 
     Writes the report (or, for ``chart``, the path written) to ``out``.
-    Returns 0 on success, 2 on bad input (the message on stderr names the
-    option), 1 when charts cannot be drawn because matplotlib is missing.
+    Returns 0 on success, 2 on bad input (one line on ``errors``, default
+    stderr, naming the option), 1 when charts cannot be drawn because
+    matplotlib is missing.
     """
+
+    def fail(message: str) -> int:
+        return _fail(message, errors)
+
     action = getattr(args, "action", "report")
     if action == "chart" and not args.out:
-        return _fail("--out: required for 'metrics chart'")
+        return fail("--out: required for 'metrics chart'")
     if action != "chart" and args.out:
-        return _fail("--out: only used by 'metrics chart'")
+        return fail("--out: only used by 'metrics chart'")
     by = tuple(args.by)
     if action == "chart":
         wanted = ChartKind(args.kind).dimension
         if by and by != (wanted,):
-            return _fail(f"--by: a {args.kind} chart is broken down by {wanted} only")
+            return fail(f"--by: a {args.kind} chart is broken down by {wanted} only")
         by = (wanted,)
     targets = None
     try:
@@ -152,21 +159,21 @@ def run_metrics(
             targets=targets,
         )
     except ValidationError as err:
-        return _fail(f"{_OPTION.get(err.field, err.field)}: {err.reason}")
+        return fail(f"{_OPTION.get(err.field, err.field)}: {err.reason}")
     except PolicyError as err:
-        return _fail(f"--targets: {err}")
+        return fail(f"--targets: {err}")
     except OSError as err:
-        return _fail(f"--targets: {err}")
+        return fail(f"--targets: {err}")
     if action == "chart":
         try:
             path = report.chart(args.out, kind=args.kind)
         except ValidationError as err:
-            return _fail(f"{_OPTION.get(err.field, err.field)}: {err.reason}")
+            return fail(f"{_OPTION.get(err.field, err.field)}: {err.reason}")
         except ImportError as err:
-            print(f"incidentkit metrics: {err}", file=sys.stderr)
+            print(f"incidentkit metrics: {err}", file=errors or sys.stderr)
             return 1
         except (OSError, IncidentKitError) as err:
-            return _fail(f"--out: {err}")
+            return fail(f"--out: {err}")
         out.write(f"wrote {path}\n")
         return 0
     out.write(_render(report, args.format))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import tomllib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -14,7 +13,8 @@ from typing import TYPE_CHECKING, Any, overload
 import attrs
 import cattrs
 
-from incidentkit.errors import ValidationError
+from incidentkit._validate import parse_toml
+from incidentkit.errors import PolicyError, ValidationError
 from incidentkit.serialization import make_converter, register_hooks, structure_input
 from incidentkit.severity import Severity
 
@@ -370,8 +370,11 @@ class Targets:
     def load(cls, path: str | Path) -> Targets:
         """Read targets from a TOML file (top-level keys ``mttd``, ``mttr``, ``[acknowledge]``)."""
         file = Path(path)
-        with file.open("rb") as handle:
-            return cls.from_mapping(tomllib.load(handle), source=str(file))
+        try:
+            text = file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise PolicyError([("$", f"not UTF-8: {err.reason}")], source=str(file)) from err
+        return cls.from_mapping(parse_toml(text, source=str(file)), source=str(file))
 
     def to_mapping(self) -> dict[str, Any]:
         """Unstructure through the converter (durations in seconds, severities by value)."""

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from incidentkit.engine import Capability, Engine
+from incidentkit import _validate as check
+from incidentkit.engine import Capability, Engine, RecordRule
 from incidentkit.errors import NotFound
 from incidentkit.events import Event, MitigationCompleted, MitigationRequested, RecordedEvent
 from incidentkit.incident import (
@@ -28,7 +29,22 @@ from incidentkit.serialization import converter, dumps
 from incidentkit.store import OutboxMessage
 from incidentkit.timers import SYSTEM_ACTOR
 
-__all__ = ["MITIGATION", "Mitigations", "mitigation_rows"]
+__all__ = ["MITIGATION", "Mitigations", "mitigation_rows", "typed_params"]
+
+
+def typed_params(engine: Engine, action: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` checked against ``action``'s spec, then back to plain JSON data.
+
+    :raises NotFound: when no registered action has that name.
+    :raises ValidationError: naming the parameter that does not fit.
+    """
+    actions = engine.plugins.mitigation_actions()
+    spec = actions.get(check.name(action, "action"))
+    if spec is None:
+        raise NotFound("mitigation action", action, sorted(actions))
+    typed = structure_params(spec, ensure_params(params), converter())
+    plain: dict[str, Any] = converter().unstructure(typed)
+    return plain
 
 
 def mitigation_rows(after: Incident, record: RecordedEvent) -> Sequence[OutboxMessage]:
@@ -80,12 +96,7 @@ class Mitigations:
         is recorded.
         """
         engine = self._engine
-        actions = engine.plugins.mitigation_actions()
-        spec = actions.get(action)
-        if spec is None:
-            raise NotFound("mitigation action", action, sorted(actions))
-        typed = structure_params(spec, ensure_params(params), converter())
-        plain: dict[str, Any] = converter().unstructure(typed)
+        plain = typed_params(engine, action, params)
         who = actor(by)
         result = engine.run(
             incident_id,
@@ -167,10 +178,32 @@ class Mitigations:
         return engine.system(incident_id, "mitigate", decide).state
 
 
+def _recorded_request(engine: Engine, state: Incident, event: Event, _: datetime) -> list[Event]:
+    """What :meth:`Mitigations.request` records for the request ``event`` describes.
+
+    Never inline: only ``request(inline=True)`` runs the action in the same call.
+    """
+    assert isinstance(event, MitigationRequested)
+    plain = typed_params(engine, event.action, event.params)
+    return decide_request_mitigation(
+        state, by=event.by, action=event.action, params=plain, dry_run=event.dry_run, inline=False
+    )
+
+
+def _recorded_outcome(_: Engine, state: Incident, event: Event, __: datetime) -> list[Event]:
+    """What :meth:`Mitigations.mark_applied` records; a pending request's outcome is the kit's."""
+    assert isinstance(event, MitigationCompleted)
+    return decide_mark_mitigated(state, by=event.by, detail=event.detail, action=event.action)
+
+
 MITIGATION = Capability(
     name="mitigations",
     events=(MitigationRequested, MitigationCompleted),
     outbox=(mitigation_rows,),
     section=Mitigations,
+    recordable={
+        MitigationRequested: RecordRule("mitigate", _recorded_request),
+        MitigationCompleted: RecordRule("mitigate", _recorded_outcome),
+    },
 )
 """The built-in mitigation capability (always registered)."""

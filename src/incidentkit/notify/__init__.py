@@ -23,18 +23,24 @@ from incidentkit.notify._model import (
 )
 from incidentkit.notify._slack import SlackWebhookNotifier, slack_payload
 from incidentkit.notify._webhook import (
+    EVENT_HEADER,
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
+    SIGNATURE_VERSION,
     TIMESTAMP_HEADER,
+    VerifiedWebhook,
     WebhookNotifier,
     notification_json,
     sign,
-    verify_signature,
+    signed_payload,
+    verify_webhook,
 )
 
 __all__ = [
+    "EVENT_HEADER",
     "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",
+    "SIGNATURE_VERSION",
     "TIMESTAMP_HEADER",
     "EmailNotifier",
     "IncidentRef",
@@ -47,6 +53,7 @@ __all__ = [
     "SlackWebhookNotifier",
     "TransientFailure",
     "Urgency",
+    "VerifiedWebhook",
     "WebhookNotifier",
     "call_with_timeout",
     "classify_http_status",
@@ -56,7 +63,8 @@ __all__ = [
     "retry_delay",
     "run_with_timeout",
     "sign",
+    "signed_payload",
     "slack_payload",
     "subject_line",
-    "verify_signature",
+    "verify_webhook",
 ]

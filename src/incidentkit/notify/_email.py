@@ -21,6 +21,23 @@ _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 
+# CR, LF and every other control or line/paragraph separator: in a header
+# they would start a new header (injection); they are folded to one space.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: each run of control characters becomes one space.
+
+    Used for every header value built from user text, so a title such as
+    ``"Outage\\r\\nBcc: victim@example.com"`` stays inside the subject.
+
+    >>> one_line("Outage\\r\\nBcc: victim@example.com")
+    'Outage Bcc: victim@example.com'
+    """
+    return _BREAKS.sub(" ", text)
+
+
 def _address(value: object, field: str) -> str:
     if not isinstance(value, str) or not _ADDRESS.match(value):
         raise ValidationError(field, f"not an e-mail address: {value!r}")
@@ -39,17 +56,21 @@ def email_message(
 ) -> EmailMessage:
     """Build the message: subject ``[SEV1] INC-42 title``, a plain-text body.
 
+    Header values and the one-line body fields are passed through
+    :func:`one_line`, so CR/LF in a title cannot add headers or forge body
+    lines; there is no HTML part.
+
     ``Message-ID`` is derived from the notification key, so a retried send
     carries the same id and mail clients fold duplicates together.
     """
     incident = notification.incident
     message = EmailMessage()
-    message["Subject"] = subject_line(notification)
+    message["Subject"] = one_line(subject_line(notification))
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(notification.created_at)
     message["Message-ID"] = _message_id(notification.key)
-    message["X-Incidentkit-Key"] = notification.key
+    message["X-Incidentkit-Key"] = one_line(notification.key)
     message["X-Incidentkit-Kind"] = notification.kind.value
     if notification.urgency is Urgency.HIGH:
         message["Importance"] = "high"
@@ -57,17 +78,17 @@ def email_message(
     lines = [
         notification.text,
         "",
-        f"Incident:  {incident.id} {incident.title}",
+        f"Incident:  {incident.id} {one_line(incident.title)}",
         f"Severity:  {incident.severity.value}",
         f"Status:    {incident.status.value}",
-        f"Commander: {incident.commander or 'unassigned'}",
+        f"Commander: {one_line(incident.commander or 'unassigned')}",
     ]
     if incident.channel:
-        lines.append(f"Channel:   {incident.channel}")
+        lines.append(f"Channel:   {one_line(incident.channel)}")
     if incident.services:
-        lines.append(f"Services:  {', '.join(incident.services)}")
+        lines.append(f"Services:  {one_line(', '.join(incident.services))}")
     if incident.url:
-        lines.append(f"Link:      {incident.url}")
+        lines.append(f"Link:      {one_line(incident.url)}")
     lines += ["", f"-- incidentkit {notification.kind.value}, key {notification.key}"]
     message.set_content("\n".join(lines) + "\n")
     return message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -26,16 +27,34 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    """Escape ``&``, ``<`` and ``>`` as Slack asks (``&amp;``, ``&lt;``, ``&gt;``).
+
+    After this no user text can form a control sequence: ``<!channel>``,
+    ``<!here>``, ``<@U123>``, ``<#C123>``, ``<!subteam^S1>`` or a
+    ``<url|text>`` link all render as the literal text.
+
+    >>> _escape("<!channel> R&D <https://evil.example|click>")
+    '&lt;!channel&gt; R&amp;D &lt;https://evil.example|click&gt;'
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _field(label: str, value: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": _clip(f"*{label}*\n{value}", _FIELD_MAX)}
+def _link_target(url: str) -> str:
+    """A URL safe inside ``<url|text>``: ``|``, ``<``, ``>`` and spaces percent-encoded."""
+    return urllib.parse.quote(url, safe="/:?#[]@!$&'()*+,;=%~-._").replace("&", "&amp;")
+
+
+def _field(label: str, value: str) -> dict[str, object]:
+    return {"type": "mrkdwn", "text": _clip(f"*{label}*\n{value}", _FIELD_MAX), "verbatim": True}
 
 
 def slack_payload(notification: Notification, *, link: str | None = None) -> dict[str, Any]:
     """The incoming-webhook payload: fallback ``text`` plus header, section and context blocks.
+
+    Every piece of user text (title, note, names, channel, key) is escaped
+    (``&`` ``<`` ``>`` become ``&amp;`` ``&lt;`` ``&gt;``), so a title such
+    as ``<!channel>`` cannot mention anyone or forge a link; ``verbatim``
+    mrkdwn stops Slack from turning plain text into mentions or links.
 
     >>> from datetime import datetime, timezone
     >>> from incidentkit.notify import IncidentRef, Notification, NotificationKind
@@ -60,21 +79,26 @@ def slack_payload(notification: Notification, *, link: str | None = None) -> dic
         _field("Channel", _escape(incident.channel or "-")),
     ]
     if link:
-        fields.append(_field("Link", f"<{link}|{_escape(incident.id)}>"))
+        fields.append(_field("Link", f"<{_link_target(link)}|{_escape(incident.id)}>"))
+    subject = _escape(subject_line(notification))
     return {
-        "text": _clip(f"{subject_line(notification)}: {notification.text}", _TEXT_MAX),
+        "text": _clip(f"{subject}: {_escape(notification.text)}", _TEXT_MAX),
         "blocks": [
             {
                 "type": "header",
                 "text": {
                     "type": "plain_text",
-                    "text": _clip(subject_line(notification), _HEADER_MAX),
+                    "text": _clip(subject, _HEADER_MAX),
                     "emoji": True,
                 },
             },
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _clip(_escape(notification.text), _TEXT_MAX)},
+                "text": {
+                    "type": "mrkdwn",
+                    "text": _clip(_escape(notification.text), _TEXT_MAX),
+                    "verbatim": True,
+                },
             },
             {"type": "section", "fields": fields},
             {
@@ -83,6 +107,7 @@ def slack_payload(notification: Notification, *, link: str | None = None) -> dic
                     {
                         "type": "mrkdwn",
                         "text": f"{notification.kind.value} · key `{_escape(notification.key)}`",
+                        "verbatim": True,
                     }
                 ],
             },

@@ -4,31 +4,48 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+
+import attrs
 
 from incidentkit._http import check_url, post
 from incidentkit._time import ensure_aware
 from incidentkit.clock import Clock, SystemClock
-from incidentkit.errors import ValidationError
+from incidentkit.errors import SignatureInvalid, ValidationError
 from incidentkit.notify._base import NotifierPlugin
 from incidentkit.notify._model import Notification, NotificationKind
 from incidentkit.serialization import dumps, make_converter
 
 __all__ = [
+    "EVENT_HEADER",
     "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",
+    "SIGNATURE_VERSION",
     "TIMESTAMP_HEADER",
+    "VerifiedWebhook",
     "WebhookNotifier",
     "sign",
-    "verify_signature",
+    "signed_payload",
+    "verify_webhook",
 ]
 
 TIMESTAMP_HEADER = "X-Incidentkit-Timestamp"
 SIGNATURE_HEADER = "X-Incidentkit-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+EVENT_HEADER = "X-Incidentkit-Event"
+SIGNATURE_VERSION = "v1"
+"""The signature scheme: ``v1=`` + hex HMAC-SHA256 of :func:`signed_payload`."""
 
 _CONVERTER = make_converter()
+
+# Header values the signature covers: visible ASCII only, bounded, so the
+# newline-separated signed string cannot be ambiguous and parsing cannot blow up.
+_TOKEN = re.compile(r"[\x21-\x7e]{1,256}")
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_MAX_SIGNATURE_HEADER = 4096
 
 
 def _secret_bytes(secret: object, field: str = "secret") -> bytes:
@@ -39,68 +56,193 @@ def _secret_bytes(secret: object, field: str = "secret") -> bytes:
     return secret
 
 
-def _as_bytes(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else value
+def signed_payload(timestamp: str, key: str, event: str, body: bytes) -> bytes:
+    """The exact bytes a ``v1`` signature covers.
 
+    ``"v1\\n" + timestamp + "\\n" + idempotency key + "\\n" + event + "\\n"``
+    (ASCII) followed by the raw body bytes, unchanged. ``timestamp`` is the
+    ``X-Incidentkit-Timestamp`` value (unix seconds), ``key`` the
+    ``Idempotency-Key`` value and ``event`` the ``X-Incidentkit-Event`` value
+    (the notification kind), each exactly as sent.
 
-def sign(secret: str | bytes, timestamp: int | str, body: str | bytes) -> str:
-    """The signature header value: ``sha256=`` + hex HMAC-SHA256 of ``"<timestamp>.<body>"``.
-
-    >>> sign("s3cret", 1732141800, b'{"a":1}')[:15]
-    'sha256=e3743cc0'
+    >>> signed_payload("1732141800", "INC-1:1:page", "page", b'{"a":1}')
+    b'v1\\n1732141800\\nINC-1:1:page\\npage\\n{"a":1}'
     """
-    message = f"{timestamp}.".encode() + _as_bytes(body)
+    for field, value, shape in (
+        (TIMESTAMP_HEADER, timestamp, _TIMESTAMP),
+        (IDEMPOTENCY_HEADER, key, _TOKEN),
+        (EVENT_HEADER, event, _TOKEN),
+    ):
+        if not isinstance(value, str) or not shape.fullmatch(value):
+            raise ValidationError(field, f"not a valid header value: {value!r}")
+    if not isinstance(body, bytes):
+        raise ValidationError("body", "expected the raw body bytes")
+    head = f"{SIGNATURE_VERSION}\n{timestamp}\n{key}\n{event}\n".encode("ascii")
+    return head + body
+
+
+def sign(secret: str | bytes, *, timestamp: str, key: str, event: str, body: bytes) -> str:
+    """The ``X-Incidentkit-Signature`` value: ``v1=`` + hex HMAC-SHA256 of :func:`signed_payload`.
+
+    >>> sign("s3cret", timestamp="1732141800", key="INC-1:1:page", event="page", body=b"{}")[:3]
+    'v1='
+    """
+    message = signed_payload(timestamp, key, event, body)
     digest = hmac.new(_secret_bytes(secret), message, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+    return f"{SIGNATURE_VERSION}={digest}"
 
 
-def verify_signature(
-    secret: str | bytes,
-    timestamp: str | int,
-    body: str | bytes,
-    signature: str,
+@attrs.frozen
+class VerifiedWebhook:
+    """What :func:`verify_webhook` vouches for: every field was covered by the signature.
+
+    ``key`` is the idempotency key (drop a request whose key you have already
+    processed), ``event`` the notification kind, ``timestamp`` when it was signed.
+    """
+
+    key: str
+    event: str
+    timestamp: datetime
+    body: bytes
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value if isinstance(value, str) else None
+
+
+def _header_map(headers: object) -> dict[str, str]:
+    """Lower-cased header names to values; a signed header given twice is refused."""
+    items_of = getattr(headers, "items", None)
+    source = items_of() if callable(items_of) else headers  # Mapping, email Message, pairs
+    if not isinstance(source, Iterable) or isinstance(source, str | bytes):
+        raise SignatureInvalid("headers", "expected a mapping or (name, value) pairs")
+    canonical = {
+        h.lower(): h for h in (TIMESTAMP_HEADER, SIGNATURE_HEADER, IDEMPOTENCY_HEADER, EVENT_HEADER)
+    }
+    found: dict[str, str] = {}
+    for item in source:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise SignatureInvalid("headers", "expected (name, value) pairs")
+        name, value = _text(item[0]), _text(item[1])
+        if name is None:
+            raise SignatureInvalid("headers", "a header name is not text")
+        lowered = name.strip().lower()
+        if lowered not in canonical:
+            continue
+        if value is None:
+            raise SignatureInvalid(canonical[lowered], "the header value is not text")
+        if lowered in found:
+            raise SignatureInvalid(canonical[lowered], "sent more than once")
+        # RFC 9110 5.5: optional whitespace around a field value is not part of it.
+        found[lowered] = value.strip(" \t")
+    return found
+
+
+def _required(found: Mapping[str, str], name: str, shape: re.Pattern[str], what: str) -> str:
+    value = found.get(name.lower())
+    if value is None:
+        raise SignatureInvalid(name, "missing")
+    if not shape.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise SignatureInvalid(name, f"expected {what}, got {shown!r}")
+    return value
+
+
+def _digests(value: str) -> list[str]:
+    """The ``v1`` digests of a signature header (``v1=<hex>``, comma-separated for rotation)."""
+    if len(value) > _MAX_SIGNATURE_HEADER:
+        raise SignatureInvalid(SIGNATURE_HEADER, "too long")
+    digests: list[str] = []
+    for part in value.split(","):
+        scheme, sep, digest = part.strip().partition("=")
+        if sep and scheme == SIGNATURE_VERSION:
+            if not _DIGEST.fullmatch(digest):
+                raise SignatureInvalid(SIGNATURE_HEADER, "expected 'v1=<64 hex digits>'")
+            digests.append(digest)
+    if not digests:
+        raise SignatureInvalid(SIGNATURE_HEADER, "no 'v1=<hex digest>' signature")
+    return digests
+
+
+def verify_webhook(
+    headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]],
+    body: bytes,
     *,
+    secret: str | bytes,
     now: datetime,
     tolerance: timedelta = timedelta(minutes=5),
-) -> None:
-    """Check a received webhook; raise when it is forged, altered or replayed.
+) -> VerifiedWebhook:
+    """Check a received webhook request; return what the signature vouches for.
 
-    Pass the raw ``X-Incidentkit-Timestamp`` and ``X-Incidentkit-Signature``
-    header values and the raw request body (bytes, exactly as received).
-    A signature older or newer than ``tolerance`` is refused, so a captured
-    request cannot be replayed later; within the window, drop duplicates by
-    the ``Idempotency-Key`` header (which is also stable across retries).
+    ``headers`` is the request's headers: any mapping (header names are
+    matched case-insensitively, so ``dict``, ``http.server``'s message or a
+    framework's headers object all work) or ``(name, value)`` pairs (ASGI's
+    byte pairs too). ``body`` is the raw request body exactly as received:
+    parsing and re-serializing JSON changes the bytes and fails the check.
+
+    The ``v1`` signature covers the timestamp, the idempotency key, the event
+    kind and the body (see :func:`signed_payload`), so none can be changed,
+    and a captured request replayed with a new ``Idempotency-Key`` fails.
+    A request signed more than ``tolerance`` before or after ``now`` is
+    refused as replayed; within the window, drop requests whose
+    :attr:`VerifiedWebhook.key` you have already processed.
 
     >>> from datetime import datetime, timezone
     >>> now = datetime(2024, 11, 20, 22, 30, tzinfo=timezone.utc)
-    >>> ts = int(now.timestamp())
-    >>> body = b'{"key":"INC-1:1"}'
-    >>> verify_signature("s3cret", ts, body, sign("s3cret", ts, body), now=now)
-    >>> verify_signature("s3cret", ts, body + b" ", sign("s3cret", ts, body), now=now)
+    >>> ts, body = str(int(now.timestamp())), b'{"key":"INC-1:1:page"}'
+    >>> headers = {
+    ...     "x-incidentkit-timestamp": ts,
+    ...     "idempotency-key": "INC-1:1:page",
+    ...     "x-incidentkit-event": "page",
+    ...     "x-incidentkit-signature": sign(
+    ...         "s3cret", timestamp=ts, key="INC-1:1:page", event="page", body=body),
+    ... }
+    >>> verify_webhook(headers, body, secret="s3cret", now=now).key
+    'INC-1:1:page'
+    >>> verify_webhook({**headers, "idempotency-key": "INC-1:1:other"}, body,
+    ...                secret="s3cret", now=now)
     Traceback (most recent call last):
     ...
-    incidentkit.errors.ValidationError: invalid signature: does not match the body and timestamp
+    incidentkit.errors.SignatureInvalid: invalid X-Incidentkit-Signature: does not match
 
-    :raises ValidationError: naming ``timestamp`` (unreadable, or outside the
-        tolerance: a replay) or ``signature`` (malformed or not matching).
+    :raises SignatureInvalid: naming the header (or ``body``) at fault; answer HTTP 400.
+    :raises ValidationError: for a bad ``secret``, a naive ``now`` or a bad
+        ``tolerance`` (the receiver's own configuration).
     """
     current = ensure_aware(now, "now")
-    if isinstance(timestamp, bool):
-        raise ValidationError("timestamp", "expected unix seconds")
-    text = str(timestamp).strip()
-    if not text.isdigit():
-        raise ValidationError("timestamp", f"expected unix seconds, got {timestamp!r}")
-    sent = datetime.fromtimestamp(int(text), UTC)
-    if abs(current - sent) > tolerance:
-        raise ValidationError(
-            "timestamp",
-            f"signed at {sent.isoformat()}, outside the {tolerance} tolerance (replayed or stale)",
+    if not isinstance(tolerance, timedelta) or tolerance < timedelta(0):
+        raise ValidationError("tolerance", f"expected a non-negative timedelta, got {tolerance!r}")
+    key_bytes = _secret_bytes(secret)
+    if isinstance(body, bytearray | memoryview):
+        body = bytes(body)
+    if not isinstance(body, bytes):
+        raise SignatureInvalid("body", "expected the raw body bytes as received")
+    found = _header_map(headers)
+    timestamp = _required(found, TIMESTAMP_HEADER, _TIMESTAMP, "unix seconds")
+    key = _required(found, IDEMPOTENCY_HEADER, _TOKEN, "a key of visible ASCII characters")
+    event = _required(found, EVENT_HEADER, _TOKEN, "an event kind of visible ASCII characters")
+    signature = found.get(SIGNATURE_HEADER.lower())
+    if signature is None:
+        raise SignatureInvalid(SIGNATURE_HEADER, "missing")
+    digests = _digests(signature)
+    message = signed_payload(timestamp, key, event, body)
+    expected = hmac.new(key_bytes, message, hashlib.sha256).hexdigest().encode()
+    if not any(hmac.compare_digest(expected, digest.encode()) for digest in digests):
+        raise SignatureInvalid(SIGNATURE_HEADER, "does not match")
+    skew = current.timestamp() - int(timestamp)
+    if abs(skew) > tolerance.total_seconds():
+        raise SignatureInvalid(
+            TIMESTAMP_HEADER,
+            f"signed {abs(int(skew))} s {'ago' if skew > 0 else 'ahead'}, outside the "
+            f"{tolerance} tolerance (replayed or stale)",
         )
-    if not isinstance(signature, str) or not signature.startswith("sha256="):
-        raise ValidationError("signature", "expected 'sha256=<hex digest>'")
-    expected = sign(secret, text, body)
-    if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
-        raise ValidationError("signature", "does not match the body and timestamp")
+    try:
+        signed_at = datetime.fromtimestamp(int(timestamp), UTC)
+    except (OverflowError, OSError, ValueError):
+        raise SignatureInvalid(TIMESTAMP_HEADER, "outside the representable range") from None
+    return VerifiedWebhook(key=key, event=event, timestamp=signed_at, body=body)
 
 
 def notification_json(notification: Notification) -> str:
@@ -114,10 +256,12 @@ class WebhookNotifier(NotifierPlugin):
     The body is the notification unstructured by the one incidentkit converter
     and serialized as canonical JSON (:func:`incidentkit.serialization.dumps`).
     Headers: ``Content-Type: application/json``, ``X-Incidentkit-Timestamp``
-    (unix seconds), ``X-Incidentkit-Signature: sha256=<hex>`` (HMAC-SHA256 of
-    ``"<timestamp>.<body>"``; only with a secret) and ``Idempotency-Key`` (the
-    notification's key, identical on every retry). Receivers check requests
-    with :func:`verify_signature`.
+    (unix seconds), ``Idempotency-Key`` (the notification's key, identical on
+    every retry), ``X-Incidentkit-Event`` (the notification kind) and, with a
+    secret, ``X-Incidentkit-Signature: v1=<hex>``: HMAC-SHA256 over the
+    timestamp, key, event and raw body (:func:`signed_payload`). Receivers
+    check requests with :func:`verify_webhook`. The secret is kept private:
+    it is in no ``repr``, message or error.
 
     Responses: 2xx delivers; 408, 429 and 5xx raise :class:`TransientFailure`
     (with ``Retry-After`` honoured); redirects and other 4xx raise
@@ -146,7 +290,9 @@ class WebhookNotifier(NotifierPlugin):
         self.extra_headers = dict(headers or {})
         self.clock: Clock = clock if clock is not None else SystemClock()
 
-    def request_headers(self, body: bytes, now: datetime) -> dict[str, str]:
+    def request_headers(
+        self, body: bytes, now: datetime, *, key: str, event: str
+    ) -> dict[str, str]:
         """The headers sent with ``body`` at ``now`` (exposed for receivers' tests)."""
         timestamp = str(int(now.timestamp()))
         headers = {
@@ -154,15 +300,20 @@ class WebhookNotifier(NotifierPlugin):
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "incidentkit-webhook",
             TIMESTAMP_HEADER: timestamp,
+            IDEMPOTENCY_HEADER: key,
+            EVENT_HEADER: event,
         }
         if self._secret is not None:
-            headers[SIGNATURE_HEADER] = sign(self._secret, timestamp, body)
+            headers[SIGNATURE_HEADER] = sign(
+                self._secret, timestamp=timestamp, key=key, event=event, body=body
+            )
         return headers
 
     def deliver(self, notification: Notification) -> None:
         """POST the notification; raise by the response's status class."""
         now = self.clock.now()
         body = notification_json(notification).encode("utf-8")
-        headers = self.request_headers(body, now)
-        headers[IDEMPOTENCY_HEADER] = notification.key
+        headers = self.request_headers(
+            body, now, key=notification.key, event=notification.kind.value
+        )
         post(self.url, body, headers, timeout=self.timeout, now=now, what=f"webhook {self.name}")

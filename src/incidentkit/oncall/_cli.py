@@ -87,7 +87,8 @@ def _collect(args: argparse.Namespace, config: OnCallConfig) -> list[Shift]:
 def run_oncall(args: argparse.Namespace, config: OnCallConfig, out: TextIO, now: datetime) -> int:
     """Run the parsed ``oncall`` command, writing to ``out``; return the exit code (0).
 
-    :raises ValidationError: for a bad ``--at``/``--from``/``--to``.
+    :raises ValidationError: for a bad ``--at``/``--from``/``--to``, or an
+        ``--out`` file that cannot be written.
     :raises NotFound: for an unknown schedule or layer.
     """
     now = ensure_aware(now, "now")
@@ -144,7 +145,10 @@ def run_oncall(args: argparse.Namespace, config: OnCallConfig, out: TextIO, now:
         if args.out == "-":
             out.write(data.decode())
         else:
-            Path(args.out).write_bytes(data)
+            try:
+                Path(args.out).write_bytes(data)
+            except OSError as err:
+                raise ValidationError("--out", f"cannot write {args.out}: {err.strerror}") from err
             out.write(f"wrote {len(shifts)} shifts to {args.out}\n")
         return 0
     raise ValidationError("oncall_command", f"unknown command {command!r}")

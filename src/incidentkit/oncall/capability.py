@@ -39,7 +39,12 @@ def _fields_next_due_reads(state: Incident) -> Hashable:
 def timer_notifications(
     policy: Policy, after: Incident, record: RecordedEvent
 ) -> Sequence[Notification]:
-    """Pages, escalations and tickets of escalation steps; reminders of overdue work."""
+    """Pages, escalations and tickets of escalation steps; reminders of overdue work.
+
+    A missed target sends no reminder when it is recorded with the resolution
+    or when the severity's escalation policy neither pages nor notifies
+    (:func:`~incidentkit.timers.notifies`): it is on the timeline only.
+    """
     event = record.event
     title = headline(after)
     match event:
@@ -60,7 +65,7 @@ def timer_notifications(
             kind = NotificationKind.REMINDER
             return [make_notification(after, record, kind, text, Urgency.LOW, targets)]
         case TargetMissed():
-            # Recorded with the resolution, or a severity that notifies nobody.
+            # Recorded with the resolution, or at a severity that notifies nobody.
             if not after.is_open or not notifies(policy, after.severity):
                 return []
             targets = [p for p in (after.commander,) if p]

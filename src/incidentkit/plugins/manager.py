@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import pluggy
 
+from incidentkit._redact import mask_url, redact_error, url_secrets
+from incidentkit._validate import shown
 from incidentkit.errors import IncidentKitError, PluginError, ValidationError
 from incidentkit.mitigation import MitigationAction
 from incidentkit.notify import NotifierSpec
@@ -193,14 +195,14 @@ def _check_settings(settings: object) -> dict[str, Mapping[str, object]]:
         return {}
     if not isinstance(settings, Mapping):
         raise ValidationError(
-            "settings", f"expected a mapping of plugin name to settings, got {settings!r}"
+            "settings", f"expected a mapping of plugin name to settings, got {shown(settings)}"
         )
     checked: dict[str, Mapping[str, object]] = {}
     for name, value in settings.items():
         if not isinstance(name, str) or not isinstance(value, Mapping):
             raise ValidationError(
                 "settings",
-                f"expected plugin name -> mapping of settings, got {name!r}: {value!r}",
+                f"expected plugin name -> mapping of settings, got {shown(name)}: {shown(value)}",
             )
         checked[name] = types.MappingProxyType(dict(value))
     return checked
@@ -525,10 +527,21 @@ class PluginManager:
     def open_store(self, url: str) -> Store:
         """Ask the store hook for ``url``; refuse unknown schemes listing the known ones."""
         if not isinstance(url, str) or "://" not in url:
+            shown = mask_url(url) if isinstance(url, str) else type(url).__name__
             raise ValidationError(
-                "url", f"{url!r} is not a store URL (e.g. sqlite:///incidents.db)"
+                "url", f"{shown!r} is not a store URL (e.g. sqlite:///incidents.db)"
             )
-        result: object = self._call("incidentkit_store", url=url)
+        secrets = url_secrets(url)
+        failure: BaseException | None = None
+        try:
+            result: object = self._call("incidentkit_store", url=url)
+        except IncidentKitError as err:
+            if not secrets:
+                raise
+            # a plugin's message may quote the URL: scrub its password first
+            failure = redact_error(err, secrets, cause=err.__cause__)
+        if failure is not None:
+            raise failure
         if result is None:
             known = self.known_schemes()
             raise ValidationError(
@@ -571,6 +584,8 @@ class PluginManager:
 
     def authorize(self, actor: str, action: str, incident: Incident | None) -> str | None:
         """The first veto reason from ``incidentkit_authorize`` naming its plugin, or ``None``."""
+        if not self._pm.hook.incidentkit_authorize.get_hookimpls():
+            return None  # nobody to ask: skip pluggy's call on every command
         kwargs = {"actor": actor, "action": action, "incident": incident}
         reasons: object = self._call("incidentkit_authorize", **kwargs)
         if not isinstance(reasons, list):

@@ -63,6 +63,7 @@ from incidentkit.timers import SYSTEM_ACTOR
 __all__ = ["REVIEW", "Reviews", "participants_from", "tracker_rows"]
 
 TOPIC = "review_tracker"
+TRACKER_TARGET = "action_item_tracker"
 
 
 def participants_from(
@@ -172,22 +173,36 @@ def tracker_rows(after: Incident, record: RecordedEvent) -> Sequence[OutboxMessa
             key=f"{record.key}:tracker",
             incident_id=after.id,
             topic=TOPIC,
-            target="action_item_tracker",
+            target=TRACKER_TARGET,
             payload=dumps({"item_id": item_id, "op": op}),
             available_at=record.recorded_at,
         )
     ]
 
 
+def _tracker_name(engine: Engine) -> str | None:
+    """The tracker the policy names, or the only one installed; ``None`` without a choice."""
+    name = engine.policy.review.tracker
+    if name is None:
+        trackers = engine.plugins.action_item_trackers()
+        return next(iter(trackers)) if len(trackers) == 1 else None
+    return name
+
+
+def tracker_claims(engine: Engine) -> dict[str, set[str]]:
+    """Tracker rows are claimed only by an engine with a tracker to export them to.
+
+    A worker without one (or with several and no ``[review] tracker`` choice)
+    leaves them pending for a worker that has it.
+    """
+    return {TOPIC: {TRACKER_TARGET}} if _tracker_name(engine) is not None else {}
+
+
 def deliver_tracker(engine: Engine, row: OutboxRow) -> None:
     """Create or update the action item in the tracker; record the reference once."""
     trackers = engine.plugins.action_item_trackers()
-    name = engine.policy.review.tracker
-    if name is None:
-        if len(trackers) != 1:
-            return  # no tracker (or no choice made among several): nothing to export to
-        name = next(iter(trackers))
-    tracker = trackers.get(name)
+    name = _tracker_name(engine)
+    tracker = trackers.get(name) if name is not None else None
     if tracker is None:
         raise PermanentFailure(f"no action-item tracker named {name!r} (have {sorted(trackers)})")
     payload = json.loads(row.payload)
@@ -641,6 +656,7 @@ REVIEW = Capability(
     routes=(review_notifications,),
     outbox=(tracker_rows,),
     delivery={TOPIC: deliver_tracker},
+    claims=tracker_claims,
     section=Reviews,
 )
 """The built-in review capability (always registered)."""

@@ -2,9 +2,12 @@
 
 ``memory://`` (:class:`MemoryStore`) ships in the core; ``sqlite:///path`` and
 ``postgresql://…`` are built-in plugins; third-party schemes plug in through
-the ``incidentkit_store(url)`` hook.
+the ``incidentkit_store(url)`` hook. Every store shows its URL through
+:func:`mask_url`, so a password in it never reaches a ``repr``, a log line
+or an error.
 """
 
+from incidentkit._redact import mask_url
 from incidentkit.store._base import (
     IncidentSummary,
     OutboxMessage,
@@ -16,6 +19,7 @@ from incidentkit.store._base import (
     SummaryQuery,
 )
 from incidentkit.store._checks import check_command_id
+from incidentkit.store._query import summary_query
 from incidentkit.store.memory import MemoryStore
 
 __all__ = [
@@ -29,4 +33,6 @@ __all__ = [
     "StoredEvent",
     "SummaryQuery",
     "check_command_id",
+    "mask_url",
+    "summary_query",
 ]

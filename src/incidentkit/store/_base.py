@@ -8,7 +8,7 @@ enforces the expected version, and runs the outbox queue.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -207,11 +207,24 @@ class Store(Protocol):
         """Return every incident id that has at least one event."""
         ...
 
-    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        *,
+        targets: Mapping[str, Collection[str]] | None = None,
+    ) -> list[OutboxRow]:
         """Lease up to ``limit`` pending rows due at ``now`` (or whose lease expired).
 
         Each row is handed to exactly one concurrent claimer; ``attempts`` is
-        incremented by the claim.
+        incremented by the claim. ``targets`` maps a topic to the targets the
+        worker can handle (``{"notification": {"slack"}, "event": set()}``):
+        only rows whose topic is a key and whose target is in its collection
+        are claimed, and every other row is left exactly as it was (no
+        attempt, no lease) for a worker that has its plugin. ``None`` claims
+        rows of every topic and target.
         """
         ...
 

@@ -6,10 +6,12 @@ nothing; doing the checks up front keeps transactions short.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from incidentkit import ids
 from incidentkit._time import ensure_aware
+from incidentkit._validate import MAX_LIMIT, incident_ref, integer, shown
 from incidentkit.errors import StoreError, ValidationError
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
@@ -27,7 +29,10 @@ __all__ = [
     "check_claim",
     "check_command",
     "check_command_id",
+    "check_incident_id",
     "check_query",
+    "check_targets",
+    "claimable",
     "enum_values",
     "summary_times",
 ]
@@ -45,7 +50,16 @@ SUMMARY_TIME_FIELDS = (
 
 
 check_aware = ensure_aware
-"""Return a value in UTC; refuse naive or non-datetime values naming the field."""
+"""Return a value in UTC; refuse naive, non-datetime or out-of-range values naming the field."""
+
+
+def check_incident_id(incident_id: object) -> str:
+    """Refuse an incident id that is not a non-empty, bounded, encodable name.
+
+    Reads take any such name, so an id stored before the safe alphabet still
+    loads; an append takes only ids of the alphabet (:mod:`incidentkit.ids`).
+    """
+    return incident_ref(incident_id)
 
 
 def summary_times(summary: IncidentSummary) -> list[datetime | None]:
@@ -65,8 +79,7 @@ def check_append(
     summary: IncidentSummary | None,
 ) -> None:
     """Refuse an append whose rows cannot be written as one contiguous batch."""
-    if not isinstance(incident_id, str) or not incident_id:
-        raise ValidationError("incident_id", "expected a non-empty string")
+    ids.check_incident_id(incident_id)
     if (
         not isinstance(expected_version, int)
         or isinstance(expected_version, bool)
@@ -98,7 +111,7 @@ def check_command_id(value: object, field: str) -> str:
     """Return ``value`` if it can be a command id: 1 to 200 characters of UTF-8 text, no NUL."""
     reason = f"expected 1 to {COMMAND_ID_MAX} characters of text without NUL"
     if not isinstance(value, str) or not value or len(value) > COMMAND_ID_MAX or "\0" in value:
-        raise ValidationError(field, f"{reason}, got {value!r:.80}")
+        raise ValidationError(field, f"{reason}, got {shown(value, 80)}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as err:
@@ -135,11 +148,41 @@ def check_command(
 def check_claim(now: datetime, limit: int, lease: timedelta) -> datetime:
     """Check claim arguments; return ``now`` in UTC."""
     utc_now = check_aware(now, "now")
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-        raise ValidationError("limit", "expected an integer >= 0")
+    integer(limit, "limit", 0, MAX_LIMIT)
     if not isinstance(lease, timedelta) or lease <= timedelta(0):
         raise ValidationError("lease", "expected a positive timedelta")
     return utc_now
+
+
+def check_targets(
+    targets: Mapping[str, Collection[str]] | None,
+) -> dict[str, frozenset[str]] | None:
+    """Check a claim's ``targets`` (topic -> targets); return it as plain sets.
+
+    Topics with no targets are dropped: nothing of theirs can be claimed.
+    """
+    if targets is None:
+        return None
+    if not isinstance(targets, Mapping):
+        raise ValidationError("targets", f"expected a mapping, got {type(targets).__name__}")
+    checked: dict[str, frozenset[str]] = {}
+    for topic, names in targets.items():
+        if not isinstance(topic, str):
+            raise ValidationError("targets", f"topics must be strings, got {topic!r}")
+        if isinstance(names, str) or not isinstance(names, Collection):
+            raise ValidationError(
+                f"targets[{topic!r}]", "expected a collection of target names, not one string"
+            )
+        if not all(isinstance(name, str) for name in names):
+            raise ValidationError(f"targets[{topic!r}]", "target names must be strings")
+        if names:
+            checked[topic] = frozenset(names)
+    return checked
+
+
+def claimable(targets: Mapping[str, frozenset[str]] | None, topic: str, target: str) -> bool:
+    """Whether a row of ``topic`` and ``target`` is one the claimer can handle."""
+    return targets is None or target in targets.get(topic, frozenset())
 
 
 def check_query(query: SummaryQuery) -> None:
@@ -148,10 +191,8 @@ def check_query(query: SummaryQuery) -> None:
         value = getattr(query, name)
         if value is not None:
             check_aware(value, f"query.{name}")
-    if query.limit is not None and (
-        not isinstance(query.limit, int) or isinstance(query.limit, bool) or query.limit < 0
-    ):
-        raise ValidationError("query.limit", "expected an integer >= 0")
+    if query.limit is not None:
+        integer(query.limit, "query.limit", 0, MAX_LIMIT)
 
 
 def enum_values(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 
+from incidentkit._redact import mask_url
 from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, NotFound, StoreError
 from incidentkit.store._base import (
     IncidentSummary,
@@ -19,7 +20,16 @@ from incidentkit.store._base import (
     StoredEvent,
     SummaryQuery,
 )
-from incidentkit.store._checks import check_append, check_claim, check_command, check_query
+from incidentkit.store._checks import (
+    check_append,
+    check_claim,
+    check_command,
+    check_command_id,
+    check_incident_id,
+    check_query,
+    check_targets,
+    claimable,
+)
 from incidentkit.store._exclusive import ThreadLocks
 from incidentkit.store._query import matches, sort_key
 
@@ -32,7 +42,7 @@ class MemoryStore:
     """A :class:`~incidentkit.store.Store` kept in memory (URL ``memory://``)."""
 
     def __init__(self, url: str = "memory://") -> None:
-        self.url = url
+        self.url = mask_url(url)
         self._lock = threading.RLock()
         self._exclusive = ThreadLocks()
         self._events: dict[str, list[StoredEvent]] = {}
@@ -98,24 +108,28 @@ class MemoryStore:
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""
+        check_command_id(command_id, "command_id")
         with self._lock:
             self._check_open()
             return self._commands.get(command_id)
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return events after ``after_version``."""
+        check_incident_id(incident_id)
         with self._lock:
             self._check_open()
             return [e for e in self._events.get(incident_id, ()) if e.version > after_version]
 
     def version(self, incident_id: str) -> int:
         """Return the latest version (0 when unknown)."""
+        check_incident_id(incident_id)
         with self._lock:
             events = self._events.get(incident_id)
             return events[-1].version if events else 0
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one summary or ``None``."""
+        check_incident_id(incident_id)
         with self._lock:
             return self._summaries.get(incident_id)
 
@@ -132,9 +146,18 @@ class MemoryStore:
         with self._lock:
             return sorted(self._events)
 
-    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
-        """Lease due rows to ``worker``."""
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        *,
+        targets: Mapping[str, Collection[str]] | None = None,
+    ) -> list[OutboxRow]:
+        """Lease due rows of the given ``targets`` to ``worker``."""
         now = check_claim(now, limit, lease)
+        wanted = check_targets(targets)
         with self._lock:
             self._check_open()
             claimed: list[OutboxRow] = []
@@ -145,6 +168,8 @@ class MemoryStore:
                 if row.state is not OutboxState.PENDING or row.available_at > now:
                     continue
                 if row.lease_until is not None and row.lease_until > now:
+                    continue
+                if not claimable(wanted, row.topic, row.target):
                     continue
                 row = attrs.evolve(row, attempts=row.attempts + 1, lease_until=now + lease)
                 self._outbox[row_id] = row

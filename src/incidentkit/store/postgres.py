@@ -32,11 +32,11 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
+from incidentkit._redact import mask_url, redact_error, url_secrets
 from incidentkit.errors import (
     ConcurrencyConflict,
     DuplicateCommand,
@@ -61,7 +61,10 @@ from incidentkit.store._checks import (
     check_aware,
     check_claim,
     check_command,
+    check_command_id,
+    check_incident_id,
     check_query,
+    check_targets,
     enum_values,
 )
 from incidentkit.store._columns import (
@@ -196,19 +199,14 @@ _READ_ATTEMPTS = 3
 def mask_dsn(dsn: str) -> str:
     """Return ``dsn`` with any password replaced by ``***`` (for messages and ``url``).
 
+    The same helper every store uses (:func:`incidentkit.store.mask_url`).
+
     >>> mask_dsn("postgresql://app:s3cret@db.internal:5432/incidents")
     'postgresql://app:***@db.internal:5432/incidents'
     >>> mask_dsn("host=db password=s3cret dbname=incidents")
     'host=db password=*** dbname=incidents'
     """
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        if parts.password is None:
-            return dsn
-        host = parts.netloc.rpartition("@")[2]
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    return re.sub(r"(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+    return mask_url(dsn)
 
 
 class PostgresStore:
@@ -253,8 +251,11 @@ class PostgresStore:
             import psycopg  # noqa: F401
         except ImportError as err:
             raise StoreError(_INSTALL) from err
-        self.dsn = dsn
-        self.url = mask_dsn(dsn)
+        # The raw DSN stays private: url, repr and every error show it masked.
+        self._dsn = dsn
+        self._secrets = url_secrets(dsn)
+        self.url = mask_url(dsn)
+        self._check_dsn()
         self.schema = schema
         self._exclusive = ThreadLocks()
         self._p = f'"{schema}".' if schema else ""
@@ -268,7 +269,7 @@ class PostgresStore:
             except ImportError as err:
                 raise StoreError(_INSTALL) from err
             self._pool = psycopg_pool.ConnectionPool(
-                dsn,
+                self._dsn,
                 min_size=min_size,
                 max_size=max_size,
                 kwargs={"autocommit": True},
@@ -277,11 +278,14 @@ class PostgresStore:
                 timeout=10.0,
                 name=f"incidentkit-{id(self):x}",
             )
+            failure: BaseException | None = None
             try:
                 self._pool.open(wait=True, timeout=10.0)
             except psycopg_pool.PoolTimeout as err:
                 self._pool.close()
-                raise StoreError(f"cannot connect to {self.url}: {err}") from err
+                failure = self._connect_error(err)
+            if failure is not None:
+                raise failure
         else:
             with self._lock:
                 self._conn = self._connect()
@@ -292,14 +296,35 @@ class PostgresStore:
     def _configure(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SET TIME ZONE 'UTC'")
 
+    def _connect_error(self, err: BaseException, doing: str = "cannot connect to") -> BaseException:
+        """A :class:`StoreError` for a failed connection, with the DSN's secrets scrubbed."""
+        return redact_error(
+            StoreError(f"{doing} {self.url}: {err}".rstrip()), self._secrets, cause=err
+        )
+
+    def _check_dsn(self) -> None:
+        """Parse the DSN now: a parse error would quote it (a password included)."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        failure: BaseException | None = None
+        try:
+            conninfo_to_dict(self._dsn)
+        except Exception as err:  # psycopg.ProgrammingError, or anything the parser raises
+            failure = self._connect_error(err, "cannot parse the connection string")
+        if failure is not None:
+            raise failure
+
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         import psycopg
 
+        failure: BaseException | None = None
         try:
-            conn = psycopg.connect(self.dsn, autocommit=True)
+            conn = psycopg.connect(self._dsn, autocommit=True)
             self._configure(conn)
         except psycopg.Error as err:
-            raise StoreError(f"cannot connect to {self.url}: {err}") from err
+            failure = self._connect_error(err)
+        if failure is not None:
+            raise failure
         return conn
 
     @contextlib.contextmanager
@@ -587,6 +612,7 @@ class PostgresStore:
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the incident's events after ``after_version`` in version order."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             return conn.execute(
@@ -609,6 +635,7 @@ class PostgresStore:
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""
+        check_command_id(command_id, "command_id")
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
             return conn.execute(
@@ -624,6 +651,7 @@ class PostgresStore:
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
             row = conn.execute(
@@ -650,6 +678,7 @@ class PostgresStore:
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one incident's summary, or ``None``."""
+        check_incident_id(incident_id)
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
             return conn.execute(
@@ -710,24 +739,49 @@ class PostgresStore:
 
     # -- outbox --------------------------------------------------------------
 
-    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
-        """Lease up to ``limit`` due rows to ``worker`` (``FOR UPDATE SKIP LOCKED``).
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        *,
+        targets: Mapping[str, Collection[str]] | None = None,
+    ) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows of ``targets`` to ``worker`` (``FOR UPDATE SKIP LOCKED``).
 
         Not retried when the connection dies mid-claim: rows that may have been
         leased come back when their lease ends.
         """
         now = check_claim(now, limit, lease)
+        wanted = check_targets(targets)
+        if wanted == {}:
+            limit = 0  # nothing this worker can handle
         p = self._p
+        pairs = sorted((t, n) for t, names in (wanted or {}).items() for n in names)
+        only = (
+            ""
+            if wanted is None
+            else "AND (topic, target) IN "
+            "(SELECT * FROM unnest(%(topics)s::text[], %(targets)s::text[])) "
+        )
         sql = (
             f"WITH due AS (SELECT id FROM {p}incidentkit_outbox "
             "WHERE state = 'pending' AND available_at <= %(now)s "
-            "AND (lease_until IS NULL OR lease_until <= %(now)s) "
+            f"AND (lease_until IS NULL OR lease_until <= %(now)s) {only}"
             "ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
             f"UPDATE {p}incidentkit_outbox AS o SET attempts = o.attempts + 1, "
             "lease_until = %(until)s, leased_by = %(worker)s FROM due WHERE o.id = due.id "
             f"RETURNING {', '.join('o.' + c for c in _OUTBOX_COLUMNS.split(', '))}"
         )
-        params = {"now": now, "limit": limit, "until": now + lease, "worker": worker}
+        params = {
+            "now": now,
+            "limit": limit,
+            "until": now + lease,
+            "worker": worker,
+            "topics": [t for t, _ in pairs],
+            "targets": [n for _, n in pairs],
+        }
 
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             return conn.execute(sql, params).fetchall()

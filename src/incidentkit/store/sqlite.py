@@ -31,11 +31,12 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
+from incidentkit._redact import mask_url
 from incidentkit.errors import (
     ConcurrencyConflict,
     DuplicateCommand,
@@ -59,7 +60,10 @@ from incidentkit.store._checks import (
     check_aware,
     check_claim,
     check_command,
+    check_command_id,
+    check_incident_id,
     check_query,
+    check_targets,
     enum_values,
 )
 from incidentkit.store._columns import (
@@ -225,7 +229,7 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     :raises ValidationError: (field ``url``) when the URL is not one of these forms.
     """
     if not url.startswith("sqlite://"):
-        raise ValidationError("url", f"{url!r} is not a sqlite:// URL")
+        raise ValidationError("url", f"{mask_url(url)!r} is not a sqlite:// URL")
     rest = url[len("sqlite://") :]
     rest, _, query = rest.partition("?")
     if rest in (_MEMORY, "/" + _MEMORY):
@@ -235,8 +239,8 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     else:
         raise ValidationError(
             "url",
-            f"{url!r} names no file; use sqlite:///relative.db, sqlite:////absolute/path.db "
-            "or sqlite://:memory:",
+            f"{mask_url(url)!r} names no file; use sqlite:///relative.db, "
+            "sqlite:////absolute/path.db or sqlite://:memory:",
         )
     params: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
@@ -319,7 +323,7 @@ class SqliteStore:
             self.url = "sqlite://:memory:"
             self.supports_processes = False
         else:
-            self.url = "sqlite:///" + path
+            self.url = mask_url("sqlite:///" + path)
         self._local = threading.local()
         # weak: a thread's connection closes when the thread (and its local) goes away
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -576,6 +580,7 @@ class SqliteStore:
 
     def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the incident's events after ``after_version`` in version order."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT version, tag, payload, recorded_at, hash FROM incidentkit_events "
@@ -596,6 +601,7 @@ class SqliteStore:
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""
+        check_command_id(command_id, "command_id")
         with self._reading() as conn:
             row = conn.execute(
                 "SELECT incident_id, action, version, events FROM incidentkit_commands "
@@ -608,6 +614,7 @@ class SqliteStore:
 
     def version(self, incident_id: str) -> int:
         """Return the incident's latest version (0 when unknown)."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             return self._head(conn, incident_id)
 
@@ -623,6 +630,7 @@ class SqliteStore:
 
     def summary(self, incident_id: str) -> IncidentSummary | None:
         """Return one incident's summary, or ``None``."""
+        check_incident_id(incident_id)
         with self._reading() as conn:
             row = conn.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM incidentkit_summaries WHERE incident_id = ?",
@@ -684,20 +692,37 @@ class SqliteStore:
 
     # -- outbox --------------------------------------------------------------
 
-    def claim(self, now: datetime, limit: int, lease: timedelta, worker: str) -> list[OutboxRow]:
-        """Lease up to ``limit`` due rows to ``worker`` inside one ``BEGIN IMMEDIATE``."""
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        *,
+        targets: Mapping[str, Collection[str]] | None = None,
+    ) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows of ``targets`` to ``worker`` (one ``BEGIN IMMEDIATE``)."""
         now = check_claim(now, limit, lease)
-        if limit == 0:
+        wanted = check_targets(targets)
+        if limit == 0 or wanted == {}:
             self._connection()
             return []
         at = _micros(now)
         until = _micros(now + lease)
+        only = ""
+        chosen: list[str] = []
+        if wanted is not None:
+            clauses = []
+            for topic, names in sorted(wanted.items()):
+                clauses.append(f"(topic = ? AND target IN ({', '.join('?' * len(names))}))")
+                chosen += [topic, *sorted(names)]
+            only = f"AND ({' OR '.join(clauses)}) "
         with self._writing() as conn:
             rows = conn.execute(
                 f"SELECT {_OUTBOX_COLUMNS} FROM incidentkit_outbox "
                 "WHERE state = 'pending' AND available_at <= ? "
-                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?",
-                (at, at, limit),
+                f"AND (lease_until IS NULL OR lease_until <= ?) {only}ORDER BY id LIMIT ?",
+                (at, at, *chosen, limit),
             ).fetchall()
             conn.executemany(
                 "UPDATE incidentkit_outbox SET attempts = attempts + 1, lease_until = ?, "

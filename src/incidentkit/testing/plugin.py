@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ import pytest
 
 from incidentkit.clock import ManualClock
 from incidentkit.store.memory import MemoryStore
+from incidentkit.testing._samples import SAMPLE_TIME
 from incidentkit.testing.doubles import CapturingNotifier, RecordingAction
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ __all__ = [
 POSTGRES_DSN_ENV = "INCIDENTKIT_TEST_POSTGRES_DSN"
 """Environment variable naming the PostgreSQL server the ``postgres_store`` fixture uses."""
 
-CLOCK_START = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+CLOCK_START = SAMPLE_TIME
+"""Where ``manual_clock`` starts: the guide's example instant (``SAMPLE_TIME``)."""
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
+import attrs
 import pytest
 
 from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, StoreError, ValidationError
@@ -658,6 +659,51 @@ class StoreContract:
         assert store.fail(second.id, "gone", None, worker="w") is True
         states = {row.id: row.state for row in store.outbox()}
         assert states == {first.id: OutboxState.PENDING, second.id: OutboxState.DEAD}
+
+    def test_a_claim_takes_only_the_targets_the_worker_handles(self, store: Store) -> None:
+        messages = [
+            make_message("slack-1", "INC-1", target="slack"),
+            make_message("pager-1", "INC-1", target="pager"),
+            attrs.evolve(make_message("obs-1", "INC-1", target="audit"), topic="event"),
+            make_message("slack-2", "INC-1", target="slack"),
+        ]
+        store.append("INC-1", make_events("INC-1", 1, 1), 0, messages)
+        lease = timedelta(seconds=30)
+        mine = store.claim(T0, 10, lease, "slack-worker", targets={"notification": {"slack"}})
+        assert [r.key for r in mine] == ["slack-1", "slack-2"]
+        untouched = {r.key: r for r in store.outbox() if r.key not in ("slack-1", "slack-2")}
+        assert all(r.attempts == 0 and r.lease_until is None for r in untouched.values())
+        # a topic's name alone is not enough: "pager" under "event" is another target
+        assert store.claim(T0, 10, lease, "w", targets={"event": {"pager"}}) == []
+        theirs = store.claim(
+            T0, 10, lease, "other", targets={"notification": ["pager"], "event": ("audit",)}
+        )
+        assert [r.key for r in theirs] == ["pager-1", "obs-1"]
+        assert all(r.attempts == 1 for r in theirs)
+
+    def test_a_claim_with_no_targets_takes_nothing(self, store: Store) -> None:
+        self._enqueue(store, 2)
+        before = store.outbox()
+        assert store.claim(T0, 10, timedelta(seconds=30), "w", targets={}) == []
+        assert store.claim(T0, 10, timedelta(seconds=30), "w", targets={"notification": []}) == []
+        assert store.outbox() == before
+        assert len(store.claim(T0, 10, timedelta(seconds=30), "w")) == 2  # None: every target
+
+    @pytest.mark.parametrize(
+        ("targets", "field"),
+        [
+            ({"notification": "pager"}, "targets['notification']"),
+            ({"notification": [1]}, "targets['notification']"),
+            (["notification"], "targets"),
+        ],
+    )
+    def test_bad_claim_targets_name_the_field(self, store: Store, targets: Any, field: str) -> None:
+        self._enqueue(store, 1)
+        before = store.outbox()
+        with pytest.raises(ValidationError) as err:
+            store.claim(T0, 10, timedelta(seconds=30), "w", targets=targets)
+        assert err.value.field == field
+        assert store.outbox() == before
 
     def test_unknown_outbox_row_is_a_lookup_error(self, store: Store) -> None:
         with pytest.raises(LookupError):
