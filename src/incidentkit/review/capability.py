@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from incidentkit import _validate as check
 from incidentkit.engine import Capability, Engine, TimerSource, headline, make_notification
-from incidentkit.errors import MissingExtra, NotFound, PermanentFailure
+from incidentkit.errors import MissingExtra, NotFound, PermanentFailure, ValidationError
 from incidentkit.events import (
     Event,
     HypothesisRecorded,
@@ -302,8 +303,9 @@ class Reviews:
     ) -> Review:
         """Set the meeting and its participants; ticks the recovery checklist's review item."""
         policy = self._engine.policy
+        extras = check.names(extra, "extra")
         people = participants_from(
-            self._engine.timeline(incident_id), (*policy.review.participants, *extra)
+            self._engine.timeline(incident_id), (*policy.review.participants, *extras)
         )
         self._run(
             incident_id,
@@ -480,13 +482,21 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """Pin timeline events for the document, each with the hash it has now."""
+        if isinstance(versions, str) or not isinstance(versions, Sequence):
+            raise ValidationError(
+                "versions", f"expected a list of versions, got {check.shown(versions)}"
+            )
+        if len(versions) > check.MAX_ITEMS:
+            raise ValidationError("versions", f"more than {check.MAX_ITEMS} entries")
         timeline = {r.version: r for r in self._engine.timeline(incident_id)}
         pins = []
         for index, version in enumerate(versions):
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise ValidationError(
+                    f"versions[{index}]", f"expected a version, got {check.shown(version)}"
+                )
             record = timeline.get(version)
             if record is None:
-                from incidentkit.errors import ValidationError
-
                 raise ValidationError(f"versions[{index}]", f"no event at version {version!r}")
             pins.append(Pin(version, record.hash))
         policy = self._engine.policy
@@ -587,6 +597,7 @@ class Reviews:
 
     def related(self, incident_id: str, *, limit: int = 200) -> tuple[RelatedIncident, ...]:
         """Incidents sharing a service or a contributing-factor category (newest first)."""
+        limit = check.integer(limit, "limit", 0, check.MAX_LIMIT)
         engine = self._engine
         state = engine.load(incident_id).state
         review = _rules.review_of(state)
