@@ -204,6 +204,7 @@ def handled_targets(engine: Engine) -> dict[str, set[str]]:
         "event": set(plugins.observers()),
         "mitigation": set(plugins.mitigation_actions()),
         "channel": {CHANNEL_TARGET} if plugins.opens_channels() else set(),
+        **engine.delivery_targets(),
     }
 
 
@@ -222,7 +223,7 @@ def deliver(
     delivered = retried = dead = 0
     errors: list[str] = []
     for row in rows:
-        handler = _HANDLERS.get(row.topic)
+        handler = _HANDLERS.get(row.topic) or engine.deliverers.get(row.topic)
         max_attempts = DEFAULT_MAX_ATTEMPTS
         spec = engine.plugins.notifiers().get(row.target) if row.topic == "notification" else None
         if spec is not None:

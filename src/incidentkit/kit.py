@@ -63,6 +63,7 @@ from incidentkit.notify import Notification
 from incidentkit.oncall.capability import ONCALL
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
+from incidentkit.review.capability import REVIEW, Reviews
 from incidentkit.roles import Role
 from incidentkit.runbooks import RUNBOOKS, Runbooks
 from incidentkit.severity import Severity, Signals
@@ -76,7 +77,7 @@ log = logging.getLogger("incidentkit")
 DB_ENV = "INCIDENTKIT_DB"
 """Environment variable the CLI reads for the store URL."""
 
-BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS)
+BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS, REVIEW)
 """The capabilities every kit registers before the host's."""
 
 S = TypeVar("S")
@@ -107,6 +108,7 @@ class IncidentKit:
     """
 
     mitigations: Mitigations
+    reviews: Reviews
     """Request, record and run mitigation actions (the built-in mitigation capability)."""
     runbooks: Runbooks
     """Load, match and attach runbooks (the runbook capability)."""

@@ -45,6 +45,7 @@ from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.lifecycle import Phase, PhaseTargets
 from incidentkit.oncall.config import OnCallConfig, load_oncall
+from incidentkit.review.config import ReviewConfig
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
 from incidentkit.severity import Severity, SeverityPolicy
@@ -104,7 +105,9 @@ class Policy:
     ``[business_days]``); stored times are always UTC. ``oncall`` holds the schedules and the
     escalation policies (TOML tables ``[oncall]`` and ``[escalation]``).
     ``integrity`` keys the hash chain (:class:`IntegrityPolicy`);
-    ``runbooks`` the runbook directory loaded at start (``[runbooks]``).
+    ``runbooks`` the runbook directory loaded at start (``[runbooks]``);
+    ``review`` says how post-incident reviews run (TOML table ``[review]``,
+    :class:`~incidentkit.review.config.ReviewConfig`).
     """
 
     severity: SeverityPolicy = attrs.field(factory=SeverityPolicy.default)
@@ -121,6 +124,7 @@ class Policy:
     business_days: BusinessDays = attrs.field(factory=BusinessDays)
     integrity: IntegrityPolicy = attrs.field(factory=IntegrityPolicy)
     runbooks: RunbookSettings = attrs.field(factory=RunbookSettings)
+    review: ReviewConfig = attrs.field(factory=ReviewConfig)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:

@@ -17,7 +17,14 @@ from incidentkit.engine._engine import (
     TickReport,
 )
 from incidentkit.engine._loop import run_forever
-from incidentkit.engine.capability import Capability, Planner, RecordRule, Route, TimerSource
+from incidentkit.engine.capability import (
+    Capability,
+    Deliverer,
+    Planner,
+    RecordRule,
+    Route,
+    TimerSource,
+)
 from incidentkit.engine.routing import (
     CHANNEL_TARGET,
     core_notifications,
@@ -33,6 +40,7 @@ __all__ = [
     "Capability",
     "CommandResult",
     "Decide",
+    "Deliverer",
     "Engine",
     "Loaded",
     "Planner",

@@ -8,7 +8,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -16,7 +16,14 @@ import attrs
 from incidentkit import _validate as check
 from incidentkit._time import ensure_aware
 from incidentkit.engine._cache import Loaded, StateCache
-from incidentkit.engine.capability import Capability, Planner, RecordRule, Route, TimerSource
+from incidentkit.engine.capability import (
+    Capability,
+    Deliverer,
+    Planner,
+    RecordRule,
+    Route,
+    TimerSource,
+)
 from incidentkit.engine.routing import core_notifications, plan_rows
 from incidentkit.errors import (
     ChainKeyError,
@@ -41,7 +48,6 @@ from incidentkit.incident import (
     decide_from_event,
     register_fold,
 )
-from incidentkit.lifecycle import Status
 from incidentkit.notify import Notification
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
@@ -163,6 +169,7 @@ class Engine:
         self.capabilities: dict[str, Capability] = {}
         self._routes: list[Route] = [core_notifications]
         self._planners: list[Planner] = []
+        self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
         self._commander_actions = set(COMMANDER_ACTIONS)
         self._owners: dict[type[Event], str] = {}
@@ -182,6 +189,9 @@ class Engine:
             raise ValidationError(
                 "capability", f"a capability named {capability.name!r} is already registered"
             )
+        for topic in capability.delivery:
+            if topic in self.deliverers:
+                raise ValidationError("delivery", f"outbox topic {topic!r} has a handler already")
         for event_type in capability.recordable:
             if event_type not in capability.events:
                 raise ValidationError(
@@ -203,8 +213,24 @@ class Engine:
         self.capabilities[capability.name] = capability
         self._routes.extend(capability.routes)
         self._planners.extend(capability.outbox)
+        self.deliverers.update(capability.delivery)
         self._timers.extend(_Memo(source) for source in capability.timers)
         self._commander_actions |= capability.commander_actions
+
+    def delivery_targets(self) -> dict[str, set[str]]:
+        """The capabilities' outbox topics and the targets this engine can deliver now."""
+        targets: dict[str, set[str]] = {}
+        for capability in self.capabilities.values():
+            if not capability.delivery:
+                continue
+            if capability.claims is None:
+                claimed: Mapping[str, Collection[str]] = {t: {t} for t in capability.delivery}
+            else:
+                claimed = capability.claims(self)
+            for topic, names in claimed.items():
+                if topic in capability.delivery:
+                    targets.setdefault(topic, set()).update(names)
+        return targets
 
     # --- reading -------------------------------------------------------------
 
@@ -725,9 +751,9 @@ class Engine:
     def tick(self, at: datetime | None = None) -> TickReport:
         """Record every timer due at ``at`` (default now) on each incident whose summary says so."""
         at = at if at is not None else self.now()
-        due = self.store.summaries(
-            SummaryQuery(statuses={s for s in Status if s.is_open}, due_before=at)
-        )
+        # Every status: a resolved or closed incident may still have timers
+        # (a review due, an overdue action item); the summary's next_due_at says so.
+        due = self.store.summaries(SummaryQuery(due_before=at))
         fired: list[RecordedEvent] = []
         failures: dict[str, str] = {}
         for summary in due:

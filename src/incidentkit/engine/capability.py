@@ -13,6 +13,11 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
   to the notifications it implies;
 * ``outbox``: pure functions from a recorded event to other outbox rows
   (a mitigation request, a status-page post);
+* ``delivery``: handlers of its own outbox topics, ``(engine, row) -> None``,
+  which ``deliver()`` calls after the commit (raise to retry);
+* ``claims``: ``engine -> {topic: targets}``, the rows of its delivery topics
+  this engine can deliver now (a worker without the plugin a row needs leaves
+  it for one that has it); without it, the rows whose target is the topic;
 * ``section``: a factory that builds the capability's facade section from
   the engine; it is reachable as ``kit.<name>``;
 * ``commander_actions``: actions that only the incident commander may run
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -48,14 +53,26 @@ from incidentkit.store import OutboxMessage
 
 if TYPE_CHECKING:
     from incidentkit.engine._engine import Engine
+    from incidentkit.store import OutboxRow
 
-__all__ = ["Capability", "Planner", "RecordRule", "Route", "TimerSource", "capability_list"]
+__all__ = [
+    "Capability",
+    "Deliverer",
+    "Planner",
+    "RecordRule",
+    "Route",
+    "TimerSource",
+    "capability_list",
+]
 
 Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
 """``(policy, state after the event, the event) -> notifications``; pure."""
 
 Planner = Callable[[Incident, RecordedEvent], Sequence[OutboxMessage]]
 """``(state after the event, the event) -> outbox rows``; pure."""
+
+Deliverer = Callable[["Engine", "OutboxRow"], object]
+"""``(engine, claimed outbox row) -> None``: deliver one row of a capability's topic."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -110,6 +127,8 @@ class Capability:
     timers: tuple[TimerSource, ...] = ()
     routes: tuple[Route, ...] = ()
     outbox: tuple[Planner, ...] = ()
+    delivery: Mapping[str, Deliverer] = attrs.field(factory=dict)
+    claims: Callable[[Engine], Mapping[str, Collection[str]]] | None = None
     section: Callable[[Engine], object] | None = None
     commander_actions: frozenset[str] = frozenset()
     recordable: Mapping[type[Event], RecordRule] = attrs.field(factory=dict)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from incidentkit.incident import Incident
     from incidentkit.mitigation import MitigationAction
     from incidentkit.notify import NotifierSpec
+    from incidentkit.review.trackers import ActionItemTracker
     from incidentkit.store import Store
 
 __all__ = ["hookspec"]
@@ -76,6 +77,18 @@ def incidentkit_mitigation_actions() -> Sequence[MitigationAction]:
 
     Receives nothing. Returns a sequence of :class:`MitigationAction`; all
     results are collected; duplicate names are refused naming both plugins.
+    """
+
+
+@hookspec
+def incidentkit_action_item_trackers() -> Sequence[ActionItemTracker]:
+    """Return the action-item trackers this plugin provides (Jira, Linear, GitHub …).
+
+    Receives nothing. Returns a sequence of
+    :class:`~incidentkit.review.trackers.ActionItemTracker`; all results are
+    collected; duplicate names are refused naming both plugins. The review
+    capability exports action items to the one the policy's ``[review]
+    tracker`` names (or the only one registered) through the outbox.
     """
 
 

@@ -57,6 +57,7 @@ from incidentkit.store import Store
 if TYPE_CHECKING:
     from incidentkit.events import RecordedEvent
     from incidentkit.incident import Incident
+    from incidentkit.review.trackers import ActionItemTracker
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -502,6 +503,16 @@ class PluginManager:
         if self._notifiers is None:
             self._notifiers = self._named("incidentkit_notifiers", NotifierSpec, lambda s: s.name)
         return self._notifiers
+
+    def action_item_trackers(self) -> dict[str, ActionItemTracker]:
+        """Every action-item tracker by name; duplicates are refused naming both plugins."""
+        from incidentkit.review.trackers import ActionItemTracker as Tracker
+
+        return self._named(
+            "incidentkit_action_item_trackers",
+            Tracker,  # type: ignore[type-abstract]
+            lambda t: t.name,
+        )
 
     def mitigation_actions(self) -> dict[str, MitigationAction]:
         """Every mitigation action by name; duplicates are refused naming both plugins."""
