@@ -264,6 +264,11 @@ class Reviews:
 
     # reading
 
+    def _review(self, state: Incident) -> Review:
+        """The review as the command just run left it (no second read of the store)."""
+        review, _ = _rules.require(state, self._engine.policy)
+        return review
+
     def get(self, incident_id: str) -> Review:
         """The incident's review (created at once if the trigger was reached before a tick).
 
@@ -276,14 +281,15 @@ class Reviews:
     def open(self, incident_id: str, *, by: str, idempotency_key: str | None = None) -> Review:
         """Record the review's creation now instead of at the next ``tick()``."""
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "open",
-            by,
-            lambda s, _: _rules.require(s, policy)[1],
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "open",
+                by,
+                lambda s, _: _rules.require(s, policy)[1],
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def participants(self, incident_id: str) -> tuple[Participant, ...]:
         """Role holders from the timeline (renounced ones marked), responders, configured extras."""
@@ -307,16 +313,17 @@ class Reviews:
         people = participants_from(
             self._engine.timeline(incident_id), (*policy.review.participants, *extras)
         )
-        self._run(
-            incident_id,
-            "schedule",
-            by,
-            lambda s, who: _rules.decide_schedule(
-                s, policy, by=who, meeting_at=meeting_at, participants=people
-            ),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "schedule",
+                by,
+                lambda s, who: _rules.decide_schedule(
+                    s, policy, by=who, meeting_at=meeting_at, participants=people
+                ),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def move(
         self,
@@ -330,17 +337,18 @@ class Reviews:
         """Move the review (draft → in_review → reviewed → closed), with its gates."""
         policy = self._engine.policy
         people = [p.person for p in self.participants(incident_id)]
-        self._run(
-            incident_id,
-            "status",
-            by,
-            lambda s, who: _rules.decide_move(
-                s, policy, by=who, new=status, reason=reason, participants=people
-            ),
-            idempotency_key,
-            close=True,
+        return self._review(
+            self._run(
+                incident_id,
+                "status",
+                by,
+                lambda s, who: _rules.decide_move(
+                    s, policy, by=who, new=status, reason=reason, participants=people
+                ),
+                idempotency_key,
+                close=True,
+            )
         )
-        return self.get(incident_id)
 
     def set_text(
         self,
@@ -353,14 +361,15 @@ class Reviews:
     ) -> Review:
         """Write the summary, impact, resolution or a customer-facing section."""
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "text",
-            by,
-            lambda s, who: _rules.decide_text(s, policy, by=who, field=field, text=text),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "text",
+                by,
+                lambda s, who: _rules.decide_text(s, policy, by=who, field=field, text=text),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def add_lesson(
         self,
@@ -373,14 +382,15 @@ class Reviews:
     ) -> Review:
         """Add what went well, what could be improved, or where we got lucky."""
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "lesson",
-            by,
-            lambda s, who: _rules.decide_lesson(s, policy, by=who, kind=kind, text=text),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "lesson",
+                by,
+                lambda s, who: _rules.decide_lesson(s, policy, by=who, kind=kind, text=text),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def add_decision(
         self,
@@ -393,16 +403,17 @@ class Reviews:
     ) -> Review:
         """Record a decision not to act, with its reason."""
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "decision",
-            by,
-            lambda s, who: _rules.decide_decision(
-                s, policy, by=who, decision=decision, reason=reason
-            ),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "decision",
+                by,
+                lambda s, who: _rules.decide_decision(
+                    s, policy, by=who, decision=decision, reason=reason
+                ),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def add_why(
         self,
@@ -417,16 +428,17 @@ class Reviews:
     ) -> Review:
         """Add a why to a chain (a new chain needs its ``problem``); cite events by version."""
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "why",
-            by,
-            lambda s, who: _rules.decide_why(
-                s, policy, by=who, chain=chain, text=text, problem=problem, evidence=evidence
-            ),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "why",
+                by,
+                lambda s, who: _rules.decide_why(
+                    s, policy, by=who, chain=chain, text=text, problem=problem, evidence=evidence
+                ),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def conclude(
         self,
@@ -439,16 +451,17 @@ class Reviews:
     ) -> Review:
         """End a why chain in its conclusion (the chain's root cause)."""
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "conclude",
-            by,
-            lambda s, who: _rules.decide_conclude(
-                s, policy, by=who, chain=chain, conclusion=conclusion
-            ),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "conclude",
+                by,
+                lambda s, who: _rules.decide_conclude(
+                    s, policy, by=who, chain=chain, conclusion=conclusion
+                ),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def add_factor(
         self,
@@ -462,16 +475,17 @@ class Reviews:
     ) -> Review:
         """Record a contributing factor in one of the policy's categories."""
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "factor",
-            by,
-            lambda s, who: _rules.decide_factor(
-                s, policy, by=who, category=category, text=text, evidence=evidence
-            ),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "factor",
+                by,
+                lambda s, who: _rules.decide_factor(
+                    s, policy, by=who, category=category, text=text, evidence=evidence
+                ),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def pin(
         self,
@@ -500,14 +514,15 @@ class Reviews:
                 raise ValidationError(f"versions[{index}]", f"no event at version {version!r}")
             pins.append(Pin(version, record.hash))
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "pin",
-            by,
-            lambda s, who: _rules.decide_pin(s, policy, by=who, pins=pins),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "pin",
+                by,
+                lambda s, who: _rules.decide_pin(s, policy, by=who, pins=pins),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     def add_action(
         self,
@@ -584,14 +599,15 @@ class Reviews:
     ) -> Review:
         """A participant's rating on Dispatch's five-point scale, plus free text (once)."""
         policy = self._engine.policy
-        self._run(
-            incident_id,
-            "feedback",
-            by,
-            lambda s, who: _rules.decide_feedback(s, policy, by=who, rating=rating, text=text),
-            idempotency_key,
+        return self._review(
+            self._run(
+                incident_id,
+                "feedback",
+                by,
+                lambda s, who: _rules.decide_feedback(s, policy, by=who, rating=rating, text=text),
+                idempotency_key,
+            )
         )
-        return self.get(incident_id)
 
     # documents
 
