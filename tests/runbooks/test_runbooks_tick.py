@@ -359,3 +359,29 @@ def test_declared_refuses_what_is_not_an_alert(tmp_path: Path) -> None:
     with pytest.raises(ik.ValidationError) as err:
         kit.runbooks.declared(inc.id, {"alertname": "X"}, by="intake")  # type: ignore[arg-type]
     assert err.value.field == "alert" and kit.get(inc.id).version == inc.version
+
+
+def test_loading_another_library_the_same_day_reminds_of_its_runbooks(tmp_path: Path) -> None:
+    kit = make_kit(CapturingNotifier())
+    first = tmp_path / "one"
+    first.mkdir()
+    kit.runbooks.load(write(first, "a.md", FRONT + BODY))
+    day = datetime(2024, 4, 1, 8, tzinfo=UTC)
+    assert kit.tick(day).enqueued == (KEY,)
+    assert kit.tick(day + timedelta(hours=1)).enqueued == ()  # settled for the day
+    other = tmp_path / "two"
+    other.mkdir()
+    write(other, "a.md", FRONT + BODY)
+    write(
+        other,
+        "b.md",
+        (FRONT + BODY)
+        .replace('"high-error-rate"', '"api-errors"')
+        .replace(
+            "https://runbooks.example.com/high-error-rate", "https://runbooks.example.com/api"
+        ),
+    )
+    kit.runbooks.load(other)
+    assert kit.tick(day + timedelta(hours=2)).enqueued == (
+        "runbook-review:api-errors:2024-03-31:capture",
+    )

@@ -86,6 +86,7 @@ class Runbooks:
         self._engine = engine
         self._runbooks: dict[str, Runbook] = {}
         self._index = RunbookIndex(())
+        self._settled: tuple[date, tuple[str, ...]] | None = None
         self.warnings: tuple[RunbookProblem, ...] = ()
         directory = engine.policy.runbooks.directory
         if directory is not None:
@@ -122,6 +123,7 @@ class Runbooks:
             by_id[runbook.id] = runbook
         self._runbooks = dict(sorted(by_id.items()))
         self._index = RunbookIndex(self._runbooks.values())
+        self._settled = None
         self.warnings = ()
 
     @property
@@ -372,15 +374,22 @@ class Runbooks:
 
         What the capability's periodic hook hands ``tick()``; a reminder
         already enqueued is left out before its usage is read from the store.
+        Once every reminder due on a day is known to be stored, later calls
+        that day return at once (outbox rows are never deleted; loading a
+        library starts over).
         """
         now, today = self._today(now)
-        notifiers = [
+        notifiers = tuple(
             name
             for name, spec in self._engine.plugins.notifiers().items()
             if spec.wants(NotificationKind.REMINDER)
-        ]
+        )
+        settled = (today, notifiers)
+        if self._settled == settled:
+            return []
         due = [s for s in (review_status(r, today) for r in self._runbooks.values()) if s.overdue]
         if not due or not notifiers:
+            self._settled = settled
             return []
         wanted = {
             f"{reminder_key(s.runbook, s.due_on)}:{name}": s
@@ -389,6 +398,9 @@ class Runbooks:
             for name in notifiers
         }
         known = self._engine.known_keys(NO_INCIDENT, wanted)
+        if len(known) == len(wanted):
+            self._settled = settled
+            return []
         rows: list[OutboxMessage] = []
         for status in dict.fromkeys(s for k, s in wanted.items() if k not in known):
             runbook = self._runbooks[status.runbook]
