@@ -65,7 +65,7 @@ from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.review.capability import REVIEW, Reviews
 from incidentkit.roles import Role
-from incidentkit.runbooks import RUNBOOKS, Runbooks
+from incidentkit.runbooks import RUNBOOKS, Runbooks, declaration_alert
 from incidentkit.severity import Severity, Signals
 from incidentkit.store import IncidentSummary, Store, summary_query
 from incidentkit.timeline import ChainCheck
@@ -170,6 +170,7 @@ class IncidentKit:
                 )
             section = capability.section(self.engine)
             self._sections[capability.name] = section
+            self.engine.sections[capability.name] = section
             setattr(self, capability.name, section)
 
     @classmethod
@@ -324,14 +325,28 @@ class IncidentKit:
         signals: Signals | None = None,
         incident_id: str | None = None,
         idempotency_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
     ) -> Incident:
         """Declare an incident; returns its state.
 
         Give ``severity``, or ``signals`` to classify (the reasons are recorded).
         ``incident_id`` makes declaration idempotent across replicas: a second
-        declare with the same id raises :class:`ConcurrencyConflict`.
+        declare with the same id raises :class:`ConcurrencyConflict`. With
+        ``[runbooks] auto_attach = true`` the strongest matching runbooks are
+        attached right after (``labels`` and ``annotations`` are the alert's,
+        matched with the services, title, description and signals; see
+        :meth:`Runbooks.declared <incidentkit.runbooks.Runbooks.declared>`).
         """
         actor(by)
+        alert = declaration_alert(
+            title=title,
+            description=description,
+            services=services,
+            signals=signals,
+            labels=labels,
+            annotations=annotations,
+        )
         if severity is None:
             if signals is None:
                 raise ValidationError("severity", "give a severity or signals to classify")
@@ -359,7 +374,10 @@ class IncidentKit:
         new_id = check_incident_id(
             incident_id if incident_id is not None else self._id_factory(self.engine.now())
         )
-        return self.engine.create(new_id, by, decide, idempotency_key=idempotency_key).state
+        state = self.engine.create(new_id, by, decide, idempotency_key=idempotency_key).state
+        if not self.policy.runbooks.auto_attach:
+            return state
+        return self.runbooks.declared(state.id, alert, by=by, idempotency_key=idempotency_key)
 
     def acknowledge(
         self, incident_id: str, *, by: str, idempotency_key: str | None = None

@@ -80,9 +80,12 @@ class RunbookSettings:
 
     A relative directory in a policy file is relative to that file. ``None``
     (the default): no runbooks are loaded at start (``kit.runbooks.load``).
+    ``auto_attach = true`` attaches the strongest matching runbooks when an
+    incident is declared (``kit.declare``, alert intake).
     """
 
     directory: str | None = None
+    auto_attach: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
 
 def _unique_checklists(
@@ -191,7 +194,7 @@ def _runbooks_relative(policy: Policy, source: str | None) -> RunbookSettings:
     directory = policy.runbooks.directory
     if directory is None or source is None or Path(directory).is_absolute():
         return policy.runbooks
-    return RunbookSettings(directory=str(Path(source).parent / directory))
+    return attrs.evolve(policy.runbooks, directory=str(Path(source).parent / directory))
 
 
 _MOVED = ("paging", "escalate_after")

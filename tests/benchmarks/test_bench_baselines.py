@@ -55,3 +55,19 @@ def test_incident_scenario_is_thirty_appending_commands() -> None:
     captured = bench_incident.capture()
     assert len(captured) == bench_incident.COMMANDS == 30
     assert all(c.events and c.command is not None and c.summary for c in captured)
+
+
+def test_runbooks_scan_baseline_agrees_with_the_index() -> None:
+    import random
+
+    import bench_runbooks
+
+    from incidentkit.runbooks import RunbookIndex, scan
+
+    rng = random.Random(3)
+    runbooks = bench_runbooks._runbooks(rng)[:500]
+    index = RunbookIndex(runbooks)
+    alerts = bench_runbooks._alerts(rng)
+    found = [index.match(a) for a in alerts]
+    assert found == [scan(runbooks, a) for a in alerts]
+    assert any(found)

@@ -93,3 +93,43 @@ def test_check_reports_overdue_reviews_and_tick_enqueues_nothing_without_notifie
     assert code == 0 and "overdue" not in text
     code, text = run("--db", db, "runbooks", "tick", str(folder), "--at", at, "--json")
     assert code == 0 and json.loads(text) == []  # no notifier wants reminders: nothing queued
+
+
+def _malformed(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "a.md").write_text('+++\nid = "dup"\n+++\n## Triage Steps\n1. x\n', encoding="utf-8")
+    (folder / "b.md").write_text('+++\nid = "dup"\n+++\n', encoding="utf-8")
+    (folder / "c.md").write_text('+++\ntitle = "no id"\nservices = [\n+++\n', encoding="utf-8")
+
+
+def test_a_malformed_directory_is_refused_by_every_command_with_every_problem(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    folder = tmp_path / "rb"
+    _malformed(folder)
+    code, text = run("--db", db, "runbooks", "check", str(folder))
+    lines = [line for line in text.splitlines() if ": error: " in line]
+    assert code == 1 and len(lines) >= 2
+    assert any(line.startswith(f"{folder / 'b.md'}:") and "dup" in line for line in lines)
+    assert any(line.startswith(f"{folder / 'c.md'}:") for line in lines)
+    code, text = run("--db", db, "runbooks", "check", str(folder), "--json")
+    problems = json.loads(text)["problems"]
+    assert code == 1 and {Path(p["file"]).name for p in problems} >= {"b.md", "c.md"}
+    assert all(p["line"] >= 1 for p in problems)
+    for command in (["list"], ["match", "--text", "x"], ["show", "dup"]):
+        code, text = run("--db", db, "runbooks", command[0], str(folder), *command[1:])
+        assert code != 0 and "c.md" in text
+
+
+def test_bad_cli_input_is_refused_naming_the_option(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    folder = tmp_path / "rb"
+    folder.mkdir()
+    (folder / "a.md").write_text('+++\nid = "api-errors"\n+++\n', encoding="utf-8")
+    code, text = run("--db", db, "runbooks", "match", str(folder), "--label", "service")
+    assert code != 0 and "--label" in text
+    code, text = run("--db", db, "runbooks", "show", str(folder), "nope")
+    assert code != 0 and "api-errors" in text  # the known ids are listed
+    code, text = run("--db", db, "runbooks", "check", str(folder), "--at", "yesterday")
+    assert code != 0 and "--at" in text

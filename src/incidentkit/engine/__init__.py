@@ -11,6 +11,7 @@ section through one :class:`Capability` value; see
 from incidentkit.engine._cache import Loaded, StateCache
 from incidentkit.engine._engine import (
     COMMANDER_ACTIONS,
+    OUTBOX_ANCHOR,
     CommandResult,
     Decide,
     Engine,
@@ -20,6 +21,7 @@ from incidentkit.engine._loop import run_forever
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    Periodic,
     Planner,
     RecordRule,
     Route,
@@ -37,12 +39,14 @@ from incidentkit.engine.routing import (
 __all__ = [
     "CHANNEL_TARGET",
     "COMMANDER_ACTIONS",
+    "OUTBOX_ANCHOR",
     "Capability",
     "CommandResult",
     "Decide",
     "Deliverer",
     "Engine",
     "Loaded",
+    "Periodic",
     "Planner",
     "RecordRule",
     "Route",

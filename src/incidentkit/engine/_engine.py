@@ -19,6 +19,7 @@ from incidentkit.engine._cache import Loaded, StateCache
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    Periodic,
     Planner,
     RecordRule,
     Route,
@@ -64,7 +65,14 @@ from incidentkit.store import (
 from incidentkit.timeline import GENESIS_HASH, ChainKey, chain_hash, hash_key_id
 from incidentkit.timers import SYSTEM_ACTOR
 
-__all__ = ["COMMANDER_ACTIONS", "CommandResult", "Decide", "Engine", "TickReport"]
+__all__ = [
+    "COMMANDER_ACTIONS",
+    "OUTBOX_ANCHOR",
+    "CommandResult",
+    "Decide",
+    "Engine",
+    "TickReport",
+]
 
 log = logging.getLogger("incidentkit")
 
@@ -83,6 +91,9 @@ _BACKOFF_CAP = 0.1
 #: one); each write under the lock renews it, so a busy incident stays serialized.
 _CONTENDED_FOR = 5.0
 
+OUTBOX_ANCHOR = "incidentkit-outbox"
+"""The stream :meth:`Engine.enqueue` appends outbox rows to (never any event)."""
+
 Decide = Callable[[Incident, datetime], Sequence[Event]]
 """A pure handler bound to its arguments: ``(state, now) -> events`` (or raise)."""
 
@@ -98,13 +109,17 @@ class TickReport:
 
     ``checked`` counts incidents whose summary said something was due;
     ``fired`` lists the timer events this call recorded; ``failures`` maps an
-    incident id to the error that stopped its evaluation.
+    incident id (or ``periodic:<capability>``) to the error that stopped its
+    evaluation; ``enqueued`` lists the keys of the outbox rows the
+    capabilities' periodic hooks added (a replica ticking at the same moment
+    may list the same key; the store holds the row once).
     """
 
     at: datetime
     checked: int
     fired: tuple[RecordedEvent, ...]
     failures: Mapping[str, str] = attrs.field(factory=dict)
+    enqueued: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -171,6 +186,10 @@ class Engine:
         self._planners: list[Planner] = []
         self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
+        self._periodic: list[tuple[str, Periodic]] = []
+        self._enqueued: set[str] = set()
+        self.sections: dict[str, object] = {}
+        """The capabilities' facade sections by name (the kit fills it as it builds them)."""
         self._commander_actions = set(COMMANDER_ACTIONS)
         self._owners: dict[type[Event], str] = {}
         self._recordable: dict[type[Event], RecordRule] = {}
@@ -215,6 +234,7 @@ class Engine:
         self._planners.extend(capability.outbox)
         self.deliverers.update(capability.delivery)
         self._timers.extend(_Memo(source) for source in capability.timers)
+        self._periodic.extend((capability.name, hook) for hook in capability.periodic)
         self._commander_actions |= capability.commander_actions
 
     def delivery_targets(self) -> dict[str, set[str]]:
@@ -765,7 +785,58 @@ class Engine:
                 failures[incident_id] = str(err)
                 continue
             fired.extend(result.records)
-        return TickReport(at, len(due), tuple(fired), failures)
+        enqueued: list[str] = []
+        for name, hook in self._periodic:
+            try:
+                enqueued.extend(self.enqueue(hook(self, at)))
+            except IncidentKitError as err:
+                log.warning("tick: periodic %s: %s", name, err)
+                failures[f"periodic:{name}"] = str(err)
+        return TickReport(at, len(due), tuple(fired), failures, tuple(enqueued))
+
+    def known_keys(self, incident_id: str, keys: Collection[str]) -> set[str]:
+        """Those of ``keys`` already in the outbox among ``incident_id``'s rows.
+
+        Outbox rows are never deleted, so a key seen once is remembered and
+        the store is read only while some key is not known yet.
+        """
+        known = {k for k in keys if k in self._enqueued}
+        if len(known) < len(keys):
+            stored = {row.key for row in self.store.outbox(incident_id)}
+            found = stored.intersection(keys)
+            self._enqueued |= found
+            known |= found
+        return known
+
+    def enqueue(self, rows: Sequence[OutboxMessage]) -> tuple[str, ...]:
+        """Write outbox rows of no command (a periodic hook's); returns the keys that were new.
+
+        A row whose key is already in the outbox is skipped (the key is
+        unique in every store), so replicas enqueueing the same rows at once
+        write each once; ``deliver()`` sends them like any other row. The
+        rows go in one append of no events to :data:`OUTBOX_ANCHOR`, so no
+        incident's timeline changes. Keys this engine has seen stored are
+        remembered, and a tick that finds nothing new writes nothing.
+        """
+        by_incident: dict[str, set[str]] = {}
+        for message in rows:
+            by_incident.setdefault(message.incident_id, set()).add(message.key)
+        known: set[str] = set()
+        for incident_id, keys in sorted(by_incident.items()):
+            known |= self.known_keys(incident_id, keys)
+        new = list({m.key: m for m in rows if m.key not in known}.values())
+        if not new:
+            return ()
+        version = self.store.version(OUTBOX_ANCHOR)
+        for _ in range(self._retries):
+            try:
+                self.store.append(OUTBOX_ANCHOR, [], version, outbox=new)
+            except ConcurrencyConflict as err:
+                version = err.actual  # an incident of that name was written meanwhile
+                continue
+            self._enqueued.update(m.key for m in new)
+            return tuple(m.key for m in new)
+        raise ConcurrencyConflict(OUTBOX_ANCHOR, version, self.store.version(OUTBOX_ANCHOR))
 
     def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:
         """The notifications ``record`` implies, given the state ``after`` its append."""

@@ -22,6 +22,10 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
   the engine; it is reachable as ``kit.<name>``;
 * ``commander_actions``: actions that only the incident commander may run
   once one is assigned;
+* ``periodic``: hooks ``(engine, now) -> outbox rows`` that every
+  ``tick()`` calls for work that belongs to no incident (a runbook's review
+  reminder); each row's ``key`` must be stable for what it announces (the
+  outbox key is unique), so replicas ticking at once enqueue it once;
 * ``recordable``: for each of its events that a command of a person writes,
   a :class:`RecordRule` naming that command and deciding it again from the
   event, so ``kit.record()`` can accept the event under the same rules. Its
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Capability",
     "Deliverer",
+    "Periodic",
     "Planner",
     "RecordRule",
     "Route",
@@ -73,6 +78,17 @@ Planner = Callable[[Incident, RecordedEvent], Sequence[OutboxMessage]]
 
 Deliverer = Callable[["Engine", "OutboxRow"], object]
 """``(engine, claimed outbox row) -> None``: deliver one row of a capability's topic."""
+
+Periodic = Callable[["Engine", datetime], Sequence[OutboxMessage]]
+"""``(engine, now) -> outbox rows``: what a tick at ``now`` enqueues outside any incident.
+
+Called by every :meth:`Engine.tick <incidentkit.engine.Engine.tick>`; the rows
+are written with :meth:`Engine.enqueue <incidentkit.engine.Engine.enqueue>`,
+which skips a row whose key is already in the outbox: give each row a key
+that names what it is for (``runbook-review:<id>:<due date>:<notifier>``),
+never the tick's instant. Raise an :class:`~incidentkit.errors.IncidentKitError`
+to report a failure in the tick's ``failures`` (as ``periodic:<capability>``).
+"""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -131,6 +147,7 @@ class Capability:
     claims: Callable[[Engine], Mapping[str, Collection[str]]] | None = None
     section: Callable[[Engine], object] | None = None
     commander_actions: frozenset[str] = frozenset()
+    periodic: tuple[Periodic, ...] = ()
     recordable: Mapping[type[Event], RecordRule] = attrs.field(factory=dict)
 
 

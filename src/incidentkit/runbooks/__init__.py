@@ -4,9 +4,10 @@ A runbook is a Markdown file with TOML front matter (see the Runbooks guide):
 :func:`load_directory` reads and validates a directory of them, the
 :class:`RunbookIndex` matches an :class:`Alert` to them in the documented
 order, and ``kit.runbooks`` (:class:`Runbooks`) attaches them to incidents
-(their steps become a checklist), runs their quick mitigations, fires their
-escalation rules from ``tick()`` and reminds owners to review them
-(through the outbox, on no incident's timeline).
+(their steps become a checklist; automatically on declaration with
+``[runbooks] auto_attach``), runs their quick mitigations, fires their
+escalation rules from ``tick()`` and reminds owners to review them from
+``tick()`` too (through the outbox, on no incident's timeline).
 """
 
 from incidentkit.runbooks._cli import add_runbooks_parser, run_runbooks
@@ -30,6 +31,8 @@ from incidentkit.runbooks._section import (
     ReviewStatus,
     Runbooks,
     RunbookUsage,
+    declaration_alert,
+    describe_usage,
     reminder_key,
     review_status,
 )
@@ -65,6 +68,8 @@ __all__ = [
     "RunbooksState",
     "Step",
     "add_runbooks_parser",
+    "declaration_alert",
+    "describe_usage",
     "load_directory",
     "parse_runbook",
     "reminder_key",

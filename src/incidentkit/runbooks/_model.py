@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,6 +41,10 @@ SECTIONS: tuple[str, ...] = (
 """The guide's runbook template headings, in order (``## Symptoms`` …)."""
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _frozen_str_map(value: Mapping[str, str]) -> Mapping[str, str]:
     return dict(value)
 
@@ -57,7 +61,7 @@ class Alert:
 
     labels: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_str_map)
     annotations: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_str_map)
-    services: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    services: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     text: str = ""
 
     @property

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import attrs
 
+from incidentkit._validate import MAX_ITEMS, shown
 from incidentkit.checklists import ItemState
 from incidentkit.engine import Engine
-from incidentkit.errors import ConcurrencyConflict, NotFound
+from incidentkit.errors import NotFound, ValidationError
 from incidentkit.incident import Incident, actor
 from incidentkit.lifecycle import Status
 from incidentkit.notify import IncidentRef, Notification, NotificationKind, Urgency
@@ -20,10 +21,18 @@ from incidentkit.runbooks._model import Alert, Runbook, RunbookMatch, RunbookPro
 from incidentkit.runbooks._parse import Checker, load_directory
 from incidentkit.runbooks.capability import attachments, decide_attach
 from incidentkit.serialization import converter, dumps
-from incidentkit.severity import Severity
-from incidentkit.store import OutboxMessage, Store, SummaryQuery
+from incidentkit.severity import Severity, Signals
+from incidentkit.store import OutboxMessage, SummaryQuery
 
-__all__ = ["ReviewStatus", "RunbookUsage", "Runbooks", "reminder_key", "review_status"]
+__all__ = [
+    "ReviewStatus",
+    "RunbookUsage",
+    "Runbooks",
+    "declaration_alert",
+    "describe_usage",
+    "reminder_key",
+    "review_status",
+]
 
 
 @attrs.frozen
@@ -77,6 +86,7 @@ class Runbooks:
         self._engine = engine
         self._runbooks: dict[str, Runbook] = {}
         self._index = RunbookIndex(())
+        self._settled: tuple[date, tuple[str, ...]] | None = None
         self.warnings: tuple[RunbookProblem, ...] = ()
         directory = engine.policy.runbooks.directory
         if directory is not None:
@@ -109,12 +119,11 @@ class Runbooks:
         by_id: dict[str, Runbook] = {}
         for runbook in runbooks:
             if runbook.id in by_id:
-                from incidentkit.errors import ValidationError
-
                 raise ValidationError("runbooks", f"{runbook.id!r} appears twice")
             by_id[runbook.id] = runbook
         self._runbooks = dict(sorted(by_id.items()))
         self._index = RunbookIndex(self._runbooks.values())
+        self._settled = None
         self.warnings = ()
 
     @property
@@ -136,8 +145,6 @@ class Runbooks:
         services, symptom keywords; then more specific first, then by id.
         """
         if not isinstance(alert, Alert):
-            from incidentkit.errors import ValidationError
-
             raise ValidationError("alert", f"expected an Alert, got {type(alert).__name__}")
         return self._index.match(alert)
 
@@ -179,6 +186,55 @@ class Runbooks:
         best = matches[0]
         return self.attach(incident_id, best.runbook, by=by, reasons=best.reasons), matches
 
+    def attach_strongest(
+        self,
+        incident_id: str,
+        alert: Alert,
+        *,
+        by: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[Incident, list[RunbookMatch]]:
+        """Attach every match of the strongest rule ``alert`` matched by; ``(state, attached)``.
+
+        Several runbooks matched under the best rule (two label matchers of
+        the same alert) are all attached, in match order; weaker candidates
+        (a service match when a label matcher matched) are not. Runbooks
+        already attached append nothing. No match: nothing is appended.
+        """
+        matches = self.match(alert)
+        best = [m for m in matches if m.rule == matches[0].rule] if matches else []
+        state = None
+        for n, found in enumerate(best):
+            key = None if idempotency_key is None else f"{idempotency_key}:runbook:{n}"
+            state = self.attach(
+                incident_id, found.runbook, by=by, reasons=found.reasons, idempotency_key=key
+            )
+        return (state if state is not None else self._engine.load(incident_id).state), best
+
+    def declared(
+        self,
+        incident_id: str,
+        alert: Alert,
+        *,
+        by: str,
+        idempotency_key: str | None = None,
+    ) -> Incident:
+        """What a declaration calls: auto-attach when the policy's ``[runbooks] auto_attach`` is on.
+
+        This is the contract for alert intake: once the incident is declared
+        from an alert, call ``kit.runbooks.declared(incident_id,
+        Alert(labels=…, annotations=…, services=…, text=…), by=…)``. With
+        ``auto_attach = true`` it runs :meth:`attach_strongest` (each attach
+        is the ``attach_runbook`` command of ``by``, on the timeline with its
+        reasons); otherwise, or with no match, it appends nothing. Returns
+        the incident's state.
+        """
+        if not isinstance(alert, Alert):
+            raise ValidationError("alert", f"expected an Alert, got {type(alert).__name__}")
+        if not self._engine.policy.runbooks.auto_attach or not self._runbooks:
+            return self._engine.load(incident_id).state
+        return self.attach_strongest(incident_id, alert, by=by, idempotency_key=idempotency_key)[0]
+
     def mitigate(
         self,
         incident_id: str,
@@ -195,7 +251,6 @@ class Runbooks:
         would run, then the action runs and its outcome is recorded. With
         ``idempotency_key``, a repeated call runs nothing again.
         """
-        from incidentkit.errors import ValidationError
         from incidentkit.mitigation.capability import Mitigations
 
         runbook = self.get(runbook_id)
@@ -291,37 +346,70 @@ class Runbooks:
     def remind(self, at: datetime | None = None) -> tuple[ReviewStatus, ...]:
         """Evergreen: enqueue a reminder to the owner of each overdue runbook, once per due date.
 
-        Each reminder is one outbox row per notifier that wants reminders,
-        keyed ``runbook-review:<id>:<due date>:<notifier>``; the outbox key is
-        unique, so replicas calling this at once enqueue each reminder once,
-        and :meth:`~incidentkit.IncidentKit.deliver` sends it. The rows belong
-        to no incident (their ``incident_id`` is ``""``): nothing is added to
-        any incident's timeline. Returns the reviews whose reminder this call
-        enqueued (a concurrent replica may report the same one).
+        The kit's ``tick()`` does the same (the capability's periodic hook);
+        call this from a host that does not tick. Each reminder is one outbox
+        row per notifier that wants reminders, keyed
+        ``runbook-review:<id>:<due date>:<notifier>``; the outbox key is
+        unique, so replicas reminding at once enqueue each reminder once, and
+        :meth:`~incidentkit.IncidentKit.deliver` sends it. The rows belong to
+        no incident (their ``incident_id`` is ``""``): nothing is added to any
+        incident's timeline. The reminder's text carries the runbook's
+        :meth:`usage` (attachments, skipped steps, related incidents) for the
+        review. Returns the reviews whose reminder this call enqueued (a
+        concurrent replica may report the same one).
         """
-        now, today = self._today(at)
-        notifiers = [
+        now = self._today(at)[0]
+        rows = self.reminders(now)
+        enqueued = set(self._engine.enqueue(rows))
+        fresh = {m.key.rsplit(":", 1)[0] for m in rows if m.key in enqueued}
+        today = self._today(now)[1]
+        return tuple(
+            status
+            for status in (review_status(r, today) for r in self._runbooks.values())
+            if status.due_on is not None and reminder_key(status.runbook, status.due_on) in fresh
+        )
+
+    def reminders(self, now: datetime) -> list[OutboxMessage]:
+        """The outbox rows of the review reminders due at ``now`` not yet in the outbox.
+
+        What the capability's periodic hook hands ``tick()``; a reminder
+        already enqueued is left out before its usage is read from the store.
+        Once every reminder due on a day is known to be stored, later calls
+        that day return at once (outbox rows are never deleted; loading a
+        library starts over).
+        """
+        now, today = self._today(now)
+        notifiers = tuple(
             name
             for name, spec in self._engine.plugins.notifiers().items()
             if spec.wants(NotificationKind.REMINDER)
-        ]
+        )
+        settled = (today, notifiers)
+        if self._settled == settled:
+            return []
         due = [s for s in (review_status(r, today) for r in self._runbooks.values()) if s.overdue]
         if not due or not notifiers:
-            return ()
-        store = self._engine.store
-        existing = {row.key for row in store.outbox(NO_INCIDENT)}
-        fresh: list[ReviewStatus] = []
+            self._settled = settled
+            return []
+        wanted = {
+            f"{reminder_key(s.runbook, s.due_on)}:{name}": s
+            for s in due
+            if s.due_on is not None
+            for name in notifiers
+        }
+        known = self._engine.known_keys(NO_INCIDENT, wanted)
+        if len(known) == len(wanted):
+            self._settled = settled
+            return []
         rows: list[OutboxMessage] = []
-        for status in due:
+        for status in dict.fromkeys(s for k, s in wanted.items() if k not in known):
             runbook = self._runbooks[status.runbook]
-            mine = self._reminder_rows(runbook, status, now, notifiers)
-            new = [m for m in mine if m.key not in existing]
-            if new:
-                fresh.append(status)
-                rows.extend(new)
-        if rows:
-            _enqueue(store, rows)
-        return tuple(fresh)
+            rows.extend(
+                m
+                for m in self._reminder_rows(runbook, status, now, notifiers)
+                if m.key not in known
+            )
+        return rows
 
     def _reminder_rows(
         self, runbook: Runbook, status: ReviewStatus, now: datetime, notifiers: Sequence[str]
@@ -337,7 +425,8 @@ class Runbooks:
         )
         text = (
             f"Runbook {runbook.id} ({runbook.title}) is due for review since "
-            f"{status.due_on.isoformat()}; source: {runbook.source or '-'}"
+            f"{status.due_on.isoformat()}; source: {runbook.source or '-'}; "
+            f"{describe_usage(self.usage(runbook.id))}"
         )
         notification = Notification(
             key=reminder_key(runbook.id, status.due_on),
@@ -365,11 +454,88 @@ class Runbooks:
 NO_INCIDENT = ""
 """The ``incident_id`` of an outbox row that belongs to no incident (a review reminder)."""
 
-_ANCHOR = "runbook-reviews"
-"""The stream an outbox-only append names (no event is ever written to it)."""
-
 EPOCH = date(1970, 1, 1)
 """Where the review periods of a never-reviewed runbook start (the same on every replica)."""
+
+
+def declaration_alert(
+    *,
+    title: str = "",
+    description: str = "",
+    services: Sequence[str] = (),
+    signals: Signals | None = None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> Alert:
+    """The :class:`Alert` a declaration is matched as: its labels, annotations and services.
+
+    Its text is the title and description, plus a phrase per observed
+    signal (``error_rate`` → "error rate", ``latency_seconds`` → "latency",
+    ``database_unavailable`` → "database", ``security_breach`` → "breach" …)
+    so the symptom keywords of the six common runbooks find them.
+
+    :raises ValidationError: (``labels``, ``annotations``) not a table of
+        strings, naming the bad key.
+    """
+    # title, description and services are the declaration's, checked by its
+    # command; here anything but text is left out of the match.
+    words = [w for w in (title, description) if isinstance(w, str)]
+    given: Sequence[object] = services if isinstance(services, list | tuple) else ()
+    named = tuple(s for s in given if isinstance(s, str))
+    if isinstance(signals, Signals):
+        for field, phrase in _SIGNAL_PHRASES:
+            value = getattr(signals, field)
+            if value is not None and value is not False:
+                words.append(phrase)
+    return Alert(
+        labels=_string_map(labels, "labels"),
+        annotations=_string_map(annotations, "annotations"),
+        services=named,
+        text="\n".join(w for w in words if w),
+    )
+
+
+_SIGNAL_PHRASES: tuple[tuple[str, str], ...] = (
+    ("error_rate", "error rate"),
+    ("all_requests_failing", "error rate"),
+    ("latency_seconds", "latency"),
+    ("slow_endpoints", "latency"),
+    ("replication_lag_seconds", "database"),
+    ("database_unavailable", "database"),
+    ("security_breach", "breach"),
+    ("payments_broken", "payments"),
+)
+"""Signals field → the symptom phrase it adds to a declaration's alert text."""
+
+
+def _string_map(value: object, field: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, f"expected a table of strings, got {type(value).__name__}")
+    if len(value) > MAX_ITEMS:
+        raise ValidationError(field, f"more than {MAX_ITEMS} entries")
+    found: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValidationError(field, f"key {shown(key)} is not a non-empty string")
+        if not isinstance(item, str):
+            raise ValidationError(f"{field}.{key}", f"expected a string, got {shown(item)}")
+        found[key] = item
+    return found
+
+
+def describe_usage(usage: RunbookUsage) -> str:
+    """The usage line of a review reminder: attachments, matches, skipped steps, incidents."""
+    parts = [f"attached to {usage.attached} incident(s), {usage.matched} by matching"]
+    if usage.skipped:
+        skipped = ", ".join(f"{k} x{n}" for k, n in sorted(usage.skipped.items()))
+        parts.append(f"steps skipped: {skipped}")
+    if usage.incidents:
+        shown = ", ".join(usage.incidents[:5])
+        more = f" and {len(usage.incidents) - 5} more" if len(usage.incidents) > 5 else ""
+        parts.append(f"related incidents: {shown}{more}")
+    return "; ".join(parts)
 
 
 def reminder_key(runbook_id: str, due_on: date) -> str:
@@ -400,15 +566,3 @@ def review_status(runbook: Runbook, today: date) -> ReviewStatus:
         return ReviewStatus(runbook.id, last, first, owner=runbook.owner)
     due_on = first + timedelta(days=((today - first).days // days) * days)
     return ReviewStatus(runbook.id, last, first, True, due_on, runbook.owner)
-
-
-def _enqueue(store: Store, rows: Sequence[OutboxMessage]) -> None:
-    """Write outbox rows alone: an append of no events (rows whose key exists are skipped)."""
-    for _ in range(10):
-        version = store.version(_ANCHOR)
-        try:
-            store.append(_ANCHOR, [], version, outbox=rows)
-        except ConcurrencyConflict:
-            continue
-        return
-    raise ConcurrencyConflict(_ANCHOR, version, store.version(_ANCHOR))

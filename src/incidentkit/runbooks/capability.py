@@ -10,7 +10,9 @@ Events (tags prefixed ``runbooks_``):
   page *to*" fired (once, keyed ``runbooks:<id>:<n>``).
 
 Evergreen reviews record no event: they are computed from the runbook files
-and reminded through the outbox (see :class:`~incidentkit.runbooks.Runbooks`).
+and reminded through the outbox by the capability's periodic hook
+(:func:`review_reminders`, called by every ``tick()``; see
+:class:`~incidentkit.runbooks.Runbooks`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from incidentkit.incident import Incident, ItemStatus
 from incidentkit.notify import Notification, NotificationKind, Urgency
 from incidentkit.policy import Policy
 from incidentkit.runbooks._model import EscalationRule, Runbook
+from incidentkit.store import OutboxMessage
 
 __all__ = [
     "RUNBOOKS",
@@ -41,6 +44,7 @@ __all__ = [
     "decide_attach",
     "due_escalations",
     "next_escalation",
+    "review_reminders",
     "runbook_notifications",
 ]
 
@@ -262,6 +266,19 @@ def runbook_notifications(
     ]
 
 
+def review_reminders(engine: Engine, now: datetime) -> Sequence[OutboxMessage]:
+    """The periodic hook: the kit's ``tick()`` enqueues the review reminders due at ``now``.
+
+    It reads the library of the kit's ``runbooks`` section (an engine with
+    no such section has nothing to remind of); each row's key names the
+    runbook and due date, so a reminder is enqueued once across replicas.
+    """
+    from incidentkit.runbooks._section import Runbooks
+
+    section = engine.sections.get("runbooks")
+    return section.reminders(now) if isinstance(section, Runbooks) else []
+
+
 def _section(engine: object) -> object:
     from incidentkit.runbooks._section import Runbooks
 
@@ -275,6 +292,7 @@ RUNBOOKS = Capability(
     timers=(TimerSource("runbook-escalation", due_escalations, next_escalation, _memo),),
     routes=(runbook_notifications,),
     section=_section,
+    periodic=(review_reminders,),
     recordable={RunbookAttached: RecordRule("attach_runbook", decide_recorded_attach)},
 )
 """The runbook capability (registered on every kit)."""
