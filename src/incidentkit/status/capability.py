@@ -359,7 +359,7 @@ class StatusPages:
                 headline=headline,
                 body=body,
                 audience=audience,
-                components=dict(components or {}),
+                components=components if components is not None else {},
                 current=current,
                 by=who,
             ),

@@ -177,7 +177,7 @@ def page_status(
     * any ``under_maintenance`` → maintenance, "Service Under Maintenance";
     * otherwise (no components included) → none, "All Systems Operational".
 
-    ``incident_impact`` is the worst impact of the page's unresolved incidents:
+    ``incident_impact`` is the worst impact set by hand on the page's unresolved incidents:
     when it is worse than what the components say (a page without
     components, an incident that changed none), the page shows it. ``labels``
     overrides the descriptions.

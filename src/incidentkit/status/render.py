@@ -191,9 +191,15 @@ def _incidents(
 
 
 def worst_unresolved(incidents: Sequence[Incident], page: StatusPage) -> Impact:
-    """The worst impact of the page's unresolved incidents."""
+    """The worst impact set by hand on the page's unresolved incidents.
+
+    A derived impact is not counted: it comes from the components, which
+    the page status already reads. An override (an incident whose impact
+    the components do not show, such as one on a page without components)
+    raises the page status to it.
+    """
     impacts = [
-        record_of(s).impact
+        record_of(s).impact_override or Impact.NONE
         for s in incidents
         if record_of(s).status in UNRESOLVED
         and any(u.page == page.id for u in record_of(s).updates)
