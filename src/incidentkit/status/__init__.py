@@ -11,6 +11,7 @@
   (:class:`~incidentkit.status.capability.StatusPages`).
 """
 
+from incidentkit.status._cli import STATUS_COMMANDS, add_status_parsers, run_status
 from incidentkit.status.config import (
     DEFAULT_AUDIENCES,
     DEFAULT_WEIGHTS,
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_AUDIENCES",
     "DEFAULT_LABELS",
     "DEFAULT_WEIGHTS",
+    "STATUS_COMMANDS",
     "Component",
     "ComponentChange",
     "ComponentGroup",
@@ -70,6 +72,8 @@ __all__ = [
     "Templates",
     "UptimeConfig",
     "UptimeResult",
+    "add_status_parsers",
     "derive_impact",
     "page_status",
+    "run_status",
 ]
