@@ -55,3 +55,18 @@ def test_incident_scenario_is_thirty_appending_commands() -> None:
     captured = bench_incident.capture()
     assert len(captured) == bench_incident.COMMANDS == 30
     assert all(c.events and c.command is not None and c.summary for c in captured)
+
+
+def test_uptime_baseline_agrees_with_the_library() -> None:
+    import random
+
+    import bench_uptime
+
+    from incidentkit.status.uptime import uptime
+
+    intervals = bench_uptime.history(random.Random(3))[:2000]
+    end = intervals[-1].end
+    found = uptime(intervals, bench_uptime.START, end, config=bench_uptime.CONFIG)
+    down, maintenance = bench_uptime.single_pass(intervals)
+    assert found.down.total_seconds() == pytest.approx(down)
+    assert found.maintenance.total_seconds() == maintenance

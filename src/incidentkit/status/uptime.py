@@ -238,24 +238,58 @@ def uptime(
         return UptimeResult(start, end, None, timedelta(0), timedelta(0), timedelta(0))
     weights = {status: config.weight(status) for status in ComponentStatus}
     excluded = config.maintenance == "excluded"
-    down = 0.0
-    maintenance = timedelta(0)
-    for item in merge(intervals):
-        a, b = max(item.start, lower), min(item.end, end)
-        if b <= a:
-            continue
-        length = b - a
-        if item.status is ComponentStatus.UNDER_MAINTENANCE:
-            maintenance += length
-            if excluded:
-                continue
-        down += length.total_seconds() * weights[item.status]
+    items = intervals if isinstance(intervals, list) else list(intervals)
+    found = _accumulate(items, lower, end, weights, excluded, check_order=True)
+    if found is None:  # overlapping or out of order: merge first (worst status wins)
+        found = _accumulate(merge(items), lower, end, weights, excluded, check_order=False)
+        assert found is not None
+    down, maintenance = found
     tracked = (end - lower) - (maintenance if excluded else timedelta(0))
     seconds = tracked.total_seconds()
     if seconds <= 0:
         return UptimeResult(start, end, None, timedelta(0), timedelta(0), maintenance)
     percent = min(100.0, max(0.0, 100.0 * (1.0 - down / seconds)))
     return UptimeResult(start, end, percent, timedelta(seconds=down), tracked, maintenance)
+
+
+def _accumulate(
+    items: Sequence[Interval],
+    lower: datetime,
+    upper: datetime,
+    weights: dict[ComponentStatus, float],
+    excluded: bool,
+    *,
+    check_order: bool,
+) -> tuple[float, timedelta] | None:
+    """Weighted down seconds and maintenance time in ``[lower, upper)``, in one pass.
+
+    With ``check_order``, ``None`` as soon as an interval starts before the
+    previous one ends (the caller merges and tries again), so disjoint input
+    in time order (a component's own history) costs a single pass.
+    """
+    down = 0.0
+    maintenance = timedelta(0)
+    previous: datetime | None = None
+    under = ComponentStatus.UNDER_MAINTENANCE
+    for item in items:
+        start, end = item.start, item.end
+        if check_order:
+            if previous is not None and start < previous:
+                return None
+            previous = end
+        a = start if start > lower else lower
+        b = end if end < upper else upper
+        if b <= a:
+            continue
+        status = item.status
+        if status is under:
+            maintenance += b - a
+            if excluded:
+                continue
+        weight = weights[status]
+        if weight:
+            down += (b - a).total_seconds() * weight
+    return down, maintenance
 
 
 def window_bounds(window: str, now: datetime) -> tuple[datetime, datetime]:
