@@ -1,4 +1,4 @@
-"""Uptime over five years of status changes for 50 components, against one pass over merged intervals.
+"""Uptime over five years of status changes for 50 components vs one pass over merged intervals.
 
 Each component's history is a chain of status intervals over five years
 whose boundaries fall on whole minutes (a change every 2 hours on average,
