@@ -25,12 +25,13 @@ from incidentkit.events import (
     PublicStatus,
     RecordedEvent,
     Resolved,
+    RoleAssigned,
     UpdatePosted,
 )
 from incidentkit.incident import Incident, actor
 from incidentkit.notify import Notification, NotificationKind, Urgency
 from incidentkit.policy import Policy
-from incidentkit.roles import Role
+from incidentkit.roles import Role, role_label
 from incidentkit.serialization import dumps
 from incidentkit.status import _rules
 from incidentkit.status import render as json_docs
@@ -81,10 +82,10 @@ EMOJI: Mapping[PublicStatus, str] = {
 }
 """The emoji that starts a status page update (the guide's red, yellow and green)."""
 
-_ROLE_TAGS = {
-    Role.INCIDENT_COMMANDER.value: "IC",
-    Role.TECHNICAL_LEAD.value: "TL",
-    Role.COMMUNICATIONS_LEAD.value: "Comms",
+_ROLE_NAMES = {
+    Role.INCIDENT_COMMANDER.value: "Incident Commander",
+    Role.TECHNICAL_LEAD.value: "Technical Lead",
+    Role.COMMUNICATIONS_LEAD.value: "Communications Lead",
     Role.SCRIBE.value: "Scribe",
 }
 
@@ -470,7 +471,7 @@ class StatusPages:
         """The incident channel's log lines (``[14:35] @bob (TL): …``), one per event shown."""
         state = self._engine.load(incident_id).state
         tz = _parse_zone(zone) if zone is not None else self._engine.policy.zone
-        roles = {person: _ROLE_TAGS.get(role, role) for role, person in state.roles.items()}
+        roles = {person: role_label(role) for role, person in state.roles.items()}
         lines = []
         template = self.config.templates.internal_line
         for rec in self._engine.timeline(incident_id):
@@ -710,6 +711,8 @@ def _channel_text(event: Event) -> str | None:
             return f"Status update ({event.status}): {event.message}"
         case NoteAdded():
             return event.text
+        case RoleAssigned():
+            return f"@{event.person} you're {_ROLE_NAMES.get(event.role, event.role)}"
         case Resolved():
             return "Declaring incident resolved"
         case StatementRecorded() | SubscriberNotified():

@@ -17,15 +17,11 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from incidentkit.errors import PolicyError
-
-if TYPE_CHECKING:
-    from incidentkit.status.config import Templates
 
 __all__ = [
     "CUSTOMER_REPORT",
@@ -136,8 +132,9 @@ def _problems(form: str, text: object) -> list[tuple[str, str]]:
     return []
 
 
-def check_templates(templates: Templates) -> None:
-    """Refuse templates with unknown placeholders, naming each form's key path.
+def check_templates(templates: object) -> None:
+    """Refuse the texts of a :class:`~incidentkit.status.config.Templates` with unknown
+    placeholders, naming each form's key path.
 
     :raises PolicyError: e.g. ``templates.customer_report: unknown placeholder ${eta}``.
     """
