@@ -125,3 +125,33 @@ def test_statuspage_maintenance_object() -> None:
     assert (doc["status"], doc["impact"]) == ("in_progress", "maintenance")
     assert doc["components"] == [{"id": "api", "name": "API", "status": "under_maintenance"}]
     assert doc["scheduled_for"] == "2024-11-22T12:00:00.000+00:00"
+
+
+def test_the_kit_renders_the_hosts_maintenances() -> None:
+    from ._login import make_kit
+
+    kit = make_kit()
+    soon = schedule("MNT-1", "Database upgrade", START, END, ["api"], known=KNOWN, now=NOW)
+    running = transition(
+        schedule("MNT-2", "Cache flush", NOW, END, ["login"], known=KNOWN, now=NOW),
+        "in_progress",
+        NOW,
+    )
+    done = transition(running, "completed", END)
+    everything = [soon, running, attrs_evolve_id(done, "MNT-3")]
+    upcoming = kit.status.json("scheduled-maintenances/upcoming", maintenances=everything)
+    active = kit.status.json("scheduled-maintenances/active", maintenances=everything)
+    listed = kit.status.json("scheduled-maintenances", maintenances=everything)
+    summary = kit.status.json("summary", maintenances=everything)
+    assert [m["id"] for m in upcoming["scheduled_maintenances"]] == ["MNT-1"]
+    assert [m["id"] for m in active["scheduled_maintenances"]] == ["MNT-2"]
+    assert sorted(m["id"] for m in listed["scheduled_maintenances"]) == ["MNT-1", "MNT-2", "MNT-3"]
+    assert [m["id"] for m in summary["scheduled_maintenances"]] == ["MNT-2", "MNT-1"]
+
+
+def attrs_evolve_id(
+    m: ik.status.maintenance.Maintenance, new: str
+) -> ik.status.maintenance.Maintenance:
+    import attrs
+
+    return attrs.evolve(m, id=new)

@@ -42,6 +42,7 @@ from incidentkit.status.events import (
     StatusUpdatePosted,
     SubscriberNotified,
 )
+from incidentkit.status.maintenance import Maintenance, maintenance_json
 from incidentkit.status.model import (
     Component,
     ComponentMark,
@@ -49,6 +50,7 @@ from incidentkit.status.model import (
     ComponentStatus,
     Impact,
     IncidentUpdate,
+    MaintenanceStatus,
     PageStatus,
     PublicIncident,
     page_status,
@@ -541,16 +543,39 @@ class StatusPages:
 
     # --- Statuspage JSON ----------------------------------------------------------
 
-    def json(self, document: str, page: str | None = None) -> dict[str, Any]:
+    def json(
+        self,
+        document: str,
+        page: str | None = None,
+        *,
+        maintenances: Sequence[Maintenance] = (),
+    ) -> dict[str, Any]:
         """A Statuspage document: ``summary``, ``status``, ``components``, ``incidents``,
-        ``incidents/unresolved``, ``scheduled-maintenances`` (``/upcoming``, ``/active``)."""
+        ``incidents/unresolved``, ``scheduled-maintenances`` (``/upcoming``, ``/active``).
+
+        ``maintenances`` are the host's scheduled maintenances
+        (:mod:`incidentkit.status.maintenance`; the kit does not store them):
+        ``upcoming`` lists the scheduled ones, ``active`` those in progress or
+        verifying, and the summary both.
+        """
         chosen = self.config.page(page)
         now = self._engine.now()
         states = self.components(chosen.id)
         incidents = self.incidents()
+        names = {c.id: c.name for c in self.config.components}
+        mine = [m for m in maintenances if m.page == chosen.id]
+        upcoming = [m for m in mine if m.status is MaintenanceStatus.SCHEDULED]
+        active = [m for m in mine if m.active]
+
+        def rows(chosen_ones: Sequence[Maintenance]) -> list[dict[str, Any]]:
+            ordered = sorted(chosen_ones, key=lambda m: (m.scheduled_for, m.id))
+            return [maintenance_json(m, chosen, names) for m in ordered]
+
         match document:
             case "summary":
-                return json_docs.summary_json(self.config, chosen, states, incidents, now)
+                return json_docs.summary_json(
+                    self.config, chosen, states, incidents, now, rows([*active, *upcoming])
+                )
             case "status":
                 return json_docs.status_json(self.config, chosen, states, incidents, now)
             case "components":
@@ -559,13 +584,15 @@ class StatusPages:
                 return json_docs.incidents_json(chosen, states, incidents, now)
             case "incidents/unresolved":
                 return json_docs.unresolved_json(chosen, states, incidents, now)
-            case (
-                "scheduled-maintenances"
-                | "scheduled-maintenances/upcoming"
-                | "scheduled-maintenances/active"
-            ):
+            case "scheduled-maintenances":
                 page_doc = json_docs.page_json(chosen, now)
-                return {"page": page_doc, "scheduled_maintenances": []}
+                return {"page": page_doc, "scheduled_maintenances": rows(mine)}
+            case "scheduled-maintenances/upcoming":
+                page_doc = json_docs.page_json(chosen, now)
+                return {"page": page_doc, "scheduled_maintenances": rows(upcoming)}
+            case "scheduled-maintenances/active":
+                page_doc = json_docs.page_json(chosen, now)
+                return {"page": page_doc, "scheduled_maintenances": rows(active)}
         known = (
             "summary, status, components, incidents, incidents/unresolved, "
             "scheduled-maintenances, scheduled-maintenances/upcoming, "
