@@ -32,6 +32,7 @@ from incidentkit.policy import Policy, load_policy
 from incidentkit.runbooks import add_runbooks_parser, run_runbooks
 from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
+from incidentkit.status import STATUS_COMMANDS, add_status_parsers, run_status
 from incidentkit.store import IncidentSummary
 from incidentkit.timeline import render_chat, to_json_rows
 
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_oncall_parser(sub)
     add_metrics_parser(sub)
     add_runbooks_parser(sub)
+    add_status_parsers(sub)
     return parser
 
 
@@ -518,6 +520,8 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return run_metrics(args, kit.store, out, err)
     elif command == "runbooks":
         return run_runbooks(args, kit, out)
+    elif command in STATUS_COMMANDS:
+        return run_status(args, kit, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [

@@ -85,6 +85,7 @@ class PublicStatus(enum.StrEnum):
     IDENTIFIED = "identified"
     MONITORING = "monitoring"
     RESOLVED = "resolved"
+    POSTMORTEM = "postmortem"
 
 
 def _aware(_: object, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -67,6 +67,7 @@ from incidentkit.review.capability import REVIEW, Reviews
 from incidentkit.roles import Role
 from incidentkit.runbooks import RUNBOOKS, Runbooks, declaration_alert
 from incidentkit.severity import Severity, Signals
+from incidentkit.status.capability import STATUS, StatusPages
 from incidentkit.store import IncidentSummary, Store, summary_query
 from incidentkit.timeline import ChainCheck
 
@@ -77,7 +78,7 @@ log = logging.getLogger("incidentkit")
 DB_ENV = "INCIDENTKIT_DB"
 """Environment variable the CLI reads for the store URL."""
 
-BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS, REVIEW)
+BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS, REVIEW, STATUS)
 """The capabilities every kit registers before the host's."""
 
 S = TypeVar("S")
@@ -112,6 +113,8 @@ class IncidentKit:
     """Request, record and run mitigation actions (the built-in mitigation capability)."""
     runbooks: Runbooks
     """Load, match and attach runbooks (the runbook capability)."""
+    status: StatusPages
+    """Status pages, components, audiences, customer reports and uptime (the status capability)."""
 
     def __init__(
         self,

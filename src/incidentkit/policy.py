@@ -49,6 +49,7 @@ from incidentkit.review.config import ReviewConfig
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
 from incidentkit.severity import Severity, SeverityPolicy
+from incidentkit.status.config import StatusConfig
 from incidentkit.timeline import ChainKey
 
 __all__ = ["IntegrityPolicy", "PhaseTargets", "Policy", "RunbookSettings", "load_policy"]
@@ -110,7 +111,9 @@ class Policy:
     ``integrity`` keys the hash chain (:class:`IntegrityPolicy`);
     ``runbooks`` the runbook directory loaded at start (``[runbooks]``);
     ``review`` says how post-incident reviews run (TOML table ``[review]``,
-    :class:`~incidentkit.review.config.ReviewConfig`).
+    :class:`~incidentkit.review.config.ReviewConfig`); ``status`` the status pages,
+    components, audiences, templates, uptime and SLA rules (TOML table
+    ``[status]``, :class:`~incidentkit.status.config.StatusConfig`).
     """
 
     severity: SeverityPolicy = attrs.field(factory=SeverityPolicy.default)
@@ -128,6 +131,7 @@ class Policy:
     integrity: IntegrityPolicy = attrs.field(factory=IntegrityPolicy)
     runbooks: RunbookSettings = attrs.field(factory=RunbookSettings)
     review: ReviewConfig = attrs.field(factory=ReviewConfig)
+    status: StatusConfig = attrs.field(factory=StatusConfig)
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:

@@ -71,3 +71,18 @@ def test_runbooks_scan_baseline_agrees_with_the_index() -> None:
     found = [index.match(a) for a in alerts]
     assert found == [scan(runbooks, a) for a in alerts]
     assert any(found)
+
+
+def test_uptime_baseline_agrees_with_the_library() -> None:
+    import random
+
+    import bench_uptime
+
+    from incidentkit.status.uptime import uptime
+
+    intervals = bench_uptime.history(random.Random(3))[:2000]
+    end = intervals[-1].end
+    found = uptime(intervals, bench_uptime.START, end, config=bench_uptime.CONFIG)
+    down, maintenance = bench_uptime.single_pass(intervals)
+    assert found.down.total_seconds() == pytest.approx(down)
+    assert found.maintenance.total_seconds() == maintenance

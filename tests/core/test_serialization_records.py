@@ -42,6 +42,7 @@ from incidentkit.policy import Policy
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, dumps
 from incidentkit.severity import Severity, SeverityLevel
+from incidentkit.status import Component, ComponentStatus, StatusPage
 from incidentkit.testing import RecordedCall
 from incidentkit.timeline import ChainKey
 
@@ -319,6 +320,46 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         )
     },
     "SeverityPolicy": {"levels": st.deferred(_levels)},
+    # the status capability: ids without spaces, references that exist
+    "Component": {"id": KEYS, "group": st.none(), "page": st.just("main")},
+    "ComponentGroup": {"id": KEYS},
+    "StatusPage": {"id": KEYS, "audience": st.just("public")},
+    "SlaTarget": {
+        "target": st.floats(min_value=0.01, max_value=100),
+        "component": st.none(),
+        "group": st.none(),
+        "period": st.sampled_from(["month", "90d", "24h"]),
+    },
+    "Subscriber": {
+        "id": KEYS,
+        "address": KEYS,
+        "channel": st.sampled_from(["email", "webhook"]),
+        "page": st.just("main"),
+        "components": st.just(frozenset()),
+    },
+    "UptimeConfig": {
+        "weights": st.dictionaries(
+            st.sampled_from(list(ComponentStatus)), st.floats(min_value=0, max_value=1), max_size=3
+        ),
+        "maintenance": st.sampled_from(["excluded", "up"]),
+    },
+    "Templates": {
+        "status_update": st.sampled_from([None, "${emoji} ${status}: ${headline}"]),
+        "internal_line": st.sampled_from([None, "[${time}] ${by}: ${text}"]),
+        "customer_report": st.sampled_from([None, "Dear customer, ${summary}"]),
+        "customer_subject": st.sampled_from([None, "About ${title}"]),
+    },
+    "StatusConfig": {
+        "pages": st.just((StatusPage("main", "Status"),)),
+        "groups": st.just(()),
+        "components": st.lists(
+            st.builds(Component, id=KEYS, name=TEXT), max_size=3, unique_by=lambda c: c.id
+        ).map(tuple),
+        "audiences": st.just(("public", "support")),
+        "cadence_audiences": st.sampled_from([None, ("public",), ("public", "support")]),
+        "sla": st.just(()),
+        "subscribers": st.just(()),
+    },
 }
 
 # --- the round trip ------------------------------------------------------------

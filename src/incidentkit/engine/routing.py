@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import attrs
+
 from incidentkit.events import Declared, RecordedEvent, Resolved, SeverityChanged, UpdatePosted
 from incidentkit.incident import Incident
 from incidentkit.notify import IncidentRef, Notification, NotificationKind, NotifierSpec, Urgency
@@ -79,9 +81,9 @@ def core_notifications(
             return [make_notification(after, record, NotificationKind.NOTIFY, text, urgency)]
         case UpdatePosted():
             text = f"{event.status}: {event.message}"
-            return [
-                make_notification(after, record, NotificationKind.STATUS_UPDATE, text, Urgency.LOW)
-            ]
+            kind = NotificationKind.STATUS_UPDATE
+            update = make_notification(after, record, kind, text, Urgency.LOW)
+            return [attrs.evolve(update, audience=event.audience)]
         case Resolved():
             text = f"{title} — resolved"
             kind = NotificationKind.RESOLVED
@@ -98,14 +100,15 @@ def plan_rows(
     opens_channels: bool,
     observers: Sequence[str],
 ) -> list[OutboxMessage]:
-    """Outbox rows for ``record``: one per notification and notifier that wants its kind,
+    """Outbox rows for ``record``: one per notification and notifier that wants its kind
+    and audience (:meth:`~incidentkit.notify.NotifierSpec.wants`),
     a channel request for a declaration (when a plugin opens channels), one per observer.
     """
     messages: list[OutboxMessage] = []
     for notification in notifications:
         payload = dumps(converter().unstructure(notification))
         for name, spec in notifiers.items():
-            if spec.wants(notification.kind):
+            if spec.wants(notification.kind, notification.audience):
                 messages.append(
                     OutboxMessage(
                         key=f"{notification.key}:{name}",

@@ -14,6 +14,7 @@ from incidentkit.notify._base import NotifierPlugin, subject_line
 from incidentkit.notify._email import EmailNotifier, email_message
 from incidentkit.notify._log import LogNotifier
 from incidentkit.notify._model import (
+    DEFAULT_AUDIENCE,
     IncidentRef,
     Notification,
     NotificationKind,
@@ -37,6 +38,7 @@ from incidentkit.notify._webhook import (
 )
 
 __all__ = [
+    "DEFAULT_AUDIENCE",
     "EVENT_HEADER",
     "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",

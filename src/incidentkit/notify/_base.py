@@ -11,7 +11,7 @@ from incidentkit.errors import ValidationError
 from incidentkit.notify._model import Notification, NotificationKind, NotifierSpec
 from incidentkit.plugins import hookimpl
 
-__all__ = ["NotifierPlugin", "check_kinds", "check_name", "subject_line"]
+__all__ = ["NotifierPlugin", "check_audiences", "check_kinds", "check_name", "subject_line"]
 
 
 def check_kinds(kinds: Iterable[NotificationKind | str]) -> frozenset[NotificationKind]:
@@ -25,6 +25,20 @@ def check_kinds(kinds: Iterable[NotificationKind | str]) -> frozenset[Notificati
         except ValueError:
             known = ", ".join(k.value for k in NotificationKind)
             raise ValidationError("kinds", f"unknown kind {kind!r} (known: {known})") from None
+    return frozenset(parsed)
+
+
+def check_audiences(audiences: Iterable[str]) -> frozenset[str]:
+    """The audiences a notifier subscribes to (see :class:`NotifierSpec`), as a frozenset."""
+    if isinstance(audiences, str):
+        raise ValidationError("audiences", "expected a collection of audiences, got one string")
+    parsed: set[str] = set()
+    for index, audience in enumerate(audiences):
+        if not isinstance(audience, str) or not audience.strip() or audience != audience.strip():
+            raise ValidationError(
+                f"audiences[{index}]", f"expected an audience name, got {audience!r}"
+            )
+        parsed.add(audience)
     return frozenset(parsed)
 
 
@@ -55,9 +69,11 @@ class NotifierPlugin(abc.ABC):
         kinds: Iterable[NotificationKind | str] = (),
         timeout: timedelta = timedelta(seconds=10),
         max_attempts: int = 8,
+        audiences: Iterable[str] = (),
     ) -> None:
         self.name = check_name(name)
         self.kinds = check_kinds(kinds)
+        self.audiences = check_audiences(audiences)
         self.timeout = check_timeout(timeout)
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValidationError("max_attempts", f"must be an integer >= 1, got {max_attempts!r}")
@@ -73,6 +89,7 @@ class NotifierPlugin(abc.ABC):
             name=self.name,
             deliver=self.deliver,
             kinds=self.kinds,
+            audiences=self.audiences,
             timeout=self.timeout,
             max_attempts=self.max_attempts,
         )

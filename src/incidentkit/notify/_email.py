@@ -118,10 +118,13 @@ class EmailNotifier(NotifierPlugin):
         name: str = "email",
         timeout: timedelta = timedelta(seconds=30),
         kinds: Iterable[NotificationKind | str] = (),
+        audiences: Iterable[str] = (),
         max_attempts: int = 8,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(name=name, kinds=kinds, timeout=timeout, max_attempts=max_attempts)
+        super().__init__(
+            name=name, kinds=kinds, audiences=audiences, timeout=timeout, max_attempts=max_attempts
+        )
         if not isinstance(host, str) or not host:
             raise ValidationError("host", "expected a host name")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:

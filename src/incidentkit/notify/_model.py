@@ -13,6 +13,7 @@ from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 
 __all__ = [
+    "DEFAULT_AUDIENCE",
     "IncidentRef",
     "Notification",
     "NotificationKind",
@@ -20,6 +21,11 @@ __all__ = [
     "NotifierSpec",
     "Urgency",
 ]
+
+
+DEFAULT_AUDIENCE = "public"
+"""The audience of an update that names none, and the only audience a notifier
+without ``audiences`` receives updates for."""
 
 
 class NotificationKind(enum.StrEnum):
@@ -61,6 +67,8 @@ class Notification:
 
     ``key`` is stable across retries and replicas (the idempotency key);
     receivers may use it to drop duplicates, as PagerDuty does with ``dedup_key``.
+    ``audience`` is whom a status update is for (``None``: not an update for
+    an audience, such as a page or a reminder; every notifier may take it).
     """
 
     key: str
@@ -70,6 +78,7 @@ class Notification:
     created_at: datetime
     urgency: Urgency = Urgency.LOW
     targets: tuple[str, ...] = ()
+    audience: str | None = None
 
 
 @runtime_checkable
@@ -84,15 +93,28 @@ class NotifierSpec:
     """A notifier registered through ``incidentkit_notifiers()``.
 
     ``kinds`` limits which notification kinds it receives (empty: all);
-    ``timeout`` bounds each call; ``max_attempts`` bounds retries.
+    ``audiences`` which audiences' updates it receives: a notification for an
+    audience reaches only the notifiers subscribed to that audience, and a
+    notifier without ``audiences`` takes only those for
+    :data:`DEFAULT_AUDIENCE` (``"public"``), so an update for support alone
+    never reaches a channel nobody subscribed to support. Notifications
+    without an audience (pages, reminders) go to every notifier that wants
+    their kind. ``timeout`` bounds each call; ``max_attempts`` bounds retries.
     """
 
     name: str
     deliver: Callable[[Notification], None]
     kinds: frozenset[NotificationKind] = frozenset()
+    audiences: frozenset[str] = frozenset()
     timeout: timedelta = timedelta(seconds=10)
     max_attempts: int = 8
 
-    def wants(self, kind: NotificationKind) -> bool:
-        """True when this notifier takes notifications of ``kind``."""
-        return not self.kinds or kind in self.kinds
+    def wants(self, kind: NotificationKind, audience: str | None = None) -> bool:
+        """True when this notifier takes notifications of ``kind`` for ``audience``."""
+        if self.kinds and kind not in self.kinds:
+            return False
+        if audience is None:
+            return True
+        if self.audiences:
+            return audience in self.audiences
+        return audience == DEFAULT_AUDIENCE

@@ -132,10 +132,13 @@ class SlackWebhookNotifier(NotifierPlugin):
         link_template: str | None = None,
         timeout: timedelta = timedelta(seconds=10),
         kinds: Iterable[NotificationKind | str] = (),
+        audiences: Iterable[str] = (),
         max_attempts: int = 8,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(name=name, kinds=kinds, timeout=timeout, max_attempts=max_attempts)
+        super().__init__(
+            name=name, kinds=kinds, audiences=audiences, timeout=timeout, max_attempts=max_attempts
+        )
         self.url = check_url(url)
         if link_template is not None:
             try:

@@ -63,8 +63,11 @@ class CapturingNotifier(NotifierPlugin):
         kinds: Iterable[NotificationKind | str] = (),
         timeout: timedelta = timedelta(seconds=10),
         max_attempts: int = 8,
+        audiences: Iterable[str] = (),
     ) -> None:
-        super().__init__(name=name, kinds=kinds, timeout=timeout, max_attempts=max_attempts)
+        super().__init__(
+            name=name, kinds=kinds, timeout=timeout, max_attempts=max_attempts, audiences=audiences
+        )
         self.fail_times = fail_times
         self.permanent = permanent
         self.hang = hang
