@@ -61,6 +61,8 @@ from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
 from incidentkit.notify import Notification
 from incidentkit.oncall.capability import ONCALL
+from incidentkit.people.capability import PEOPLE
+from incidentkit.people.section import People
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.review.capability import REVIEW, Reviews
@@ -77,7 +79,7 @@ log = logging.getLogger("incidentkit")
 DB_ENV = "INCIDENTKIT_DB"
 """Environment variable the CLI reads for the store URL."""
 
-BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS, REVIEW)
+BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS, REVIEW, PEOPLE)
 """The capabilities every kit registers before the host's."""
 
 S = TypeVar("S")
@@ -112,6 +114,8 @@ class IncidentKit:
     """Request, record and run mitigation actions (the built-in mitigation capability)."""
     runbooks: Runbooks
     """Load, match and attach runbooks (the runbook capability)."""
+    people: People
+    """The people directory, dry runs, gaps, drills and on-call health (the people capability)."""
 
     def __init__(
         self,

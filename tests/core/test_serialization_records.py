@@ -319,6 +319,22 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         )
     },
     "SeverityPolicy": {"levels": st.deferred(_levels)},
+    "Person": {"id": KEYS, "rules": st.none()},
+    "PeopleConfig": {
+        "persons": st.just(()),
+        "num_loops": st.integers(min_value=1, max_value=5),
+        "loop_after": st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=1)),
+    },
+    "NotificationRule": {
+        "delay": st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=1))
+    },
+    "ContactMethod": {"address": KEYS},
+    "DrillScript": {
+        "title": KEYS,
+        "actions": st.just(()),
+        "step": st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(hours=1)),
+        "duration": st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=7)),
+    },
 }
 
 # --- the round trip ------------------------------------------------------------

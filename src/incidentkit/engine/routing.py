@@ -105,7 +105,7 @@ def plan_rows(
     for notification in notifications:
         payload = dumps(converter().unstructure(notification))
         for name, spec in notifiers.items():
-            if spec.wants(notification.kind):
+            if spec.wants(notification.kind) and notification.notifier in (None, name):
                 messages.append(
                     OutboxMessage(
                         key=f"{notification.key}:{name}",

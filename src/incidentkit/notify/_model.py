@@ -61,6 +61,10 @@ class Notification:
 
     ``key`` is stable across retries and replicas (the idempotency key);
     receivers may use it to drop duplicates, as PagerDuty does with ``dedup_key``.
+    A page to one person (the people capability) names that ``person``, the
+    ``reason`` they are paged (step, schedule layer), the contact ``channel``
+    (push, sms, phone, email, chat) and its ``address``; ``notifier``, when
+    set, is the one notifier plugin that delivers it (``None``: every notifier).
     """
 
     key: str
@@ -70,6 +74,11 @@ class Notification:
     created_at: datetime
     urgency: Urgency = Urgency.LOW
     targets: tuple[str, ...] = ()
+    person: str | None = None
+    reason: str = ""
+    channel: str | None = None
+    address: str | None = None
+    notifier: str | None = None
 
 
 @runtime_checkable

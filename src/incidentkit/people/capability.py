@@ -1,0 +1,301 @@
+"""People as a capability: pages delivered through each person's rules, fallback, commander.
+
+Events (tags prefixed ``people_``):
+
+* :class:`PersonPaged` — a timer event: one contact of one person (push at
+  0, SMS at 2 minutes …), keyed by the escalation period, loop, step,
+  repeat, person and rule, so it is recorded once however many replicas
+  tick; it names the person, the channel and address, and the reason
+  (step, schedule layer). Its notification carries ``person`` and ``reason``
+  and goes only to the contact method's notifier when it names one;
+* :class:`NobodyOnCall` — a step reached nobody (a schedule gap, a vacant
+  role); the fallback is paged instead;
+* :class:`CommanderByPolicy` — the acknowledging primary (or the first
+  page's target) was made incident commander by ``[people] commander``,
+  recorded with a :class:`~incidentkit.events.RoleAssigned` and the reason.
+
+Pages stop at the acknowledgement: a contact whose time is at or after it
+never fires (the primary's phone call at minute 5 after an acknowledgement
+at minute 3). What fires is :func:`incidentkit.people.paging.plan_pages`,
+the same calculator as the dry run. With an empty ``[people]`` section the
+capability does nothing and the on-call capability's team pages are sent as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from datetime import datetime
+from typing import ClassVar
+
+import attrs
+
+from incidentkit.engine import Capability, Engine, TimerSource, headline, make_notification
+from incidentkit.events import Event, RecordedEvent, RoleAssigned, register_event
+from incidentkit.incident import Incident
+from incidentkit.notify import Notification, NotificationKind, Urgency
+from incidentkit.people.config import CommanderRule
+from incidentkit.people.paging import Plan, PlannedPage, plan_pages, schedule_for
+from incidentkit.policy import Policy
+from incidentkit.roles import Role
+from incidentkit.timers import SYSTEM_ACTOR
+
+__all__ = [
+    "COMMANDER_KEY",
+    "PEOPLE",
+    "CommanderByPolicy",
+    "NobodyOnCall",
+    "PersonPaged",
+    "due_people_events",
+    "next_people_due",
+    "people_notifications",
+]
+
+COMMANDER_KEY = "people:commander"
+
+
+@attrs.frozen(kw_only=True)
+class PersonPaged(Event):
+    """One contact of one person through one of their notification rules."""
+
+    tag: ClassVar[str] = "people_paged"
+    key: str
+    person: str
+    channel: str | None = None
+    address: str | None = None
+    notifier: str | None = None
+    urgency: Urgency = Urgency.HIGH
+    step: int = 0
+    repeat: int = 0
+    loop: int = 0
+    target: str = ""
+    layer: str | None = None
+    schedule: str | None = None
+    reason: str = ""
+    fallback: bool = False
+    due_at: datetime
+
+    def describe(self) -> str:
+        how = f" by {self.channel}" if self.channel else ""
+        return f"Paged {self.person}{how}: {self.reason}"
+
+
+@attrs.frozen(kw_only=True)
+class NobodyOnCall(Event):
+    """A step's target reached nobody at ``due_at``; ``fallback`` was paged instead."""
+
+    tag: ClassVar[str] = "people_nobody_on_call"
+    key: str
+    target: str
+    step: int = 0
+    schedule: str | None = None
+    fallback: tuple[str, ...] = ()
+    due_at: datetime
+
+    def describe(self) -> str:
+        where = f" in {self.schedule}" if self.schedule else ""
+        to = ", ".join(self.fallback) if self.fallback else "nobody (no fallback configured)"
+        return f"Nobody on call for {self.target}{where} at step {self.step + 1}; paged {to}"
+
+
+@attrs.frozen(kw_only=True)
+class CommanderByPolicy(Event):
+    """``person`` was made incident commander by policy, for ``reason``."""
+
+    tag: ClassVar[str] = "people_commander"
+    key: str = COMMANDER_KEY
+    person: str
+    reason: str
+    due_at: datetime
+
+    def describe(self) -> str:
+        return f"{self.person} is incident commander by policy: {self.reason}"
+
+
+for _event in (PersonPaged, NobodyOnCall, CommanderByPolicy):
+    register_event(_event)  # at import, so stored people events always decode
+
+
+def _plan(state: Incident, policy: Policy) -> Plan:
+    started = state.severity_since or state.declared_at
+    return plan_pages(policy, state.severity, started, services=state.services, roles=state.roles)
+
+
+def _prefix(state: Incident) -> str:
+    started = state.severity_since or state.declared_at
+    return f"{int(started.timestamp())}:"
+
+
+def _eligible(at: datetime, state: Incident) -> bool:
+    acked = state.escalation_acked_at
+    return acked is None or at < acked
+
+
+def _commander(state: Incident, policy: Policy, plan: Plan) -> tuple[datetime, str, str] | None:
+    """When, whom and why the policy makes commander (``None``: not due / not wanted)."""
+    rule = policy.people.commander
+    if rule is CommanderRule.NONE or state.commander is not None or COMMANDER_KEY in state.fired:
+        return None
+    if rule is CommanderRule.ACKNOWLEDGER:
+        who, at = state.acknowledged_by, state.acknowledged_at
+        if who is None or at is None or who == SYSTEM_ACTOR:
+            return None
+        layer = policy.people.commander_layer
+        if not layer:
+            return at, who, "acknowledged the page"
+        escalation = policy.oncall.escalation.for_severity(state.severity)
+        schedule = None if escalation is None else schedule_for(policy, escalation, state.services)
+        if schedule is None or layer not in schedule.layer_names:
+            return None
+        if schedule.on_call(at).person(layer) != who:
+            return None
+        return at, who, f"acknowledged as {layer} of {schedule.name}"
+    for page in plan.pages:
+        if not page.fallback and _eligible(page.at, state):
+            return page.at, page.person, f"first page's target ({page.reason})"
+    return None
+
+
+def _paged_event(page: PlannedPage, prefix: str) -> PersonPaged:
+    return PersonPaged(
+        by=SYSTEM_ACTOR,
+        key=prefix + page.key,
+        person=page.person,
+        channel=page.channel,
+        address=page.address,
+        notifier=page.notifier,
+        urgency=page.urgency,
+        step=page.step,
+        repeat=page.repeat,
+        loop=page.loop,
+        target=page.target,
+        layer=page.layer,
+        schedule=page.schedule,
+        reason=page.reason,
+        fallback=page.fallback,
+        due_at=page.at,
+    )
+
+
+def due_people_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
+    """Pages, "nobody on call" events and the commander assignment due at ``now``."""
+    if not policy.people.enabled or not state.is_open:
+        return []
+    plan = _plan(state, policy)
+    prefix = _prefix(state)
+    events: list[Event] = []
+    for gap in plan.gaps:
+        key = prefix + gap.key
+        if gap.at <= now and key not in state.fired and _eligible(gap.at, state):
+            events.append(
+                NobodyOnCall(
+                    by=SYSTEM_ACTOR,
+                    key=key,
+                    target=gap.target,
+                    step=gap.step,
+                    schedule=gap.schedule,
+                    fallback=gap.fallback,
+                    due_at=gap.at,
+                )
+            )
+    for page in plan.pages:
+        key = prefix + page.key
+        if page.at <= now and key not in state.fired and _eligible(page.at, state):
+            events.append(_paged_event(page, prefix))
+    found = _commander(state, policy, plan)
+    if found is not None and found[0] <= now:
+        at, who, reason = found
+        events.append(CommanderByPolicy(by=SYSTEM_ACTOR, person=who, reason=reason, due_at=at))
+        events.append(RoleAssigned(by=SYSTEM_ACTOR, role=Role.INCIDENT_COMMANDER.value, person=who))
+    events.sort(key=lambda e: getattr(e, "due_at", now))
+    return events
+
+
+def next_people_due(state: Incident, policy: Policy) -> datetime | None:
+    """The earliest instant :func:`due_people_events` may return something."""
+    if not policy.people.enabled or not state.is_open:
+        return None
+    plan = _plan(state, policy)
+    prefix = _prefix(state)
+    timed = [(g.key, g.at) for g in plan.gaps] + [(p.key, p.at) for p in plan.pages]
+    candidates = [
+        at for key, at in timed if prefix + key not in state.fired and _eligible(at, state)
+    ]
+    found = _commander(state, policy, plan)
+    if found is not None:
+        candidates.append(found[0])
+    return min(candidates, default=None)
+
+
+def _memo(state: Incident) -> Hashable:
+    return (
+        state.status,
+        state.severity,
+        state.severity_since,
+        state.declared_at,
+        state.escalation_acked_at,
+        state.acknowledged_at,
+        state.acknowledged_by,
+        state.fired,
+        state.services,
+        tuple(sorted(state.roles.items())),
+    )
+
+
+def people_notifications(
+    policy: Policy, after: Incident, record: RecordedEvent
+) -> Sequence[Notification]:
+    """A page to one person (through one notifier when the method names one); gap notices."""
+    event = record.event
+    title = headline(after)
+    match event:
+        case PersonPaged():
+            high = event.urgency is Urgency.HIGH
+            kind = NotificationKind.PAGE if high else NotificationKind.NOTIFY
+            note = make_notification(
+                after, record, kind, f"{title} — {event.reason}", event.urgency, (event.person,)
+            )
+            return [
+                attrs.evolve(
+                    note,
+                    person=event.person,
+                    reason=event.reason,
+                    channel=event.channel,
+                    address=event.address,
+                    notifier=event.notifier,
+                )
+            ]
+        case NobodyOnCall():
+            text = f"{title} — {event.describe()}"
+            note = make_notification(
+                after, record, NotificationKind.NOTIFY, text, Urgency.HIGH, event.fallback
+            )
+            return [attrs.evolve(note, reason=f"nobody on call for {event.target}")]
+    return []
+
+
+def _fold_fired(state: Incident, record: RecordedEvent) -> Incident:
+    event = record.event
+    assert isinstance(event, PersonPaged | NobodyOnCall | CommanderByPolicy)
+    state = attrs.evolve(state, fired=state.fired | {event.key})
+    if isinstance(event, PersonPaged):
+        state = attrs.evolve(state, paged=tuple(dict.fromkeys((*state.paged, event.person))))
+    return state
+
+
+def _section(engine: Engine) -> object:
+    from incidentkit.people.section import People
+
+    return People(engine)
+
+
+PEOPLE = Capability(
+    name="people",
+    events=(PersonPaged, NobodyOnCall, CommanderByPolicy),
+    folds={PersonPaged: _fold_fired, NobodyOnCall: _fold_fired, CommanderByPolicy: _fold_fired},
+    timers=(
+        TimerSource(name="people", due=due_people_events, next_due=next_people_due, memo_key=_memo),
+    ),
+    routes=(people_notifications,),
+    section=_section,
+)
+"""The people capability (registered with the built-in capabilities)."""
