@@ -77,7 +77,7 @@ class DrillAction:
 
 
 def _actions(value: Iterable[DrillAction]) -> tuple[DrillAction, ...]:
-    return tuple(sorted(value, key=lambda a: a.at))
+    return tuple(value)
 
 
 def _severity(value: Severity | str) -> Severity:
@@ -255,10 +255,11 @@ def run_drill(policy: Policy, script: DrillScript) -> DrillReport:
             severity=script.severity,
             by=script.declared_by,
             services=script.services,
+            incident_id=f"DRILL-{script.start:%Y%m%d-%H%M}",
         )
         incident_id = state.id
         kit.add_note(incident_id, DRILL_NOTE, by=script.declared_by)
-        pending = list(script.actions)
+        pending = sorted(script.actions, key=lambda a: a.at)
         failures: list[str] = []
         t = timedelta(0)
         while t <= script.duration:
