@@ -319,3 +319,46 @@ def test_bad_dry_run_input_is_refused_naming_the_field() -> None:
         kit.people.gaps(T0, days=0)
     assert err.value.field == "days"
     assert kit.incidents() == []
+
+
+def test_an_expired_acknowledgement_renotifies_the_acknowledger_then_resumes() -> None:
+    from incidentkit.people.capability import AcknowledgementExpired
+
+    policy = people_policy(ack_timeout={"SEV1": minutes(10)})
+    clock = ManualClock(T0)
+    kit = IncidentKit(MemoryStore(), policy, clock, autoload_plugins=False)
+    incident_id = kit.declare("Login failures", severity="SEV1", by="mon").id
+    for m in range(21):  # the second acknowledgement would expire at minute 26
+        clock.set(T0 + minutes(m))
+        if m == 3:
+            kit.acknowledge(incident_id, by="alice")
+        if m == 16:
+            kit.acknowledge(incident_id, by="alice")  # allowed again once it expired
+        kit.tick()
+    expired = [
+        r.event for r in kit.timeline(incident_id) if isinstance(r.event, AcknowledgementExpired)
+    ]
+    assert [(e.person, e.acknowledged_at, e.due_at) for e in expired] == [
+        ("alice", T0 + minutes(3), T0 + minutes(13))
+    ]
+    assert sorted(paged(kit, incident_id), key=lambda p: (p[2], p[0], p[1] or "")) == [
+        ("alice", "push", 0.0),
+        ("alice", "sms", 2.0),
+        ("alice", "push", 13.0),  # re-notified
+        ("alice", "phone", 15.0),  # the escalation resumes, 10 minutes later
+        ("alice", "sms", 15.0),  # re-notification's SMS
+        ("bob", "push", 15.0),
+    ]
+    renotified = [
+        r.event
+        for r in kit.timeline(incident_id)
+        if isinstance(r.event, PersonPaged) and "expired" in r.event.reason
+    ]
+    assert [e.channel for e in renotified] == ["push", "sms"]
+    assert kit.get(incident_id).escalation_acked_at == T0 + minutes(16)
+
+
+def test_ack_timeout_must_be_positive() -> None:
+    with pytest.raises(PolicyError) as err:
+        Policy.from_toml('[people.ack_timeout]\nSEV1 = "0m"\n')
+    assert err.value.problems[0][0].startswith("$.people.ack_timeout")

@@ -24,7 +24,7 @@ capability does nothing and the on-call capability's team pages are sent as befo
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 import attrs
@@ -42,11 +42,15 @@ from incidentkit.timers import SYSTEM_ACTOR
 __all__ = [
     "COMMANDER_KEY",
     "PEOPLE",
+    "AcknowledgementExpired",
     "CommanderByPolicy",
     "NobodyOnCall",
+    "Pause",
+    "PeopleState",
     "PersonPaged",
     "due_people_events",
     "next_people_due",
+    "pauses",
     "people_notifications",
 ]
 
@@ -111,7 +115,25 @@ class CommanderByPolicy(Event):
         return f"{self.person} is incident commander by policy: {self.reason}"
 
 
-for _event in (PersonPaged, NobodyOnCall, CommanderByPolicy):
+@attrs.frozen(kw_only=True)
+class AcknowledgementExpired(Event):
+    """``person``'s acknowledgement at ``acknowledged_at`` expired unresolved at ``due_at``.
+
+    The escalation resumes where it stopped and ``person`` is notified again;
+    a new acknowledgement stops it again.
+    """
+
+    tag: ClassVar[str] = "people_ack_expired"
+    key: str
+    person: str
+    acknowledged_at: datetime
+    due_at: datetime
+
+    def describe(self) -> str:
+        return f"Acknowledgement by {self.person} expired; escalation resumes"
+
+
+for _event in (PersonPaged, NobodyOnCall, CommanderByPolicy, AcknowledgementExpired):
     register_event(_event)  # at import, so stored people events always decode
 
 
@@ -176,32 +198,112 @@ def _paged_event(page: PlannedPage, prefix: str) -> PersonPaged:
     )
 
 
-def due_people_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
-    """Pages, "nobody on call" events and the commander assignment due at ``now``."""
-    if not policy.people.enabled or not state.is_open:
-        return []
+@attrs.frozen
+class Pause:
+    """An acknowledgement at ``acknowledged_at`` by ``person`` that expired at ``expired_at``."""
+
+    acknowledged_at: datetime
+    expired_at: datetime
+    person: str
+
+
+@attrs.frozen
+class PeopleState:
+    """``Incident.extensions["people"]``: the expired acknowledgements, in order."""
+
+    pauses: tuple[Pause, ...] = ()
+
+
+def pauses(state: Incident) -> tuple[Pause, ...]:
+    """The expired acknowledgements of the current escalation period."""
+    value = state.extensions.get("people")
+    started = state.severity_since or state.declared_at
+    found = value.pauses if isinstance(value, PeopleState) else ()
+    return tuple(p for p in found if p.acknowledged_at >= started)
+
+
+def _shifted(at: datetime, held: Sequence[Pause]) -> datetime:
+    """``at`` moved on by every pause it falls after: escalation resumes where it stopped."""
+    for pause in held:
+        if at >= pause.acknowledged_at:
+            at += pause.expired_at - pause.acknowledged_at
+    return at
+
+
+def _ack_key(prefix: str, at: datetime) -> str:
+    return f"{prefix}ack:{int(at.timestamp() * 1_000_000)}"
+
+
+def _candidates(state: Incident, policy: Policy) -> list[tuple[str, datetime, Event, bool]]:
+    """``(key, due time, event, stopped by an acknowledgement)`` of everything this may record."""
     plan = _plan(state, policy)
     prefix = _prefix(state)
-    events: list[Event] = []
+    held = pauses(state)
+    found: list[tuple[str, datetime, Event, bool]] = []
     for gap in plan.gaps:
         key = prefix + gap.key
-        if gap.at <= now and key not in state.fired and _eligible(gap.at, state):
-            events.append(
-                NobodyOnCall(
-                    by=SYSTEM_ACTOR,
-                    key=key,
-                    target=gap.target,
-                    step=gap.step,
-                    schedule=gap.schedule,
-                    fallback=gap.fallback,
-                    due_at=gap.at,
-                )
-            )
+        at = _shifted(gap.at, held)
+        nobody = NobodyOnCall(
+            by=SYSTEM_ACTOR,
+            key=key,
+            target=gap.target,
+            step=gap.step,
+            schedule=gap.schedule,
+            fallback=gap.fallback,
+            due_at=at,
+        )
+        found.append((key, at, nobody, True))
     for page in plan.pages:
-        key = prefix + page.key
-        if page.at <= now and key not in state.fired and _eligible(page.at, state):
-            events.append(_paged_event(page, prefix))
-    found = _commander(state, policy, plan)
+        shifted = attrs.evolve(page, at=_shifted(page.at, held))
+        found.append((prefix + page.key, shifted.at, _paged_event(shifted, prefix), True))
+    timeout = policy.people.ack_timeout.get(state.severity)
+    for pause in held:
+        person = policy.people.find(pause.person)
+        rules = person.effective_rules(Urgency.HIGH) if person is not None else ()
+        after = pause.expired_at - pause.acknowledged_at
+        reason = f"acknowledgement by {pause.person} expired after {after}; re-notified"
+        contacts: list[tuple[timedelta, str | None, str | None, str | None]] = [
+            (r.delay, m.kind.value, m.address, m.notifier) for r, m in rules
+        ] or [(timedelta(0), None, None, None)]
+        for index, (delay, channel, address, notifier) in enumerate(contacts):
+            key = f"{_ack_key(prefix, pause.acknowledged_at)}:renotify:{pause.person}:{index}"
+            at = pause.expired_at + delay
+            renotify = PersonPaged(
+                by=SYSTEM_ACTOR,
+                key=key,
+                person=pause.person,
+                channel=channel,
+                address=address,
+                notifier=notifier,
+                target=f"person:{pause.person}",
+                reason=f"{reason} — {channel or 'all notifiers'}",
+                due_at=at,
+            )
+            found.append((key, at, renotify, True))
+    acked = state.escalation_acked_at
+    if timeout is not None and acked is not None and state.acknowledged_by is not None:
+        key = _ack_key(prefix, acked)
+        expiry = AcknowledgementExpired(
+            by=SYSTEM_ACTOR,
+            key=key,
+            person=state.acknowledged_by,
+            acknowledged_at=acked,
+            due_at=acked + timeout,
+        )
+        found.append((key, acked + timeout, expiry, False))
+    return found
+
+
+def due_people_events(state: Incident, policy: Policy, now: datetime) -> list[Event]:
+    """Pages, "nobody on call", expired acknowledgements and the commander due at ``now``."""
+    if not policy.people.enabled or not state.is_open:
+        return []
+    events: list[Event] = [
+        event
+        for key, at, event, stoppable in _candidates(state, policy)
+        if at <= now and key not in state.fired and (not stoppable or _eligible(at, state))
+    ]
+    found = _commander(state, policy, _plan(state, policy))
     if found is not None and found[0] <= now:
         at, who, reason = found
         events.append(CommanderByPolicy(by=SYSTEM_ACTOR, person=who, reason=reason, due_at=at))
@@ -214,13 +316,12 @@ def next_people_due(state: Incident, policy: Policy) -> datetime | None:
     """The earliest instant :func:`due_people_events` may return something."""
     if not policy.people.enabled or not state.is_open:
         return None
-    plan = _plan(state, policy)
-    prefix = _prefix(state)
-    timed = [(g.key, g.at) for g in plan.gaps] + [(p.key, p.at) for p in plan.pages]
     candidates = [
-        at for key, at in timed if prefix + key not in state.fired and _eligible(at, state)
+        at
+        for key, at, _, stoppable in _candidates(state, policy)
+        if key not in state.fired and (not stoppable or _eligible(at, state))
     ]
-    found = _commander(state, policy, plan)
+    found = _commander(state, policy, _plan(state, policy))
     if found is not None:
         candidates.append(found[0])
     return min(candidates, default=None)
@@ -238,6 +339,7 @@ def _memo(state: Incident) -> Hashable:
         state.fired,
         state.services,
         tuple(sorted(state.roles.items())),
+        pauses(state),
     )
 
 
@@ -282,6 +384,19 @@ def _fold_fired(state: Incident, record: RecordedEvent) -> Incident:
     return state
 
 
+def _fold_expired(state: Incident, record: RecordedEvent) -> Incident:
+    event = record.event
+    assert isinstance(event, AcknowledgementExpired)
+    pause = Pause(event.acknowledged_at, event.due_at, event.person)
+    ours = PeopleState((*pauses(state), pause))
+    return attrs.evolve(
+        state,
+        fired=state.fired | {event.key},
+        escalation_acked_at=None,
+        extensions={**state.extensions, "people": ours},
+    )
+
+
 def _section(engine: Engine) -> object:
     from incidentkit.people.section import People
 
@@ -290,8 +405,13 @@ def _section(engine: Engine) -> object:
 
 PEOPLE = Capability(
     name="people",
-    events=(PersonPaged, NobodyOnCall, CommanderByPolicy),
-    folds={PersonPaged: _fold_fired, NobodyOnCall: _fold_fired, CommanderByPolicy: _fold_fired},
+    events=(PersonPaged, NobodyOnCall, CommanderByPolicy, AcknowledgementExpired),
+    folds={
+        PersonPaged: _fold_fired,
+        NobodyOnCall: _fold_fired,
+        CommanderByPolicy: _fold_fired,
+        AcknowledgementExpired: _fold_expired,
+    },
     timers=(
         TimerSource(name="people", due=due_people_events, next_due=next_people_due, memo_key=_memo),
     ),

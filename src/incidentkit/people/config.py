@@ -42,6 +42,7 @@ import attrs
 
 from incidentkit.errors import NotFound, PolicyError
 from incidentkit.notify import Urgency
+from incidentkit.severity import Severity
 
 __all__ = [
     "CommanderRule",
@@ -236,6 +237,10 @@ class HourBands:
         return "off"
 
 
+def _timeouts(value: Mapping[Severity | str, timedelta]) -> Mapping[Severity, timedelta]:
+    return {Severity.parse(key): timeout for key, timeout in value.items()}
+
+
 def _persons(value: Iterable[Person]) -> tuple[Person, ...]:
     return tuple(value)
 
@@ -253,6 +258,11 @@ class PeopleConfig:
     :param num_loops: how many times the whole escalation policy runs.
     :param loop_after: the pause after a loop's last firing before the next loop.
     :param final_fallback: page the fallback once more after the last loop.
+    :param ack_timeout: per severity, how long an acknowledgement holds; when it
+        expires on an unresolved incident, the (first) acknowledger is notified
+        again through their high-urgency rules and the escalation resumes where
+        it stopped (its remaining pages move on by the time it was held); a new
+        acknowledgement stops it again.
     :param service_schedules: service name → the schedule whose layers its
         incidents' escalation targets name.
     :param hours: business and sleep hours for on-call health.
@@ -265,6 +275,7 @@ class PeopleConfig:
     num_loops: int = 1
     loop_after: timedelta = timedelta(minutes=5)
     final_fallback: bool = False
+    ack_timeout: Mapping[Severity, timedelta] = attrs.field(factory=dict, converter=_timeouts)
     service_schedules: Mapping[str, str] = attrs.field(factory=dict)
     hours: HourBands = attrs.field(factory=HourBands)
 
@@ -280,6 +291,9 @@ class PeopleConfig:
             raise _refuse("num_loops", f"must be >= 1, got {self.num_loops}")
         if self.loop_after < timedelta(0):
             raise _refuse("loop_after", "must not be negative")
+        for severity, timeout in self.ack_timeout.items():
+            if timeout <= timedelta(0):
+                raise _refuse(f"ack_timeout.{severity}", "must be a positive duration")
 
     @property
     def enabled(self) -> bool:
