@@ -6,12 +6,14 @@ import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from incidentkit.clock import ManualClock
-from incidentkit.errors import ValidationError
+from incidentkit.errors import NotFound, ValidationError
 from incidentkit.kit import IncidentKit
 from incidentkit.oncall import Layer, Override, RateCard, Rotation, Schedule
 from incidentkit.people import PeopleConfig
@@ -156,3 +158,85 @@ def test_health_refuses_a_bad_period_naming_the_field() -> None:
     with pytest.raises(ValidationError) as err:
         kit.people.health(T0.replace(tzinfo=None), T0)
     assert err.value.field == "start"
+
+
+RUNBOOK = """\
++++
+id = "high-error-rate"
+title = "High error rate"
+url = "https://runbooks.example.com/high-error-rate"
+services = ["api"]
+severity = "SEV2"
+symptoms = ["500", "error rate"]
+owner = "alice"
+review_every = "90d"
+last_reviewed = 2024-01-01
+alerts = [{alertname = "HighErrorRate"}]
+escalation = [{after = "15m", to = "team-lead"}]
++++
+# Runbook: High error rate
+
+## Symptoms
+- API returning 500s
+
+## Severity
+SEV2
+
+## Detection
+- HighErrorRate alert
+
+## Triage Steps
+1. Check the error-rate dashboard
+2. Review logs: `grep "ERROR" /var/log/app.log`
+3. Verify the database is responding
+
+## Quick Mitigation
+### Option 1: Rollback
+```bash
+vercel rollback
+```
+
+### Option 2: Restart Service
+```bash
+systemctl restart app-service
+```
+
+## Investigation
+1. Check recent deployments
+
+## Resolution Steps
+1. Deploy the fix
+2. Verify the error rate is normal
+
+## Escalation
+- If issue persists > 15 minutes, escalate to @team-lead
+
+## Related Incidents
+- INC-20241120-1
+
+## Related Documentation
+- Architecture docs
+"""
+
+
+def test_the_handoff_report_lists_open_incidents_and_runbooks_touched(tmp_path: Path) -> None:
+    from incidentkit.roles import RolePolicy
+
+    (tmp_path / "high-error-rate.md").write_text(RUNBOOK, encoding="utf-8")
+    policy = attrs.evolve(people_policy(), roles=RolePolicy(custom=("team-lead",)))
+    clock = ManualClock(T0)
+    kit = IncidentKit(MemoryStore(), policy, clock, autoload_plugins=False)
+    (loaded,) = kit.runbooks.load(tmp_path)
+    runbook = loaded.id
+    incident_id = kit.declare("Login failures", severity="SEV1", by="mon").id
+    kit.runbooks.attach(incident_id, runbook, by="alice")
+    # alice's primary shift runs Monday 18 Nov 09:00 to Monday 25 Nov 09:00 UTC.
+    end = datetime(2024, 11, 25, 9, tzinfo=UTC)
+    report = kit.people.handoff("alice", end + timedelta(hours=1))
+    assert report.shift_end == end
+    assert [s.incident_id for s in report.open_incidents] == [incident_id]
+    assert report.runbooks == (f"{runbook} on {incident_id}",)
+    text = report.render()
+    assert "## Runbooks touched during the shift" in text and "After-shift checklist" in text
+    with pytest.raises(NotFound):
+        kit.people.handoff("nobody-here", end)

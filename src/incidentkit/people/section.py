@@ -6,15 +6,19 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from incidentkit._time import ensure_aware
-from incidentkit.errors import ValidationError
+from incidentkit.errors import NotFound, ValidationError
 from incidentkit.events import Acknowledged
+from incidentkit.lifecycle import Status
 from incidentkit.oncall.compensation import RateCard
+from incidentkit.oncall.duties import HandoffReport, handoff_report
 from incidentkit.oncall.schedule import Shift
 from incidentkit.people.capability import PersonPaged
 from incidentkit.people.config import Person
 from incidentkit.people.drill import DrillReport, DrillScript, run_drill
 from incidentkit.people.health import AckRecord, HealthReport, PageRecord, on_call_health
 from incidentkit.people.paging import Gap, PlannedPage, find_gaps, who_would_be_paged
+from incidentkit.review import Review
+from incidentkit.runbooks.capability import RunbookAttached
 from incidentkit.severity import Severity
 from incidentkit.store import SummaryQuery
 
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
     from incidentkit.engine import Engine
 
 __all__ = ["People"]
+
+_TICK = timedelta(microseconds=1)
 
 
 class People:
@@ -66,6 +72,47 @@ class People:
     def drill(self, script: DrillScript) -> DrillReport:
         """Run a drill against this kit's policy (its own store; nothing is sent or stored here)."""
         return run_drill(self._engine.policy, script)
+
+    def handoff(self, person: str, at: datetime | None = None) -> HandoffReport:
+        """The handoff report of ``person``'s shift containing ``at`` (default now), or the
+        last one that ended before it: open incidents, open review action items, and the
+        runbooks attached during the shift, with the guide's after-shift checklist.
+
+        :raises NotFound: when ``person`` held no shift in the 35 days up to ``at``.
+        """
+        at = self._engine.now() if at is None else ensure_aware(at, "at")
+        shifts = [
+            shift
+            for schedule in self._engine.policy.oncall.schedules
+            for shift in schedule.shifts(at - timedelta(days=35), at + _TICK, person=person)
+            if shift.start <= at
+        ]
+        if not shifts:
+            raise NotFound("shift", person)
+        shift = max(shifts, key=lambda s: s.end)
+        end = min(shift.end, at)
+        store = self._engine.store
+        open_statuses = [s for s in Status if s.is_open]
+        still_open = list(store.summaries(SummaryQuery(statuses=open_statuses)))
+        items: list[str] = []
+        runbooks: list[str] = []
+        for summary in store.summaries(SummaryQuery(until=end)):
+            state = self._engine.load(summary.incident_id).state
+            review = state.extensions.get("review")
+            if isinstance(review, Review):
+                items.extend(
+                    f"{state.id}: {item.title} ({item.owner}, due {item.due.isoformat()})"
+                    for item in review.items
+                    if item.status.is_open
+                )
+            if summary.status.is_open or (summary.resolved_at or end) >= shift.start:
+                for record in self._engine.timeline(summary.incident_id):
+                    if (
+                        isinstance(record.event, RunbookAttached)
+                        and shift.start <= record.recorded_at < end
+                    ):
+                        runbooks.append(f"{record.event.runbook} on {state.id}")
+        return handoff_report(person, end, still_open, (), items, runbooks)
 
     def health(
         self, start: datetime, end: datetime, *, card: RateCard | None = None
