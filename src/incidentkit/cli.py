@@ -27,6 +27,12 @@ from incidentkit.kit import DB_ENV, IncidentKit
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.metrics import add_metrics_parser, run_metrics
 from incidentkit.oncall import add_oncall_parser, run_oncall
+from incidentkit.people.cli import (
+    ONCALL_PEOPLE_COMMANDS,
+    add_people_parser,
+    run_people,
+    run_people_oncall,
+)
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy, load_policy
 from incidentkit.runbooks import add_runbooks_parser, run_runbooks
@@ -231,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_metrics_parser(sub)
     add_runbooks_parser(sub)
     add_status_parsers(sub)
+
+    add_people_parser(sub)
     return parser
 
 
@@ -325,7 +333,7 @@ def _kit(args: argparse.Namespace) -> IncidentKit:
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "demo":
         return _demo(args, out)
-    if args.command == "oncall":
+    if args.command == "oncall" and args.oncall_command not in ONCALL_PEOPLE_COMMANDS:
         policy = load_policy(args.policy) if args.policy else Policy.default()
         return run_oncall(args, policy.oncall, out, SystemClock().now())
     if args.command == "plugins":
@@ -522,6 +530,11 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return run_runbooks(args, kit, out)
     elif command in STATUS_COMMANDS:
         return run_status(args, kit, out)
+
+    elif command in ("people", "drill"):
+        return run_people(args, kit, out)
+    elif command == "oncall":
+        return run_people_oncall(args, kit, out, kit.clock.now())
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [

@@ -61,6 +61,8 @@ from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
 from incidentkit.notify import Notification
 from incidentkit.oncall.capability import ONCALL
+from incidentkit.people.capability import PEOPLE
+from incidentkit.people.section import People
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.review.capability import REVIEW, Reviews
@@ -78,7 +80,14 @@ log = logging.getLogger("incidentkit")
 DB_ENV = "INCIDENTKIT_DB"
 """Environment variable the CLI reads for the store URL."""
 
-BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS, REVIEW, STATUS)
+BUILTIN_CAPABILITIES: tuple[Capability, ...] = (
+    ONCALL,
+    MITIGATION,
+    RUNBOOKS,
+    REVIEW,
+    STATUS,
+    PEOPLE,
+)
 """The capabilities every kit registers before the host's."""
 
 S = TypeVar("S")
@@ -115,6 +124,8 @@ class IncidentKit:
     """Load, match and attach runbooks (the runbook capability)."""
     status: StatusPages
     """Status pages, components, audiences, customer reports and uptime (the status capability)."""
+    people: People
+    """The people directory, dry runs, gaps, drills and on-call health (the people capability)."""
 
     def __init__(
         self,

@@ -45,6 +45,7 @@ from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.lifecycle import Phase, PhaseTargets
 from incidentkit.oncall.config import OnCallConfig, load_oncall
+from incidentkit.people.config import PeopleConfig
 from incidentkit.review.config import ReviewConfig
 from incidentkit.roles import RolePolicy
 from incidentkit.serialization import converter, structure_input
@@ -133,11 +134,15 @@ class Policy:
     review: ReviewConfig = attrs.field(factory=ReviewConfig)
     status: StatusConfig = attrs.field(factory=StatusConfig)
 
+    people: PeopleConfig = attrs.field(factory=PeopleConfig)
+    """The people directory and paging rules (TOML table ``[people]``)."""
+
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:
             raise PolicyError(
                 [("gating_checklist", f"no checklist named {self.gating_checklist!r}")]
             )
+        _check_people(self)
 
     @classmethod
     def default(cls) -> Policy:
@@ -162,8 +167,19 @@ class Policy:
         oncall = load_oncall(
             {k: data[k] for k in ("oncall", "escalation") if k in data}, source=source
         )
+        people = structure_input(
+            converter(), merged.pop("people", {}), PeopleConfig, source=source, root="$.people"
+        )
         policy = structure_input(converter(), {**merged, "oncall": {}}, cls, source=source)
-        return attrs.evolve(policy, oncall=oncall, runbooks=_runbooks_relative(policy, source))
+        try:
+            return attrs.evolve(
+                policy,
+                oncall=oncall,
+                people=people,
+                runbooks=_runbooks_relative(policy, source),
+            )
+        except PolicyError as err:
+            raise PolicyError(err.problems, source=source) from err
 
     @classmethod
     def from_toml(cls, text: str, *, source: str | None = None) -> Policy:
@@ -191,6 +207,24 @@ class Policy:
             if template.name == name:
                 return template
         raise NotFound("checklist", name, self.checklist_names)
+
+
+def _check_people(policy: Policy) -> None:
+    """Fallback ids in the directory (when it lists anyone), service schedules that exist."""
+    people = policy.people
+    problems: list[tuple[str, str]] = []
+    if people.persons:
+        for i, person in enumerate(people.fallback):
+            if people.find(person) is None:
+                problems.append((f"$.people.fallback[{i}]", f"no person {person!r} in [people]"))
+    names = policy.oncall.schedule_names
+    for service, schedule in people.service_schedules.items():
+        if schedule not in names:
+            problems.append(
+                (f"$.people.service_schedules.{service}", f"unknown schedule {schedule!r}")
+            )
+    if problems:
+        raise PolicyError(problems)
 
 
 def _runbooks_relative(policy: Policy, source: str | None) -> RunbookSettings:

@@ -86,3 +86,17 @@ def test_uptime_baseline_agrees_with_the_library() -> None:
     down, maintenance = bench_uptime.single_pass(intervals)
     assert found.down.total_seconds() == pytest.approx(down)
     assert found.maintenance.total_seconds() == maintenance
+
+
+def test_dryrun_benchmark_policy_has_the_issue_15_shape() -> None:
+    import bench_dryrun
+
+    policy = bench_dryrun.build()
+    schedule = policy.oncall.schedules[0]
+    escalation = policy.oncall.escalation.policies[0]
+    assert (len(escalation.steps), len(schedule.layers), len(schedule.overrides)) == (10, 5, 200)
+    start = bench_dryrun.START.astimezone(UTC)
+    for base in (start + timedelta(weeks=1), start + timedelta(days=5 * 365)):
+        for at in bench_dryrun.instants(base)[:5]:
+            pages = bench_dryrun.who_would_be_paged(policy, "SEV1", at)
+            assert len(pages) == 45 and {p.channel for p in pages} == {"push", "sms", "phone"}

@@ -360,6 +360,27 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "sla": st.just(()),
         "subscribers": st.just(()),
     },
+    "Person": {"id": KEYS, "rules": st.none()},
+    "PeopleConfig": {
+        "persons": st.just(()),
+        "num_loops": st.integers(min_value=1, max_value=5),
+        "loop_after": st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=1)),
+        "ack_timeout": st.dictionaries(
+            st.sampled_from(list(Severity)),
+            st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(hours=4)),
+            max_size=2,
+        ),
+    },
+    "NotificationRule": {
+        "delay": st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=1))
+    },
+    "ContactMethod": {"address": KEYS},
+    "DrillScript": {
+        "title": KEYS,
+        "actions": st.just(()),
+        "step": st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(hours=1)),
+        "duration": st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=7)),
+    },
 }
 
 # --- the round trip ------------------------------------------------------------

@@ -108,6 +108,8 @@ def plan_rows(
     for notification in notifications:
         payload = dumps(converter().unstructure(notification))
         for name, spec in notifiers.items():
+            if notification.notifier not in (None, name):
+                continue  # a page to one person goes through their contact's notifier only
             if spec.wants(notification.kind, notification.audience):
                 messages.append(
                     OutboxMessage(

@@ -69,6 +69,12 @@ class Notification:
     receivers may use it to drop duplicates, as PagerDuty does with ``dedup_key``.
     ``audience`` is whom a status update is for (``None``: not an update for
     an audience, such as a page or a reminder; every notifier may take it).
+
+
+    A page to one person (the people capability) names that ``person``, the
+    ``reason`` they are paged (step, schedule layer), the contact ``channel``
+    (push, sms, phone, email, chat) and its ``address``; ``notifier``, when
+    set, is the one notifier plugin that delivers it (``None``: every notifier).
     """
 
     key: str
@@ -79,6 +85,12 @@ class Notification:
     urgency: Urgency = Urgency.LOW
     targets: tuple[str, ...] = ()
     audience: str | None = None
+
+    person: str | None = None
+    reason: str = ""
+    channel: str | None = None
+    address: str | None = None
+    notifier: str | None = None
 
 
 @runtime_checkable

@@ -2,7 +2,9 @@
 
 * ``oncall now [--at ISO] [--schedule NAME] [--json]`` — who holds each layer;
 * ``oncall shifts --from ISO --to ISO [--person P] [--schedule NAME] [--layer L] [--json]``;
-* ``oncall ics --person P [--layer L] [--schedule NAME] --from ISO --to ISO --out FILE``.
+* ``oncall ics --person P [--layer L] [--schedule NAME] --from ISO --to ISO --out FILE``;
+* ``oncall gaps|dry-run|health`` — parsed here, run by the people capability
+  (:func:`incidentkit.people.cli.run_people_oncall`), as they need the whole policy.
 """
 
 from __future__ import annotations
@@ -54,6 +56,22 @@ def add_oncall_parser(subparsers: Any) -> argparse.ArgumentParser:
     ics.add_argument("--from", dest="start", required=True, help="ISO 8601 start")
     ics.add_argument("--to", dest="end", required=True, help="ISO 8601 end")
     ics.add_argument("--out", required=True, help="file to write ('-' for stdout)")
+
+    gaps = sub.add_parser("gaps", help="uncovered minutes of paged layers (next 90 days)")
+    gaps.add_argument("--from", dest="start", help="ISO 8601 start (default: now)")
+    gaps.add_argument("--days", type=int, default=90, help="how many days (default 90)")
+    gaps.add_argument("--json", action="store_true", help="print JSON")
+
+    dry = sub.add_parser("dry-run", help="who would be paged, minute by minute, if nobody acks")
+    dry.add_argument("--severity", required=True, help="SEV1 … SEV4")
+    dry.add_argument("--at", help="ISO 8601 instant with an offset (default: now)")
+    dry.add_argument("--service", help="the incident's service")
+    dry.add_argument("--json", action="store_true", help="print JSON")
+
+    health = sub.add_parser("health", help="on-call health per person and team")
+    health.add_argument("--from", dest="start", required=True, help="ISO 8601 start")
+    health.add_argument("--to", dest="end", required=True, help="ISO 8601 end")
+    health.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 

@@ -44,11 +44,16 @@ def timer_notifications(
     A missed target sends no reminder when it is recorded with the resolution
     or when the severity's escalation policy neither pages nor notifies
     (:func:`~incidentkit.timers.notifies`): it is on the timeline only.
+    With a ``[people]`` directory or fallback, pages and notifications of
+    escalation steps go to each person through their own rules (the people
+    capability); only tickets are sent from here.
     """
     event = record.event
     title = headline(after)
     match event:
         case EscalationFired():
+            if policy.people.enabled and event.action != "ticket":
+                return []
             first = event.step == 0 and event.repeat == 0
             if event.action == "page":
                 kind, urgency = NotificationKind.PAGE, Urgency.HIGH

@@ -69,6 +69,8 @@ class HandoffReport:
     notes: tuple[str, ...]
     action_items: tuple[str, ...]
     checklist: tuple[tuple[str, str], ...] = AFTER_SHIFT
+    runbooks: tuple[str, ...] = ()
+    """Runbooks attached during the shift (``"<runbook> on <incident>"``)."""
 
     def render(self) -> str:
         """The report as Markdown (times in UTC; incident ages measured at ``shift_end``)."""
@@ -97,6 +99,11 @@ class HandoffReport:
         lines.append("")
         lines.extend([f"- [ ] {_md(a)}" for a in self.action_items] or ["None."])
         lines.append("")
+        if self.runbooks:
+            lines.append("## Runbooks touched during the shift")
+            lines.append("")
+            lines.extend(f"- {_md(r)}" for r in self.runbooks)
+            lines.append("")
         lines.append("## After-shift checklist")
         lines.append("")
         lines.extend(f"- [ ] {text}" for _, text in self.checklist)
@@ -109,6 +116,7 @@ def handoff_report(
     open_incidents: Sequence[IncidentSummary],
     notes: Sequence[str],
     action_items: Sequence[str] = (),
+    runbooks: Sequence[str] = (),
 ) -> HandoffReport:
     """Build the handoff report for ``person``'s shift ending at ``shift_end``.
 
@@ -135,4 +143,5 @@ def handoff_report(
         open_incidents=tuple(ordered),
         notes=tuple(notes),
         action_items=tuple(action_items),
+        runbooks=tuple(runbooks),
     )

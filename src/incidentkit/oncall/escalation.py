@@ -49,6 +49,7 @@ __all__ = [
     "TargetKind",
     "due_reminders",
     "due_steps",
+    "firings",
     "next_due_at",
     "next_reminder_at",
     "resolve_targets",
@@ -327,6 +328,11 @@ def _firings(policy: EscalationPolicy, started_at: datetime) -> list[DueStep]:
     ]
     firings.sort(key=lambda d: (d.fire_at, d.step_index, d.repeat))
     return firings
+
+
+def firings(policy: EscalationPolicy, started_at: datetime) -> tuple[DueStep, ...]:
+    """Every firing of ``policy`` for an escalation started at ``started_at``, in fire order."""
+    return tuple(_firings(policy, ensure_aware(started_at, "started_at")))
 
 
 def _eligible(
