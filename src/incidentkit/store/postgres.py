@@ -812,6 +812,38 @@ class PostgresStore:
         """
         return self._update_row(row_id, "state = 'done', lease_until = NULL", (), worker)
 
+    def complete_many(self, row_ids: Sequence[int], *, worker: str | None = None) -> list[bool]:
+        """:meth:`complete` of each row in one statement; whether each applied, in order.
+
+        :raises NotFound: some id is no outbox row; nothing is changed.
+        """
+        ids = list(row_ids)
+        if not ids:
+            return []
+        table = f"{self._p}incidentkit_outbox"
+        fence = "" if worker is None else " AND state = 'pending' AND leased_by = %(worker)s"
+        # One statement (its own transaction): refuses the whole batch when an id is unknown.
+        sql = (
+            f"WITH known AS (SELECT count(*) AS n FROM {table} WHERE id = ANY(%(ids)s)) "
+            f"UPDATE {table} SET state = 'done', lease_until = NULL "
+            f"WHERE id = ANY(%(ids)s){fence} AND (SELECT n FROM known) = %(count)s RETURNING id"
+        )
+        params = {"ids": ids, "worker": worker, "count": len(set(ids))}
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> set[int] | None:
+            done = {int(row[0]) for row in conn.execute(sql, params).fetchall()}
+            if done:
+                return done
+            known = conn.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", (ids,)).fetchall()
+            if len({int(row[0]) for row in known}) != len(set(ids)):
+                missing = sorted(set(ids) - {int(row[0]) for row in known})
+                raise NotFound("outbox row", str(missing[0]))
+            return done
+
+        applied = self._run(run, retry=True)  # idempotent update: safe to retry
+        assert applied is not None
+        return [row_id in applied for row_id in ids]
+
     def fail(
         self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
     ) -> bool:

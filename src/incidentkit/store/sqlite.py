@@ -774,6 +774,30 @@ class SqliteStore:
         """
         return self._update_row(row_id, "state = 'done', lease_until = NULL", (), worker)
 
+    def complete_many(self, row_ids: Sequence[int], *, worker: str | None = None) -> list[bool]:
+        """:meth:`complete` of each row in one transaction; whether each applied, in order.
+
+        :raises NotFound: some id is no outbox row; the transaction is rolled
+            back, nothing is changed.
+        """
+        sql = "UPDATE incidentkit_outbox SET state = 'done', lease_until = NULL WHERE id = ?"
+        if worker is not None:
+            sql += " AND state = 'pending' AND leased_by = ?"
+        applied: list[bool] = []
+        with self._writing() as conn:
+            for row_id in row_ids:
+                args: tuple[Any, ...] = (row_id,) if worker is None else (row_id, worker)
+                if conn.execute(sql, args).rowcount:
+                    applied.append(True)
+                    continue
+                found = conn.execute(
+                    "SELECT 1 FROM incidentkit_outbox WHERE id = ?", (row_id,)
+                ).fetchone()
+                if found is None:
+                    raise NotFound("outbox row", str(row_id))
+                applied.append(False)
+        return applied
+
     def fail(
         self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
     ) -> bool:
