@@ -20,13 +20,14 @@ from __future__ import annotations
 import queue
 import random
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
 from incidentkit.errors import ValidationError
 
-__all__ = ["call_with_timeout", "retry_delay", "run_with_timeout"]
+__all__ = ["call_with_timeout", "retry_delay", "run_batch_with_timeouts", "run_with_timeout"]
 
 T = TypeVar("T")
 
@@ -126,6 +127,68 @@ def run_with_timeout(fn: Callable[[], T], timeout: timedelta) -> T:
     if job.error is not None:
         raise job.error
     return job.result  # type: ignore[return-value]
+
+
+class _Batch:
+    """Calls run one after another on one pooled thread; the caller reads each outcome."""
+
+    def __init__(self, fns: Sequence[Callable[[], object]]) -> None:
+        self.fns = fns
+        self.outcomes: list[tuple[bool, object]] = []
+        self.finished = threading.Condition()
+        self.abandoned = False
+
+    def run(self) -> None:
+        for fn in self.fns:
+            if self.abandoned:
+                return
+            try:
+                outcome: tuple[bool, object] = (True, fn())
+            except BaseException as err:  # handed back to the caller
+                outcome = (False, err)
+            with self.finished:
+                if self.abandoned:
+                    return  # the caller gave up on this call: its outcome is dropped
+                self.outcomes.append(outcome)
+                self.finished.notify()
+
+
+def run_batch_with_timeouts(
+    calls: Sequence[tuple[Callable[[], object], timedelta]],
+) -> list[tuple[bool, object]]:
+    """Run each ``fn`` within its own ``timeout``, in order, with one thread hop per batch.
+
+    Returns, per call, ``(True, result)`` or ``(False, exception)``; a call
+    still running after its timeout gets ``(False, TimeoutError(...))`` and is
+    abandoned (as by :func:`run_with_timeout`), and the calls after it go on
+    on another pooled thread. A call's time counts from the end of the one
+    before it.
+
+    :raises ValidationError: when a timeout is not a positive timedelta.
+    """
+    seconds = [_seconds(timeout) for _, timeout in calls]
+    fns = [fn for fn, _ in calls]
+    outcomes: list[tuple[bool, object]] = []
+    while len(outcomes) < len(fns):
+        start = len(outcomes)
+        batch = _Batch(fns[start:])
+        _POOL.submit(_Job(batch.run))
+        for index in range(len(batch.fns)):
+            limit = seconds[start + index]
+            deadline = time.monotonic() + limit
+            with batch.finished:
+                while len(batch.outcomes) <= index:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    batch.finished.wait(remaining)
+                if len(batch.outcomes) <= index:
+                    batch.abandoned = True
+                    timed_out = TimeoutError(f"call did not return within {limit:g}s; abandoned")
+                    outcomes.append((False, timed_out))
+                    break
+                outcomes.append(batch.outcomes[index])
+    return outcomes
 
 
 def call_with_timeout(fn: Callable[[T], object], arg: T, timeout: timedelta) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from incidentkit._calls import retry_delay, run_with_timeout
+from incidentkit._calls import retry_delay, run_batch_with_timeouts, run_with_timeout
 from incidentkit.engine.routing import CHANNEL_TARGET
 from incidentkit.errors import (
     IncidentKitError,
@@ -84,12 +84,41 @@ def _state_at(engine: Engine, incident_id: str, version: int) -> tuple[Incident,
     return state, records[-1]
 
 
-def _notification(engine: Engine, row: OutboxRow) -> None:
+def _notifier_call(engine: Engine, row: OutboxRow) -> tuple[Callable[[], object], timedelta]:
+    """The notifier call a notification row asks for, and its timeout."""
     spec = engine.plugins.notifiers().get(row.target)
     if spec is None:
         raise TransientFailure(f"no notifier named {row.target!r} is registered")
     notification = converter().structure(json.loads(row.payload), Notification)
-    run_with_timeout(lambda: spec.deliver(notification), spec.timeout)
+    return (lambda: spec.deliver(notification)), spec.timeout
+
+
+def _notification(engine: Engine, row: OutboxRow) -> None:
+    fn, timeout = _notifier_call(engine, row)
+    run_with_timeout(fn, timeout)
+
+
+def _notify_all(engine: Engine, rows: list[OutboxRow]) -> dict[int, BaseException | None]:
+    """Deliver notification rows in one thread hop; each row's error (``None``: delivered)."""
+    outcome: dict[int, BaseException | None] = {}
+    calls: list[tuple[Callable[[], object], timedelta]] = []
+    called: list[int] = []
+    for row in rows:
+        try:
+            calls.append(_notifier_call(engine, row))
+        except Exception as err:  # a bad payload or a missing notifier: this row only
+            outcome[row.id] = err
+            continue
+        called.append(row.id)
+    for row_id, (ok, value) in zip(called, run_batch_with_timeouts(calls), strict=True):
+        if ok:
+            outcome[row_id] = None
+        elif isinstance(value, Exception):
+            outcome[row_id] = value
+        else:  # KeyboardInterrupt, SystemExit …: not the plugin's failure to isolate
+            assert isinstance(value, BaseException)
+            raise value
+    return outcome
 
 
 def _observer(engine: Engine, row: OutboxRow) -> None:
@@ -222,47 +251,85 @@ def deliver(
     rows = engine.store.claim(now, limit, lease, worker, targets=handled_targets(engine))
     delivered = retried = dead = 0
     errors: list[str] = []
-    for row in rows:
-        handler = _HANDLERS.get(row.topic) or engine.deliverers.get(row.topic)
-        max_attempts = DEFAULT_MAX_ATTEMPTS
-        spec = engine.plugins.notifiers().get(row.target) if row.topic == "notification" else None
-        if spec is not None:
-            max_attempts = spec.max_attempts
-        try:
-            if handler is None:
-                raise PermanentFailure(f"unknown outbox topic {row.topic!r}")
-            handler(engine, row)
-        except PermanentFailure as err:
-            message = f"{type(err).__name__}: {err}"
-        except Exception as err:  # a plugin may raise anything; isolate it
-            message = f"{type(err).__name__}: {err}"
-            if row.attempts < max_attempts:
-                delay = retry_delay(row.attempts, rng=rng)
-                retry_after = getattr(err, "retry_after", None)
-                if isinstance(retry_after, timedelta) and retry_after > delay:
-                    delay = retry_after
-                if not engine.store.fail(row.id, message, engine.now() + delay, worker=worker):
-                    log.warning("lost the lease on %s before recording the failure", row.key)
+    # Notification rows are handed to their notifiers a run of consecutive
+    # rows at a time, on one pooled thread (one hop per run, not per call);
+    # the rows delivered are marked done together, in one transaction per
+    # pass, so a crash re-sends at most the rows of the pass in flight.
+    notified: dict[int, BaseException | None] = {}
+    done: list[OutboxRow] = []
+    try:
+        for index, row in enumerate(rows):
+            if row.topic == "notification" and row.id not in notified:
+                run: list[OutboxRow] = []
+                for later in rows[index:]:
+                    if later.topic != "notification":
+                        break
+                    run.append(later)
+                notified.update(_notify_all(engine, run))
+            handler = _HANDLERS.get(row.topic) or engine.deliverers.get(row.topic)
+            max_attempts = DEFAULT_MAX_ATTEMPTS
+            spec = (
+                engine.plugins.notifiers().get(row.target) if row.topic == "notification" else None
+            )
+            if spec is not None:
+                max_attempts = spec.max_attempts
+            try:
+                if handler is None:
+                    raise PermanentFailure(f"unknown outbox topic {row.topic!r}")
+                if row.topic == "notification":
+                    failure = notified[row.id]
+                    if failure is not None:
+                        raise failure
+                else:
+                    handler(engine, row)
+            except PermanentFailure as err:
+                message = f"{type(err).__name__}: {err}"
+            except Exception as err:  # a plugin may raise anything; isolate it
+                message = f"{type(err).__name__}: {err}"
+                if row.attempts < max_attempts:
+                    delay = retry_delay(row.attempts, rng=rng)
+                    retry_after = getattr(err, "retry_after", None)
+                    if isinstance(retry_after, timedelta) and retry_after > delay:
+                        delay = retry_after
+                    if not engine.store.fail(row.id, message, engine.now() + delay, worker=worker):
+                        log.warning("lost the lease on %s before recording the failure", row.key)
+                        continue
+                    retried += 1
+                    errors.append(f"{row.key}: {message}")
+                    log.warning(
+                        "delivery of %s failed (attempt %d): %s", row.key, row.attempts, message
+                    )
                     continue
-                retried += 1
-                errors.append(f"{row.key}: {message}")
-                log.warning(
-                    "delivery of %s failed (attempt %d): %s", row.key, row.attempts, message
-                )
+            else:
+                done.append(row)
                 continue
-        else:
-            if engine.store.complete(row.id, worker=worker):
-                delivered += 1
-            else:  # another worker re-claimed it after our lease expired: at-least-once
-                log.warning("lost the lease on %s; it may be delivered again", row.key)
-            continue
-        if not engine.store.fail(row.id, message, None, worker=worker):
-            log.warning("lost the lease on %s before recording the failure", row.key)
-            continue
-        dead += 1
-        errors.append(f"{row.key}: {message}")
-        log.error(
-            "delivery of %s failed for good after %d attempts: %s", row.key, row.attempts, message
-        )
-        _record_failure(engine, row, message)
+            if not engine.store.fail(row.id, message, None, worker=worker):
+                log.warning("lost the lease on %s before recording the failure", row.key)
+                continue
+            dead += 1
+            errors.append(f"{row.key}: {message}")
+            log.error(
+                "delivery of %s failed for good after %d attempts: %s",
+                row.key,
+                row.attempts,
+                message,
+            )
+            _record_failure(engine, row, message)
+    finally:
+        delivered = _complete(engine, done, worker)
     return DeliveryReport(len(rows), delivered, retried, dead, tuple(errors))
+
+
+def _complete(engine: Engine, rows: list[OutboxRow], worker: str) -> int:
+    """Mark ``rows`` done (in one transaction where the store can); how many applied."""
+    if not rows:
+        return 0
+    many = getattr(engine.store, "complete_many", None)
+    if many is not None:
+        applied: list[bool] = many([row.id for row in rows], worker=worker)
+    else:  # a store without the batch call: one transaction per row
+        applied = [engine.store.complete(row.id, worker=worker) for row in rows]
+    for row, ok in zip(rows, applied, strict=True):
+        if not ok:  # another worker re-claimed it after our lease expired: at-least-once
+            log.warning("lost the lease on %s; it may be delivered again", row.key)
+    return sum(applied)

@@ -44,6 +44,8 @@ def ensure_aware(value: object, field: str) -> datetime:
     :raises ValidationError: naming ``field`` when the value is naive, not a
         datetime or outside the range.
     """
+    if type(value) is datetime and value.tzinfo is UTC and EARLIEST <= value < LATEST:
+        return value  # already UTC and in range: the checks below would return it unchanged
     if not isinstance(value, datetime):
         raise ValidationError(field, f"expected a datetime, got {type(value).__name__}")
     try:

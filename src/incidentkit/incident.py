@@ -235,6 +235,18 @@ def _auto_check(state: Incident, trigger: str, by: str, at: datetime) -> Inciden
     return attrs.evolve(state, checklists={**state.checklists, DECLARATION.name: updated})
 
 
+def _auto_check_changes(
+    changes: dict[str, Any], state: Incident, trigger: str, by: str, at: datetime
+) -> None:
+    """:func:`_auto_check` as a change to ``changes`` (for the single evolve of ``apply``)."""
+    key = _AUTOMATIC_ITEMS[trigger]
+    items = state.checklists.get(DECLARATION.name)
+    if items is None or key not in items or items[key].state is not ItemState.PENDING:
+        return
+    updated = {**items, key: ItemStatus(ItemState.DONE, by, at, "automatic")}
+    changes["checklists"] = {**state.checklists, DECLARATION.name: updated}
+
+
 def _declare(incident_id: str, record: RecordedEvent, event: Declared) -> Incident:
     at = record.recorded_at
     state = Incident(
@@ -301,104 +313,99 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
     if isinstance(event, Declared):
         raise ValueError(f"{record.key}: 'declared' may only be the first event")
     at = record.recorded_at
-    state = attrs.evolve(state, version=record.version, updated_at=at)
+    # One evolve per event: each case names what changes besides the version.
+    changes: dict[str, Any]
     match event:
         case Acknowledged():
-            return attrs.evolve(
-                state,
-                acknowledged_at=state.acknowledged_at or at,
-                acknowledged_by=state.acknowledged_by or event.by,
-                escalation_acked_at=at,
-            )
+            changes = {
+                "acknowledged_at": state.acknowledged_at or at,
+                "acknowledged_by": state.acknowledged_by or event.by,
+                "escalation_acked_at": at,
+            }
         case SeverityChanged():
             # Escalation restarts under the new severity's policy: its keys fire
             # afresh, and a raise needs a new acknowledgement to stop it.
             raised = event.new.is_worse_than(event.old)
-            return attrs.evolve(
-                state,
-                severity=event.new,
-                severity_since=at,
-                fired=frozenset(k for k in state.fired if not k.startswith("escalation:")),
-                escalation_acked_at=None if raised else state.escalation_acked_at,
-            )
+            changes = {
+                "severity": event.new,
+                "severity_since": at,
+                "fired": frozenset(k for k in state.fired if not k.startswith("escalation:")),
+                "escalation_acked_at": None if raised else state.escalation_acked_at,
+            }
         case RoleAssigned():
-            state = attrs.evolve(state, roles={**state.roles, event.role: event.person})
+            changes = {"roles": {**state.roles, event.role: event.person}}
             if event.role == Role.INCIDENT_COMMANDER.value:
-                state = _auto_check(state, "commander", event.by, at)
-            return state
+                _auto_check_changes(changes, state, "commander", event.by, at)
         case RoleHandedOver():
-            return attrs.evolve(state, roles={**state.roles, event.role: event.to_person})
+            changes = {"roles": {**state.roles, event.role: event.to_person}}
         case RoleReleased():
-            return attrs.evolve(
-                state, roles={r: p for r, p in state.roles.items() if r != event.role}
-            )
+            changes = {"roles": {r: p for r, p in state.roles.items() if r != event.role}}
         case StatusChanged():
             identified = state.identified_at
             if event.new is Status.IDENTIFIED and identified is None:
                 identified = at
-            return attrs.evolve(state, status=event.new, identified_at=identified)
+            changes = {"status": event.new, "identified_at": identified}
         case PhaseEntered():
             entered = dict(state.phase_entered)
             entered.setdefault(event.phase, at)
-            return attrs.evolve(state, phase=event.phase, phase_entered=entered)
+            changes = {"phase": event.phase, "phase_entered": entered}
         case HypothesisRecorded():
             identified = state.identified_at
             if event.conclusion is Conclusion.CONFIRMED and identified is None:
                 identified = at
-            return attrs.evolve(
-                state, hypotheses=(*state.hypotheses, event), identified_at=identified
-            )
+            changes = {"hypotheses": (*state.hypotheses, event), "identified_at": identified}
         case ChecklistItemChanged():
             items = dict(state.checklists.get(event.checklist, {}))
             items[event.item] = ItemStatus(event.state, event.by, at, event.reason)
-            return attrs.evolve(state, checklists={**state.checklists, event.checklist: items})
+            changes = {"checklists": {**state.checklists, event.checklist: items}}
         case UpdatePosted():
-            state = attrs.evolve(state, last_update_at=at, public_status=event.status)
-            return _auto_check(state, "update", event.by, at)
+            changes = {"last_update_at": at, "public_status": event.status}
+            _auto_check_changes(changes, state, "update", event.by, at)
         case ChannelOpened():
-            state = attrs.evolve(state, channel=event.channel, channel_opened_at=at)
-            return _auto_check(state, "channel", event.by, at)
+            changes = {"channel": event.channel, "channel_opened_at": at}
+            _auto_check_changes(changes, state, "channel", event.by, at)
         case MitigationRequested():
-            pending = {**state.pending_mitigations, event.request_id: event.action}
-            return attrs.evolve(state, pending_mitigations=pending)
+            changes = {
+                "pending_mitigations": {**state.pending_mitigations, event.request_id: event.action}
+            }
         case MitigationCompleted():
             pending = {k: v for k, v in state.pending_mitigations.items() if k != event.request_id}
             mitigated = state.mitigated_at
             if event.outcome == "applied" and mitigated is None:
                 mitigated = at
-            return attrs.evolve(state, pending_mitigations=pending, mitigated_at=mitigated)
+            changes = {"pending_mitigations": pending, "mitigated_at": mitigated}
         case EscalationFired():
             paged = state.paged
             if event.action == "page":
                 paged = tuple(dict.fromkeys((*paged, *(event.targets or ("on-call",)))))
-            return attrs.evolve(state, fired=state.fired | {event.key}, paged=paged)
+            changes = {"fired": state.fired | {event.key}, "paged": paged}
         case ReminderFired() | TargetMissed():
-            return attrs.evolve(state, fired=state.fired | {event.key})
+            changes = {"fired": state.fired | {event.key}}
         case Resolved():
-            return attrs.evolve(
-                state,
-                status=Status.RESOLVED,
-                resolved_at=at,
-                resolution_summary=event.summary,
-            )
+            changes = {
+                "status": Status.RESOLVED,
+                "resolved_at": at,
+                "resolution_summary": event.summary,
+            }
         case Reopened():
             # Back to open: no resolution (or closure) stands any more.
-            return attrs.evolve(
-                state,
-                status=Status.INVESTIGATING,
-                resolved_at=None,
-                closed_at=None,
-                resolution_summary="",
-                reopen_count=state.reopen_count + 1,
-            )
+            changes = {
+                "status": Status.INVESTIGATING,
+                "resolved_at": None,
+                "closed_at": None,
+                "resolution_summary": "",
+                "reopen_count": state.reopen_count + 1,
+            }
         case Closed():
-            return attrs.evolve(state, status=Status.CLOSED, closed_at=at)
+            changes = {"status": Status.CLOSED, "closed_at": at}
         case NoteAdded() | NotificationFailed():
-            return state
-    rule = _FOLD_RULES.get(type(event))
-    if rule is not None:
-        return rule(state, record)
-    raise ValueError(f"{record.key}: no fold rule for event type {event.tag!r}")
+            changes = {}
+        case _:
+            rule = _FOLD_RULES.get(type(event))
+            if rule is None:
+                raise ValueError(f"{record.key}: no fold rule for event type {event.tag!r}")
+            return rule(attrs.evolve(state, version=record.version, updated_at=at), record)
+    return attrs.evolve(state, version=record.version, updated_at=at, **changes)
 
 
 def fold(records: Iterable[RecordedEvent], state: Incident | None = None) -> Incident | None:

@@ -235,6 +235,9 @@ class PluginManager:
         self.failures: list[PluginFailure] = []
         self._notifiers: dict[str, NotifierSpec] | None = None
         self._actions: dict[str, MitigationAction] | None = None
+        # Asked on every command's outbox planning; recomputed after a registration.
+        self._observers: list[str] | None = None
+        self._opens_channels: bool | None = None
         for name, factory in BUILTIN_PLUGINS:
             self._register(factory(), name, ("builtin", None, None))
         if autoload if autoload is not None else _autoload_enabled():
@@ -320,6 +323,8 @@ class PluginManager:
         self._origins[name] = origin
         self._notifiers = None
         self._actions = None
+        self._observers = None
+        self._opens_channels = None
 
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin object (a module, class instance …) and return its name.
@@ -580,7 +585,9 @@ class PluginManager:
 
     def opens_channels(self) -> bool:
         """True when some plugin implements ``incidentkit_open_channel``."""
-        return bool(_plain(self._pm.hook.incidentkit_open_channel))
+        if self._opens_channels is None:
+            self._opens_channels = bool(_plain(self._pm.hook.incidentkit_open_channel))
+        return self._opens_channels
 
     def authorize(self, actor: str, action: str, incident: Incident | None) -> str | None:
         """The first veto reason from ``incidentkit_authorize`` naming its plugin, or ``None``."""
@@ -607,9 +614,12 @@ class PluginManager:
 
     def observers(self) -> list[str]:
         """Names of plugins implementing ``incidentkit_event_recorded`` (wrappers aside)."""
-        return [
-            impl.plugin_name for impl in reversed(_plain(self._pm.hook.incidentkit_event_recorded))
-        ]
+        if self._observers is None:
+            self._observers = [
+                impl.plugin_name
+                for impl in reversed(_plain(self._pm.hook.incidentkit_event_recorded))
+            ]
+        return list(self._observers)
 
     def notify_observer(self, plugin: str, incident: Incident, record: RecordedEvent) -> None:
         """Call one plugin's ``incidentkit_event_recorded``, inside every wrapper of the hook."""

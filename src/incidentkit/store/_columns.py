@@ -101,24 +101,38 @@ def add_column_sql(table: str, name: str, codec: Codec) -> str:
     return f"ALTER TABLE {table} ADD COLUMN {name} {codec.types[kinds[name]]}"
 
 
+def _encoder(kind: ColumnKind, name: str, codec: Codec) -> Callable[[Any], Any]:
+    """How one column's value is written (built once per codec and column)."""
+    match kind:
+        case ColumnKind.STATUS:
+            return lambda value: Status(value).value
+        case ColumnKind.SEVERITY:
+            return lambda value: Severity(value).value
+        case ColumnKind.SERVICES:
+            services_out = codec.services_out
+            return lambda value: services_out(tuple(value))
+        case ColumnKind.TIME:
+            time_out, field = codec.time_out, f"summary.{name}"
+            return lambda value: time_out(None if value is None else check_aware(value, field))
+        case _:
+            return lambda value: value
+
+
+_ENCODERS: dict[int, tuple[Codec, tuple[tuple[str, Callable[[Any], Any]], ...]]] = {}
+"""Per codec (by identity, the codec kept alive with it): each column's name and encoder."""
+
+
+def _encoders(codec: Codec) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    found = _ENCODERS.get(id(codec))
+    if found is None or found[0] is not codec:
+        found = (codec, tuple((n, _encoder(k, n, codec)) for n, k in SUMMARY_COLUMNS))
+        _ENCODERS[id(codec)] = found
+    return found[1]
+
+
 def summary_values(summary: IncidentSummary, codec: Codec) -> tuple[Any, ...]:
     """The row to write for ``summary``, in table order; times are checked aware."""
-    values: list[Any] = []
-    for name, kind in SUMMARY_COLUMNS:
-        value = getattr(summary, name)
-        match kind:
-            case ColumnKind.STATUS:
-                values.append(Status(value).value)
-            case ColumnKind.SEVERITY:
-                values.append(Severity(value).value)
-            case ColumnKind.SERVICES:
-                values.append(codec.services_out(tuple(value)))
-            case ColumnKind.TIME:
-                aware = None if value is None else check_aware(value, f"summary.{name}")
-                values.append(codec.time_out(aware))
-            case _:
-                values.append(value)
-    return tuple(values)
+    return tuple([encode(getattr(summary, name)) for name, encode in _encoders(codec)])
 
 
 def summary_from_row(row: Sequence[Any], codec: Codec, url: str) -> IncidentSummary:

@@ -197,6 +197,17 @@ class MemoryStore:
             self._outbox[row_id] = attrs.evolve(row, state=OutboxState.DONE, lease_until=None)
             return True
 
+    def complete_many(self, row_ids: Sequence[int], *, worker: str | None = None) -> list[bool]:
+        """:meth:`complete` of each row at once; whether each applied, in order.
+
+        :raises NotFound: some id is no outbox row; nothing is changed.
+        """
+        with self._lock:
+            for row_id in row_ids:
+                if row_id not in self._outbox:
+                    raise NotFound("outbox row", str(row_id))
+            return [self.complete(row_id, worker=worker) for row_id in row_ids]
+
     def fail(
         self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
     ) -> bool:

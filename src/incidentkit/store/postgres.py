@@ -30,7 +30,9 @@ Times are ``timestamptz`` (the session runs in UTC); tables are named
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
+import select
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -523,44 +525,35 @@ class PostgresStore:
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
             nonlocal committing
             committing = False
-            with conn.pipeline(), conn.transaction():
-                write = conn.cursor()
-                if command_row is not None:  # first: a duplicate command wins over a conflict
-                    write.execute(
-                        f"INSERT INTO {p}incidentkit_commands "
-                        "(command_id, incident_id, action, version, events) "
-                        "VALUES (%s, %s, %s, %s, %s)",
-                        command_row,
-                    )
-                head = conn.cursor()
-                head.execute(
-                    f"SELECT COALESCE(MAX(version), 0) FROM {p}incidentkit_events "
-                    "WHERE incident_id = %s",
-                    (incident_id,),
-                )
-                if event_rows:
-                    write.executemany(
-                        f"INSERT INTO {p}incidentkit_events "
-                        "(incident_id, version, tag, payload, recorded_at, hash) "
-                        "VALUES (%s, %s, %s, %s, %s, %s)",
-                        event_rows,
-                    )
-                if outbox_rows:
-                    write.executemany(
-                        f"INSERT INTO {p}incidentkit_outbox (key, incident_id, topic, target, "
-                        "payload, available_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (key) DO NOTHING",
-                        outbox_rows,
-                    )
-                if summary_row is not None:
-                    write.execute(_upsert_summary_sql(p), summary_row)
-                row = head.fetchone()  # forces a sync: every statement above has run
-                actual = 0 if row is None else int(row[0])
-                if actual != expected_version:
-                    raise ConcurrencyConflict(incident_id, expected_version, actual)
-                # From here on COMMIT is (being) sent: a failure no longer proves
-                # that nothing was written.
-                committing = True
+            _drop_if_closed_by_server(conn)
+            # One round trip: BEGIN, the statements and COMMIT go out in one
+            # pipeline ending in one Sync (``conn.transaction()`` would add a
+            # round trip for BEGIN and one for COMMIT). The version check is a
+            # statement that fails (division by zero) when the incident is not
+            # at ``expected_version``; the first failing statement aborts the
+            # transaction and the server skips the rest, COMMIT included.
+            try:
+                with conn.pipeline():
+                    # Unprepared: a statement the server skipped after an error
+                    # would leave psycopg believing it prepared it.
+                    execute = conn.cursor().execute
+                    execute("BEGIN", prepare=False)
+                    if command_row is not None:  # first: a duplicate command wins over a conflict
+                        execute(_insert_command_sql(p), command_row, prepare=False)
+                    execute(_version_check_sql(p), (incident_id, expected_version), prepare=False)
+                    for event_row in event_rows:
+                        execute(_insert_events_sql(p), event_row, prepare=False)
+                    for outbox_row in outbox_rows:
+                        execute(_insert_outbox_sql(p), outbox_row, prepare=False)
+                    if summary_row is not None:
+                        execute(_upsert_summary_sql(p), summary_row, prepare=False)
+                    execute("COMMIT", prepare=False)
+                    # COMMIT leaves with the statements: from here a lost
+                    # connection no longer proves that nothing was written.
+                    committing = True
+            except BaseException:
+                _end_aborted(conn)
+                raise
 
         import psycopg.errors
 
@@ -578,6 +571,10 @@ class PostgresStore:
                 if committing and (lost or _may_have_committed(err)):
                     self._confirm(incident_id, events, err, command_id)
                     return
+                if isinstance(err, psycopg.errors.DivisionByZero):  # the version check
+                    raise ConcurrencyConflict(
+                        incident_id, expected_version, self.version(incident_id)
+                    ) from err
                 if isinstance(err, psycopg.errors.UniqueViolation):
                     if command_id is not None and err.diag.table_name == "incidentkit_commands":
                         raise DuplicateCommand(command_id) from err
@@ -815,6 +812,38 @@ class PostgresStore:
         """
         return self._update_row(row_id, "state = 'done', lease_until = NULL", (), worker)
 
+    def complete_many(self, row_ids: Sequence[int], *, worker: str | None = None) -> list[bool]:
+        """:meth:`complete` of each row in one statement; whether each applied, in order.
+
+        :raises NotFound: some id is no outbox row; nothing is changed.
+        """
+        ids = list(row_ids)
+        if not ids:
+            return []
+        table = f"{self._p}incidentkit_outbox"
+        fence = "" if worker is None else " AND state = 'pending' AND leased_by = %(worker)s"
+        # One statement (its own transaction): refuses the whole batch when an id is unknown.
+        sql = (
+            f"WITH known AS (SELECT count(*) AS n FROM {table} WHERE id = ANY(%(ids)s)) "
+            f"UPDATE {table} SET state = 'done', lease_until = NULL "
+            f"WHERE id = ANY(%(ids)s){fence} AND (SELECT n FROM known) = %(count)s RETURNING id"
+        )
+        params = {"ids": ids, "worker": worker, "count": len(set(ids))}
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> set[int] | None:
+            done = {int(row[0]) for row in conn.execute(sql, params).fetchall()}
+            if done:
+                return done
+            known = conn.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", (ids,)).fetchall()
+            if len({int(row[0]) for row in known}) != len(set(ids)):
+                missing = sorted(set(ids) - {int(row[0]) for row in known})
+                raise NotFound("outbox row", str(missing[0]))
+            return done
+
+        applied = self._run(run, retry=True)  # idempotent update: safe to retry
+        assert applied is not None
+        return [row_id in applied for row_id in ids]
+
     def fail(
         self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
     ) -> bool:
@@ -958,8 +987,77 @@ def _may_have_committed(err: BaseException) -> bool:
     return sqlstate is None or sqlstate[:2] in _UNKNOWN_CLASSES
 
 
+@functools.cache
 def _upsert_summary_sql(p: str) -> str:
     return upsert_summary_sql(f"{p}incidentkit_summaries", _CODEC)
+
+
+@functools.cache
+def _version_check_sql(p: str) -> str:
+    """One row when the incident is at the expected version, else a division-by-zero error.
+
+    The divisor depends on a subquery, so the server cannot fold it to a
+    constant error at plan time.
+    """
+    return (
+        f"SELECT 1 / (CASE WHEN (SELECT COALESCE(MAX(version), 0) FROM {p}incidentkit_events "
+        "WHERE incident_id = %s) = %s THEN 1 ELSE 0 END)"
+    )
+
+
+@functools.cache
+def _insert_command_sql(p: str) -> str:
+    return (
+        f"INSERT INTO {p}incidentkit_commands (command_id, incident_id, action, version, events) "
+        "VALUES (%s, %s, %s, %s, %s)"
+    )
+
+
+@functools.cache
+def _insert_events_sql(p: str) -> str:
+    return (
+        f"INSERT INTO {p}incidentkit_events (incident_id, version, tag, payload, recorded_at, "
+        "hash) VALUES (%s, %s, %s, %s, %s, %s)"
+    )
+
+
+@functools.cache
+def _insert_outbox_sql(p: str) -> str:
+    return (
+        f"INSERT INTO {p}incidentkit_outbox (key, incident_id, topic, target, payload, "
+        "available_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (key) DO NOTHING"
+    )
+
+
+def _end_aborted(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Roll back the transaction block a failed pipelined append left open, if any."""
+    import psycopg.pq
+
+    if conn.closed or conn.broken:
+        return
+    if conn.info.transaction_status in (
+        psycopg.pq.TransactionStatus.INERROR,
+        psycopg.pq.TransactionStatus.INTRANS,
+    ):
+        with contextlib.suppress(Exception):
+            conn.execute("ROLLBACK")
+
+
+def _drop_if_closed_by_server(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Raise the connection's error when the server closed it while it sat idle.
+
+    An idle connection has nothing to read unless the server sent something
+    (a terminated backend's FATAL notice): then one cheap query surfaces the
+    loss before any of an append is sent, so the append is retried on a new
+    connection instead of ending with an unknown outcome.
+    """
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return  # no usable socket: the statements will report it
+    if readable:
+        conn.execute("SELECT 1")
 
 
 def _summary_params(summary: IncidentSummary) -> tuple[Any, ...]:

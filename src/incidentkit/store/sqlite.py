@@ -333,6 +333,9 @@ class SqliteStore:
         self._registry_lock = threading.Lock()
         self._memory_lock = threading.RLock()
         self._shared: sqlite3.Connection | None = None
+        # incident id -> (version, services) of the summary this store last
+        # committed; an append at that version keeps the service rows.
+        self._services_at: dict[str, tuple[int, tuple[str, ...]]] = {}
         self._pid = os.getpid()
         self._closed = False
         self._exclusive: ThreadLocks | FileRangeLocks = (
@@ -562,7 +565,18 @@ class SqliteStore:
             if outbox_rows:
                 conn.executemany(_INSERT_OUTBOX, outbox_rows)
             if summary is not None:
-                self._write_summary(conn, summary)
+                self._write_summary(conn, summary, expected_version)
+        if summary is not None and event_rows:
+            # Committed: the version these events end at (only one append can
+            # write it) holds these service rows.
+            if len(self._services_at) >= 4096:
+                self._services_at.clear()
+            self._services_at[incident_id] = (
+                expected_version + len(event_rows),
+                tuple(summary.services),
+            )
+        elif summary is not None:
+            self._services_at.pop(incident_id, None)
 
     @staticmethod
     def _head(conn: sqlite3.Connection, incident_id: str) -> int:
@@ -571,8 +585,21 @@ class SqliteStore:
         ).fetchone()
         return int(row[0] or 0)
 
-    def _write_summary(self, conn: sqlite3.Connection, summary: IncidentSummary) -> None:
+    def _write_summary(
+        self, conn: sqlite3.Connection, summary: IncidentSummary, expected_version: int
+    ) -> None:
+        """Upsert the summary; rewrite its service rows unless they are already these.
+
+        The append has checked the incident is at ``expected_version``; when this
+        store committed that version's summary with the same services, the
+        rows in ``incidentkit_summary_services`` are already right.
+        """
         conn.execute(_UPSERT_SUMMARY, summary_values(summary, _CODEC))
+        if self._services_at.get(summary.incident_id) == (
+            expected_version,
+            tuple(summary.services),
+        ):
+            return
         conn.execute(
             "DELETE FROM incidentkit_summary_services WHERE incident_id = ?",
             (summary.incident_id,),
@@ -746,6 +773,30 @@ class SqliteStore:
         :raises NotFound: no outbox row has this id.
         """
         return self._update_row(row_id, "state = 'done', lease_until = NULL", (), worker)
+
+    def complete_many(self, row_ids: Sequence[int], *, worker: str | None = None) -> list[bool]:
+        """:meth:`complete` of each row in one transaction; whether each applied, in order.
+
+        :raises NotFound: some id is no outbox row; the transaction is rolled
+            back, nothing is changed.
+        """
+        sql = "UPDATE incidentkit_outbox SET state = 'done', lease_until = NULL WHERE id = ?"
+        if worker is not None:
+            sql += " AND state = 'pending' AND leased_by = ?"
+        applied: list[bool] = []
+        with self._writing() as conn:
+            for row_id in row_ids:
+                args: tuple[Any, ...] = (row_id,) if worker is None else (row_id, worker)
+                if conn.execute(sql, args).rowcount:
+                    applied.append(True)
+                    continue
+                found = conn.execute(
+                    "SELECT 1 FROM incidentkit_outbox WHERE id = ?", (row_id,)
+                ).fetchone()
+                if found is None:
+                    raise NotFound("outbox row", str(row_id))
+                applied.append(False)
+        return applied
 
     def fail(
         self, row_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None
