@@ -34,6 +34,7 @@ from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
 from incidentkit.store import IncidentSummary
 from incidentkit.timeline import render_chat, to_json_rows
+from incidentkit.web import add_serve_parser, run_serve
 
 __all__ = ["main"]
 
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_oncall_parser(sub)
     add_metrics_parser(sub)
     add_runbooks_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
@@ -518,6 +520,8 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return run_metrics(args, kit.store, out, err)
     elif command == "runbooks":
         return run_runbooks(args, kit, out)
+    elif command == "serve":
+        return run_serve(args, kit, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [
