@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import signal
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from incidentkit.kit import IncidentKit
 
 __all__ = ["SLACK_SECRET_ENV", "add_serve_parser", "run_serve"]
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 SLACK_SECRET_ENV = "INCIDENTKIT_SLACK_SIGNING_SECRET"
 """Environment variable holding the Slack signing secret (enables ``/slack/commands``)."""
@@ -97,14 +100,20 @@ def run_serve(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int:
         )
         timers.start()
     print(
-        f"incidentkit serve: http://{args.host}:{args.port}{args.root_path}/ "
+        f"incidentkit serve: http://{args.host}:{args.port}/ (links under {args.root_path or '/'}) "
         f"on {kit.store.url} (timers {'off' if timers is None else 'every ' + args.interval})",
         file=out,
         flush=True,
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then restores the
+    # handlers it found and raises the signal again: these handlers turn that
+    # second delivery into a clean return (the timer thread ends its pass).
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _SIGNALS}
     try:
         server.run()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         stop.set()
         if timers is not None:
             timers.join(timeout=interval.total_seconds() + 30)
