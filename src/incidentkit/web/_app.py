@@ -393,8 +393,8 @@ class _Dashboard:
         try:
             await run_in_threadpool(run, self.kit, incident_id, form, by, key)
         except IncidentKitError as err:
-            if isinstance(err, NotFound) and err.args and "incident" in str(err.args[0]):
-                raise
+            if isinstance(err, NotFound) and err.kind == "incident":
+                raise  # no incident page to show the reason on: the error page
             return await self.incident(request, error=str(err), status=_http_status(err))
         return self.redirect(request, f"/incidents/{incident_id}")
 
