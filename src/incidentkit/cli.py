@@ -41,6 +41,7 @@ from incidentkit.severity import Severity
 from incidentkit.status import STATUS_COMMANDS, add_status_parsers, run_status
 from incidentkit.store import IncidentSummary
 from incidentkit.timeline import render_chat, to_json_rows
+from incidentkit.web import add_serve_parser, run_serve
 
 __all__ = ["main"]
 
@@ -237,8 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_metrics_parser(sub)
     add_runbooks_parser(sub)
     add_status_parsers(sub)
-
     add_people_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
@@ -530,11 +531,12 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return run_runbooks(args, kit, out)
     elif command in STATUS_COMMANDS:
         return run_status(args, kit, out)
-
     elif command in ("people", "drill"):
         return run_people(args, kit, out)
     elif command == "oncall":
         return run_people_oncall(args, kit, out, kit.clock.now())
+    elif command == "serve":
+        return run_serve(args, kit, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [
