@@ -57,6 +57,8 @@ from incidentkit.incident import (
     decide_set_severity,
     decide_set_status,
 )
+from incidentkit.intake.capability import ALERTS
+from incidentkit.intake.section import Alerts
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
 from incidentkit.notify import Notification
@@ -77,7 +79,7 @@ log = logging.getLogger("incidentkit")
 DB_ENV = "INCIDENTKIT_DB"
 """Environment variable the CLI reads for the store URL."""
 
-BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS, REVIEW)
+BUILTIN_CAPABILITIES: tuple[Capability, ...] = (ONCALL, MITIGATION, RUNBOOKS, REVIEW, ALERTS)
 """The capabilities every kit registers before the host's."""
 
 S = TypeVar("S")
@@ -107,6 +109,8 @@ class IncidentKit:
     <Status.DECLARED: 'declared'>
     """
 
+    alerts: Alerts
+    """Ingest alerts from Alertmanager, Grafana and PagerDuty-style senders (alert intake)."""
     mitigations: Mitigations
     reviews: Reviews
     """Request, record and run mitigation actions (the built-in mitigation capability)."""
@@ -171,6 +175,8 @@ class IncidentKit:
             section = capability.section(self.engine)
             self._sections[capability.name] = section
             setattr(self, capability.name, section)
+        if "alerts" in self._sections and "runbooks" in self._sections:
+            self.alerts.use_runbooks(self.runbooks)  # declared alerts get matching runbooks
 
     @classmethod
     def open(

@@ -20,6 +20,7 @@ from incidentkit.engine._loop import run_forever
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    KeyPlanner,
     Planner,
     RecordRule,
     Route,
@@ -42,6 +43,7 @@ __all__ = [
     "Decide",
     "Deliverer",
     "Engine",
+    "KeyPlanner",
     "Loaded",
     "Planner",
     "RecordRule",
