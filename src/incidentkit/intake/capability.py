@@ -25,10 +25,10 @@ The rules (``research/wave2-specs.md`` §1):
   another of its alerts fires; when the last one resolves,
   ``[alerts] on_all_resolved`` applies (mitigate, resolve or a note).
 * **Flapping.** An alert that changes state ``flap_transitions`` times within
-  ``flap_window`` is marked flapping (:class:`AlertFlapping`) and no longer
-  auto-mitigates or auto-resolves its incident; a trigger of a key whose
-  incident the intake auto-resolved within the flap window reopens that
-  incident instead of opening another one.
+  ``flap_window`` (counting its changes on the incident it last opened) is
+  marked flapping (:class:`AlertFlapping`) and no longer auto-mitigates or
+  auto-resolves its incident, so it keeps that incident open instead of
+  opening one per cycle: a flapping alert opens at most two incidents.
 """
 
 from __future__ import annotations

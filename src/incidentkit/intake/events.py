@@ -45,6 +45,7 @@ class AlertReceived(Event):
     group_key: str | None = None
     opens_group: bool = False
     late: bool = False
+    history: tuple[datetime, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -147,7 +148,7 @@ def fold_received(state: Incident, record: RecordedEvent) -> Incident:
             at,
             alert.starts_at,
             triggers=1 if firing else 0,
-            changes=(at,),
+            changes=(*event.history[-63:], at),
         )
         order = (*current.order, alert.dedup_key)
     else:

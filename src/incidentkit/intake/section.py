@@ -30,7 +30,6 @@ from incidentkit.incident import (
     decide_declare,
     decide_mark_mitigated,
     decide_note,
-    decide_reopen,
     decide_resolve,
 )
 from incidentkit.intake.adapters import BUILTIN_ADAPTERS, parse
@@ -254,7 +253,8 @@ class Alerts:
         )
 
     def _warn_truncated(self, parsed: Payload, outcomes: Iterable[Outcome]) -> None:
-        touched = [o for o in outcomes if o.incident_id and o.action != "duplicate"]
+        listed = list(outcomes)
+        fresh = {o.incident_id for o in listed if o.action != "duplicate"}
         event = AlertsTruncated(
             by=parsed.format,
             truncated=parsed.truncated,
@@ -263,9 +263,12 @@ class Alerts:
         )
 
         def warn(state: Incident, now: datetime) -> list[Event]:
+            # A redelivered truncated payload (every alert a duplicate) warns once.
+            if state.id not in fresh and alerts_state(state).truncations:
+                return []
             return [event]
 
-        for incident_id in dict.fromkeys(o.incident_id for o in touched if o.incident_id):
+        for incident_id in dict.fromkeys(o.incident_id for o in listed if o.incident_id):
             self._engine.system(incident_id, "ingest_alert", warn)
 
     def _one(self, alert: Alert, started_at: datetime | None) -> Outcome:
@@ -287,10 +290,8 @@ class Alerts:
                         return Outcome(alert.dedup_key, "noop")
                     return self._append(last, alert, group, "late", late=True)
                 last = store.key_holder(KEY_NAMESPACE, alert.dedup_key, released=True)
-                if last is not None:
-                    reopened = self._reopen_flapping(last, alert, group)
-                    if reopened is not None:
-                        return reopened
+                if last is not None and self._engine.load(last).state.is_open:
+                    return self._append(last, alert, group, "appended")  # reopened by hand
                 if group is not None:
                     owner = store.key_holder(GROUP_NAMESPACE, group)
                     if owner is not None:
@@ -300,7 +301,7 @@ class Alerts:
                         continue  # the window closed: declare afresh
                 if action is AlertAction.ATTACH:
                     return Outcome(alert.dedup_key, "unattached")
-                return self._declare(alert, group, started_at, rule)
+                return self._declare(alert, group, started_at, rule, self._history(last, alert))
             except (KeyTaken, _Retry):
                 continue
         raise StoreError(f"alert {alert.dedup_key!r}: its key kept moving; nothing more recorded")
@@ -339,6 +340,10 @@ class Alerts:
         joined: dict[str, bool] = {}
 
         def decide(state: Incident, now: datetime) -> list[Event]:
+            deliveries = alerts_state(state).deliveries
+            if alert.delivery_key is not None and alert.delivery_key in deliveries:
+                joined["duplicate"] = True
+                return []
             end = group_window_end(state, window)
             if end is None or not state.is_open:
                 joined["closed"] = True
@@ -352,39 +357,8 @@ class Alerts:
         self._engine.run(incident_id, "ingest_alert", _actor(alert), decide)
         if joined.get("closed"):
             return None
-        return Outcome(alert.dedup_key, "appended", incident_id)
-
-    def _reopen_flapping(self, incident_id: str, alert: Alert, group: str | None) -> Outcome | None:
-        """Reopen the incident the intake auto-resolved within the flap window."""
-        config = self.config
-        reopened: dict[str, bool] = {}
-
-        def decide(state: Incident, now: datetime) -> list[Event]:
-            if state.is_open:
-                raise _Retry()  # reopened by someone: append to it (it claims the key)
-            entry = alerts_state(state).alerts.get(alert.dedup_key)
-            if (
-                state.status is not Status.RESOLVED
-                or state.resolved_at is None
-                or now - state.resolved_at > config.flap_window
-                or entry is None
-                or state.resolution_summary != _AUTO_RESOLVED
-            ):
-                return []
-            reopened["yes"] = True
-            events: list[Event] = list(
-                decide_reopen(state, by=_actor(alert), reason=f"alert {alert.summary} fired again")
-            )
-            events.append(self._received(alert, group))
-            return events + self._after(state, events, now)
-
-        try:
-            self._engine.run(incident_id, "ingest_alert", _actor(alert), decide)
-        except _Retry:
-            return self._append(incident_id, alert, group, "appended")
-        if not reopened:
-            return None
-        return Outcome(alert.dedup_key, "reopened", incident_id)
+        action = "duplicate" if joined.get("duplicate") else "appended"
+        return Outcome(alert.dedup_key, action, incident_id)
 
     def _after(self, state: Incident, events: Sequence[Event], now: datetime) -> list[Event]:
         """What the kit records after ``events``: flapping, and the all-resolved policy."""
@@ -425,7 +399,13 @@ class Alerts:
                 return [
                     *extra,
                     *decide_resolve(
-                        after, self._engine.policy, now, by=who, summary=_AUTO_RESOLVED
+                        after,
+                        self._engine.policy,
+                        now,
+                        by=who,
+                        summary=_AUTO_RESOLVED,
+                        force=True,
+                        reason=f"the sender resolved {text.removeprefix('all ')}",
                     ),
                 ]
             except (GuardFailed, InvalidTransition) as err:
@@ -443,8 +423,23 @@ class Alerts:
             *decide_mark_mitigated(after, by=who, detail=text, action="alerts-resolved"),
         ]
 
+    def _history(self, last: str | None, alert: Alert) -> tuple[datetime, ...]:
+        """The alert's state changes on its previous incident within the flap window."""
+        if last is None:
+            return ()
+        entry = alerts_state(self._engine.load(last).state).alerts.get(alert.dedup_key)
+        if entry is None:
+            return ()
+        now = self._engine.now()
+        return tuple(t for t in entry.changes if now - t <= self.config.flap_window)
+
     def _declare(
-        self, alert: Alert, group: str | None, started_at: datetime | None, rule: Any
+        self,
+        alert: Alert,
+        group: str | None,
+        started_at: datetime | None,
+        rule: Any,
+        history: tuple[datetime, ...] = (),
     ) -> Outcome:
         engine = self._engine
         policy = engine.policy
@@ -478,7 +473,8 @@ class Alerts:
                 description=alert.annotations.get("description", "")[:4000],
                 reasons=reasons,
             )
-            return [*declared, self._received(alert, group, opens_group=group is not None)]
+            received = self._received(alert, group, opens_group=group is not None, history=history)
+            return [*declared, received]
 
         state = engine.create(new_id, _actor(alert), decide).state
         if self._runbooks is not None:
