@@ -8,6 +8,7 @@ with PagerDuty's dedup semantics, enforced by the store (see
 (:mod:`incidentkit.intake.config`) are importable on their own.
 """
 
+from incidentkit.intake._cli import add_alerts_parser, run_alerts
 from incidentkit.intake.adapters import BUILTIN_ADAPTERS, decode, detect, parse
 from incidentkit.intake.config import (
     AlertAction,
@@ -28,8 +29,10 @@ __all__ = [
     "AlertsConfig",
     "OnAllResolved",
     "Payload",
+    "add_alerts_parser",
     "decode",
     "detect",
     "parse",
     "render_group_key",
+    "run_alerts",
 ]
