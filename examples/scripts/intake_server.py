@@ -34,7 +34,7 @@ def make_handler(kit: ik.IncidentKit) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to ``kit``."""
 
     class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             parts = [p for p in self.path.split("/") if p]
             if not parts or parts[0] != "alerts" or len(parts) > 2:
                 self._answer(404, {"status": "not found"})
