@@ -137,6 +137,7 @@ class Alerts:
         self._engine = engine
         self._adapters: dict[str, AdapterSpec] = {a.name: a for a in BUILTIN_ADAPTERS}
         self._runbooks: Any = None
+        self._checked: KeyStore | None = None
         for spec in engine.plugins.alert_adapters():
             if spec.name in self._adapters and spec not in BUILTIN_ADAPTERS:
                 raise ValidationError(
@@ -161,11 +162,14 @@ class Alerts:
 
     def _store(self) -> KeyStore:
         store = self._engine.store
+        if self._checked is store:  # a Protocol isinstance check is slow: once per store
+            return self._checked
         if not isinstance(store, KeyStore):
             raise StoreError(
                 f"{store.url}: alert intake needs a store with unique open keys "
                 "(key_holder and append(keys=...)); the built-in stores have them"
             )
+        self._checked = store
         return store
 
     # --- reading ------------------------------------------------------------
