@@ -17,6 +17,14 @@ EXPECTED = {
         "[22:47] incidentkit: Escalation: page layer:primary",
         "ALERT-login-5xx: SEV2, reasons: error rate above 10%",
     ],
+    "intake_server.py": [
+        "alertmanager-firing.json: 202 success 1a30ba71cca2921f",
+        "pagerduty-trigger.json: 202 success srv01/HTTP",
+        "pagerduty-invalid.json: 400 invalid event ['$.payload.source: required', "
+        "\"$.payload.severity: must be one of critical, error, warning, info, got 'fatal'\"]",
+        "SEV1 Login API probe failing: mitigated, 5 events",
+        "SEV2 Checkout error rate above 10%: open, 3 events",
+    ],
     "oncall_schedule.py": [
         "primary  bo  2025-03-31T08:00:00+00:00 → 2025-04-07T08:00:00+00:00",
         "on call at 2025-03-31 08:30Z: primary=bo, secondary=di",

@@ -23,6 +23,7 @@ from incidentkit.clock import SystemClock
 from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
 from incidentkit.events import Conclusion, PublicStatus, Source
 from incidentkit.incident import Incident
+from incidentkit.intake import add_alerts_parser, run_alerts
 from incidentkit.kit import DB_ENV, IncidentKit
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.metrics import add_metrics_parser, run_metrics
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_status_parsers(sub)
     add_people_parser(sub)
     add_serve_parser(sub)
+    add_alerts_parser(sub)
     return parser
 
 
@@ -537,6 +539,8 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return run_people_oncall(args, kit, out, kit.clock.now())
     elif command == "serve":
         return run_serve(args, kit, out)
+    elif command in ("alert", "alerts"):
+        return run_alerts(args, kit, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [

@@ -43,9 +43,11 @@ __all__ = [
     "IncidentKitError",
     "IntegrityError",
     "InvalidTransition",
+    "KeyTaken",
     "MissingExtra",
     "NotFound",
     "OutcomeUnknown",
+    "PayloadInvalid",
     "PermanentFailure",
     "PermissionDenied",
     "PluginError",
@@ -55,6 +57,7 @@ __all__ = [
     "SignatureInvalid",
     "StoreError",
     "TransientFailure",
+    "UnsupportedPayload",
     "ValidationError",
 ]
 
@@ -87,6 +90,40 @@ class ReservedEvent(ValidationError):
     def __init__(self, field: str, tag: str, reason: str) -> None:
         self.tag = tag
         super().__init__(field, f"{tag!r} events are written only by the kit ({reason})")
+
+
+class PayloadInvalid(ValidationError):
+    """An alert payload was refused: every problem, by key path (a host answers 400).
+
+    ``problems`` lists ``(path, reason)`` pairs such as
+    ``("$.alerts[0].startsAt", "not an RFC 3339 date-time")``; ``field`` is the
+    first problem's path and ``source`` names the adapter that refused it.
+    """
+
+    def __init__(self, source: str, problems: Iterable[tuple[str, str]]) -> None:
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems) or (("$", "refused"),)
+        self.source = source
+        super().__init__(self.problems[0][0], self.problems[0][1])
+        lines = "; ".join(f"{path}: {reason}" for path, reason in self.problems)
+        self.args = (f"invalid {source} payload: {lines}",)
+
+
+class UnsupportedPayload(PayloadInvalid):
+    """A payload no adapter understands (an unknown format or Alertmanager version)."""
+
+
+class KeyTaken(IncidentKitError):
+    """An append claimed an open key that another incident holds; nothing was written.
+
+    ``namespace`` and ``key`` name the key (see :class:`incidentkit.store.KeyClaim`)
+    and ``holder`` the incident that holds it open.
+    """
+
+    def __init__(self, namespace: str, key: str, holder: str) -> None:
+        self.namespace = namespace
+        self.key = key
+        self.holder = holder
+        super().__init__(f"{namespace} key {key!r} is held open by incident {holder}")
 
 
 class PolicyError(IncidentKitError, ValueError):

@@ -57,6 +57,8 @@ from incidentkit.incident import (
     decide_set_severity,
     decide_set_status,
 )
+from incidentkit.intake.capability import ALERTS
+from incidentkit.intake.section import Alerts
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
 from incidentkit.notify import Notification
@@ -87,6 +89,7 @@ BUILTIN_CAPABILITIES: tuple[Capability, ...] = (
     REVIEW,
     STATUS,
     PEOPLE,
+    ALERTS,
 )
 """The capabilities every kit registers before the host's."""
 
@@ -117,6 +120,8 @@ class IncidentKit:
     <Status.DECLARED: 'declared'>
     """
 
+    alerts: Alerts
+    """Ingest alerts from Alertmanager, Grafana and PagerDuty-style senders (alert intake)."""
     mitigations: Mitigations
     reviews: Reviews
     """Request, record and run mitigation actions (the built-in mitigation capability)."""
@@ -186,6 +191,8 @@ class IncidentKit:
             self._sections[capability.name] = section
             self.engine.sections[capability.name] = section
             setattr(self, capability.name, section)
+        if "alerts" in self._sections and "runbooks" in self._sections:
+            self.alerts.use_runbooks(self.runbooks)  # declared alerts get matching runbooks
 
     @classmethod
     def open(

@@ -43,6 +43,7 @@ from incidentkit._validate import parse_toml
 from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
+from incidentkit.intake.config import AlertsConfig
 from incidentkit.lifecycle import Phase, PhaseTargets
 from incidentkit.oncall.config import OnCallConfig, load_oncall
 from incidentkit.people.config import PeopleConfig
@@ -133,9 +134,10 @@ class Policy:
     runbooks: RunbookSettings = attrs.field(factory=RunbookSettings)
     review: ReviewConfig = attrs.field(factory=ReviewConfig)
     status: StatusConfig = attrs.field(factory=StatusConfig)
-
     people: PeopleConfig = attrs.field(factory=PeopleConfig)
     """The people directory and paging rules (TOML table ``[people]``)."""
+    alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
+    """How alerts become incidents (``[alerts]``, :class:`~incidentkit.intake.AlertsConfig`)."""
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:

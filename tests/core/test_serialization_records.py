@@ -33,6 +33,7 @@ from incidentkit.business_days import BusinessDays
 from incidentkit.engine.capability import Capability, RecordRule, TimerSource
 from incidentkit.errors import IncidentKitError, ValidationError
 from incidentkit.events import EVENT_TYPES, Event, NoteAdded, RecordedEvent
+from incidentkit.intake import AdapterSpec
 from incidentkit.lifecycle import PhaseTargets
 from incidentkit.metrics import Breach, Breaches
 from incidentkit.mitigation import MitigationAction
@@ -113,6 +114,7 @@ CLASSES = discover()
 NOT_SERIALIZABLE: dict[type, str] = {
     MitigationAction: "holds the execute/verify callables and the params class",
     NotifierSpec: "holds the deliver callable",
+    AdapterSpec: "holds the parse/detect callables",
     RecordedCall: "a test double holding the action's params object of any type",
     Capability: "holds event classes, fold, route and planner callables",
     RecordRule: "holds the command's decide callable",

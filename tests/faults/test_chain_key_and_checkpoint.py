@@ -295,14 +295,15 @@ def test_an_old_sqlite_database_gains_head_hashes_on_migrate(tmp_path: Path) -> 
     store.migrate()
     kit_on(store, key=None).declare("x", severity="SEV3", by="a", incident_id="INC-1")
     store.close()
-    # Back to schema 2: the same tables without the summary's head_hash column.
+    # Back to schema 3: the tables before the summary's head_hash column (and the keys).
     raw = sqlite3.connect(path)
     with raw:
         raw.execute("ALTER TABLE incidentkit_summaries DROP COLUMN head_hash")
-        raw.execute(f"UPDATE incidentkit_meta SET value = '{SCHEMA_VERSION - 1}'")
+        raw.execute("DROP TABLE incidentkit_keys")
+        raw.execute("UPDATE incidentkit_meta SET value = '3'")
     raw.close()
     store = SqliteStore(path)
-    assert store.schema_version() == SCHEMA_VERSION - 1
+    assert store.schema_version() == 3
     store.migrate()
     assert store.schema_version() == SCHEMA_VERSION
     summary = store.summary("INC-1")
@@ -319,16 +320,17 @@ def test_an_old_postgres_schema_gains_head_hashes_on_migrate(
 
     kit_on(postgres_store, key=None).declare("x", severity="SEV3", by="a", incident_id="INC-1")
     schema = postgres_store.schema
-    postgres_store._run(  # back to schema 1
+    postgres_store._run(  # back to schema 2: before head_hash (and the keys)
         lambda conn: (
             conn.execute(f'ALTER TABLE "{schema}".incidentkit_summaries DROP COLUMN head_hash'),
-            conn.execute(f"UPDATE \"{schema}\".incidentkit_meta SET value = '{PG_VERSION - 1}'"),
+            conn.execute(f'DROP TABLE "{schema}".incidentkit_keys'),
+            conn.execute(f"UPDATE \"{schema}\".incidentkit_meta SET value = '2'"),
         ),
         retry=False,
     )
     fresh = PostgresStore(postgres_dsn, schema=schema)
     try:
-        assert fresh.schema_version() == PG_VERSION - 1
+        assert fresh.schema_version() == 2
         fresh.migrate()
         assert fresh.schema_version() == PG_VERSION
         summary = fresh.summary("INC-1")

@@ -99,6 +99,7 @@ def test_tables_live_in_the_schema(postgres_store: PostgresStore, admin: Any) ->
     assert [r[0] for r in rows] == [
         "incidentkit_commands",
         "incidentkit_events",
+        "incidentkit_keys",
         "incidentkit_meta",
         "incidentkit_outbox",
         "incidentkit_summaries",
@@ -214,7 +215,7 @@ def test_a_version_1_schema_is_migrated_to_command_ids(postgres_dsn: str, admin:
         try:
             assert store.schema_version() == 1
             store.migrate()
-            assert store.schema_version() == SCHEMA_VERSION == 3
+            assert store.schema_version() == SCHEMA_VERSION == 4
             assert store.load("INC-7") == [old]
             command = StoredCommand("cmd-1", "INC-7", "add_note", 2, 1)
             store.append(
@@ -280,7 +281,7 @@ def test_an_old_schema_gains_summary_head_hashes(
         try:
             assert store.schema_version() == old_version
             store.migrate()
-            assert store.schema_version() == SCHEMA_VERSION == 3
+            assert store.schema_version() == SCHEMA_VERSION == 4
             heads = {s.incident_id: s.head_hash for s in store.summaries()}
             assert heads == {"INC-7": events[-1].hash, "INC-8": None}
             store.append(

@@ -481,7 +481,7 @@ def test_a_version_2_file_is_migrated_to_command_ids(tmp_path: Path) -> None:
     store = SqliteStore(path)
     assert store.schema_version() == 2
     store.migrate()
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     assert [e.hash for e in store.load("INC-7")] == ["h1"]
     command = StoredCommand("cmd-1", "INC-7", "add_note", 2, 1)
     store.append("INC-7", make_events("INC-7", 2, 1), 1, command=command)
@@ -529,7 +529,7 @@ def test_an_old_file_gains_summary_head_hashes(tmp_path: Path, old_version: int)
     store = SqliteStore(path)
     assert store.schema_version() == old_version
     store.migrate()
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     heads = {s.incident_id: s.head_hash for s in store.summaries(SummaryQuery())}
     assert heads == {"INC-7": "h2", "INC-8": None}
     store.append("INC-7", make_events("INC-7", 3, 1), 2, summary=make_summary("INC-7", 3))

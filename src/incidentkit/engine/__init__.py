@@ -21,6 +21,7 @@ from incidentkit.engine._loop import run_forever
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    KeyPlanner,
     Periodic,
     Planner,
     RecordRule,
@@ -45,6 +46,7 @@ __all__ = [
     "Decide",
     "Deliverer",
     "Engine",
+    "KeyPlanner",
     "Loaded",
     "Periodic",
     "Planner",

@@ -19,6 +19,7 @@ from incidentkit.engine._cache import Loaded, StateCache
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    KeyPlanner,
     Periodic,
     Planner,
     RecordRule,
@@ -184,6 +185,7 @@ class Engine:
         self.capabilities: dict[str, Capability] = {}
         self._routes: list[Route] = [core_notifications]
         self._planners: list[Planner] = []
+        self._key_planners: list[KeyPlanner] = []
         self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
         self._periodic: list[tuple[str, Periodic]] = []
@@ -232,6 +234,7 @@ class Engine:
         self.capabilities[capability.name] = capability
         self._routes.extend(capability.routes)
         self._planners.extend(capability.outbox)
+        self._key_planners.extend(capability.keys)
         self.deliverers.update(capability.delivery)
         self._timers.extend(_Memo(source) for source in capability.timers)
         self._periodic.extend((capability.name, hook) for hook in capability.periodic)
@@ -719,14 +722,31 @@ class Engine:
             if command is None
             else StoredCommand(command[0], incident_id, command[1], state.version, len(stored))
         )
-        self.store.append(
-            incident_id,
-            stored,
-            version,
-            outbox=outbox,
-            summary=self.summary(state, previous),
-            command=stored_command,
-        )
+        keys = [
+            claim
+            for record in records
+            for planner in self._key_planners
+            for claim in planner(state, record)
+        ]
+        if keys:  # only a KeyStore takes them; other stores keep their signature
+            self.store.append(
+                incident_id,
+                stored,
+                version,
+                outbox=outbox,
+                summary=self.summary(state, previous),
+                command=stored_command,
+                keys=keys,  # type: ignore[call-arg]
+            )
+        else:
+            self.store.append(
+                incident_id,
+                stored,
+                version,
+                outbox=outbox,
+                summary=self.summary(state, previous),
+                command=stored_command,
+            )
         self.cache.put(incident_id, Loaded(state, previous))
         return CommandResult(state, tuple(records))
 

@@ -13,6 +13,11 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
   to the notifications it implies;
 * ``outbox``: pure functions from a recorded event to other outbox rows
   (a mitigation request, a status-page post);
+* ``keys``: pure functions from a recorded event to the unique open keys it
+  claims or releases (:class:`~incidentkit.store.KeyClaim`, an alert's dedup
+  key), written in the append's transaction by a
+  :class:`~incidentkit.store.KeyStore`: an append whose key another incident
+  holds raises :class:`~incidentkit.errors.KeyTaken` and writes nothing;
 * ``delivery``: handlers of its own outbox topics, ``(engine, row) -> None``,
   which ``deliver()`` calls after the commit (raise to retry);
 * ``claims``: ``engine -> {topic: targets}``, the rows of its delivery topics
@@ -53,7 +58,7 @@ from incidentkit.events import Event, RecordedEvent
 from incidentkit.incident import FoldRule, Incident
 from incidentkit.notify import Notification
 from incidentkit.policy import Policy
-from incidentkit.store import OutboxMessage
+from incidentkit.store import KeyClaim, OutboxMessage
 
 if TYPE_CHECKING:
     from incidentkit.engine._engine import Engine
@@ -62,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Capability",
     "Deliverer",
+    "KeyPlanner",
     "Periodic",
     "Planner",
     "RecordRule",
@@ -75,6 +81,9 @@ Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
 
 Planner = Callable[[Incident, RecordedEvent], Sequence[OutboxMessage]]
 """``(state after the event, the event) -> outbox rows``; pure."""
+
+KeyPlanner = Callable[[Incident, RecordedEvent], Sequence[KeyClaim]]
+"""``(state after the event, the event) -> key claims and releases``; pure."""
 
 Deliverer = Callable[["Engine", "OutboxRow"], object]
 """``(engine, claimed outbox row) -> None``: deliver one row of a capability's topic."""
@@ -143,6 +152,7 @@ class Capability:
     timers: tuple[TimerSource, ...] = ()
     routes: tuple[Route, ...] = ()
     outbox: tuple[Planner, ...] = ()
+    keys: tuple[KeyPlanner, ...] = ()
     delivery: Mapping[str, Deliverer] = attrs.field(factory=dict)
     claims: Callable[[Engine], Mapping[str, Collection[str]]] | None = None
     section: Callable[[Engine], object] | None = None

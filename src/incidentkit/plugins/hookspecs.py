@@ -27,6 +27,7 @@ from incidentkit.plugins._markers import PROJECT_NAME
 if TYPE_CHECKING:
     from incidentkit.events import RecordedEvent
     from incidentkit.incident import Incident
+    from incidentkit.intake.model import AdapterSpec
     from incidentkit.mitigation import MitigationAction
     from incidentkit.notify import NotifierSpec
     from incidentkit.review.trackers import ActionItemTracker
@@ -77,6 +78,21 @@ def incidentkit_mitigation_actions() -> Sequence[MitigationAction]:
 
     Receives nothing. Returns a sequence of :class:`MitigationAction`; all
     results are collected; duplicate names are refused naming both plugins.
+    """
+
+
+@hookspec
+def incidentkit_alert_adapters() -> Sequence[AdapterSpec]:
+    """Return the alert adapters this plugin provides (Datadog, CloudWatch …).
+
+    Receives nothing. Returns a sequence of
+    :class:`~incidentkit.intake.AdapterSpec` (a name, ``parse(payload, now)``
+    raising :class:`~incidentkit.errors.PayloadInvalid` with every problem by
+    key path, and ``detect(payload)``); every result from every plugin is
+    collected, and two adapters with the same name are refused naming both
+    plugins. ``kit.alerts.ingest(payload, format=name)`` uses one by name;
+    auto-detection asks plugins' adapters after the built-in ones for
+    Alertmanager, Grafana and PagerDuty, and before the generic JSON one.
     """
 
 

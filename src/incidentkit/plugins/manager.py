@@ -57,6 +57,7 @@ from incidentkit.store import Store
 if TYPE_CHECKING:
     from incidentkit.events import RecordedEvent
     from incidentkit.incident import Incident
+    from incidentkit.intake.model import AdapterSpec
     from incidentkit.review.trackers import ActionItemTracker
 
 __all__ = [
@@ -508,6 +509,12 @@ class PluginManager:
         if self._notifiers is None:
             self._notifiers = self._named("incidentkit_notifiers", NotifierSpec, lambda s: s.name)
         return self._notifiers
+
+    def alert_adapters(self) -> list[AdapterSpec]:
+        """Every plugin's alert adapter; duplicate names are refused naming both plugins."""
+        from incidentkit.intake.model import AdapterSpec as Spec
+
+        return list(self._named("incidentkit_alert_adapters", Spec, lambda a: a.name).values())
 
     def action_item_trackers(self) -> dict[str, ActionItemTracker]:
         """Every action-item tracker by name; duplicates are refused naming both plugins."""

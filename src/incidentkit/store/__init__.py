@@ -10,6 +10,8 @@ or an error.
 from incidentkit._redact import mask_url
 from incidentkit.store._base import (
     IncidentSummary,
+    KeyClaim,
+    KeyStore,
     OutboxMessage,
     OutboxRow,
     OutboxState,
@@ -24,6 +26,8 @@ from incidentkit.store.memory import MemoryStore
 
 __all__ = [
     "IncidentSummary",
+    "KeyClaim",
+    "KeyStore",
     "MemoryStore",
     "OutboxMessage",
     "OutboxRow",

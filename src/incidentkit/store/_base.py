@@ -19,6 +19,8 @@ from incidentkit.severity import Severity
 
 __all__ = [
     "IncidentSummary",
+    "KeyClaim",
+    "KeyStore",
     "OutboxMessage",
     "OutboxRow",
     "OutboxState",
@@ -108,6 +110,27 @@ class SummaryQuery:
     until: datetime | None = None
     due_before: datetime | None = None
     limit: int | None = None
+
+
+@attrs.frozen
+class KeyClaim:
+    """Hold (or, with ``release``, let go of) a unique open key for an incident.
+
+    Claims travel with an append (:meth:`KeyStore.append`'s ``keys``) and are
+    written in its transaction. At most one incident holds a given
+    ``(namespace, key)`` open at a time: the store enforces it with a unique
+    index on the open keys, not with a read before the write, so of two
+    concurrent appends claiming one key exactly one commits and the other
+    raises :class:`~incidentkit.errors.KeyTaken` and writes nothing. Claiming
+    a key the same incident already holds is a no-op; releasing a key the
+    incident does not hold is a no-op. A released key may be claimed again
+    (by any incident), and the store remembers who held it last.
+    """
+
+    namespace: str
+    key: str
+    incident_id: str
+    release: bool = False
 
 
 class OutboxState(enum.StrEnum):
@@ -257,4 +280,37 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections. The store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class KeyStore(Store, Protocol):
+    """A :class:`Store` that also holds unique open keys (alert dedup keys and the like).
+
+    ``append`` takes ``keys``, a sequence of :class:`KeyClaim` applied in the
+    same transaction as the events (after the version check).
+    """
+
+    def append(
+        self,
+        incident_id: str,
+        events: Sequence[StoredEvent],
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
+        summary: IncidentSummary | None = None,
+        command: StoredCommand | None = None,
+        keys: Sequence[KeyClaim] = (),
+    ) -> None:
+        """As :meth:`Store.append`, and apply ``keys``.
+
+        Raises KeyTaken (naming the holder) and writes nothing when a claimed
+        key is held open by another incident.
+        """
+        ...
+
+    def key_holder(self, namespace: str, key: str, *, released: bool = False) -> str | None:
+        """The incident holding ``(namespace, key)`` open, or ``None``.
+
+        With ``released``, the incident that claimed it last, open or released.
+        """
         ...

@@ -17,6 +17,7 @@ from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 from incidentkit.store._base import (
     IncidentSummary,
+    KeyClaim,
     OutboxMessage,
     StoredCommand,
     StoredEvent,
@@ -30,6 +31,8 @@ __all__ = [
     "check_command",
     "check_command_id",
     "check_incident_id",
+    "check_key_text",
+    "check_keys",
     "check_query",
     "check_targets",
     "claimable",
@@ -117,6 +120,40 @@ def check_command_id(value: object, field: str) -> str:
     except UnicodeEncodeError as err:
         raise ValidationError(field, f"not valid Unicode text ({err.reason})") from err
     return value
+
+
+KEY_MAX = 400
+"""The longest key (and namespace) a :class:`~incidentkit.store.KeyClaim` may name."""
+
+
+def check_key_text(value: object, field: str) -> str:
+    """Return ``value`` if it can be a key or namespace: 1 to 400 characters, no NUL."""
+    if not isinstance(value, str) or not value or len(value) > KEY_MAX or "\0" in value:
+        raise ValidationError(
+            field, f"expected 1 to {KEY_MAX} characters of text without NUL, got {shown(value, 80)}"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValidationError(field, f"not valid Unicode text ({err.reason})") from err
+    return value
+
+
+def check_keys(incident_id: str, keys: Sequence[object]) -> list[KeyClaim]:
+    """The claims of one append, each a :class:`KeyClaim` for ``incident_id``."""
+    checked: list[KeyClaim] = []
+    for index, claim in enumerate(keys):
+        if not isinstance(claim, KeyClaim):
+            raise ValidationError(f"keys[{index}]", f"expected a KeyClaim, got {shown(claim)}")
+        check_key_text(claim.namespace, f"keys[{index}].namespace")
+        check_key_text(claim.key, f"keys[{index}].key")
+        if claim.incident_id != incident_id:
+            raise ValidationError(
+                f"keys[{index}].incident_id",
+                f"{shown(claim.incident_id)} is not the appended incident {incident_id!r}",
+            )
+        checked.append(claim)
+    return checked
 
 
 def check_command(

@@ -10,9 +10,16 @@ from datetime import datetime, timedelta
 import attrs
 
 from incidentkit._redact import mask_url
-from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, NotFound, StoreError
+from incidentkit.errors import (
+    ConcurrencyConflict,
+    DuplicateCommand,
+    KeyTaken,
+    NotFound,
+    StoreError,
+)
 from incidentkit.store._base import (
     IncidentSummary,
+    KeyClaim,
     OutboxMessage,
     OutboxRow,
     OutboxState,
@@ -26,6 +33,8 @@ from incidentkit.store._checks import (
     check_command,
     check_command_id,
     check_incident_id,
+    check_key_text,
+    check_keys,
     check_query,
     check_targets,
     claimable,
@@ -51,6 +60,8 @@ class MemoryStore:
         self._keys: set[str] = set()
         self._commands: dict[str, StoredCommand] = {}
         self._leased_by: dict[int, str] = {}
+        self._open_keys: dict[tuple[str, str], str] = {}
+        self._last_keys: dict[tuple[str, str], str] = {}
         self._next_id = 1
         self._closed = False
 
@@ -70,10 +81,12 @@ class MemoryStore:
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
         command: StoredCommand | None = None,
+        keys: Sequence[KeyClaim] = (),
     ) -> None:
-        """Append atomically under the store lock; see :class:`Store`."""
+        """Append atomically under the store lock; see :class:`KeyStore`."""
         check_append(incident_id, events, expected_version, outbox, summary)
         check_command(incident_id, events, expected_version, command)
+        claims = check_keys(incident_id, keys)
         with self._lock:
             self._check_open()
             if command is not None and command.command_id in self._commands:
@@ -82,6 +95,18 @@ class MemoryStore:
             actual = current[-1].version if current else 0
             if actual != expected_version:
                 raise ConcurrencyConflict(incident_id, expected_version, actual)
+            held = dict(self._open_keys)
+            for claim in claims:
+                name = (claim.namespace, claim.key)
+                if claim.release:
+                    if held.get(name) == incident_id:
+                        del held[name]
+                elif held.setdefault(name, incident_id) != incident_id:
+                    raise KeyTaken(claim.namespace, claim.key, held[name])
+            self._open_keys = held
+            for claim in claims:
+                if not claim.release:
+                    self._last_keys[(claim.namespace, claim.key)] = incident_id
             if events:  # an outbox-only append creates no stream
                 self._events[incident_id] = [*current, *events]
             for message in outbox:
@@ -106,6 +131,15 @@ class MemoryStore:
                 self._summaries[incident_id] = summary
             if command is not None:
                 self._commands[command.command_id] = command
+
+    def key_holder(self, namespace: str, key: str, *, released: bool = False) -> str | None:
+        """The incident holding the key open (with ``released``: the last to claim it)."""
+        name = (check_key_text(namespace, "namespace"), check_key_text(key, "key"))
+        with self._lock:
+            self._check_open()
+            if released:
+                return self._last_keys.get(name)
+            return self._open_keys.get(name)
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""

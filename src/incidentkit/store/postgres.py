@@ -42,6 +42,7 @@ from incidentkit._redact import mask_url, redact_error, url_secrets
 from incidentkit.errors import (
     ConcurrencyConflict,
     DuplicateCommand,
+    KeyTaken,
     NotFound,
     OutcomeUnknown,
     StoreError,
@@ -51,6 +52,7 @@ from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 from incidentkit.store._base import (
     IncidentSummary,
+    KeyClaim,
     OutboxMessage,
     OutboxRow,
     OutboxState,
@@ -65,6 +67,8 @@ from incidentkit.store._checks import (
     check_command,
     check_command_id,
     check_incident_id,
+    check_key_text,
+    check_keys,
     check_query,
     check_targets,
     enum_values,
@@ -86,13 +90,15 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The PostgreSQL schema version this release writes and understands.
 
 1. events, summaries, outbox, meta.
 2. ``incidentkit_commands``: one row per command id, written with its events.
 3. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
    version; see :func:`_upgrade_summary_head_hash`).
+4. ``incidentkit_keys``: unique open keys (:class:`~incidentkit.store.KeyClaim`),
+   one row per claim; a partial unique index on ``(namespace, key) WHERE open``.
 """
 
 T = TypeVar("T")
@@ -188,6 +194,21 @@ def _schema_v2_sql(p: str) -> list[str]:
             events integer NOT NULL)""",
         f"""CREATE INDEX incidentkit_commands_incident
             ON {p}incidentkit_commands (incident_id, version)""",
+    ]
+
+
+def _schema_v4_sql(p: str) -> list[str]:
+    """DDL that upgrades version 3 to 4: unique open keys."""
+    return [
+        f"""CREATE TABLE {p}incidentkit_keys (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            namespace text COLLATE "C" NOT NULL,
+            key text COLLATE "C" NOT NULL,
+            incident_id text COLLATE "C" NOT NULL,
+            open boolean NOT NULL)""",
+        f"""CREATE UNIQUE INDEX incidentkit_keys_open
+            ON {p}incidentkit_keys (namespace, key) WHERE open""",
+        f"CREATE INDEX incidentkit_keys_last ON {p}incidentkit_keys (namespace, key, id)",
     ]
 
 
@@ -457,6 +478,9 @@ class PostgresStore:
                         conn.execute(statement)
                 if current < 3:
                     _upgrade_summary_head_hash(conn, self._p)
+                if current < 4:
+                    for statement in _schema_v4_sql(self._p):
+                        conn.execute(statement)
                 conn.execute(
                     f"INSERT INTO {self._p}incidentkit_meta (key, value) "
                     "VALUES ('schema_version', %s) "
@@ -489,8 +513,14 @@ class PostgresStore:
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
         command: StoredCommand | None = None,
+        keys: Sequence[KeyClaim] = (),
     ) -> None:
-        """Append events, outbox rows, the summary and the command in one pipelined transaction.
+        """Append events, outbox rows, summary, command and key claims in one transaction.
+
+        The transaction is pipelined; see :class:`~incidentkit.store.KeyStore`.
+
+        :raises KeyTaken: another incident holds a claimed key open (the unique
+            index on open keys refused the insert); nothing written.
 
         :raises DuplicateCommand: ``command.command_id`` is already stored; nothing written.
         :raises ConcurrencyConflict: the incident is not at ``expected_version``; nothing written.
@@ -505,6 +535,7 @@ class PostgresStore:
 
         check_append(incident_id, events, expected_version, outbox, summary)
         check_command(incident_id, events, expected_version, command)
+        claims = check_keys(incident_id, keys)
         p = self._p
         event_rows = [
             (e.incident_id, e.version, e.tag, e.payload, e.recorded_at, e.hash) for e in events
@@ -543,6 +574,12 @@ class PostgresStore:
                     execute(_version_check_sql(p), (incident_id, expected_version), prepare=False)
                     for event_row in event_rows:
                         execute(_insert_events_sql(p), event_row, prepare=False)
+                    for claim in claims:
+                        name = (claim.namespace, claim.key, claim.incident_id)
+                        if claim.release:
+                            execute(_release_key_sql(p), name, prepare=False)
+                        else:  # the unique index on open keys decides, not this read
+                            execute(_claim_key_sql(p), (*name, *name), prepare=False)
                     for outbox_row in outbox_rows:
                         execute(_insert_outbox_sql(p), outbox_row, prepare=False)
                     if summary_row is not None:
@@ -578,6 +615,8 @@ class PostgresStore:
                 if isinstance(err, psycopg.errors.UniqueViolation):
                     if command_id is not None and err.diag.table_name == "incidentkit_commands":
                         raise DuplicateCommand(command_id) from err
+                    if err.diag.table_name == "incidentkit_keys":
+                        raise self._taken(claims) from err
                     raise ConcurrencyConflict(
                         incident_id, expected_version, self.version(incident_id)
                     ) from err
@@ -648,6 +687,33 @@ class PostgresStore:
             )
             for version, tag, payload, recorded, digest in self._run(run, retry=True)
         ]
+
+    def _taken(self, claims: Sequence[KeyClaim]) -> KeyTaken:
+        """The error for a refused key claim: the first key another incident holds."""
+        for claim in claims:
+            if claim.release:
+                continue
+            holder = self.key_holder(claim.namespace, claim.key)
+            if holder is not None and holder != claim.incident_id:
+                return KeyTaken(claim.namespace, claim.key, holder)
+        first = next(c for c in claims if not c.release)
+        return KeyTaken(first.namespace, first.key, "(released since)")
+
+    def key_holder(self, namespace: str, key: str, *, released: bool = False) -> str | None:
+        """The incident holding the key open (with ``released``: the last to claim it)."""
+        check_key_text(namespace, "namespace")
+        check_key_text(key, "key")
+        where = "" if released else " AND open"
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+            return conn.execute(
+                f"SELECT incident_id FROM {self._p}incidentkit_keys WHERE namespace = %s "
+                f"AND key = %s{where} ORDER BY id DESC LIMIT 1",
+                (namespace, key),
+            ).fetchone()
+
+        row = self._run(run, retry=True)
+        return None if row is None else str(row[0])
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""
@@ -988,6 +1054,22 @@ def _may_have_committed(err: BaseException) -> bool:
 
 
 @functools.cache
+def _release_key_sql(p: str) -> str:
+    return (
+        f"UPDATE {p}incidentkit_keys SET open = false WHERE namespace = %s "
+        "AND key = %s AND incident_id = %s AND open"
+    )
+
+
+def _claim_key_sql(p: str) -> str:
+    return (
+        f"INSERT INTO {p}incidentkit_keys (namespace, key, incident_id, open) "
+        f"SELECT %s, %s, %s, true WHERE NOT EXISTS (SELECT 1 FROM {p}"
+        "incidentkit_keys WHERE namespace = %s AND key = %s "
+        "AND incident_id = %s AND open)"
+    )
+
+
 def _upsert_summary_sql(p: str) -> str:
     return upsert_summary_sql(f"{p}incidentkit_summaries", _CODEC)
 

@@ -40,6 +40,7 @@ from incidentkit._redact import mask_url
 from incidentkit.errors import (
     ConcurrencyConflict,
     DuplicateCommand,
+    KeyTaken,
     NotFound,
     StoreError,
     ValidationError,
@@ -48,6 +49,7 @@ from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
 from incidentkit.store._base import (
     IncidentSummary,
+    KeyClaim,
     OutboxMessage,
     OutboxRow,
     OutboxState,
@@ -62,6 +64,8 @@ from incidentkit.store._checks import (
     check_command,
     check_command_id,
     check_incident_id,
+    check_key_text,
+    check_keys,
     check_query,
     check_targets,
     enum_values,
@@ -79,7 +83,7 @@ from incidentkit.store._exclusive import FileRangeLocks, ThreadLocks
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The schema version this release writes and understands.
 
 1. events, summaries (services as a JSON array), outbox, meta.
@@ -89,6 +93,8 @@ SCHEMA_VERSION = 4
    with the command's events; its primary key refuses a second append.
 4. ``incidentkit_summaries.head_hash`` (the chain's head hash at the summary's
    version; see :func:`_upgrade_summary_head_hash`).
+5. ``incidentkit_keys``: unique open keys (:class:`~incidentkit.store.KeyClaim`),
+   one row per claim; a partial unique index on ``(namespace, key) WHERE open = 1``.
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -165,6 +171,18 @@ CREATE TABLE incidentkit_commands (
     events INTEGER NOT NULL
 );
 CREATE INDEX incidentkit_commands_incident ON incidentkit_commands (incident_id, version);
+"""
+
+_SCHEMA_V5 = """
+CREATE TABLE incidentkit_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    open INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX incidentkit_keys_open ON incidentkit_keys (namespace, key) WHERE open = 1;
+CREATE INDEX incidentkit_keys_last ON incidentkit_keys (namespace, key, id);
 """
 
 _SUMMARY_COLUMNS = select_list()
@@ -491,6 +509,8 @@ class SqliteStore:
                 _run_script(conn, _SCHEMA_V3)
             if current < 4:
                 _upgrade_summary_head_hash(conn)
+            if current < 5:
+                _run_script(conn, _SCHEMA_V5)
             conn.execute(
                 "INSERT INTO incidentkit_meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -507,8 +527,13 @@ class SqliteStore:
         outbox: Sequence[OutboxMessage] = (),
         summary: IncidentSummary | None = None,
         command: StoredCommand | None = None,
+        keys: Sequence[KeyClaim] = (),
     ) -> None:
-        """Append events, outbox rows, the summary and the command in one ``BEGIN IMMEDIATE``.
+        """Append events, outbox rows, the summary, the command and key claims in one transaction.
+
+        The transaction is a ``BEGIN IMMEDIATE``; see :class:`~incidentkit.store.KeyStore`.
+
+        :raises KeyTaken: another incident holds a claimed key open; nothing written.
 
         :raises DuplicateCommand: ``command.command_id`` is already stored; nothing written.
         :raises ConcurrencyConflict: the incident is not at ``expected_version``; nothing written.
@@ -517,6 +542,7 @@ class SqliteStore:
         """
         check_append(incident_id, events, expected_version, outbox, summary)
         check_command(incident_id, events, expected_version, command)
+        claims = check_keys(incident_id, keys)
         event_rows = [
             (e.incident_id, e.version, e.tag, e.payload, _micros(e.recorded_at), e.hash)
             for e in events
@@ -556,6 +582,8 @@ class SqliteStore:
             actual = row[0] or 0
             if actual != expected_version:
                 raise ConcurrencyConflict(incident_id, expected_version, actual)
+            for claim in claims:
+                self._apply_claim(conn, claim)
             try:
                 conn.executemany(_INSERT_EVENT, event_rows)
             except sqlite3.IntegrityError as err:  # only if another writer broke the lock rules
@@ -577,6 +605,42 @@ class SqliteStore:
             )
         elif summary is not None:
             self._services_at.pop(incident_id, None)
+
+    @staticmethod
+    def _apply_claim(conn: sqlite3.Connection, claim: KeyClaim) -> None:
+        if claim.release:
+            conn.execute(
+                "UPDATE incidentkit_keys SET open = 0 "
+                "WHERE namespace = ? AND key = ? AND incident_id = ? AND open = 1",
+                (claim.namespace, claim.key, claim.incident_id),
+            )
+            return
+        inserted = conn.execute(  # the unique index on open keys decides, not a prior read
+            "INSERT INTO incidentkit_keys (namespace, key, incident_id, open) VALUES (?, ?, ?, 1) "
+            "ON CONFLICT (namespace, key) WHERE open = 1 DO NOTHING",
+            (claim.namespace, claim.key, claim.incident_id),
+        ).rowcount
+        if inserted:
+            return
+        row = conn.execute(
+            "SELECT incident_id FROM incidentkit_keys WHERE namespace = ? AND key = ? AND open = 1",
+            (claim.namespace, claim.key),
+        ).fetchone()
+        if row is not None and row[0] != claim.incident_id:
+            raise KeyTaken(claim.namespace, claim.key, str(row[0]))
+
+    def key_holder(self, namespace: str, key: str, *, released: bool = False) -> str | None:
+        """The incident holding the key open (with ``released``: the last to claim it)."""
+        check_key_text(namespace, "namespace")
+        check_key_text(key, "key")
+        where = "" if released else " AND open = 1"
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT incident_id FROM incidentkit_keys WHERE namespace = ? AND key = ?"
+                f"{where} ORDER BY id DESC LIMIT 1",
+                (namespace, key),
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     @staticmethod
     def _head(conn: sqlite3.Connection, incident_id: str) -> int:

@@ -37,12 +37,20 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 
-from incidentkit.errors import ConcurrencyConflict, DuplicateCommand, StoreError, ValidationError
+from incidentkit.errors import (
+    ConcurrencyConflict,
+    DuplicateCommand,
+    KeyTaken,
+    StoreError,
+    ValidationError,
+)
 from incidentkit.lifecycle import Status
 from incidentkit.serialization import dumps
 from incidentkit.severity import Severity
 from incidentkit.store import (
     IncidentSummary,
+    KeyClaim,
+    KeyStore,
     OutboxMessage,
     OutboxRow,
     OutboxState,
@@ -177,6 +185,104 @@ class StoreContract:
     def test_satisfies_the_protocol(self, store: Store) -> None:
         assert isinstance(store, Store)
         assert isinstance(store.url, str) and store.url
+
+    # -- unique open keys (KeyStore) ------------------------------------------
+
+    @staticmethod
+    def _keys(store: Store) -> KeyStore:
+        if not isinstance(store, KeyStore):
+            pytest.skip("the store holds no unique open keys (not a KeyStore)")
+        return store
+
+    def test_a_claimed_key_is_held_by_one_incident(self, store: Store) -> None:
+        keys = self._keys(store)
+        keys.append("INC-1", make_events("INC-1", 1, 1), 0, keys=[KeyClaim("alert", "K", "INC-1")])
+        assert keys.key_holder("alert", "K") == "INC-1"
+        assert keys.key_holder("alert", "k") is None  # case-sensitive
+        assert keys.key_holder("other", "K") is None  # namespaced
+        with pytest.raises(KeyTaken) as caught:
+            keys.append(
+                "INC-2", make_events("INC-2", 1, 1), 0, keys=[KeyClaim("alert", "K", "INC-2")]
+            )
+        assert (caught.value.key, caught.value.holder) == ("K", "INC-1")
+        assert keys.load("INC-2") == [] and keys.version("INC-2") == 0  # nothing written
+        # claiming a key the incident holds again is a no-op
+        second = make_events("INC-1", 2, 1, previous_hash=keys.load("INC-1")[-1].hash)
+        keys.append("INC-1", second, 1, keys=[KeyClaim("alert", "K", "INC-1")])
+        assert keys.version("INC-1") == 2
+
+    def test_a_released_key_can_be_claimed_again_and_is_remembered(self, store: Store) -> None:
+        keys = self._keys(store)
+        keys.append("INC-1", make_events("INC-1", 1, 1), 0, keys=[KeyClaim("alert", "K", "INC-1")])
+        head = keys.load("INC-1")[-1].hash
+        release = KeyClaim("alert", "K", "INC-1", release=True)
+        keys.append("INC-1", make_events("INC-1", 2, 1, previous_hash=head), 1, keys=[release])
+        assert keys.key_holder("alert", "K") is None
+        assert keys.key_holder("alert", "K", released=True) == "INC-1"
+        keys.append("INC-2", make_events("INC-2", 1, 1), 0, keys=[KeyClaim("alert", "K", "INC-2")])
+        assert keys.key_holder("alert", "K") == "INC-2"
+        assert keys.key_holder("alert", "K", released=True) == "INC-2"
+
+    def test_a_refused_claim_writes_nothing_of_the_append(self, store: Store) -> None:
+        keys = self._keys(store)
+        keys.append("INC-1", make_events("INC-1", 1, 1), 0, keys=[KeyClaim("alert", "K", "INC-1")])
+        claims = [KeyClaim("alert", "J", "INC-2"), KeyClaim("alert", "K", "INC-2")]
+        with pytest.raises(KeyTaken):
+            keys.append(
+                "INC-2",
+                make_events("INC-2", 1, 2),
+                0,
+                [make_message("m-2", "INC-2")],
+                make_summary("INC-2", 2),
+                keys=claims,
+            )
+        assert keys.key_holder("alert", "J") is None
+        assert keys.outbox("INC-2") == [] and keys.summary("INC-2") is None
+
+    @pytest.mark.parametrize(
+        ("claim", "field"),
+        [
+            (KeyClaim("", "K", "INC-1"), "keys[0].namespace"),
+            (KeyClaim("alert", "", "INC-1"), "keys[0].key"),
+            (KeyClaim("alert", "x" * 401, "INC-1"), "keys[0].key"),
+            (KeyClaim("alert", "K", "INC-9"), "keys[0].incident_id"),
+            ("K", "keys[0]"),
+        ],
+    )
+    def test_bad_claims_name_the_field(self, store: Store, claim: Any, field: str) -> None:
+        keys = self._keys(store)
+        with pytest.raises(ValidationError) as caught:
+            keys.append("INC-1", make_events("INC-1", 1, 1), 0, keys=[claim])
+        assert caught.value.field == field
+        assert keys.version("INC-1") == 0
+
+    def test_concurrent_claims_of_one_key_leave_one_holder(self, store: Store) -> None:
+        keys = self._keys(store)
+        barrier = threading.Barrier(8)
+        won: list[str] = []
+        taken: list[str] = []
+
+        def claim(n: int) -> None:
+            incident = f"INC-{n}"
+            barrier.wait()
+            try:
+                keys.append(
+                    incident, make_events(incident, 1, 1), 0, keys=[KeyClaim("a", "K", incident)]
+                )
+            except KeyTaken as err:
+                taken.append(err.holder)
+            else:
+                won.append(incident)
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1 and len(taken) == 7
+        assert set(taken) <= {won[0], "(released since)"}
+        assert keys.key_holder("a", "K") == won[0]
+        assert [i for i in keys.incident_ids()] == won
 
     def test_append_then_load_round_trips(self, store: Store) -> None:
         events = make_events("INC-1", 1, 3)

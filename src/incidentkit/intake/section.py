@@ -1,0 +1,562 @@
+"""``kit.alerts``: ingest alert payloads into incidents, and read what came in.
+
+See :mod:`incidentkit.intake.capability` for the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from incidentkit import _validate as check
+from incidentkit.engine import Engine
+from incidentkit.errors import (
+    GuardFailed,
+    IncidentKitError,
+    InvalidTransition,
+    KeyTaken,
+    NotFound,
+    StoreError,
+    ValidationError,
+)
+from incidentkit.events import Event, RecordedEvent, Source
+from incidentkit.incident import (
+    Incident,
+    apply,
+    decide_declare,
+    decide_mark_mitigated,
+    decide_note,
+    decide_resolve,
+)
+from incidentkit.intake.adapters import BUILTIN_ADAPTERS, parse
+from incidentkit.intake.capability import GROUP_NAMESPACE, KEY_NAMESPACE, group_window_end
+from incidentkit.intake.config import AlertAction, AlertsConfig, OnAllResolved, render_group_key
+from incidentkit.intake.events import (
+    AlertFlapping,
+    AlertGroupClosed,
+    AlertReceived,
+    AlertsTruncated,
+    alerts_state,
+)
+from incidentkit.intake.model import AdapterSpec, Alert, AlertStatus, Payload
+from incidentkit.lifecycle import Status
+from incidentkit.serialization import parse_duration
+from incidentkit.severity import Severity, Signals
+from incidentkit.store import KeyStore, SummaryQuery
+
+log = logging.getLogger("incidentkit.intake")
+
+__all__ = ["Alerts", "IngestResult", "Outcome", "RecentAlert"]
+
+_ATTEMPTS = 16
+
+
+@attrs.frozen
+class Outcome:
+    """What became of one alert of a payload.
+
+    ``action`` is ``"declared"`` (it opened ``incident_id``), ``"appended"``
+    (recorded on an open incident), ``"duplicate"`` (already recorded:
+    nothing appended), ``"late"`` (a resolve recorded on the latest resolved
+    incident), ``"reopened"`` (a flapping alert reopened its incident),
+    ``"ignored"`` (a rule said so), ``"unattached"`` (an attach-only alert
+    with no open incident) or ``"noop"`` (a resolve or acknowledgement of an
+    unknown key).
+    """
+
+    dedup_key: str
+    action: str
+    incident_id: str | None = None
+
+
+@attrs.frozen
+class IngestResult:
+    """What :meth:`Alerts.ingest` did, and what to answer the sender.
+
+    :meth:`response` is the body (PagerDuty Events v2's
+    ``{"status": "success", "message": "Event processed", "dedup_key": …}``);
+    ``http_status`` the status code (202).
+    """
+
+    format: str
+    outcomes: tuple[Outcome, ...]
+    truncated: int = 0
+    http_status: int = 202
+
+    @property
+    def incident_ids(self) -> tuple[str, ...]:
+        """The incidents the payload touched, in order, without repeats."""
+        return tuple(dict.fromkeys(o.incident_id for o in self.outcomes if o.incident_id))
+
+    @property
+    def dedup_key(self) -> str | None:
+        """The first alert's dedup key (PagerDuty echoes it; a generated one is returned)."""
+        return self.outcomes[0].dedup_key if self.outcomes else None
+
+    def response(self) -> dict[str, Any]:
+        """The JSON body to answer the sender with (PagerDuty Events v2 compatible)."""
+        body: dict[str, Any] = {"status": "success", "message": "Event processed"}
+        if self.dedup_key is not None:
+            body["dedup_key"] = self.dedup_key
+        body["incidents"] = list(self.incident_ids)
+        return body
+
+
+@attrs.frozen
+class RecentAlert:
+    """One alert as :meth:`Alerts.recent` lists it, with its incident."""
+
+    incident_id: str
+    dedup_key: str
+    summary: str
+    status: AlertStatus
+    received_at: datetime
+    source: str
+
+
+def error_response(err: ValidationError) -> dict[str, Any]:
+    """The 400 body for a refused payload: ``{"status", "message", "errors": [...]}``."""
+    problems = getattr(err, "problems", ((err.field, err.reason),))
+    return {
+        "status": "invalid event",
+        "message": "Event object is invalid",
+        "errors": [f"{path}: {reason}" for path, reason in problems],
+    }
+
+
+class _Retry(Exception):
+    """The key moved between the look-up and the append: look again."""
+
+
+class Alerts:
+    """The alert intake section, ``kit.alerts`` (see :mod:`incidentkit.intake.capability`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._adapters: dict[str, AdapterSpec] = {a.name: a for a in BUILTIN_ADAPTERS}
+        self._runbooks: Any = None
+        self._checked: KeyStore | None = None
+        for spec in engine.plugins.alert_adapters():
+            if spec.name in self._adapters and spec not in BUILTIN_ADAPTERS:
+                raise ValidationError(
+                    "incidentkit_alert_adapters", f"adapter {spec.name!r} is registered twice"
+                )
+            self._adapters.setdefault(spec.name, spec)
+
+    @property
+    def config(self) -> AlertsConfig:
+        """The policy's ``[alerts]`` table."""
+        return self._engine.policy.alerts
+
+    @property
+    def adapters(self) -> tuple[str, ...]:
+        """The adapter names, in detection order (plugins' before the generic one)."""
+        names = [n for n in self._adapters if n != "generic"]
+        return (*names, "generic")
+
+    def use_runbooks(self, runbooks: object) -> None:
+        """Attach matching runbooks on declaration through ``runbooks.attach_matching``."""
+        self._runbooks = runbooks
+
+    def _store(self) -> KeyStore:
+        store = self._engine.store
+        if self._checked is store:  # a Protocol isinstance check is slow: once per store
+            return self._checked
+        if not isinstance(store, KeyStore):
+            raise StoreError(
+                f"{store.url}: alert intake needs a store with unique open keys "
+                "(key_holder and append(keys=...)); the built-in stores have them"
+            )
+        self._checked = store
+        return store
+
+    # --- reading ------------------------------------------------------------
+
+    def parse(self, payload: object, format: str | None = None) -> Payload:
+        """Parse ``payload`` (bytes, text or decoded JSON) without recording anything."""
+        ordered = [self._adapters[n] for n in self.adapters]
+        return parse(payload, format, now=self._engine.now(), adapters=ordered)
+
+    def holder(self, dedup_key: str) -> str | None:
+        """The open incident holding ``dedup_key``, or ``None``."""
+        return self._store().key_holder(
+            KEY_NAMESPACE, check.text(dedup_key, "dedup_key", max_length=255)
+        )
+
+    def recent(self, limit: int = 50) -> list[RecentAlert]:
+        """The latest alerts (newest first) of the most recently declared incidents."""
+        limit = check.integer(limit, "limit", 1, 10_000)
+        found: list[RecentAlert] = []
+        summaries = self._engine.store.summaries(SummaryQuery())
+        for summary in reversed(summaries):
+            try:
+                records = self._engine.timeline(summary.incident_id)
+            except (NotFound, StoreError):
+                continue
+            for record in reversed(records):
+                event = record.event
+                if isinstance(event, AlertReceived):
+                    found.append(
+                        RecentAlert(
+                            record.incident_id,
+                            event.alert.dedup_key,
+                            event.alert.summary,
+                            event.alert.status,
+                            record.recorded_at,
+                            event.alert.source,
+                        )
+                    )
+            if len(found) >= limit:
+                break
+        found.sort(key=lambda a: a.received_at, reverse=True)
+        return found[:limit]
+
+    # --- ingest ---------------------------------------------------------------
+
+    def ingest(
+        self,
+        payload: object,
+        format: str | None = None,
+        *,
+        started_at: datetime | None = None,
+    ) -> IngestResult:
+        """Parse a sender's payload and record each alert under the intake rules.
+
+        ``payload`` is the request body (bytes or text) or decoded JSON;
+        ``format`` names the adapter (``None``: detected). ``started_at``
+        backdates the impact start of an incident the payload declares
+        (it must not be after the detection).
+
+        :raises PayloadInvalid: the payload was refused (answer 400 with
+            :func:`error_response`); nothing was recorded.
+        """
+        parsed = self.parse(payload, format)
+        if started_at is not None:
+            from incidentkit._time import ensure_aware
+
+            started_at = ensure_aware(started_at, "started_at")
+        # Firing alerts first, earliest start first: the declaring one sets detected_at.
+        order = sorted(
+            range(len(parsed.alerts)),
+            key=lambda i: (
+                parsed.alerts[i].status is not AlertStatus.FIRING,
+                parsed.alerts[i].starts_at or _LAST,
+            ),
+        )
+        outcomes: dict[int, Outcome] = {}
+        for index in order:
+            outcomes[index] = self._one(parsed.alerts[index], started_at)
+        if parsed.truncated:
+            self._warn_truncated(parsed, [outcomes[i] for i in range(len(parsed.alerts))])
+        return IngestResult(
+            parsed.format,
+            tuple(outcomes[i] for i in range(len(parsed.alerts))),
+            parsed.truncated,
+        )
+
+    def _warn_truncated(self, parsed: Payload, outcomes: Iterable[Outcome]) -> None:
+        listed = list(outcomes)
+        fresh = {o.incident_id for o in listed if o.action != "duplicate"}
+        event = AlertsTruncated(
+            by=parsed.format,
+            truncated=parsed.truncated,
+            source=parsed.format,
+            group_key=parsed.group_key,
+        )
+
+        def warn(state: Incident, now: datetime) -> list[Event]:
+            # A redelivered truncated payload (every alert a duplicate) warns once.
+            if state.id not in fresh and alerts_state(state).truncations:
+                return []
+            return [event]
+
+        for incident_id in dict.fromkeys(o.incident_id for o in listed if o.incident_id):
+            self._engine.system(incident_id, "ingest_alert", warn)
+
+    def _one(self, alert: Alert, started_at: datetime | None) -> Outcome:
+        config = self.config
+        rule = config.rule_for(alert.labels)
+        action = rule.action if rule is not None else config.default_action
+        if action is AlertAction.IGNORE:
+            return Outcome(alert.dedup_key, "ignored")
+        store = self._store()
+        group = render_group_key(config.group_by, alert.labels)
+        for _ in range(_ATTEMPTS):
+            try:
+                holder = store.key_holder(KEY_NAMESPACE, alert.dedup_key)
+                if holder is not None:
+                    return self._append(holder, alert, group, "appended")
+                if alert.status is not AlertStatus.FIRING:
+                    last = store.key_holder(KEY_NAMESPACE, alert.dedup_key, released=True)
+                    if last is None:
+                        return Outcome(alert.dedup_key, "noop")
+                    return self._append(last, alert, group, "late", late=True)
+                last = store.key_holder(KEY_NAMESPACE, alert.dedup_key, released=True)
+                if last is not None and self._engine.load(last).state.is_open:
+                    return self._append(last, alert, group, "appended")  # reopened by hand
+                if group is not None:
+                    owner = store.key_holder(GROUP_NAMESPACE, group)
+                    if owner is not None:
+                        joined = self._join(owner, alert, group)
+                        if joined is not None:
+                            return joined
+                        continue  # the window closed: declare afresh
+                if action is AlertAction.ATTACH:
+                    return Outcome(alert.dedup_key, "unattached")
+                return self._declare(alert, group, started_at, rule, self._history(last, alert))
+            except (KeyTaken, _Retry):
+                continue
+        raise StoreError(f"alert {alert.dedup_key!r}: its key kept moving; nothing more recorded")
+
+    # --- the decisions ------------------------------------------------------
+
+    def _received(self, alert: Alert, group: str | None, **kw: Any) -> AlertReceived:
+        return AlertReceived(by=_actor(alert), alert=alert, group_key=group, **kw)
+
+    def _append(
+        self, incident_id: str, alert: Alert, group: str | None, action: str, *, late: bool = False
+    ) -> Outcome:
+        result: dict[str, str] = {"action": action}
+
+        def decide(state: Incident, now: datetime) -> list[Event]:
+            current = alerts_state(state)
+            if alert.delivery_key is not None and alert.delivery_key in current.deliveries:
+                result["action"] = "duplicate"
+                return []
+            if state.status is Status.CLOSED:
+                result["action"] = "duplicate" if late else result["action"]
+                if late:
+                    return []
+                raise _Retry()
+            if not late and not state.is_open:
+                raise _Retry()  # resolved since the look-up: its keys are released
+            events: list[Event] = [self._received(alert, group, late=late)]
+            return events + self._after(state, events, now)
+
+        self._engine.run(incident_id, "ingest_alert", _actor(alert), decide)
+        return Outcome(alert.dedup_key, result["action"], incident_id)
+
+    def _join(self, incident_id: str, alert: Alert, group: str) -> Outcome | None:
+        """Join the group's incident within its window; else close the group (``None``)."""
+        window = self.config.group_window
+        joined: dict[str, bool] = {}
+
+        def decide(state: Incident, now: datetime) -> list[Event]:
+            deliveries = alerts_state(state).deliveries
+            if alert.delivery_key is not None and alert.delivery_key in deliveries:
+                joined["duplicate"] = True
+                return []
+            end = group_window_end(state, window)
+            if end is None or not state.is_open:
+                joined["closed"] = True
+                return []
+            if now >= end:
+                joined["closed"] = True
+                return [AlertGroupClosed(by=_actor(alert), group_key=group, window_end=end)]
+            events: list[Event] = [self._received(alert, group)]
+            return events + self._after(state, events, now)
+
+        self._engine.run(incident_id, "ingest_alert", _actor(alert), decide)
+        if joined.get("closed"):
+            return None
+        action = "duplicate" if joined.get("duplicate") else "appended"
+        return Outcome(alert.dedup_key, action, incident_id)
+
+    def _after(self, state: Incident, events: Sequence[Event], now: datetime) -> list[Event]:
+        """What the kit records after ``events``: flapping, and the all-resolved policy."""
+        after = state
+        for event in events:
+            after = apply(after, RecordedEvent(after.id, after.version + 1, now, event))
+        config = self.config
+        current = alerts_state(after)
+        extra: list[Event] = []
+        received = [e for e in events if isinstance(e, AlertReceived)]
+        flapping = False
+        for event in received:
+            entry = current.alerts[event.alert.dedup_key]
+            recent = [t for t in entry.changes if now - t <= config.flap_window]
+            if entry.flapping:
+                flapping = True
+            elif len(recent) >= config.flap_transitions:
+                extra.append(
+                    AlertFlapping(
+                        by=_actor(event.alert),
+                        dedup_key=entry.dedup_key,
+                        transitions=len(recent),
+                    )
+                )
+                flapping = True
+        resolving = any(e.alert.status is AlertStatus.RESOLVED for e in received)
+        if not resolving or current.firing or not after.is_open:
+            return extra
+        who = _actor(received[-1].alert)
+        text = f"all {len(current.order)} alert(s) resolved"
+        if flapping:
+            return [*extra, *decide_note(after, text=f"{text} (flapping: left open)", by=who)]
+        policy_action = config.on_all_resolved
+        if policy_action is OnAllResolved.NOTE:
+            return [*extra, *decide_note(after, text=text, by=who)]
+        if policy_action is OnAllResolved.RESOLVE:
+            try:
+                return [
+                    *extra,
+                    *decide_resolve(
+                        after,
+                        self._engine.policy,
+                        now,
+                        by=who,
+                        summary=_AUTO_RESOLVED,
+                        force=True,
+                        reason=f"the sender resolved {text.removeprefix('all ')}",
+                    ),
+                ]
+            except (GuardFailed, InvalidTransition) as err:
+                note = f"{text}; not resolved automatically: {err}"
+                mitigated: list[Event] = []
+                if after.mitigated_at is None:
+                    mitigated = list(
+                        decide_mark_mitigated(after, by=who, detail=text, action="alerts-resolved")
+                    )
+                return [*extra, *mitigated, *decide_note(after, text=note[:2000], by=who)]
+        if after.mitigated_at is not None:
+            return extra
+        return [
+            *extra,
+            *decide_mark_mitigated(after, by=who, detail=text, action="alerts-resolved"),
+        ]
+
+    def _history(self, last: str | None, alert: Alert) -> tuple[datetime, ...]:
+        """The alert's state changes on its previous incident within the flap window."""
+        if last is None:
+            return ()
+        entry = alerts_state(self._engine.load(last).state).alerts.get(alert.dedup_key)
+        if entry is None:
+            return ()
+        now = self._engine.now()
+        return tuple(t for t in entry.changes if now - t <= self.config.flap_window)
+
+    def _declare(
+        self,
+        alert: Alert,
+        group: str | None,
+        started_at: datetime | None,
+        rule: Any,
+        history: tuple[datetime, ...] = (),
+    ) -> Outcome:
+        engine = self._engine
+        policy = engine.policy
+        severity, reasons = self._severity(alert, rule)
+        new_id = f"INC-{engine.now():%Y%m%d}-{secrets.token_hex(3).upper()}"
+        title = " ".join((alert.summary or alert.dedup_key).split())[: check.MAX_TITLE_LENGTH]
+        services: tuple[str, ...] = ()
+        service = alert.labels.get("service")
+        if service:
+            try:
+                services = check.names([service], "services")
+            except ValidationError:
+                services = ()
+
+        def decide(now: datetime) -> list[Event]:
+            detected = alert.starts_at if alert.starts_at and alert.starts_at <= now else now
+            start = started_at if started_at is not None else _impact_start(alert, detected)
+            if start is not None and start > detected:
+                raise ValidationError("started_at", "is after the alert's detection (startsAt)")
+            declared = decide_declare(
+                policy,
+                now,
+                incident_id=new_id,
+                title=title or alert.dedup_key[: check.MAX_TITLE_LENGTH],
+                severity=severity,
+                by=_actor(alert),
+                source=Source.ALERT,
+                started_at=start,
+                detected_at=detected,
+                services=services,
+                description=alert.annotations.get("description", "")[:4000],
+                reasons=reasons,
+            )
+            received = self._received(alert, group, opens_group=group is not None, history=history)
+            return [*declared, received]
+
+        state = engine.create(new_id, _actor(alert), decide).state
+        if self._runbooks is not None:
+            self._attach_runbooks(state, alert)
+        return Outcome(alert.dedup_key, "declared", state.id)
+
+    def _attach_runbooks(self, state: Incident, alert: Alert) -> None:
+        try:
+            from incidentkit.runbooks import Alert as RunbookAlert
+
+            self._runbooks.attach_strongest(
+                state.id,
+                RunbookAlert(
+                    labels=dict(alert.labels),
+                    annotations=dict(alert.annotations),
+                    services=state.services,
+                    text=alert.summary,
+                ),
+                by=_actor(alert),
+                idempotency_key=f"alert-runbooks:{state.id}",
+            )
+        except IncidentKitError as error:  # a runbook that cannot attach never loses the alert
+            log.warning("%s: matching runbooks not attached: %s", state.id, error)
+
+    def _severity(self, alert: Alert, rule: Any) -> tuple[Severity, tuple[str, ...]]:
+        """The rule's severity; else classified signals; else the label map; else the default."""
+        policy = self._engine.policy
+        if rule is not None and rule.severity is not None:
+            return rule.severity, ("alert rule",)
+        signals: Signals | None = rule.signals if rule is not None else None
+        if signals is None:
+            signals = _signals_of(alert)
+        if signals is not None:
+            result = policy.severity.classify(signals)
+            if result.matched:
+                return result.severity, tuple(result.reasons)
+        mapped = self.config.severity_map.get((alert.severity or "").lower())
+        if mapped is not None:
+            return mapped, (f"alert severity {alert.severity!r}",)
+        return policy.severity.default_severity, ("no alert severity",)
+
+
+_AUTO_RESOLVED = "all alerts resolved"
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
+def _actor(alert: Alert) -> str:
+    return alert.source[:100] or "alerts"
+
+
+def _signals_of(alert: Alert) -> Signals | None:
+    """``Signals(<metric>=<value>)`` when the alert's metric names a numeric signal."""
+    if alert.metric not in _NUMERIC_SIGNALS or alert.value is None:
+        return None
+    values: dict[str, Any] = {alert.metric: alert.value}
+    try:
+        return Signals(**values)
+    except (TypeError, ValueError):
+        return None
+
+
+_NUMERIC_SIGNALS = ("error_rate", "latency_seconds", "affected_share", "replication_lag_seconds")
+
+
+def _impact_start(alert: Alert, detected: datetime) -> datetime | None:
+    """The alert's start minus its ``duration`` (the rule's "for" clause), when given."""
+    if alert.duration is None:
+        return None
+    try:
+        held = parse_duration(alert.duration, "duration")
+    except ValidationError:
+        return None
+    if held <= timedelta(0):
+        return None
+    try:
+        return detected - held
+    except OverflowError:
+        return None
