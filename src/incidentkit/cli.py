@@ -29,6 +29,7 @@ from incidentkit.metrics import add_metrics_parser, run_metrics
 from incidentkit.oncall import add_oncall_parser, run_oncall
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy, load_policy
+from incidentkit.review import add_actions_parser, add_review_parser, run_actions, run_review
 from incidentkit.runbooks import add_runbooks_parser, run_runbooks
 from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
@@ -229,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_oncall_parser(sub)
     add_metrics_parser(sub)
     add_runbooks_parser(sub)
+    add_review_parser(sub)
+    add_actions_parser(sub)
     return parser
 
 
@@ -518,6 +521,10 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return run_metrics(args, kit.store, out, err)
     elif command == "runbooks":
         return run_runbooks(args, kit, out)
+    elif command == "review":
+        return run_review(args, kit, out)
+    elif command == "actions":
+        return run_actions(args, kit, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [
