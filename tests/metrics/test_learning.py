@@ -12,8 +12,8 @@ from incidentkit.metrics import (
     OverdueItem,
     Recurrence,
     ReviewTimes,
-    learning,
     learning_of,
+    learning_report,
 )
 from incidentkit.review import Priority
 from incidentkit.severity import Severity
@@ -112,16 +112,16 @@ def test_due_dates_are_judged_in_the_zone(kit: ik.IncidentKit) -> None:
     from incidentkit.metrics.learning import review_states
 
     # 26 Nov 12:00 UTC is still 25 Nov in Honolulu: INC-B's item (due 25 Nov) is not late.
-    report = learning(
+    report = learning_report(
         review_states(kit), at=AT - timedelta(hours=10), zone=ZoneInfo("Pacific/Honolulu")
     )
     assert [(o.incident_id, o.days) for o in report.overdue] == [("INC-A", 3)]
 
 
 def test_empty_and_bad_input() -> None:
-    report = learning([], at=AT)
+    report = learning_report([], at=AT)
     assert (report.reviews, report.judged, report.on_time_share) == (0, 0, None)
     assert report.time_to_review == ReviewTimes(0, None, None, None)
     assert report.recurrence == () and report.overdue == ()
     with pytest.raises(ik.ValidationError, match="at"):
-        learning([], at=datetime(2024, 11, 26, 12, 0))
+        learning_report([], at=datetime(2024, 11, 26, 12, 0))

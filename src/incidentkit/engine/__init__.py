@@ -20,6 +20,7 @@ from incidentkit.engine._loop import run_forever
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    FollowUp,
     Planner,
     RecordRule,
     Route,
@@ -42,6 +43,7 @@ __all__ = [
     "Decide",
     "Deliverer",
     "Engine",
+    "FollowUp",
     "Loaded",
     "Planner",
     "RecordRule",

@@ -19,6 +19,7 @@ from incidentkit.engine._cache import Loaded, StateCache
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    FollowUp,
     Planner,
     RecordRule,
     Route,
@@ -82,6 +83,8 @@ _BACKOFF_CAP = 0.1
 #: lock before writing that incident (``Store.exclusive``, where the store has
 #: one); each write under the lock renews it, so a busy incident stays serialized.
 _CONTENDED_FOR = 5.0
+_FOLLOW_UP_DEPTH = 3
+"""How many follow-ups of follow-ups an event may have before the append is refused."""
 
 Decide = Callable[[Incident, datetime], Sequence[Event]]
 """A pure handler bound to its arguments: ``(state, now) -> events`` (or raise)."""
@@ -169,6 +172,7 @@ class Engine:
         self.capabilities: dict[str, Capability] = {}
         self._routes: list[Route] = [core_notifications]
         self._planners: list[Planner] = []
+        self._follow_ups: list[FollowUp] = []
         self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
         self._commander_actions = set(COMMANDER_ACTIONS)
@@ -213,6 +217,7 @@ class Engine:
         self.capabilities[capability.name] = capability
         self._routes.extend(capability.routes)
         self._planners.extend(capability.outbox)
+        self._follow_ups.extend(capability.follow_ups)
         self.deliverers.update(capability.delivery)
         self._timers.extend(_Memo(source) for source in capability.timers)
         self._commander_actions |= capability.commander_actions
@@ -680,18 +685,23 @@ class Engine:
         state = before.state if before else None
         stored: list[StoredEvent] = []
         records: list[RecordedEvent] = []
-        for offset, event in enumerate(events, start=1):
+        # Each event, then the capabilities' follow-ups of the state it leaves
+        # (and theirs), so a batch and its events one command at a time agree.
+        pending: list[tuple[Event, int]] = [(event, 0) for event in events]
+        while pending:
+            event, depth = pending.pop(0)
+            number = version + len(stored) + 1
             payload = event_to_json(event)
-            digest = chain_hash(
-                previous, incident_id, version + offset, now, payload, self.chain_key
-            )
-            stored.append(
-                StoredEvent(incident_id, version + offset, event.tag, payload, now, digest)
-            )
-            record = RecordedEvent(incident_id, version + offset, now, event, digest)
+            digest = chain_hash(previous, incident_id, number, now, payload, self.chain_key)
+            stored.append(StoredEvent(incident_id, number, event.tag, payload, now, digest))
+            record = RecordedEvent(incident_id, number, now, event, digest)
             records.append(record)
             state = apply(state, record)
             previous = digest
+            follow = [e for rule in self._follow_ups for e in rule(self.policy, state)]
+            if follow and depth >= _FOLLOW_UP_DEPTH:
+                raise StoreError(f"{incident_id}: a capability's follow-up events never settle")
+            pending[:0] = [(e, depth + 1) for e in follow]
         assert state is not None
         outbox = [m for record in records for m in self.outbox_for(state, record)]
         stored_command = (

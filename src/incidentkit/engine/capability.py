@@ -11,6 +11,10 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
   earliest due instant goes into the summary's ``next_due_at``;
 * ``routes``: pure functions from a recorded event (and the state after it)
   to the notifications it implies;
+* ``follow_ups``: pure functions from the state an append leaves to the
+  events that belong in the same append (the review created by the resolve
+  that reaches its trigger); asked again after their own events until all
+  return nothing;
 * ``outbox``: pure functions from a recorded event to other outbox rows
   (a mitigation request, a status-page post);
 * ``delivery``: handlers of its own outbox topics, ``(engine, row) -> None``,
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Capability",
     "Deliverer",
+    "FollowUp",
     "Planner",
     "RecordRule",
     "Route",
@@ -70,6 +75,13 @@ Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
 
 Planner = Callable[[Incident, RecordedEvent], Sequence[OutboxMessage]]
 """``(state after the event, the event) -> outbox rows``; pure."""
+
+FollowUp = Callable[[Policy, Incident], Sequence[Event]]
+"""``(policy, state after an append's events) -> events to append with them``; pure.
+
+Must return nothing once its own events are applied (the engine asks again
+after them, and refuses a follow-up that never settles).
+"""
 
 Deliverer = Callable[["Engine", "OutboxRow"], object]
 """``(engine, claimed outbox row) -> None``: deliver one row of a capability's topic."""
@@ -126,6 +138,7 @@ class Capability:
     folds: Mapping[type[Event], FoldRule] = attrs.field(factory=dict)
     timers: tuple[TimerSource, ...] = ()
     routes: tuple[Route, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()
     outbox: tuple[Planner, ...] = ()
     delivery: Mapping[str, Deliverer] = attrs.field(factory=dict)
     claims: Callable[[Engine], Mapping[str, Collection[str]]] | None = None

@@ -14,7 +14,7 @@ Means come with p50, p90 (nearest rank) and max. An incident lacking a
 timestamp a metric needs is excluded from that metric and counted; one whose
 timestamps run backwards is excluded, counted and listed as a
 :class:`DataError`. :func:`compute` reads summaries, never timelines. The learning
-loop's metrics (reviews on time, action items, recurrence) are :func:`learning`
+loop's metrics (reviews on time, action items, recurrence) are :func:`learning_report`
 (:mod:`incidentkit.metrics.learning`).
 """
 
@@ -40,8 +40,8 @@ from incidentkit.metrics.learning import (
     OverdueItem,
     Recurrence,
     ReviewTimes,
-    learning,
     learning_of,
+    learning_report,
 )
 
 __all__ = [
@@ -64,7 +64,7 @@ __all__ = [
     "add_metrics_parser",
     "compute",
     "definition",
-    "learning",
     "learning_of",
+    "learning_report",
     "run_metrics",
 ]

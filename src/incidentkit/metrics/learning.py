@@ -37,8 +37,8 @@ __all__ = [
     "OverdueItem",
     "Recurrence",
     "ReviewTimes",
-    "learning",
     "learning_of",
+    "learning_report",
     "review_states",
 ]
 
@@ -120,7 +120,7 @@ def _counts(rows: dict[str, list[bool]]) -> tuple[ActionCount, ...]:
     )
 
 
-def learning(
+def learning_report(
     states: Iterable[Incident], *, at: datetime, zone: ZoneInfo | None = None
 ) -> LearningReport:
     """The learning-loop metrics of ``states`` at ``at`` (overdue dates judged in ``zone``)."""
@@ -192,6 +192,6 @@ def review_states(kit: IncidentKit) -> list[Incident]:
 
 
 def learning_of(kit: IncidentKit, *, at: datetime | None = None) -> LearningReport:
-    """:func:`learning` over every incident of ``kit``, at ``at`` (default: the kit's clock)."""
+    """:func:`learning_report` over every incident of ``kit`` (``at``: default the kit's clock)."""
     when = at if at is not None else kit.engine.now()
-    return learning(review_states(kit), at=when, zone=kit.policy.zone)
+    return learning_report(review_states(kit), at=when, zone=kit.policy.zone)

@@ -258,11 +258,11 @@ def _action(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int:
 
 def run_actions(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int:
     """Run ``incidentkit actions [--overdue]``: open action items of every review."""
-    from incidentkit.metrics.learning import learning, review_states
+    from incidentkit.metrics.learning import learning_report, review_states
 
     at = parse_datetime(args.at, "--at") if args.at else kit.engine.now()
     states = review_states(kit)
-    report = learning(states, at=at, zone=kit.policy.zone)
+    report = learning_report(states, at=at, zone=kit.policy.zone)
     late = {(o.incident_id, o.item_id): o.days for o in report.overdue}
     rows: list[dict[str, Any]] = []
     for state in states:
