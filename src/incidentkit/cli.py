@@ -36,6 +36,7 @@ from incidentkit.people.cli import (
 )
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy, load_policy
+from incidentkit.review import add_actions_parser, add_review_parser, run_actions, run_review
 from incidentkit.runbooks import add_runbooks_parser, run_runbooks
 from incidentkit.serialization import converter, parse_duration
 from incidentkit.severity import Severity
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_people_parser(sub)
     add_serve_parser(sub)
     add_alerts_parser(sub)
+    add_review_parser(sub)
+    add_actions_parser(sub)
     return parser
 
 
@@ -541,6 +544,10 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return run_serve(args, kit, out)
     elif command in ("alert", "alerts"):
         return run_alerts(args, kit, out)
+    elif command == "review":
+        return run_review(args, kit, out)
+    elif command == "actions":
+        return run_actions(args, kit, out)
     elif command == "tick":
         report = kit.tick(args.at)
         fired = [

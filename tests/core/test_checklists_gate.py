@@ -108,7 +108,8 @@ def test_resolve_when_every_required_item_is_closed(kit: IncidentKit) -> None:
         kit.check(iid, "resolution", key, by="alice")
     kit.skip(iid, "resolution", REQUIRED_RESOLUTION[-1], by="alice", reason="validated in staging")
     state = kit.resolve(iid, by="alice", summary="pool raised")
-    event = kit.timeline(iid)[-1].event
+    event = kit.timeline(iid)[-2].event  # the review's creation follows in the same append
+    assert kit.timeline(iid)[-1].event.tag == "reviews_created"
     assert event == Resolved(by="alice", summary="pool raised")
     assert state.resolution_summary == "pool raised"
 
@@ -126,7 +127,7 @@ def test_forced_resolution_records_reason_and_open_items(kit: IncidentKit) -> No
     iid = commanded(kit)
     kit.check(iid, "resolution", "root-cause-identified", by="alice")
     state = kit.resolve(iid, by="alice", force=True, reason="customer impact over; follow up")
-    event = kit.timeline(iid)[-1].event
+    event = kit.timeline(iid)[-2].event  # then reviews_created, in the same append
     assert isinstance(event, Resolved)
     assert event.forced is True
     assert event.force_reason == "customer impact over; follow up"

@@ -275,7 +275,7 @@ DEMO_LINES = [
     "  time to acknowledge: 1m 00s",
     "  time to mitigate:    12m 00s",
     "  time to resolve:     21m 00s",
-    "  hash chain: ok (28 events)",
+    "  hash chain: ok (29 events)",  # the review is created with the resolution
 ]
 
 

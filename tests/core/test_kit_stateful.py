@@ -48,6 +48,7 @@ from incidentkit.incident import Incident, fold
 from incidentkit.kit import IncidentKit
 from incidentkit.lifecycle import INITIAL_STATUS, TRANSITIONS, Phase, Status
 from incidentkit.policy import Policy
+from incidentkit.review.events import ReviewCreated
 from incidentkit.roles import RolePolicy
 from incidentkit.severity import Severity
 from incidentkit.store import MemoryStore
@@ -141,8 +142,9 @@ class KitMachine(RuleBasedStateMachine):
         added = self.kit.timeline(incident_id)[before_state.version :]
         assert added, "an accepted command appends at least one event"
         # One event per command, plus the timer events a severity change fires at
-        # once and the targets a resolution records as missed.
-        timers = EscalationFired | TargetMissed
+        # once, the targets a resolution records as missed, and the review the
+        # first resolution creates in its append.
+        timers = EscalationFired | TargetMissed | ReviewCreated
         assert len([r for r in added if not isinstance(r.event, timers)]) == 1, added
         assert after.version == before_state.version + len(added)
         assert self.store.version(incident_id) == after.version
@@ -307,7 +309,10 @@ class KitMachine(RuleBasedStateMachine):
             expect=expect,
         )
         if expect is None:
-            resolved = self.kit.timeline(iid)[-1].event
+            added = [
+                r.event for r in self.kit.timeline(iid) if not isinstance(r.event, ReviewCreated)
+            ]
+            resolved = added[-1]  # the first resolution's append also creates the review
             assert isinstance(resolved, Resolved)
             assert resolved.forced == bool(force and state.open_items("resolution"))
 

@@ -103,7 +103,8 @@ def test_record_cannot_claim_a_forced_resolution_the_command_would_not_record(
     honest = Resolved(by="alice", forced=True, force_reason="trust me", open_items=open_items)
     state = kit.record(iid, [honest], by="alice")
     assert not state.is_open
-    assert kit.timeline(iid)[-1].event == honest
+    assert kit.timeline(iid)[-2].event == honest
+    assert kit.timeline(iid)[-1].event.tag == "reviews_created"  # the same append
 
 
 def test_record_cannot_close_an_open_incident(kit: IncidentKit, store: MemoryStore) -> None:

@@ -165,14 +165,16 @@ def test_a_resolved_incident_has_no_next_due_and_tick_ignores_it(
     kit.assign_role(iid, Role.INCIDENT_COMMANDER, "alice", by="alice")
     clock.set(T0 + minutes(2))
     kit.resolve(iid, by="alice", force=True, reason="false alarm")
-    # No on-call timer is left; the summary's next_due_at is the review's creation.
+    # No on-call timer is left; the resolve's append created the review, and
+    # the summary's next_due_at is the review's due date.
     assert next_due(kit.get(iid), kit.policy) is None
-    assert kit.summary(iid).next_due_at == kit.get(iid).resolved_at
+    assert kit.timeline(iid)[-1].event.tag == "reviews_created"
+    assert kit.summary(iid).next_due_at == kit.reviews.get(iid).due_by
     version = store.version(iid)
     clock.set(T0 + minutes(120))
     report = kit.tick()
-    assert [r.event.tag for r in report.fired] == ["reviews_created"]
-    assert store.version(iid) == version + 1
+    assert report.fired == ()
+    assert store.version(iid) == version
 
 
 def test_tick_with_no_incidents(kit: IncidentKit) -> None:

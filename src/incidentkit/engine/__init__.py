@@ -21,6 +21,7 @@ from incidentkit.engine._loop import run_forever
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    FollowUp,
     KeyPlanner,
     Periodic,
     Planner,
@@ -46,6 +47,7 @@ __all__ = [
     "Decide",
     "Deliverer",
     "Engine",
+    "FollowUp",
     "KeyPlanner",
     "Loaded",
     "Periodic",

@@ -19,6 +19,7 @@ from incidentkit.engine._cache import Loaded, StateCache
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    FollowUp,
     KeyPlanner,
     Periodic,
     Planner,
@@ -91,6 +92,8 @@ _BACKOFF_CAP = 0.1
 #: lock before writing that incident (``Store.exclusive``, where the store has
 #: one); each write under the lock renews it, so a busy incident stays serialized.
 _CONTENDED_FOR = 5.0
+_FOLLOW_UP_DEPTH = 3
+"""How many follow-ups of follow-ups an event may have before the append is refused."""
 
 OUTBOX_ANCHOR = "incidentkit-outbox"
 """The stream :meth:`Engine.enqueue` appends outbox rows to (never any event)."""
@@ -185,6 +188,7 @@ class Engine:
         self.capabilities: dict[str, Capability] = {}
         self._routes: list[Route] = [core_notifications]
         self._planners: list[Planner] = []
+        self._follow_ups: list[FollowUp] = []
         self._key_planners: list[KeyPlanner] = []
         self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
@@ -235,6 +239,7 @@ class Engine:
         self._routes.extend(capability.routes)
         self._planners.extend(capability.outbox)
         self._key_planners.extend(capability.keys)
+        self._follow_ups.extend(capability.follow_ups)
         self.deliverers.update(capability.delivery)
         self._timers.extend(_Memo(source) for source in capability.timers)
         self._periodic.extend((capability.name, hook) for hook in capability.periodic)
@@ -703,18 +708,23 @@ class Engine:
         state = before.state if before else None
         stored: list[StoredEvent] = []
         records: list[RecordedEvent] = []
-        for offset, event in enumerate(events, start=1):
+        # Each event, then the capabilities' follow-ups of the state it leaves
+        # (and theirs), so a batch and its events one command at a time agree.
+        pending: list[tuple[Event, int]] = [(event, 0) for event in events]
+        while pending:
+            event, depth = pending.pop(0)
+            number = version + len(stored) + 1
             payload = event_to_json(event)
-            digest = chain_hash(
-                previous, incident_id, version + offset, now, payload, self.chain_key
-            )
-            stored.append(
-                StoredEvent(incident_id, version + offset, event.tag, payload, now, digest)
-            )
-            record = RecordedEvent(incident_id, version + offset, now, event, digest)
+            digest = chain_hash(previous, incident_id, number, now, payload, self.chain_key)
+            stored.append(StoredEvent(incident_id, number, event.tag, payload, now, digest))
+            record = RecordedEvent(incident_id, number, now, event, digest)
             records.append(record)
             state = apply(state, record)
             previous = digest
+            follow = [e for rule in self._follow_ups for e in rule(self.policy, state)]
+            if follow and depth >= _FOLLOW_UP_DEPTH:
+                raise StoreError(f"{incident_id}: a capability's follow-up events never settle")
+            pending[:0] = [(e, depth + 1) for e in follow]
         assert state is not None
         outbox = [m for record in records for m in self.outbox_for(state, record)]
         stored_command = (

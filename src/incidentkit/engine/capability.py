@@ -11,6 +11,10 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
   earliest due instant goes into the summary's ``next_due_at``;
 * ``routes``: pure functions from a recorded event (and the state after it)
   to the notifications it implies;
+* ``follow_ups``: pure functions from the state an append leaves to the
+  events that belong in the same append (the review created by the resolve
+  that reaches its trigger); asked again after their own events until all
+  return nothing;
 * ``outbox``: pure functions from a recorded event to other outbox rows
   (a mitigation request, a status-page post);
 * ``keys``: pure functions from a recorded event to the unique open keys it
@@ -67,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Capability",
     "Deliverer",
+    "FollowUp",
     "KeyPlanner",
     "Periodic",
     "Planner",
@@ -84,6 +89,13 @@ Planner = Callable[[Incident, RecordedEvent], Sequence[OutboxMessage]]
 
 KeyPlanner = Callable[[Incident, RecordedEvent], Sequence[KeyClaim]]
 """``(state after the event, the event) -> key claims and releases``; pure."""
+
+FollowUp = Callable[[Policy, Incident], Sequence[Event]]
+"""``(policy, state after an append's events) -> events to append with them``; pure.
+
+Must return nothing once its own events are applied (the engine asks again
+after them, and refuses a follow-up that never settles).
+"""
 
 Deliverer = Callable[["Engine", "OutboxRow"], object]
 """``(engine, claimed outbox row) -> None``: deliver one row of a capability's topic."""
@@ -151,6 +163,7 @@ class Capability:
     folds: Mapping[type[Event], FoldRule] = attrs.field(factory=dict)
     timers: tuple[TimerSource, ...] = ()
     routes: tuple[Route, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()
     outbox: tuple[Planner, ...] = ()
     keys: tuple[KeyPlanner, ...] = ()
     delivery: Mapping[str, Deliverer] = attrs.field(factory=dict)

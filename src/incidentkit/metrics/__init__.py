@@ -13,7 +13,9 @@ MTBF   next ``started_at`` − previous ``resolved_at``, per service
 Means come with p50, p90 (nearest rank) and max. An incident lacking a
 timestamp a metric needs is excluded from that metric and counted; one whose
 timestamps run backwards is excluded, counted and listed as a
-:class:`DataError`. :func:`compute` reads summaries, never timelines.
+:class:`DataError`. :func:`compute` reads summaries, never timelines. The learning
+loop's metrics (reviews on time, action items, recurrence) are :func:`learning_report`
+(:mod:`incidentkit.metrics.learning`).
 """
 
 from incidentkit.metrics._cli import add_metrics_parser, run_metrics
@@ -32,21 +34,37 @@ from incidentkit.metrics._model import (
     Targets,
     definition,
 )
+from incidentkit.metrics.learning import (
+    ActionCount,
+    LearningReport,
+    OverdueItem,
+    Recurrence,
+    ReviewTimes,
+    learning_of,
+    learning_report,
+)
 
 __all__ = [
     "DIMENSIONS",
     "PERCENTILE_METHOD",
+    "ActionCount",
     "Basis",
     "Breach",
     "Breaches",
     "DataError",
     "Figure",
     "Group",
+    "LearningReport",
     "Metric",
     "MetricsReport",
+    "OverdueItem",
+    "Recurrence",
+    "ReviewTimes",
     "Targets",
     "add_metrics_parser",
     "compute",
     "definition",
+    "learning_of",
+    "learning_report",
     "run_metrics",
 ]

@@ -8,6 +8,7 @@ model (:mod:`incidentkit.review.model`), configuration
 (:mod:`incidentkit.review.render`) are importable on their own.
 """
 
+from incidentkit.review._cli import add_actions_parser, add_review_parser, run_actions, run_review
 from incidentkit.review.config import DueRule, ReviewConfig, due_date
 from incidentkit.review.model import (
     ActionItem,
@@ -49,5 +50,9 @@ __all__ = [
     "TextField",
     "Why",
     "WhyChain",
+    "add_actions_parser",
+    "add_review_parser",
     "due_date",
+    "run_actions",
+    "run_review",
 ]

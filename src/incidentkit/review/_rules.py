@@ -223,6 +223,15 @@ def creation(state: Incident, policy: Policy) -> list[Event]:
     return [ReviewCreated(by=SYSTEM_ACTOR, trigger_at=at, due_by=due)]
 
 
+def created_by_append(policy: Policy, state: Incident) -> list[Event]:
+    """The follow-up of every append: the review, created by the append that reaches the trigger.
+
+    So the resolve (or close) that first reaches the configured status holds
+    the ``reviews_created`` event too: one append, whichever replica wins it.
+    """
+    return creation(state, policy)
+
+
 def require(state: Incident, policy: Policy) -> tuple[Review, list[Event]]:
     """The review (created now if due), and the creation event to prepend.
 

@@ -10,7 +10,7 @@ incident's hash-chained timeline. Closing the review with the policy's
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -262,6 +262,41 @@ class Reviews:
             incident_id, f"review_{command}", who, checked, idempotency_key=idempotency_key
         ).state
 
+    def _command(
+        self,
+        incident_id: str,
+        command: str,
+        handler: Callable[..., Sequence[Event]],
+        by: str,
+        idempotency_key: str | None,
+        *,
+        close: bool = False,
+        **arguments: Any,
+    ) -> Incident:
+        """Run ``handler(state, policy, by=who, **arguments)`` as ``review_<command>``."""
+        policy = self._engine.policy
+        return self._run(
+            incident_id,
+            command,
+            by,
+            lambda s, who: handler(s, policy, by=who, **arguments),
+            idempotency_key,
+            close=close,
+        )
+
+    def _edit(
+        self,
+        incident_id: str,
+        command: str,
+        handler: Callable[..., Sequence[Event]],
+        by: str,
+        idempotency_key: str | None,
+        **arguments: Any,
+    ) -> Review:
+        """:meth:`_command`, answering with the review it left."""
+        state = self._command(incident_id, command, handler, by, idempotency_key, **arguments)
+        return self._review(state)
+
     # reading
 
     def _review(self, state: Incident) -> Review:
@@ -308,21 +343,19 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """Set the meeting and its participants; ticks the recovery checklist's review item."""
-        policy = self._engine.policy
         extras = check.names(extra, "extra")
         people = participants_from(
-            self._engine.timeline(incident_id), (*policy.review.participants, *extras)
+            self._engine.timeline(incident_id),
+            (*self._engine.policy.review.participants, *extras),
         )
-        return self._review(
-            self._run(
-                incident_id,
-                "schedule",
-                by,
-                lambda s, who: _rules.decide_schedule(
-                    s, policy, by=who, meeting_at=meeting_at, participants=people
-                ),
-                idempotency_key,
-            )
+        return self._edit(
+            incident_id,
+            "schedule",
+            _rules.decide_schedule,
+            by,
+            idempotency_key,
+            meeting_at=meeting_at,
+            participants=people,
         )
 
     def move(
@@ -335,19 +368,17 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """Move the review (draft → in_review → reviewed → closed), with its gates."""
-        policy = self._engine.policy
         people = [p.person for p in self.participants(incident_id)]
-        return self._review(
-            self._run(
-                incident_id,
-                "status",
-                by,
-                lambda s, who: _rules.decide_move(
-                    s, policy, by=who, new=status, reason=reason, participants=people
-                ),
-                idempotency_key,
-                close=True,
-            )
+        return self._edit(
+            incident_id,
+            "status",
+            _rules.decide_move,
+            by,
+            idempotency_key,
+            close=True,
+            new=status,
+            reason=reason,
+            participants=people,
         )
 
     def set_text(
@@ -360,15 +391,8 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """Write the summary, impact, resolution or a customer-facing section."""
-        policy = self._engine.policy
-        return self._review(
-            self._run(
-                incident_id,
-                "text",
-                by,
-                lambda s, who: _rules.decide_text(s, policy, by=who, field=field, text=text),
-                idempotency_key,
-            )
+        return self._edit(
+            incident_id, "text", _rules.decide_text, by, idempotency_key, field=field, text=text
         )
 
     def add_lesson(
@@ -381,15 +405,14 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """Add what went well, what could be improved, or where we got lucky."""
-        policy = self._engine.policy
-        return self._review(
-            self._run(
-                incident_id,
-                "lesson",
-                by,
-                lambda s, who: _rules.decide_lesson(s, policy, by=who, kind=kind, text=text),
-                idempotency_key,
-            )
+        return self._edit(
+            incident_id,
+            "lesson",
+            _rules.decide_lesson,
+            by,
+            idempotency_key,
+            kind=kind,
+            text=text,
         )
 
     def add_decision(
@@ -402,17 +425,14 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """Record a decision not to act, with its reason."""
-        policy = self._engine.policy
-        return self._review(
-            self._run(
-                incident_id,
-                "decision",
-                by,
-                lambda s, who: _rules.decide_decision(
-                    s, policy, by=who, decision=decision, reason=reason
-                ),
-                idempotency_key,
-            )
+        return self._edit(
+            incident_id,
+            "decision",
+            _rules.decide_decision,
+            by,
+            idempotency_key,
+            decision=decision,
+            reason=reason,
         )
 
     def add_why(
@@ -427,17 +447,16 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """Add a why to a chain (a new chain needs its ``problem``); cite events by version."""
-        policy = self._engine.policy
-        return self._review(
-            self._run(
-                incident_id,
-                "why",
-                by,
-                lambda s, who: _rules.decide_why(
-                    s, policy, by=who, chain=chain, text=text, problem=problem, evidence=evidence
-                ),
-                idempotency_key,
-            )
+        return self._edit(
+            incident_id,
+            "why",
+            _rules.decide_why,
+            by,
+            idempotency_key,
+            chain=chain,
+            text=text,
+            problem=problem,
+            evidence=evidence,
         )
 
     def conclude(
@@ -450,17 +469,14 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """End a why chain in its conclusion (the chain's root cause)."""
-        policy = self._engine.policy
-        return self._review(
-            self._run(
-                incident_id,
-                "conclude",
-                by,
-                lambda s, who: _rules.decide_conclude(
-                    s, policy, by=who, chain=chain, conclusion=conclusion
-                ),
-                idempotency_key,
-            )
+        return self._edit(
+            incident_id,
+            "conclude",
+            _rules.decide_conclude,
+            by,
+            idempotency_key,
+            chain=chain,
+            conclusion=conclusion,
         )
 
     def add_factor(
@@ -474,17 +490,15 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """Record a contributing factor in one of the policy's categories."""
-        policy = self._engine.policy
-        return self._review(
-            self._run(
-                incident_id,
-                "factor",
-                by,
-                lambda s, who: _rules.decide_factor(
-                    s, policy, by=who, category=category, text=text, evidence=evidence
-                ),
-                idempotency_key,
-            )
+        return self._edit(
+            incident_id,
+            "factor",
+            _rules.decide_factor,
+            by,
+            idempotency_key,
+            category=category,
+            text=text,
+            evidence=evidence,
         )
 
     def pin(
@@ -513,16 +527,7 @@ class Reviews:
             if record is None:
                 raise ValidationError(f"versions[{index}]", f"no event at version {version!r}")
             pins.append(Pin(version, record.hash))
-        policy = self._engine.policy
-        return self._review(
-            self._run(
-                incident_id,
-                "pin",
-                by,
-                lambda s, who: _rules.decide_pin(s, policy, by=who, pins=pins),
-                idempotency_key,
-            )
-        )
+        return self._edit(incident_id, "pin", _rules.decide_pin, by, idempotency_key, pins=pins)
 
     def add_action(
         self,
@@ -538,23 +543,18 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> ActionItem:
         """Add an action item; it is exported to the tracker through the outbox."""
-        policy = self._engine.policy
-        state = self._run(
+        state = self._command(
             incident_id,
             "action",
+            _rules.decide_action,
             by,
-            lambda s, who: _rules.decide_action(
-                s,
-                policy,
-                by=who,
-                title=title,
-                owner=owner,
-                priority=priority,
-                type=type,
-                due=due,
-                addresses=addresses,
-            ),
             idempotency_key,
+            title=title,
+            owner=owner,
+            priority=priority,
+            type=type,
+            due=due,
+            addresses=addresses,
         )
         review = _rules.review_of(state)
         assert review is not None
@@ -572,15 +572,15 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> ActionItem:
         """Move an action item (open, in_progress, done, wont_do with a reason)."""
-        policy = self._engine.policy
-        state = self._run(
+        state = self._command(
             incident_id,
             "action_status",
+            _rules.decide_action_status,
             by,
-            lambda s, who: _rules.decide_action_status(
-                s, policy, by=who, item_id=item_id, status=status, reason=reason
-            ),
             idempotency_key,
+            item_id=item_id,
+            status=status,
+            reason=reason,
         )
         review = _rules.review_of(state)
         assert review is not None
@@ -598,15 +598,14 @@ class Reviews:
         idempotency_key: str | None = None,
     ) -> Review:
         """A participant's rating on Dispatch's five-point scale, plus free text (once)."""
-        policy = self._engine.policy
-        return self._review(
-            self._run(
-                incident_id,
-                "feedback",
-                by,
-                lambda s, who: _rules.decide_feedback(s, policy, by=who, rating=rating, text=text),
-                idempotency_key,
-            )
+        return self._edit(
+            incident_id,
+            "feedback",
+            _rules.decide_feedback,
+            by,
+            idempotency_key,
+            rating=rating,
+            text=text,
         )
 
     # documents
@@ -681,6 +680,7 @@ REVIEW = Capability(
     folds={event: _rules.fold for event in REVIEW_EVENTS},
     timers=(TimerSource("reviews", _rules.due_events, _rules.next_due),),
     routes=(review_notifications,),
+    follow_ups=(_rules.created_by_append,),
     outbox=(tracker_rows,),
     delivery={TOPIC: deliver_tracker},
     claims=tracker_claims,

@@ -1,0 +1,44 @@
+"""Related incidents in the review: same service, same contributing-factor category."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import incidentkit as ik
+from incidentkit.review.render import RelatedIncident
+
+T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+
+
+def _resolved(kit: ik.IncidentKit, iid: str, services: list[str], minutes: int) -> str:
+    kit.clock.set(T0 + timedelta(minutes=minutes))  # type: ignore[attr-defined]
+    kit.declare(f"incident {iid}", severity="SEV2", by="alice", services=services, incident_id=iid)
+    kit.assign_role(iid, ik.Role.INCIDENT_COMMANDER, "alice", by="alice")
+    kit.resolve(iid, by="alice", force=True, reason="test")
+    return iid
+
+
+def test_related_by_service_and_factor_category_newest_first() -> None:
+    kit = ik.IncidentKit(clock=ik.ManualClock(T0), autoload_plugins=False)
+    mine = _resolved(kit, "INC-1", ["login"], 0)
+    kit.reviews.add_factor(mine, "capacity", "pool fixed", by="bob")
+    same_service = _resolved(kit, "INC-2", ["login", "db"], 10)
+    same_factor = _resolved(kit, "INC-3", ["search"], 20)
+    kit.reviews.add_factor(same_factor, "capacity", "shards fixed", by="bob")
+    both = _resolved(kit, "INC-4", ["login"], 30)
+    kit.reviews.add_factor(both, "capacity", "again", by="bob")
+    kit.reviews.add_factor(both, "testing", "no load test", by="bob")
+    _resolved(kit, "INC-5", ["billing"], 40)  # shares nothing
+    assert kit.reviews.related(mine) == (
+        RelatedIncident(both, "incident INC-4", ("service login", "factor capacity")),
+        RelatedIncident(same_factor, "incident INC-3", ("factor capacity",)),
+        RelatedIncident(same_service, "incident INC-2", ("service login",)),
+    )
+    document = kit.reviews.render(mine)
+    section = document.split("## Related Incidents\n")[1]
+    assert section.splitlines()[:3] == [
+        "- INC-4: incident INC-4 (service login; factor capacity)",
+        "- INC-3: incident INC-3 (factor capacity)",
+        "- INC-2: incident INC-2 (service login)",
+    ]
+    assert kit.reviews.related(mine, limit=2) == kit.reviews.related(mine)[:1]
