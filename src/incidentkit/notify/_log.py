@@ -42,9 +42,12 @@ class LogNotifier(NotifierPlugin):
         name: str = "log",
         logger: logging.Logger | None = None,
         kinds: Iterable[NotificationKind | str] = (),
+        audiences: Iterable[str] = (),
         timeout: timedelta = timedelta(seconds=5),
     ) -> None:
-        super().__init__(name=name, kinds=kinds, timeout=timeout, max_attempts=3)
+        super().__init__(
+            name=name, kinds=kinds, timeout=timeout, max_attempts=3, audiences=audiences
+        )
         self.logger = logger if logger is not None else logging.getLogger("incidentkit.notify")
 
     def deliver(self, notification: Notification) -> None:

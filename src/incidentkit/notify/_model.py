@@ -84,12 +84,14 @@ class NotifierSpec:
     """A notifier registered through ``incidentkit_notifiers()``.
 
     ``kinds`` limits which notification kinds it receives (empty: all);
+    ``audiences`` names the audiences it serves (empty: every audience);
     ``timeout`` bounds each call; ``max_attempts`` bounds retries.
     """
 
     name: str
     deliver: Callable[[Notification], None]
     kinds: frozenset[NotificationKind] = frozenset()
+    audiences: frozenset[str] = frozenset()
     timeout: timedelta = timedelta(seconds=10)
     max_attempts: int = 8
 
