@@ -650,7 +650,7 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
             print(document, file=out)
         return 0
     elif command == "metrics":
-        return run_metrics(args, kit.store, out, err)
+        return run_metrics(args, kit.store, out, err, policy=kit.policy)
     elif command == "runbooks":
         return run_runbooks(args, kit, out)
     elif command == "tick":
