@@ -1,6 +1,6 @@
 """The ``Incident`` aggregate: state as a pure fold over events, and pure commands.
 
-Two kinds of pure function live here (STYLE rule 16):
+Two kinds of pure function live here:
 
 * :func:`apply` / :func:`fold`: ``(state, recorded event) -> state``;
 * ``decide_…`` command handlers: ``(state, policy, now, arguments) -> events``.

@@ -702,7 +702,11 @@ class IncidentKit:
 
         Safe to call from several processes at once: the store leases each row
         to one caller. Failures are retried with backoff and the same
-        idempotency key; see :mod:`incidentkit._delivery`.
+        idempotency key (full-jitter backoff, at least the receiver's
+        ``Retry-After``) until the notifier's ``max_attempts``; a
+        :class:`~incidentkit.errors.PermanentFailure` is not retried. A
+        notification that fails for good is recorded on the timeline as
+        ``notification_failed``.
         """
         engine = self.engine
         return deliver(
