@@ -112,3 +112,35 @@ def test_mtbf_across_all_services() -> None:
     assert (across.count, across.mean) == (2, 40 * 60)  # 10 → 30, 40 → 100
     with pytest.raises(ValidationError, match="mtbf"):
         metrics.compute(items, mtbf="team")
+
+
+def test_the_cli_breaks_down_by_week_and_measures_mtbf_across_services() -> None:
+    import argparse
+    import io
+    import json
+
+    from incidentkit.metrics import add_metrics_parser, run_metrics
+
+    items = [
+        summary("INC-1", services=("api",), started=0, resolved=10),
+        summary("INC-2", services=("db",), started=30, resolved=40),
+    ]
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        parser = argparse.ArgumentParser(prog="incidentkit")
+        add_metrics_parser(parser.add_subparsers(dest="command"))
+        out, err = io.StringIO(), io.StringIO()
+        args = parser.parse_args(["metrics", *argv])
+        policy = Policy.from_toml('zone = "Europe/Berlin"')
+        return run_metrics(args, items, out, err, policy=policy), out.getvalue(), err.getvalue()
+
+    code, out, _ = run("--by", "week", "--mtbf", "all", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert [g["key"] for g in data["groups"]] == [{"week": "2024-W44"}]
+    assert data["zone"] == "Europe/Berlin"
+    assert data["overall"]["metrics"]["mtbf"]["count"] == 1
+    code, _, err = run("--by", "month,day")
+    assert code == 2 and "--by" in err and "one period" in err
+    code, _, err = run("chart", "--out", "x.png", "--by", "service")
+    assert code == 2 and "month or week or day" in err
