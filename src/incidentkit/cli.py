@@ -439,12 +439,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.oncall_command == "now" and not policy.oncall.schedules:
             if args.at:
                 parse_datetime(args.at, "--at")  # bad input is reported before the refusal
-            where = policy_path(args.policy)
-            raise NotFound(
-                "on-call schedule",
-                f"(none in {where})" if where else "(no policy file; give --policy)",
-                (),
-            )
+            where = policy_path(args.policy) or "the default policy (no policy file)"
+            raise NotFound("on-call schedule", f"in {where}; add [[oncall.schedules]]")
         return run_oncall(args, policy.oncall, out, SystemClock().now())
     if args.command == "plugins":
         return _plugins(PluginManager(), args, out)
