@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -105,7 +104,7 @@ class BusinessDays:
 
 def business_day_end(
     start: datetime,
-    zone: ZoneInfo,
+    zone: tzinfo,
     calendar: BusinessDays | None = None,
     *,
     days: int = 1,

@@ -1,18 +1,23 @@
 """The ``incidentkit`` command.
 
 Every command takes ``--db URL`` (default ``$INCIDENTKIT_DB``, then
-``sqlite:///incidents.db``) and ``--policy FILE``; every read command takes
-``--json``. Exit codes: 0 success, 1 a refused command or store error,
-2 bad input (the message names the option or field). Every error is one
-line on stderr, never a traceback.
+``sqlite:///incidents.db``), ``--policy FILE`` (default ``$INCIDENTKIT_POLICY``,
+then ``./incidentkit.toml`` when it exists) and ``--tz ZONE`` (default: the
+policy's zone); every read command takes ``--json``. Times are printed in that
+zone with the zone's name; ``--json`` prints ISO 8601 UTC. Exit codes: 0
+success, 1 a refused command or store error, 2 bad input (the message names
+the option or field). Every error is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,7 +25,7 @@ from incidentkit import _validate as validate
 from incidentkit._time import format_duration, parse_datetime
 from incidentkit.checkpoint import Checkpoint, checkpoint_from_json
 from incidentkit.clock import SystemClock
-from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
+from incidentkit.errors import IncidentKitError, NotFound, PolicyError, ValidationError
 from incidentkit.events import Conclusion, PublicStatus, Source
 from incidentkit.incident import Incident
 from incidentkit.intake import add_alerts_parser, run_alerts
@@ -48,6 +53,10 @@ from incidentkit.web import add_serve_parser, run_serve
 __all__ = ["main"]
 
 DEFAULT_DB = "sqlite:///incidents.db"
+POLICY_ENV = "INCIDENTKIT_POLICY"
+"""Environment variable naming the policy file when ``--policy`` is not given."""
+DEFAULT_POLICY = "incidentkit.toml"
+"""The policy file read from the working directory when neither is given."""
 
 
 class _UsageError(Exception):
@@ -77,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = _Parser(prog="incidentkit", description="Run incident response from the shell.")
     parser.add_argument("--db", help=f"store URL (default ${DB_ENV}, then {DEFAULT_DB})")
-    parser.add_argument("--policy", help="policy TOML file")
+    parser.add_argument(
+        "--policy", help=f"policy TOML file (default ${POLICY_ENV}, then ./{DEFAULT_POLICY})"
+    )
+    parser.add_argument(
+        "--tz", type=_zone, help="IANA zone for printed times (default: the policy's)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser("demo", help="replay the guide's login incident")
@@ -195,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     close.add_argument("incident_id")
     close.add_argument("--by", required=True)
     close.add_argument("--reason", default="")
+    close.add_argument(
+        "--force", action="store_true", help="close with open recovery items (needs --reason)"
+    )
+
+    show = sub.add_parser("show", help="an incident: roles, checklists, open items and next timers")
+    show.add_argument("incident_id")
+    show.add_argument("--json", action="store_true")
 
     listing = sub.add_parser("list", help="list incidents")
     listing.add_argument("--open", action="store_true", dest="open_only")
@@ -278,22 +299,97 @@ def _incident_json(state: Incident) -> dict[str, Any]:
     }
 
 
-def _print_incident(state: Incident, out: TextIO) -> None:
+def format_time(value: datetime | None, zone: tzinfo, *, seconds: bool = False) -> str:
+    """``2024-11-20 23:30 CET`` (``-`` for none): ``value`` in ``zone``, minute precision.
+
+    >>> from datetime import timezone
+    >>> format_time(datetime(2024, 11, 20, 22, 30, 5, 123, tzinfo=timezone.utc),
+    ...             ZoneInfo("Europe/Berlin"), seconds=True)
+    '2024-11-20 23:30:05 CET'
+    """
+    if value is None:
+        return "-"
+    local = value.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def _print_incident(state: Incident, out: TextIO, zone: tzinfo) -> None:
     print(f"{state.id}  {state.severity}  {state.status}  {state.title}", file=out)
     print(f"  phase: {state.phase}   channel: {state.channel}", file=out)
     roles = ", ".join(f"{r}={p}" for r, p in state.roles.items()) or "(none)"
     print(f"  roles: {roles}", file=out)
+    print(f"  declared: {format_time(state.declared_at, zone, seconds=True)}", file=out)
     for name in ("acknowledged_at", "mitigated_at", "resolved_at"):
         value = getattr(state, name)
         since = format_duration(value - state.detected_at) if value else "-"
         print(
-            f"  {name.removesuffix('_at')}: {value.isoformat() if value else '-'} ({since})",
+            f"  {name.removesuffix('_at')}: {format_time(value, zone, seconds=True)} ({since})",
             file=out,
         )
     for checklist in state.templates:
         total = len(checklist.items)
         done = total - len(state.open_items(checklist.name, required_only=False))
         print(f"  {checklist.name}: {done}/{total} done", file=out)
+
+
+def _show(kit: IncidentKit, incident_id: str, zone: tzinfo, as_json: bool, out: TextIO) -> None:
+    """The ``show`` command: the incident, its roles, checklists, open items, next timer."""
+    state = kit.get(incident_id)
+    summary = kit.summary(incident_id)
+    deadline = (
+        kit.policy.response_deadline(state.severity, state.declared_at)
+        if state.acknowledged_at is None and state.is_open
+        else None
+    )
+    if as_json:
+        data = _incident_json(state)
+        data["open_items"] = {
+            t.name: list(state.open_items(t.name, required_only=False)) for t in state.templates
+        }
+        data["next_due_at"] = summary.next_due_at.isoformat() if summary.next_due_at else None
+        data["response_due_at"] = deadline.isoformat() if deadline else None
+        print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
+        return
+    print(f"{state.id}  {state.severity}  {state.status}  {state.title}", file=out)
+    rows = [
+        ("phase", str(state.phase)),
+        ("channel", state.channel or "-"),
+        ("services", ", ".join(state.services) or "-"),
+        ("declared", format_time(state.declared_at, zone, seconds=True)),
+    ]
+    for name in ("acknowledged", "mitigated", "resolved", "closed"):
+        value = getattr(state, f"{name}_at")
+        if value is not None:
+            rows.append((name, format_time(value, zone, seconds=True)))
+    if deadline is not None:
+        rows.append(("ack due", format_time(deadline, zone, seconds=True)))
+    rows.append(("next timer", format_time(summary.next_due_at, zone, seconds=True)))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}", file=out)
+    print("roles:", file=out)
+    for role, person in state.roles.items():
+        print(f"  {role}: {person}", file=out)
+    if not state.roles:
+        print("  (none)", file=out)
+    print("checklists:", file=out)
+    for checklist in state.templates:
+        total = len(checklist.items)
+        pending = state.open_items(checklist.name, required_only=False)
+        print(f"  {checklist.name}: {total - len(pending)}/{total} done", file=out)
+        required = set(state.open_items(checklist.name))
+        for item in checklist.items:
+            if item.key in pending:
+                mark = "required" if item.key in required else "optional"
+                print(f"    [ ] {item.key} ({mark}): {item.text}", file=out)
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    """Print ``rows`` as columns sized to their content (the last column unpadded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip(), file=out)
 
 
 def _params(pairs: Sequence[str]) -> dict[str, Any]:
@@ -331,16 +427,36 @@ def _write_file(path: str, text: str, option: str) -> None:
         raise ValidationError(option, f"cannot write {path}: {failure.strerror}") from None
 
 
+def policy_path(given: str | None) -> str | None:
+    """The policy file to read: ``--policy``, else ``$INCIDENTKIT_POLICY``, else
+    ``./incidentkit.toml`` when it exists, else none (the guide's defaults)."""
+    if given:
+        return given
+    named = os.environ.get(POLICY_ENV)
+    if named:
+        return named
+    return DEFAULT_POLICY if Path(DEFAULT_POLICY).is_file() else None
+
+
+def _policy(args: argparse.Namespace) -> Policy | None:
+    path = policy_path(args.policy)
+    return load_policy(path) if path else None
+
+
 def _kit(args: argparse.Namespace) -> IncidentKit:
-    policy = load_policy(args.policy) if args.policy else None
-    return IncidentKit.open(args.db, policy=policy)
+    return IncidentKit.open(args.db, policy=_policy(args))
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "demo":
         return _demo(args, out)
     if args.command == "oncall" and args.oncall_command not in ONCALL_PEOPLE_COMMANDS:
-        policy = load_policy(args.policy) if args.policy else Policy.default()
+        policy = _policy(args) or Policy.default()
+        if args.oncall_command == "now" and not policy.oncall.schedules:
+            if args.at:
+                parse_datetime(args.at, "--at")  # bad input is reported before the refusal
+            where = policy_path(args.policy) or "the default policy (no policy file)"
+            raise NotFound("on-call schedule", f"in {where}; add [[oncall.schedules]]")
         return run_oncall(args, policy.oncall, out, SystemClock().now())
     if args.command == "plugins":
         return _plugins(PluginManager(), args, out)
@@ -371,7 +487,7 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     from incidentkit._demo import ConsoleNotifier, run_demo
     from incidentkit.clock import ManualClock
 
-    base = load_policy(args.policy) if args.policy else None
+    base = _policy(args)
 
     def opener(url: str) -> Callable[[ManualClock, Policy, ConsoleNotifier], IncidentKit]:
         def make(clock: ManualClock, policy: Policy, console: ConsoleNotifier) -> IncidentKit:
@@ -391,6 +507,7 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
 
 def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     command = args.command
+    zone: tzinfo = args.tz or kit.policy.zone
     if command == "declare":
         state = kit.declare(
             args.title,
@@ -424,7 +541,10 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         if args.json:
             print(json.dumps(_incident_json(state), indent=2), file=out)
         else:
-            _print_incident(state, out)
+            _print_incident(state, out, zone)
+        return 0
+    elif command == "show":
+        _show(kit, args.incident_id, zone, args.json, out)
         return 0
     elif command == "phase":
         kit.enter_phase(args.incident_id, args.phase, by=args.by)
@@ -473,7 +593,7 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
     elif command == "reopen":
         kit.reopen(args.incident_id, by=args.by, reason=args.reason)
     elif command == "close":
-        kit.close(args.incident_id, by=args.by, reason=args.reason)
+        kit.close(args.incident_id, by=args.by, reason=args.reason, force=args.force)
     elif command == "list":
         rows = kit.incidents(
             open_only=args.open_only,
@@ -486,22 +606,33 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         )
         if args.json:
             print(json.dumps([_summary_row(r) for r in rows], indent=2), file=out)
+        elif rows:
+            _table(
+                [
+                    ("ID", "SEV", "STATUS", f"DECLARED ({_zone_name(zone)})", "TITLE"),
+                    *(
+                        (
+                            r.incident_id,
+                            str(r.severity),
+                            str(r.status),
+                            format_time(r.declared_at, zone),
+                            r.title,
+                        )
+                        for r in rows
+                    ),
+                ],
+                out,
+            )
         else:
-            for row in rows:
-                declared = row.declared_at.isoformat() if row.declared_at else "-"
-                print(
-                    f"{row.incident_id}  {row.severity}  {row.status:<13} {declared}  {row.title}",
-                    file=out,
-                )
-            if not rows:
-                print("no incidents", file=out)
+            print("no incidents", file=out)
         return 0
     elif command == "timeline":
         records = kit.timeline(args.incident_id)
         if args.json:
             print(json.dumps(to_json_rows(records), indent=2, ensure_ascii=False), file=out)
         else:
-            zone = args.zone or kit.policy.zone
+            zone = args.zone or zone
+            print(f"times in {_zone_name(zone)}", file=out)
             for line in render_chat(records, zone=zone):
                 print(line, file=out)
         return 0
@@ -531,7 +662,7 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
             print(document, file=out)
         return 0
     elif command == "metrics":
-        return run_metrics(args, kit.store, out, err)
+        return run_metrics(args, kit.store, out, err, policy=kit.policy)
     elif command == "runbooks":
         return run_runbooks(args, kit, out)
     elif command in STATUS_COMMANDS:
@@ -563,7 +694,11 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
             }
             print(json.dumps(payload, indent=2), file=out)
         else:
-            print(f"checked {report.checked} incidents, fired {len(fired)} timers", file=out)
+            print(
+                f"{format_time(report.at, zone, seconds=True)}: checked {report.checked} "
+                f"incidents, fired {len(fired)} timers",
+                file=out,
+            )
             for item in fired:
                 print(f"  {item['incident_id']} v{item['version']}: {item['event']}", file=out)
             for incident_id, error in report.failures.items():
@@ -589,6 +724,10 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
     return 0
 
 
+def _zone_name(zone: tzinfo) -> str:
+    return str(getattr(zone, "key", None) or zone.tzname(None) or zone)
+
+
 def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -598,13 +737,33 @@ def main(
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
-        return _run(args, stdout, stderr)
+        code = _run(args, stdout, stderr)
+        stdout.flush()
+        return code
+    except BrokenPipeError:
+        # the reader (``| head``) went away: stop quietly, as other shell tools do
+        _silence(stdout)
+        return 1
     except (_UsageError, ValidationError, PolicyError) as error:
         _complain(error, stderr)
         return 2
     except IncidentKitError as error:
         _complain(error, stderr)
         return 1
+    except OSError as error:
+        _complain(error, stderr)
+        return 1
+
+
+def _silence(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at /dev/null so the interpreter's final flush cannot fail."""
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 def _complain(error: Exception, stderr: TextIO) -> None:

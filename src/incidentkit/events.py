@@ -427,13 +427,21 @@ class Reopened(Event):
 
 @attrs.frozen(kw_only=True)
 class Closed(Event):
-    """The incident is closed; nothing more happens to it."""
+    """The incident is closed; nothing more happens to it.
+
+    ``forced`` records an override of open recovery items (``open_items``).
+    """
 
     tag: ClassVar[str] = "closed"
     reason: str = ""
+    forced: bool = False
+    open_items: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return "Incident closed" + (f": {self.reason}" if self.reason else "")
+        text = "Incident closed" + (f": {self.reason}" if self.reason else "")
+        if self.forced:
+            text += f" (forced; open: {', '.join(self.open_items)})"
+        return text
 
 
 AnyEvent = Union[  # noqa: UP007 - cattrs' tagged-union strategy takes a typing.Union

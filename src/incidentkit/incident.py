@@ -1,6 +1,6 @@
 """The ``Incident`` aggregate: state as a pure fold over events, and pure commands.
 
-Two kinds of pure function live here (STYLE rule 16):
+Two kinds of pure function live here:
 
 * :func:`apply` / :func:`fold`: ``(state, recorded event) -> state``;
 * ``decide_…`` command handlers: ``(state, policy, now, arguments) -> events``.
@@ -748,12 +748,41 @@ def decide_reopen(state: Incident, *, by: str, reason: object) -> list[Event]:
     return [Reopened(by=by, reason=_text(reason, "reason"))]
 
 
-def decide_close(state: Incident, *, by: str, reason: object = "") -> list[Event]:
-    """Close a resolved incident."""
+def decide_close(
+    state: Incident,
+    policy: Policy | None = None,
+    *,
+    by: str,
+    reason: object = "",
+    force: bool = False,
+) -> list[Event]:
+    """Close a resolved incident once the policy's closing checklist is done.
+
+    Open required items of ``policy.closing_checklist`` (the recovery
+    checklist by default) refuse the close, unless ``force`` is given with a
+    reason; both are recorded.
+    """
     if state.status is not Status.RESOLVED:
         allowed = ("resolve",) if state.is_open else ()
         raise InvalidTransition(state.id, "close", state.status.value, allowed)
-    return [Closed(by=by, reason=_text(reason, "reason", allow_empty=True))]
+    force = check.boolean(force, "force")
+    why = _text(reason, "reason", allow_empty=True)
+    gate = policy.closing_checklist if policy is not None else ""
+    open_items = (
+        state.open_items(gate) if gate and any(t.name == gate for t in state.templates) else ()
+    )
+    if open_items and not force:
+        raise GuardFailed(
+            state.id,
+            "close",
+            [
+                f"open required {gate} items: {', '.join(open_items)}"
+                " (check or skip them, or close with force and a reason)"
+            ],
+        )
+    if force and not why:
+        raise ValidationError("reason", "a forced close needs a reason")
+    return [Closed(by=by, reason=why, forced=bool(open_items), open_items=tuple(open_items))]
 
 
 def decide_mark_mitigated(

@@ -59,6 +59,7 @@ from incidentkit.incident import (
 )
 from incidentkit.intake.capability import ALERTS
 from incidentkit.intake.section import Alerts
+from incidentkit.integrations import build_integrations
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
 from incidentkit.notify import Notification
@@ -98,6 +99,21 @@ S = TypeVar("S")
 
 def _new_id(now: datetime) -> str:
     return f"INC-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+def _configured(
+    policy: Policy | None,
+    clock: Clock | None,
+    plugins: Sequence[object],
+    settings: Mapping[str, Mapping[str, object]] | None,
+) -> tuple[Sequence[object], Mapping[str, Mapping[str, object]] | None]:
+    """The policy's ``[notifiers]``/``[actions]`` tables before the host's plugins and settings."""
+    if policy is None or not (policy.notifiers or policy.actions):
+        return plugins, settings
+    wired, wired_settings = build_integrations(
+        policy.notifiers, policy.actions, clock=clock, zone=policy.zone
+    )
+    return (*wired, *plugins), {**wired_settings, **(settings or {})}
 
 
 class IncidentKit:
@@ -150,6 +166,7 @@ class IncidentKit:
     ) -> None:
         extra = capability_list(capabilities)  # refused before any store is opened
         if plugin_manager is None:
+            plugins, plugin_settings = _configured(policy, clock, plugins, plugin_settings)
             plugin_manager = PluginManager(
                 plugins, autoload=autoload_plugins, strict=strict_plugins, settings=plugin_settings
             )
@@ -213,6 +230,7 @@ class IncidentKit:
         ``plugin_settings`` maps a plugin's name to its settings (delivered
         through ``incidentkit_configure`` before the store is opened).
         """
+        plugins, plugin_settings = _configured(policy, clock, plugins, plugin_settings)
         manager = PluginManager(
             plugins, autoload=autoload_plugins, strict=strict_plugins, settings=plugin_settings
         )
@@ -671,15 +689,25 @@ class IncidentKit:
         )
 
     def close(
-        self, incident_id: str, *, by: str, reason: str = "", idempotency_key: str | None = None
+        self,
+        incident_id: str,
+        *,
+        by: str,
+        reason: str = "",
+        force: bool = False,
+        idempotency_key: str | None = None,
     ) -> Incident:
-        """Close a resolved incident."""
+        """Close a resolved incident; refused with :class:`GuardFailed` while
+        required items of ``policy.closing_checklist`` (recovery) are open.
+
+        ``force=True`` with a ``reason`` overrides them; both are recorded.
+        """
         return self._run(
             idempotency_key,
             incident_id,
             "close",
             by,
-            lambda s, _: decide_close(s, by=actor(by), reason=reason),
+            lambda s, _: decide_close(s, self.policy, by=actor(by), reason=reason, force=force),
         )
 
     def mark_mitigated(
@@ -713,7 +741,11 @@ class IncidentKit:
 
         Safe to call from several processes at once: the store leases each row
         to one caller. Failures are retried with backoff and the same
-        idempotency key; see :mod:`incidentkit._delivery`.
+        idempotency key (full-jitter backoff, at least the receiver's
+        ``Retry-After``) until the notifier's ``max_attempts``; a
+        :class:`~incidentkit.errors.PermanentFailure` is not retried. A
+        notification that fails for good is recorded on the timeline as
+        ``notification_failed``.
         """
         engine = self.engine
         return deliver(

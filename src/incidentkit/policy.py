@@ -24,6 +24,10 @@ override the default level of the same severity). A bad file is refused with
     [phases]
     mitigate = "10m"
 
+    [notifiers.team-slack]         # see incidentkit.integrations
+    type = "slack"
+    url_env = "SLACK_WEBHOOK_URL"
+
     [integrity]
     chain_key = "…at least 16 bytes of secret…"  # or $INCIDENTKIT_CHAIN_KEY
     require_key = false
@@ -44,6 +48,7 @@ from incidentkit.business_days import BusinessDays
 from incidentkit.checklists import DEFAULT_TEMPLATES, ChecklistTemplate
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.intake.config import AlertsConfig
+from incidentkit.integrations import Integration, load_integrations
 from incidentkit.lifecycle import Phase, PhaseTargets
 from incidentkit.oncall.config import OnCallConfig, load_oncall
 from incidentkit.people.config import PeopleConfig
@@ -126,6 +131,9 @@ class Policy:
     phases: PhaseTargets = attrs.field(factory=PhaseTargets)
     """Phase targets of the severities whose level sets none (SEV1 and SEV2 by default)."""
     gating_checklist: str = "resolution"
+    closing_checklist: str = "recovery"
+    """Checklist whose required items must be closed before ``close`` (``""``: no gate;
+    the default ``"recovery"`` gates only while the policy has such a checklist)."""
     channel_prefix: str = "#incident-"
     zone: ZoneInfo = attrs.field(default=ZoneInfo("UTC"))
     oncall: OnCallConfig = attrs.field(factory=OnCallConfig)
@@ -138,6 +146,10 @@ class Policy:
     """The people directory and paging rules (TOML table ``[people]``)."""
     alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
     """How alerts become incidents (``[alerts]``, :class:`~incidentkit.intake.AlertsConfig`)."""
+    notifiers: tuple[Integration, ...] = ()
+    """Notifiers configured by ``[notifiers.<name>]`` tables (:mod:`incidentkit.integrations`)."""
+    actions: tuple[Integration, ...] = ()
+    """Mitigation actions configured by ``[actions.<name>]`` tables."""
 
     def __attrs_post_init__(self) -> None:
         if self.gating_checklist and self.gating_checklist not in self.checklist_names:
@@ -145,6 +157,12 @@ class Policy:
                 [("gating_checklist", f"no checklist named {self.gating_checklist!r}")]
             )
         _check_people(self)
+        closing = self.closing_checklist
+        # the default gate applies only when a policy keeps a "recovery" checklist
+        if closing not in ("", "recovery") and closing not in self.checklist_names:
+            raise PolicyError(
+                [("closing_checklist", f"no checklist named {self.closing_checklist!r}")]
+            )
 
     @classmethod
     def default(cls) -> Policy:
@@ -157,9 +175,19 @@ class Policy:
         if not isinstance(data, Mapping):
             raise PolicyError([("$", "expected a table")], source=source)
         _refuse_moved_keys(data, source)
-        rest = {k: v for k, v in data.items() if k not in ("oncall", "escalation")}
+        notifiers, actions = (
+            load_integrations(data[section], section, source=source) if section in data else ()
+            for section in ("notifiers", "actions")
+        )
+        rest = {
+            k: v
+            for k, v in data.items()
+            if k not in ("oncall", "escalation", "notifiers", "actions")
+        }
         base = converter().unstructure(cls.default())
         base.pop("oncall")
+        base.pop("notifiers")
+        base.pop("actions")
         merged = _merge(base, rest)
         severity = rest.get("severity")
         if isinstance(severity, Mapping) and isinstance(severity.get("levels"), list):
@@ -179,6 +207,8 @@ class Policy:
                 oncall=oncall,
                 people=people,
                 runbooks=_runbooks_relative(policy, source),
+                notifiers=notifiers,
+                actions=actions,
             )
         except PolicyError as err:
             raise PolicyError(err.problems, source=source) from err

@@ -222,10 +222,11 @@ def test_a_whole_incident_from_the_shell(
 
     code, out, _ = run(*with_policy, "timeline", "INC-7")
     lines = out.splitlines()
-    assert lines[0] == "[14:30] alice (IC): Incident declared — SEV1 — API returning 500 errors"
+    assert lines[0] == "times in America/Los_Angeles"
+    assert lines[1] == "[14:30] alice (IC): Incident declared — SEV1 — API returning 500 errors"
     assert "[14:30] bob (TL): seeing 15% errors" in lines
     code, out, _ = run(*with_policy, "timeline", "INC-7", "--zone", "UTC")
-    assert out.splitlines()[0].startswith("[22:30] alice (IC)")
+    assert out.splitlines()[1].startswith("[22:30] alice (IC)")
     code, out, _ = run(*with_policy, "timeline", "INC-7", "--json")
     assert json.loads(out)[0]["event"]["type"] == "declared"
 

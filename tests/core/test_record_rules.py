@@ -119,7 +119,7 @@ def test_record_cannot_close_an_open_incident(kit: IncidentKit, store: MemorySto
 def test_record_cannot_reopen_a_closed_incident(kit: IncidentKit, store: MemoryStore) -> None:
     iid = _with_commander(kit)
     kit.resolve(iid, by="alice", force=True, reason="drill")
-    kit.close(iid, by="alice")
+    kit.close(iid, by="alice", force=True, reason="drill")
     before = snapshot(store)
     with pytest.raises(InvalidTransition):
         kit.record(iid, [Reopened(by="alice", reason="back")], by="alice")

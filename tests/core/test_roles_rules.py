@@ -144,7 +144,7 @@ def test_commander_only_false_relaxes_the_rule(make_kit: KitFactory) -> None:
     kit.release_role(iid, Role.SCRIBE, by="carol")
     state = kit.resolve(iid, by="bob", force=True, reason="done")
     assert state.resolved_at is not None
-    assert kit.close(iid, by="carol").closed_at is not None
+    assert kit.close(iid, by="carol", force=True, reason="drill").closed_at is not None
 
 
 def test_custom_roles_from_policy(make_kit: KitFactory) -> None:

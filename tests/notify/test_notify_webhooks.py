@@ -277,6 +277,8 @@ def test_slack_payload_has_header_fields_and_context(receiver: Receiver) -> None
         "*Status*\ndeclared",
         "*Incident commander*\nalice",
         "*Channel*\n#incident-2024-11-20-api-500s",
+        "*When*\n2024-11-20 22:30 UTC",
+        "*Paged*\nalice",
         "*Link*\n<https://inc.example.com/INC-1|INC-1>",
     ]
     assert note.key in blocks[3]["elements"][0]["text"]
@@ -300,11 +302,19 @@ def test_slack_prefers_the_incident_url_and_clips_long_titles(receiver: Receiver
     assert blocks[2]["fields"][2]["text"] == "*Incident commander*\nunassigned"
 
 
-def test_slack_without_a_link_has_four_fields(receiver: Receiver) -> None:
+def test_slack_without_a_link_has_no_link_field(receiver: Receiver) -> None:
     SlackWebhookNotifier(receiver.url).deliver(sample_notification())
     blocks = _slack_request(receiver)["blocks"]
     assert isinstance(blocks, list)
-    assert len(blocks[2]["fields"]) == 4
+    labels = [f["text"].split("\n")[0] for f in blocks[2]["fields"]]
+    assert labels == [
+        "*Severity*",
+        "*Status*",
+        "*Incident commander*",
+        "*Channel*",
+        "*When*",
+        "*Paged*",
+    ]
 
 
 def test_slack_429_then_success_and_permanent_400(receiver: Receiver) -> None:

@@ -11,15 +11,18 @@ import argparse
 import sys
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidentkit._time import parse_datetime
 from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
 from incidentkit.metrics._compute import compute
-from incidentkit.metrics._model import DIMENSIONS, Basis, MetricsReport, Targets
+from incidentkit.metrics._model import DIMENSIONS, PERIODS, Basis, MetricsReport, Targets
 from incidentkit.metrics.charts import ChartKind
 from incidentkit.store import IncidentSummary, Store
+
+if TYPE_CHECKING:
+    from incidentkit.policy import Policy
 
 __all__ = ["FORMATS", "add_metrics_parser", "run_metrics"]
 
@@ -87,7 +90,16 @@ def add_metrics_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--since", type=_datetime, help="declared at or after (ISO 8601)")
     parser.add_argument("--until", type=_datetime, help="declared before (ISO 8601)")
     parser.add_argument(
-        "--by", type=_by, default=(), help="comma-separated: severity, service, month"
+        "--by",
+        type=_by,
+        default=(),
+        help="comma-separated: severity, service and one of month, week, day",
+    )
+    parser.add_argument(
+        "--mtbf",
+        choices=("service", "all"),
+        default="service",
+        help="MTBF between failures of one service (default) or of any service",
     )
     parser.add_argument(
         "--basis",
@@ -96,7 +108,10 @@ def add_metrics_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="what MTTR counts from (default: detected)",
     )
     parser.add_argument(
-        "--zone", type=_zone, default=ZoneInfo("UTC"), help="IANA zone for months (default UTC)"
+        "--zone",
+        type=_zone,
+        default=None,
+        help="IANA zone for months, weeks, days and business days (default: the policy's, UTC)",
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
     parser.add_argument("--targets", help="TOML file with targets (mttd, mttr, [acknowledge])")
@@ -105,7 +120,7 @@ def add_metrics_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--kind",
         choices=[k.value for k in ChartKind],
         default=ChartKind.MTTR.value,
-        help="chart: mttr or mttd trend per month, or incidents per severity",
+        help="chart: mttr or mttd trend per month (or --by week/day), or incidents per severity",
     )
     parser.set_defaults(func=run_metrics)
     return parser
@@ -122,8 +137,13 @@ def run_metrics(
     summaries_source: Store | Iterable[IncidentSummary],
     out: TextIO,
     errors: TextIO | None = None,
+    *,
+    policy: Policy | None = None,
 ) -> int:
     """Run ``incidentkit metrics`` with parsed ``args`` over a store or summaries.
+
+    ``policy`` supplies the default zone and the business-day calendar of
+    the "next business day" acknowledgement targets.
 
     Writes the report (or, for ``chart``, the path written) to ``out``.
     Returns 0 on success, 2 on bad input (one line on ``errors``, default
@@ -142,9 +162,11 @@ def run_metrics(
     by = tuple(args.by)
     if action == "chart":
         wanted = ChartKind(args.kind).dimension
-        if by and by != (wanted,):
-            return fail(f"--by: a {args.kind} chart is broken down by {wanted} only")
-        by = (wanted,)
+        allowed = [(wanted,)] if wanted == "severity" else [(p,) for p in PERIODS]
+        if by and by not in allowed:
+            names = " or ".join(a[0] for a in allowed)
+            return fail(f"--by: a {args.kind} chart is broken down by {names} only")
+        by = by or (wanted,)
     targets = None
     try:
         if args.targets:
@@ -155,8 +177,10 @@ def run_metrics(
             until=args.until,
             by=by,
             basis=args.basis,
-            zone=args.zone,
+            zone=args.zone or (policy.zone if policy is not None else ZoneInfo("UTC")),
             targets=targets,
+            mtbf=getattr(args, "mtbf", "service"),
+            business_days=policy.business_days if policy is not None else None,
         )
     except ValidationError as err:
         return fail(f"{_OPTION.get(err.field, err.field)}: {err.reason}")

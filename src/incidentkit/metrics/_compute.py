@@ -12,9 +12,11 @@ from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidentkit._time import to_utc
+from incidentkit.business_days import BusinessDays, business_day_end
 from incidentkit.errors import ValidationError
 from incidentkit.metrics._model import (
     DIMENSIONS,
+    PERIODS,
     Basis,
     Breaches,
     DataError,
@@ -206,6 +208,9 @@ def _parse_by(by: Iterable[str] | str) -> tuple[str, ...]:
             )
         if name not in dims:
             dims.append(name)
+    periods = [d for d in dims if d in PERIODS]
+    if len(periods) > 1:
+        raise ValidationError("by", f"give one period, not {' and '.join(periods)}")
     return tuple(dims)
 
 
@@ -254,6 +259,8 @@ def compute(
     basis: Basis | str = Basis.DETECTED,
     targets: Targets | None = None,
     zone: tzinfo | str = UTC,
+    mtbf: str = "service",
+    business_days: BusinessDays | None = None,
 ) -> MetricsReport:
     """Compute MTTD, MTTA, MTTM, MTTR and MTBF over incident summaries in one pass.
 
@@ -267,8 +274,14 @@ def compute(
     :param basis: what MTTR counts from: ``started``, ``detected`` (default) or ``declared``.
     :param targets: per-incident targets (default :meth:`Targets.default`);
         :meth:`Targets.none` lists no breaches.
-    :param zone: the time zone whose calendar months ``"month"`` uses (a
-        ``tzinfo`` or an IANA name).
+    :param zone: the time zone whose calendar ``"month"``, ``"week"`` (ISO
+        week, ``2024-W47``) and ``"day"`` use (a ``tzinfo`` or an IANA name).
+        Only one of the three periods can be in ``by``.
+    :param mtbf: ``"service"`` (default): gaps between failures of the same
+        service; ``"all"``: gaps between failures of any service, the
+        incidents' windows merged across services.
+    :param business_days: the holiday calendar of the ``next_business_day``
+        acknowledgement targets (default: weekdays are business days).
     :raises ValidationError: naming ``since``/``until`` (naive, or since after
         until), ``by``, ``basis``, ``zone``, or ``<incident id>.<field>`` for a
         naive timestamp in a summary.
@@ -287,12 +300,18 @@ def compute(
 
     by_severity = "severity" in dims
     by_service = "service" in dims
-    by_month = "month" in dims
+    period = next((d for d in dims if d in PERIODS), None)
+    if mtbf not in ("service", "all"):
+        raise ValidationError("mtbf", f"expected 'service' or 'all', got {mtbf!r}")
+    mtbf_all = mtbf == "all"
+    everything = ("*",)
     grouped = bool(dims)
     mttd_limit = None if targets.mttd is None else targets.mttd.total_seconds()
     mttr_limit = None if targets.mttr is None else targets.mttr.total_seconds()
     # keyed by id(): enum members are singletons, and Enum.__hash__ runs in Python
     ack_limits = {id(sev): limit.total_seconds() for sev, limit in targets.acknowledge.items()}
+    next_day = {id(sev) for sev in targets.next_business_day if sev not in targets.acknowledge}
+    calendar = business_days if business_days is not None else BusinessDays()
     basis_index = {Basis.STARTED: 0, Basis.DETECTED: 1, Basis.DECLARED: 2}[basis]
     basis_field = _FIELDS[basis_index]
     no_service = ("",)
@@ -357,6 +376,9 @@ def compute(
                 else:
                     v1.append(d1)
                     ack_limit = ack_limits.get(id(s.severity))
+                    if ack_limit is None and id(s.severity) in next_day:
+                        due = business_day_end(dc or de, tz, calendar)
+                        ack_limit = (due - de).total_seconds()
                     if ack_limit is not None and d1 > ack_limit:
                         b_ids.append(s.incident_id)
                         b_sev.append(s.severity)
@@ -370,6 +392,7 @@ def compute(
                 else:
                     v2.append(d2)
         services = s.services or no_service
+        failing = everything if mtbf_all else services
         window: _Window | None = None
         bad_window = False
         if re is not None:
@@ -389,19 +412,19 @@ def compute(
             if st is not None:
                 if re < st:
                     bad_window = True
-                    mtbf_invalid += len(services)
+                    mtbf_invalid += len(failing)
                     errors.append((s.incident_id, mtbf_o, "started_at", "resolved_at", st, re))
                 else:
                     window = (st, False, re, s.incident_id)
             else:
-                mtbf_missing += len(services)
+                mtbf_missing += len(failing)
         else:
             # still open: excluded (no resolution starts a gap), yet its start ends one
-            mtbf_missing += len(services)
+            mtbf_missing += len(failing)
             if st is not None:
                 window = (st, True, st, s.incident_id)
         if window is not None:
-            for service in services:
+            for service in failing:
                 stream = streams.get(service)
                 if stream is None:
                     streams[service] = [window]
@@ -412,24 +435,30 @@ def compute(
 
         severity = s.severity.value if by_severity else ""
         month = ""
-        if by_month and dc is not None:
+        if period is not None and dc is not None:
             local = dc.astimezone(tz)
-            month = f"{local.year:04d}-{local.month:02d}"
+            if period == "month":
+                month = f"{local.year:04d}-{local.month:02d}"
+            elif period == "day":
+                month = f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+            else:
+                iso = local.isocalendar()
+                month = f"{iso.year:04d}-W{iso.week:02d}"
         if by_service:
             for service in services:
                 key = (severity, service, month)
                 acc = groups.get(key)
                 if acc is None:
                     acc = groups[key] = _Acc()
-                acc.add(d0, d1, d2, d3, window, bad_window, (service,))
+                acc.add(d0, d1, d2, d3, window, bad_window, everything if mtbf_all else (service,))
         else:
             key = (severity, "", month)
             acc = groups.get(key)
             if acc is None:
                 acc = groups[key] = _Acc()
-            acc.add(d0, d1, d2, d3, window, bad_window, services)
+            acc.add(d0, d1, d2, d3, window, bad_window, failing)
 
-    positions = [DIMENSIONS.index(d) for d in dims]
+    positions = [min(DIMENSIONS.index(d), 2) for d in dims]  # a period is the third part
     finished = sorted(
         (
             _finish(tuple((d, key[i]) for d, i in zip(dims, positions, strict=True)), acc, basis)

@@ -37,7 +37,10 @@ __all__ = [
 ]
 
 #: The breakdown keys :func:`~incidentkit.metrics.compute` accepts in ``by``.
-DIMENSIONS: tuple[str, ...] = ("severity", "service", "month")
+DIMENSIONS: tuple[str, ...] = ("severity", "service", "month", "week", "day")
+
+#: The calendar periods among :data:`DIMENSIONS` (a breakdown takes at most one).
+PERIODS: tuple[str, ...] = ("month", "week", "day")
 
 #: How p50 and p90 are computed (see :func:`definition`).
 PERCENTILE_METHOD = "nearest-rank"
@@ -320,8 +323,13 @@ def _default_ack() -> Mapping[Severity, timedelta]:
         Severity.SEV1: timedelta(minutes=5),
         Severity.SEV2: timedelta(minutes=15),
         Severity.SEV3: timedelta(hours=1),
-        Severity.SEV4: timedelta(days=1),
     }
+
+
+def _freeze_severities(value: object) -> frozenset[Severity]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError("next_business_day", f"expected a list of severities, got {value!r}")
+    return frozenset(Severity.parse(v) for v in value)
 
 
 @attrs.frozen
@@ -330,11 +338,14 @@ class Targets:
 
     The defaults come from the guide: MTTD under 5 minutes, MTTR under 30
     minutes (measured from the report's basis), and time to acknowledge by
-    severity: SEV1 5 min, SEV2 15 min, SEV3 1 h, SEV4 "next business day",
-    modelled as **one day of elapsed time** (no calendar: a SEV4 detected on a
-    Friday evening and acknowledged on Monday morning breaches; set ``SEV4 = "3d"``
-    if you want weekends forgiven). A duration equal to its target meets it.
-    ``None`` (or a severity left out of ``acknowledge``) sets no target.
+    severity: SEV1 5 min, SEV2 15 min, SEV3 1 h, and for the severities in
+    ``next_business_day`` (SEV4) the end of the next business day after the
+    declaration, counted as the severity policy counts it
+    (:func:`incidentkit.business_days.business_day_end`, in the report's zone
+    with the policy's holiday calendar): a SEV4 declared on Friday evening
+    and acknowledged on Monday morning meets it. A duration equal to its
+    target meets it. ``None`` (or a severity left out of both) sets no target;
+    a duration in ``acknowledge`` wins over ``next_business_day``.
 
     >>> Targets.from_mapping({"mttr": "1h", "acknowledge": {"SEV1": "2m"}}).mttr
     datetime.timedelta(seconds=3600)
@@ -345,6 +356,9 @@ class Targets:
     acknowledge: Mapping[Severity, timedelta] = attrs.field(
         factory=_default_ack, converter=_freeze_ack, validator=_check_ack, hash=False
     )
+    next_business_day: frozenset[Severity] = attrs.field(
+        default=frozenset({Severity.SEV4}), converter=_freeze_severities
+    )
 
     @classmethod
     def default(cls) -> Targets:
@@ -354,7 +368,7 @@ class Targets:
     @classmethod
     def none(cls) -> Targets:
         """No targets at all: the report lists no breaches."""
-        return cls(mttd=None, mttr=None, acknowledge={})
+        return cls(mttd=None, mttr=None, acknowledge={}, next_business_day=frozenset())
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> Targets:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from incidentkit.errors import ValidationError
-from incidentkit.metrics._model import Metric, MetricsReport
+from incidentkit.metrics._model import PERIODS, Metric, MetricsReport
 
 __all__ = ["ChartKind", "render_chart"]
 
@@ -22,15 +22,15 @@ class ChartKind(enum.StrEnum):
     """What to draw."""
 
     MTTR = "mttr"
-    """Mean and p90 MTTR per calendar month (needs ``by`` to include ``"month"``)."""
+    """Mean and p90 MTTR per calendar month, ISO week or day (``by`` one of the three)."""
     MTTD = "mttd"
-    """Mean and p90 MTTD per calendar month (needs ``by`` to include ``"month"``)."""
+    """Mean and p90 MTTD per calendar month, ISO week or day (``by`` one of the three)."""
     SEVERITY = "severity"
     """Incidents per severity (needs ``by`` to include ``"severity"``)."""
 
     @property
     def dimension(self) -> str:
-        """The breakdown this chart needs."""
+        """The breakdown this chart needs by default (a trend also takes ``week`` or ``day``)."""
         return "severity" if self is ChartKind.SEVERITY else "month"
 
 
@@ -67,10 +67,10 @@ def render_chart(
 ) -> Path:
     """Draw ``kind`` from ``report`` into ``out`` (``.png`` or ``.svg``) and return the path.
 
-    Trend charts plot the mean and p90 in minutes per month, with the report's
-    target as a dotted line; months without a sample are left as gaps. Compute
-    the report with ``by=("month",)`` (trends) or ``by=("severity",)``
-    (incidents per severity).
+    Trend charts plot the mean and p90 in minutes per period, with the report's
+    target as a dotted line; periods without a sample are left as gaps. Compute
+    the report with ``by=("month",)``, ``("week",)`` or ``("day",)`` (trends)
+    or ``by=("severity",)`` (incidents per severity).
 
     :raises ValidationError: unknown ``kind`` or file suffix, or the wrong breakdown.
     :raises ImportError: matplotlib is not installed (install ``incidentkit[charts]``).
@@ -84,7 +84,10 @@ def render_chart(
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValidationError("out", f"chart file must end in .png or .svg, got {path.name!r}")
-    data = _series(report, chart.dimension)
+    dimension = chart.dimension
+    if chart is not ChartKind.SEVERITY:
+        dimension = next((d for d in report.by if d in PERIODS), dimension)
+    data = _series(report, dimension)
     plt = _pyplot()
     with plt.rc_context({"svg.hashsalt": "incidentkit", "svg.fonttype": "none"}):
         fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
@@ -113,7 +116,7 @@ def render_chart(
                         label=f"target ({limit.total_seconds() / 60:g} min)",
                     )
                 text = report.definition(metric)
-                ax.set_title(f"{metric.value.upper()} per month ({text})")
+                ax.set_title(f"{metric.value.upper()} per {dimension} ({text})")
                 ax.set_ylabel("minutes")
                 ax.legend()
                 ax.tick_params(axis="x", labelrotation=45)

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 
 from incidentkit._names import check_name
 from incidentkit.errors import ValidationError
 from incidentkit.notify._model import Notification, NotificationKind, NotifierSpec
 from incidentkit.plugins import hookimpl
 
-__all__ = ["NotifierPlugin", "check_audiences", "check_kinds", "check_name", "subject_line"]
+__all__ = [
+    "NotifierPlugin",
+    "check_audiences",
+    "check_kinds",
+    "check_name",
+    "check_zone",
+    "local_time",
+    "message_body",
+    "paged_line",
+    "subject_line",
+]
 
 
 def check_kinds(kinds: Iterable[NotificationKind | str]) -> frozenset[NotificationKind]:
@@ -54,6 +64,74 @@ def subject_line(notification: Notification) -> str:
     incident = notification.incident
     suffix = " (resolved)" if notification.kind is NotificationKind.RESOLVED else ""
     return f"[{incident.severity.value}] {incident.id} {incident.title}{suffix}"
+
+
+_KIND_TEXT = {
+    NotificationKind.PAGE: "You are paged: please acknowledge",
+    NotificationKind.NOTIFY: "New incident",
+    NotificationKind.TICKET: "Ticket opened",
+    NotificationKind.STATUS_UPDATE: "Status update",
+    NotificationKind.REMINDER: "Reminder",
+    NotificationKind.ESCALATION: "Escalated: not acknowledged",
+    NotificationKind.RESOLVED: "Resolved",
+}
+
+
+def message_body(notification: Notification) -> str:
+    """The notification's text without the ``[SEV1] INC-…: title`` the subject already says.
+
+    >>> from datetime import datetime, timezone
+    >>> from incidentkit.notify import IncidentRef
+    >>> from incidentkit.lifecycle import Status
+    >>> from incidentkit.severity import Severity
+    >>> ref = IncidentRef("INC-7", "Checkout down", Severity.SEV1, Status.DECLARED)
+    >>> at = datetime(2024, 11, 20, 22, 30, tzinfo=timezone.utc)
+    >>> text = "[SEV1] INC-7: Checkout down — escalated: not acknowledged"
+    >>> message_body(Notification("k", NotificationKind.ESCALATION, ref, text, at))
+    'escalated: not acknowledged'
+    >>> page = Notification("k", NotificationKind.PAGE, ref, "[SEV1] INC-7: Checkout down", at)
+    >>> message_body(page)
+    'You are paged: please acknowledge'
+    """
+    incident = notification.incident
+    text = notification.text
+    for head in (
+        f"[{incident.severity.value}] {incident.id}: {incident.title}",
+        f"[{incident.severity.value}] {incident.id} {incident.title}",
+    ):
+        if text.startswith(head):
+            rest = text[len(head) :].lstrip(" —:-\t")
+            return rest or _KIND_TEXT.get(notification.kind, notification.kind.value)
+    return text
+
+
+def paged_line(notification: Notification) -> str | None:
+    """``Paged: alice, bob`` when the notification names the people it is for, else ``None``.
+
+    A page to one person (the people capability) names that person and why
+    they were paged: ``Paged: ana (escalation step 1, layer primary)``.
+    """
+    label = "Paged" if notification.kind is NotificationKind.PAGE else "For"
+    if notification.person:
+        reason = f" ({notification.reason})" if notification.reason else ""
+        return f"{label}: {notification.person}{reason}"
+    if not notification.targets:
+        return None
+    return f"{label}: {', '.join(notification.targets)}"
+
+
+def check_zone(zone: object) -> tzinfo:
+    """``zone`` when it is a tzinfo (``None``: UTC)."""
+    if zone is None:
+        return UTC
+    if not isinstance(zone, tzinfo):
+        raise ValidationError("zone", f"expected a time zone (ZoneInfo), got {zone!r}")
+    return zone
+
+
+def local_time(notification: Notification, zone: tzinfo) -> str:
+    """When the notification was raised, in ``zone``: ``2024-11-20 23:30 CET``."""
+    return notification.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 class NotifierPlugin(abc.ABC):

@@ -7,12 +7,19 @@ import re
 import smtplib
 import ssl
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from incidentkit.errors import PermanentFailure, TransientFailure, ValidationError
-from incidentkit.notify._base import NotifierPlugin, subject_line
+from incidentkit.notify._base import (
+    NotifierPlugin,
+    check_zone,
+    local_time,
+    message_body,
+    paged_line,
+    subject_line,
+)
 from incidentkit.notify._model import Notification, NotificationKind, Urgency
 
 __all__ = ["EmailNotifier", "email_message"]
@@ -52,7 +59,11 @@ def _message_id(key: str) -> str:
 
 
 def email_message(
-    notification: Notification, *, sender: str, recipients: Sequence[str]
+    notification: Notification,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    zone: tzinfo | None = None,
 ) -> EmailMessage:
     """Build the message: subject ``[SEV1] INC-42 title``, a plain-text body.
 
@@ -61,7 +72,8 @@ def email_message(
     lines; there is no HTML part.
 
     ``Message-ID`` is derived from the notification key, so a retried send
-    carries the same id and mail clients fold duplicates together.
+    carries the same id and mail clients fold duplicates together. The body
+    does not repeat the subject; its times are in ``zone`` (default UTC).
     """
     incident = notification.incident
     message = EmailMessage()
@@ -75,13 +87,16 @@ def email_message(
     if notification.urgency is Urgency.HIGH:
         message["Importance"] = "high"
         message["X-Priority"] = "1"
+    paged = paged_line(notification)
     lines = [
-        notification.text,
+        message_body(notification),
+        *([one_line(paged)] if paged else []),
         "",
         f"Incident:  {incident.id} {one_line(incident.title)}",
         f"Severity:  {incident.severity.value}",
         f"Status:    {incident.status.value}",
         f"Commander: {one_line(incident.commander or 'unassigned')}",
+        f"When:      {local_time(notification, check_zone(zone))}",
     ]
     if incident.channel:
         lines.append(f"Channel:   {one_line(incident.channel)}")
@@ -121,6 +136,7 @@ class EmailNotifier(NotifierPlugin):
         audiences: Iterable[str] = (),
         max_attempts: int = 8,
         ssl_context: ssl.SSLContext | None = None,
+        zone: tzinfo | None = None,
     ) -> None:
         super().__init__(
             name=name, kinds=kinds, audiences=audiences, timeout=timeout, max_attempts=max_attempts
@@ -143,10 +159,13 @@ class EmailNotifier(NotifierPlugin):
         self.username = username
         self._password = password
         self.ssl_context = ssl_context
+        self.zone = check_zone(zone)
 
     def deliver(self, notification: Notification) -> None:
         """Connect, optionally STARTTLS and log in, and send one message."""
-        message = email_message(notification, sender=self.sender, recipients=self.recipients)
+        message = email_message(
+            notification, sender=self.sender, recipients=self.recipients, zone=self.zone
+        )
         where = f"SMTP {self.host}:{self.port}"
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout.total_seconds()) as smtp:

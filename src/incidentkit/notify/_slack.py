@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Any
 
 from incidentkit._http import check_url, post
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.errors import ValidationError
-from incidentkit.notify._base import NotifierPlugin, subject_line
+from incidentkit.notify._base import (
+    NotifierPlugin,
+    check_zone,
+    local_time,
+    message_body,
+    subject_line,
+)
 from incidentkit.notify._model import Notification, NotificationKind
 
 __all__ = ["SlackWebhookNotifier", "slack_payload"]
@@ -48,13 +54,17 @@ def _field(label: str, value: str) -> dict[str, object]:
     return {"type": "mrkdwn", "text": _clip(f"*{label}*\n{value}", _FIELD_MAX), "verbatim": True}
 
 
-def slack_payload(notification: Notification, *, link: str | None = None) -> dict[str, Any]:
+def slack_payload(
+    notification: Notification, *, link: str | None = None, zone: tzinfo | None = None
+) -> dict[str, Any]:
     """The incoming-webhook payload: fallback ``text`` plus header, section and context blocks.
 
     Every piece of user text (title, note, names, channel, key) is escaped
     (``&`` ``<`` ``>`` become ``&amp;`` ``&lt;`` ``&gt;``), so a title such
     as ``<!channel>`` cannot mention anyone or forge a link; ``verbatim``
     mrkdwn stops Slack from turning plain text into mentions or links.
+    The text does not repeat the subject; who is paged and when (in ``zone``,
+    default UTC) are fields of their own.
 
     >>> from datetime import datetime, timezone
     >>> from incidentkit.notify import IncidentRef, Notification, NotificationKind
@@ -70,19 +80,27 @@ def slack_payload(notification: Notification, *, link: str | None = None) -> dic
     ['header', 'section', 'section', 'context']
     >>> payload["blocks"][0]["text"]["text"]
     '[SEV1] INC-7 Checkout down'
+    >>> payload["text"]
+    '[SEV1] INC-7 Checkout down: SEV1 declared'
     """
     incident = notification.incident
+    when = check_zone(zone)
+    body = message_body(notification)
     fields = [
         _field("Severity", incident.severity.value),
         _field("Status", incident.status.value),
         _field("Incident commander", _escape(incident.commander or "unassigned")),
         _field("Channel", _escape(incident.channel or "-")),
+        _field("When", local_time(notification, when)),
     ]
+    if notification.targets:
+        label = "Paged" if notification.kind is NotificationKind.PAGE else "For"
+        fields.append(_field(label, _escape(", ".join(notification.targets))))
     if link:
         fields.append(_field("Link", f"<{_link_target(link)}|{_escape(incident.id)}>"))
     subject = _escape(subject_line(notification))
     return {
-        "text": _clip(f"{subject}: {_escape(notification.text)}", _TEXT_MAX),
+        "text": _clip(f"{subject}: {_escape(body)}", _TEXT_MAX),
         "blocks": [
             {
                 "type": "header",
@@ -96,7 +114,7 @@ def slack_payload(notification: Notification, *, link: str | None = None) -> dic
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": _clip(_escape(notification.text), _TEXT_MAX),
+                    "text": _clip(_escape(body), _TEXT_MAX),
                     "verbatim": True,
                 },
             },
@@ -119,7 +137,8 @@ class SlackWebhookNotifier(NotifierPlugin):
     """Post notifications to a Slack incoming webhook (``https://hooks.slack.com/...``).
 
     ``link_template`` builds the incident link when the incident carries no
-    ``url``: ``"https://incidents.example.com/{id}"``. Slack answers 200
+    ``url``: ``"https://incidents.example.com/{id}"``; ``zone`` is the zone
+    the message's times are shown in (default UTC). Slack answers 200
     ``ok``; 429 (with ``Retry-After``) and 5xx are retried; other 4xx
     (``invalid_payload``, ``channel_is_archived`` …) are permanent.
     """
@@ -135,6 +154,7 @@ class SlackWebhookNotifier(NotifierPlugin):
         audiences: Iterable[str] = (),
         max_attempts: int = 8,
         clock: Clock | None = None,
+        zone: tzinfo | None = None,
     ) -> None:
         super().__init__(
             name=name, kinds=kinds, audiences=audiences, timeout=timeout, max_attempts=max_attempts
@@ -151,6 +171,7 @@ class SlackWebhookNotifier(NotifierPlugin):
                 ) from None
         self.link_template = link_template
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self.zone = check_zone(zone)
 
     def link(self, notification: Notification) -> str | None:
         """The incident's URL, or ``link_template`` filled with its id, or ``None``."""
@@ -162,7 +183,7 @@ class SlackWebhookNotifier(NotifierPlugin):
 
     def deliver(self, notification: Notification) -> None:
         """POST the Block Kit payload to the webhook."""
-        payload = slack_payload(notification, link=self.link(notification))
+        payload = slack_payload(notification, link=self.link(notification), zone=self.zone)
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         post(
             self.url,

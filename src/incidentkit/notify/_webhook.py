@@ -280,11 +280,14 @@ class WebhookNotifier(NotifierPlugin):
         name: str = "webhook",
         timeout: timedelta = timedelta(seconds=10),
         kinds: Iterable[NotificationKind | str] = (),
+        audiences: Iterable[str] = (),
         headers: Mapping[str, str] | None = None,
         max_attempts: int = 8,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(name=name, kinds=kinds, timeout=timeout, max_attempts=max_attempts)
+        super().__init__(
+            name=name, kinds=kinds, timeout=timeout, max_attempts=max_attempts, audiences=audiences
+        )
         self.url = check_url(url)
         self._secret = None if secret is None else _secret_bytes(secret)
         self.extra_headers = dict(headers or {})

@@ -7,8 +7,9 @@ a time, every N hours, or at the occurrences of an RFC 5545 ``RRULE``.
 
 Handoffs are counted on the local calendar, so they stay at the same wall
 clock time across daylight saving changes; a weekly shift that spans a
-change is 167 or 169 hours long. See :mod:`incidentkit.oncall._localtime`
-for the gap and ambiguity rules.
+change is 167 or 169 hours long. A local time inside a spring-forward gap
+moves to the first instant after the gap; an ambiguous local time (clocks
+falling back) takes its first occurrence.
 
 The rotation's *start* is when it takes effect. Its handoff grid is anchored
 at the last handoff at or before the start; the first participant holds the

@@ -1,6 +1,6 @@
 """The plugin manager: discovery, registration and a typed facade over ``pm.hook``.
 
-Registration order (STYLE rule 20): built-ins first, then entry points in the
+Registration order: built-ins first, then entry points in the
 ``incidentkit`` group, then the objects passed to ``IncidentKit(plugins=…)``.
 pluggy calls the latest registered first, so a host's own plugin answers a
 first-result hook (``incidentkit_store``, ``incidentkit_open_channel``) before
