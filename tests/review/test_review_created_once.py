@@ -116,7 +116,7 @@ def test_closed_trigger_creates_the_review_in_the_close_append(open_store: Store
     assert "reviews_created" not in _tags(first, inc)
     with pytest.raises(ik.NotFound, match="closed"):
         first.reviews.get(inc)
-    _replica(open_store(), policy).close(inc, by="alice", reason="done")
+    _replica(open_store(), policy).close(inc, by="alice", reason="done", force=True)
     assert _tags(first, inc)[-2:] == ["closed", "reviews_created"]
 
 
@@ -128,6 +128,6 @@ def test_an_excluded_incident_never_gets_one(open_store: StoreOpener) -> None:
     kit = _replica(open_store(), policy)
     inc = _ready(kit)
     kit.resolve(inc, by="alice", force=True, reason="r")
-    kit.close(inc, by="alice", reason="done")
+    kit.close(inc, by="alice", reason="done", force=True)
     kit.tick(T0 + timedelta(days=5))
     assert "reviews_created" not in _tags(kit, inc)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import incidentkit as ik
 from incidentkit.review.render import RelatedIncident
@@ -42,3 +43,46 @@ def test_related_by_service_and_factor_category_newest_first() -> None:
         "- INC-2: incident INC-2 (service login)",
     ]
     assert kit.reviews.related(mine, limit=2) == kit.reviews.related(mine)[:1]
+
+
+def test_related_by_runbook_and_the_document_lists_the_runbooks_used(tmp_path: Path) -> None:
+    from incidentkit.mitigation import (
+        CircuitBreakerAction,
+        CircuitBreakerRegistry,
+        FeatureFlagAction,
+        InMemoryFlagClient,
+        MaintenanceModeAction,
+        RollbackAction,
+        ScaleAction,
+    )
+    from incidentkit.runbooks import write_defaults
+
+    actions = [  # the actions the six default runbooks name
+        RollbackAction(["true"]),
+        ScaleAction(lambda params: "scaled"),
+        FeatureFlagAction(InMemoryFlagClient()),
+        CircuitBreakerAction(CircuitBreakerRegistry(), create_missing=True),
+        MaintenanceModeAction(lambda params: None),
+    ]
+    kit = ik.IncidentKit(clock=ik.ManualClock(T0), plugins=actions, autoload_plugins=False)
+    write_defaults(tmp_path / "rb", today=date(2024, 11, 1))
+    kit.runbooks.load(tmp_path / "rb")
+    runbook = kit.runbooks.all[0].id
+    for minutes, (iid, service) in enumerate((("INC-1", "login"), ("INC-2", "search"))):
+        kit.clock.set(T0 + timedelta(minutes=10 * minutes))  # type: ignore[attr-defined]
+        kit.declare(
+            f"incident {iid}", severity="SEV2", by="alice", services=[service], incident_id=iid
+        )
+        kit.runbooks.attach(iid, runbook, by="alice", reasons=["on demand"])
+        kit.assign_role(iid, ik.Role.INCIDENT_COMMANDER, "alice", by="alice")
+        kit.resolve(iid, by="alice", force=True, reason="test")
+    mine, other = "INC-1", "INC-2"
+    _resolved(kit, "INC-3", ["billing"], 20)  # shares nothing
+    assert kit.reviews.related(mine) == (
+        RelatedIncident(other, "incident INC-2", (f"runbook {runbook}",)),
+    )
+    document = kit.reviews.render(mine)
+    used = document.split("## Runbooks Used\n")[1].splitlines()
+    assert used[0].startswith("- ") and f"(`{runbook}`) (on demand)" in used[0]
+    assert kit.reviews.render(mine) == document  # deterministic
+    assert "## Runbooks Used" not in kit.reviews.render("INC-3")

@@ -611,12 +611,18 @@ class Reviews:
     # documents
 
     def related(self, incident_id: str, *, limit: int = 200) -> tuple[RelatedIncident, ...]:
-        """Incidents sharing a service or a contributing-factor category (newest first)."""
+        """Incidents sharing a service, a contributing-factor category or an attached runbook.
+
+        Newest first, at most ``limit`` of the newest incidents looked at.
+        """
+        from incidentkit.runbooks.capability import attachments
+
         limit = check.integer(limit, "limit", 0, check.MAX_LIMIT)
         engine = self._engine
         state = engine.load(incident_id).state
         review = _rules.review_of(state)
         mine = {f.category for f in review.factors} if review else set()
+        runbooks = {a.runbook for a in attachments(state)}
         found: list[RelatedIncident] = []
         summaries = engine.store.summaries(SummaryQuery())
         for summary in sorted(
@@ -625,10 +631,13 @@ class Reviews:
             if summary.incident_id == incident_id:
                 continue
             reasons = [f"service {s}" for s in sorted(set(summary.services) & set(state.services))]
-            if mine:
-                other = _rules.review_of(engine.load(summary.incident_id).state)
+            if mine or runbooks:
+                other_state = engine.load(summary.incident_id).state
+                other = _rules.review_of(other_state)
                 shared = sorted(mine & {f.category for f in other.factors}) if other else []
                 reasons.extend(f"factor {c}" for c in shared)
+                theirs = {a.runbook for a in attachments(other_state)}
+                reasons.extend(f"runbook {r}" for r in sorted(runbooks & theirs))
             if reasons:
                 found.append(RelatedIncident(summary.incident_id, summary.title, tuple(reasons)))
         return tuple(found)

@@ -9,7 +9,8 @@ byte-identical output. A policy may replace the layout with a
 whose placeholders are the section bodies: ``$title``, ``$incident``,
 ``$status``, ``$summary``, ``$duration``, ``$severity``, ``$impact``,
 ``$timeline``, ``$root_cause``, ``$resolution``, ``$action_items``,
-``$lessons``, ``$customer``, ``$related``.
+``$lessons``, ``$customer``, ``$related``, ``$runbooks`` (the runbooks
+attached to the incident, as a "Runbooks Used" section; empty when none was).
 """
 
 from __future__ import annotations
@@ -61,12 +62,12 @@ $customer
 
 ## Related Incidents
 $related
-"""
+$runbooks"""
 
 
 @attrs.frozen
 class RelatedIncident:
-    """Another incident sharing a service or a contributing-factor category with this one."""
+    """Another incident sharing a service, a contributing-factor category or a runbook."""
 
     incident_id: str
     title: str
@@ -184,11 +185,26 @@ def sections(
         "action_items": "\n".join(items) if review.items else "(none)",
         "lessons": "\n".join(lessons).strip() or "(none recorded)",
         "customer": "\n\n".join(customer) or "(none)",
+        "runbooks": _runbooks(state),
         "related": "\n".join(
             f"- {r.incident_id}: {r.title} ({'; '.join(r.reasons)})" for r in related
         )
         or "(none)",
     }
+
+
+def _runbooks(state: Incident) -> str:
+    """The "Runbooks Used" section: each attached runbook with why it was attached."""
+    from incidentkit.runbooks.capability import attachments
+
+    used = attachments(state)
+    if not used:
+        return ""
+    lines = ["", "## Runbooks Used"]
+    for attached in used:
+        why = f" ({'; '.join(attached.reasons)})" if attached.reasons else ""
+        lines.append(f"- {attached.title} (`{attached.runbook}`){why}")
+    return "\n".join(lines) + "\n"
 
 
 def _fill(template: str, values: dict[str, str], field: str) -> str:
