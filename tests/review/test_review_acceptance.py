@@ -272,8 +272,23 @@ def test_9_closing_gate_and_incident_closed() -> None:
     with pytest.raises(ik.ValidationError, match="reason"):
         kit.reviews.set_action_status(inc, "A1", "wont_do", by="alice")
     kit.reviews.set_action_status(inc, "A1", "wont_do", reason="dashboards replaced", by="alice")
+    for item in kit.get(inc).open_items("recovery"):  # closing the incident is gated too
+        kit.check(inc, "recovery", item, by="alice")
     assert kit.reviews.move(inc, "closed", by="alice").status is ReviewStatus.CLOSED
     assert kit.get(inc).status is ik.Status.CLOSED
+
+
+def test_closing_the_review_leaves_an_incident_with_open_recovery_items_resolved() -> None:
+    kit = make_kit()
+    inc = resolved(kit)
+    kit.reviews.add_factor(inc, "capacity", "pool not scaled with traffic", by="bob")
+    assert kit.get(inc).open_items("recovery")
+    for status in ("in_review", "reviewed", "closed"):
+        kit.reviews.move(inc, status, by="alice")
+    assert kit.reviews.get(inc).status is ReviewStatus.CLOSED
+    assert kit.get(inc).status is ik.Status.RESOLVED  # kit.close's recovery gate holds
+    with pytest.raises(ik.GuardFailed, match="recovery"):
+        kit.close(inc, by="alice", reason="done")
 
 
 def test_10_feedback() -> None:

@@ -27,7 +27,7 @@ from incidentkit.engine.capability import (
     Route,
     TimerSource,
 )
-from incidentkit.engine.routing import core_notifications, plan_rows
+from incidentkit.engine.routing import collapse, core_notifications, plan_rows
 from incidentkit.errors import (
     ChainKeyError,
     ConcurrencyConflict,
@@ -726,7 +726,12 @@ class Engine:
                 raise StoreError(f"{incident_id}: a capability's follow-up events never settle")
             pending[:0] = [(e, depth + 1) for e in follow]
         assert state is not None
-        outbox = [m for record in records for m in self.outbox_for(state, record)]
+        planned: Sequence[tuple[RecordedEvent, Sequence[Notification]]] = [
+            (record, self.notifications_for(state, record)) for record in records
+        ]
+        if len(records) > 1:  # several timers due at once: one message per kind
+            planned = collapse(planned)
+        outbox = [m for record, notes in planned for m in self.outbox_for(state, record, notes)]
         stored_command = (
             None
             if command is None
@@ -872,12 +877,21 @@ class Engine:
         """The notifications ``record`` implies, given the state ``after`` its append."""
         return [n for route in self._routes for n in route(self.policy, after, record)]
 
-    def outbox_for(self, after: Incident, record: RecordedEvent) -> list[OutboxMessage]:
-        """The outbox rows written with ``record``: notifications, channel, observers, planners."""
+    def outbox_for(
+        self,
+        after: Incident,
+        record: RecordedEvent,
+        notifications: Sequence[Notification] | None = None,
+    ) -> list[OutboxMessage]:
+        """The outbox rows written with ``record``: notifications, channel, observers, planners.
+
+        ``notifications``: the ones to send for it (default: what the routes
+        say; :meth:`commit` passes them collapsed across an append).
+        """
         rows = plan_rows(
             after,
             record,
-            self.notifications_for(after, record),
+            self.notifications_for(after, record) if notifications is None else notifications,
             self.plugins.notifiers(),
             opens_channels=self.plugins.opens_channels(),
             observers=self.plugins.observers(),

@@ -19,6 +19,8 @@ from incidentkit.store import OutboxMessage
 
 __all__ = [
     "CHANNEL_TARGET",
+    "COLLAPSED_KINDS",
+    "collapse",
     "core_notifications",
     "headline",
     "incident_ref",
@@ -28,6 +30,67 @@ __all__ = [
 
 CHANNEL_TARGET = "incidentkit_open_channel"
 """The outbox target of channel requests (the ``incidentkit_open_channel`` hook)."""
+
+
+COLLAPSED_KINDS = frozenset({NotificationKind.REMINDER, NotificationKind.ESCALATION})
+"""Kinds whose notifications of one append are sent as one message (:func:`collapse`)."""
+
+
+def collapse(
+    planned: Sequence[tuple[RecordedEvent, Sequence[Notification]]],
+) -> list[tuple[RecordedEvent, list[Notification]]]:
+    """Merge the reminders and escalations one append implies into one message each.
+
+    A tick that finds several timers of an incident due at once (an update
+    reminder and a missed target in the same minute) records one event per
+    timer; people get one message per kind instead of one per event.
+    Notifications of a kind in :data:`COLLAPSED_KINDS` that agree on urgency,
+    audience and recipient (person, channel, address, notifier) join the
+    first of them: its key (stable on a retry, which plans the same events),
+    the targets of all in order, and the texts, whose shared headline is
+    written once (``[SEV1] INC-1: title — a; b``). Every other
+    notification is kept as it is, with its event.
+    """
+    merged: dict[tuple[object, ...], Notification] = {}
+    slots: list[tuple[RecordedEvent, list[Notification]]] = []
+    where: dict[tuple[object, ...], tuple[int, int]] = {}
+    for record, notifications in planned:
+        kept: list[Notification] = []
+        slots.append((record, kept))
+        for notification in notifications:
+            if notification.kind not in COLLAPSED_KINDS:
+                kept.append(notification)
+                continue
+            group = (
+                notification.kind,
+                notification.urgency,
+                notification.audience,
+                notification.person,
+                notification.channel,
+                notification.address,
+                notification.notifier,
+            )
+            first = merged.get(group)
+            if first is None:
+                merged[group] = notification
+                where[group] = (len(slots) - 1, len(kept))
+                kept.append(notification)
+                continue
+            joined = _join(first, notification)
+            merged[group] = joined
+            slot, index = where[group]
+            slots[slot][1][index] = joined
+    return slots
+
+
+def _join(first: Notification, other: Notification) -> Notification:
+    prefix = first.text.split(" — ", 1)[0] + " — "
+    if first.text.startswith(prefix) and other.text.startswith(prefix):
+        text = f"{first.text}; {other.text[len(prefix) :]}"
+    else:
+        text = f"{first.text}\n{other.text}"
+    targets = tuple(dict.fromkeys((*first.targets, *other.targets)))
+    return attrs.evolve(first, text=text, targets=targets)
 
 
 def incident_ref(state: Incident) -> IncidentRef:

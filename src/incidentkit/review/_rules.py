@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -351,7 +352,11 @@ def decide_move(
             if p not in asked
         )
         if policy.review.close_incident and state.status is Status.RESOLVED:
-            out.extend(decide_close(state, by=by, reason="post-incident review closed"))
+            # The incident closes under the same gate as ``kit.close``: with
+            # recovery items still open it stays resolved (close it when they
+            # are done); the review closes either way.
+            with contextlib.suppress(GuardFailed):
+                out.extend(decide_close(state, policy, by=by, reason="post-incident review closed"))
     return out
 
 
