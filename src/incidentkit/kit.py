@@ -113,7 +113,7 @@ class IncidentKit:
     mitigations: Mitigations
     """Request, record and run mitigation actions (the built-in mitigation capability)."""
     reviews: Reviews
-    """The post-incident review of an incident, its content and follow-ups (the review capability)."""
+    """The post-incident review of an incident, its content and follow-ups (review capability)."""
     runbooks: Runbooks
     """Load, match and attach runbooks (the runbook capability)."""
     status: StatusPages
