@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from incidentkit import IncidentKit, ManualClock, Severity
+from incidentkit.engine import Capability
 from incidentkit.engine.facade import new_incident_id, plugins_for, stored_summary
 from incidentkit.errors import NotFound, ValidationError
 from incidentkit.events import Event, NoteAdded
@@ -89,3 +90,19 @@ def test_settings_with_a_manager_are_refused_naming_the_argument() -> None:
 def test_a_missing_summary_is_not_found(memory_store: MemoryStore) -> None:
     with pytest.raises(NotFound):
         stored_summary(memory_store, "INC-NOPE")
+
+
+def test_a_section_that_would_hide_a_kit_attribute_is_refused(memory_store: MemoryStore) -> None:
+    hiding = Capability(name="timeline", section=lambda engine: object())
+    with pytest.raises(ValidationError) as err:
+        IncidentKit(store=memory_store, autoload_plugins=False, capabilities=[hiding])
+    assert err.value.field == "capability"
+    assert "would hide IncidentKit.timeline" in err.value.reason
+
+
+def test_sections_are_set_on_the_kit_and_in_the_engine(memory_store: MemoryStore) -> None:
+    section = object()
+    extra = Capability(name="extra_section", section=lambda engine: section)
+    kit = IncidentKit(store=memory_store, autoload_plugins=False, capabilities=[extra])
+    assert kit.extra_section is section
+    assert kit.engine.sections["extra_section"] is section

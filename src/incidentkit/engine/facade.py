@@ -116,8 +116,7 @@ def attach_sections(facade: object, engine: Engine) -> dict[str, object]:
             continue
         if hasattr(type(facade), capability.name):
             raise ValidationError(
-                "capability",
-                f"{capability.name!r} would hide {type(facade).__name__}.{capability.name}",
+                "capability", f"{capability.name!r} would hide IncidentKit.{capability.name}"
             )
         section = capability.section(engine)
         sections[capability.name] = section
