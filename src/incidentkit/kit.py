@@ -1,52 +1,46 @@
 """``IncidentKit``: commands in, events and outbox rows out.
 
-Every command follows the same path:
-
-1. load the incident (a cached fold, topped up with newer events);
-2. authorize (the incident-commander rule, then ``incidentkit_authorize``);
-3. decide: a pure handler from :mod:`incidentkit.incident` returns events or
-   raises (a refused command appends nothing);
-4. append the events with the expected version, plus the summary and the
-   outbox rows they imply, in one store transaction;
-5. on :class:`ConcurrencyConflict` (another replica got there first), reload
-   and decide again, so the command is re-checked against the newer state.
+Each public command names its pure handler from :mod:`incidentkit.incident`
+and runs it through the :class:`~incidentkit.engine.Engine` (load, authorize,
+decide, commit, decide again after a lost race); the wiring behind the facade
+lives in :mod:`incidentkit.engine.facade`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
-from incidentkit._delivery import DeliveryReport, deliver
+from incidentkit._delivery import DeliveryReport
 from incidentkit._time import ensure_aware
 from incidentkit.checklists import ItemState
 from incidentkit.checkpoint import Checkpoint, make_checkpoint, verify_incident, verify_incidents
 from incidentkit.clock import Clock, SystemClock
-from incidentkit.engine import Capability, Decide, Engine, TickReport, run_forever
+from incidentkit.engine import Capability, Engine, TickReport, run_forever
 from incidentkit.engine.capability import capability_list
-from incidentkit.errors import NotFound, ValidationError
-from incidentkit.events import (
-    Conclusion,
-    Event,
-    PublicStatus,
-    RecordedEvent,
-    Source,
+from incidentkit.engine.facade import (
+    attach_sections,
+    declare_incident,
+    deliver_due,
+    new_incident_id,
+    plugin_manager_for,
+    plugins_for,
+    stored_summary,
 )
+from incidentkit.errors import NotFound
+from incidentkit.events import Conclusion, Event, PublicStatus, RecordedEvent, Source
 from incidentkit.ids import check_incident_id
 from incidentkit.incident import (
     Incident,
-    actor,
     can_resolve,
     decide_acknowledge,
     decide_assign_role,
     decide_checklist,
     decide_close,
-    decide_declare,
     decide_enter_phase,
     decide_hypothesis,
     decide_note,
@@ -59,7 +53,6 @@ from incidentkit.incident import (
 )
 from incidentkit.intake.capability import ALERTS
 from incidentkit.intake.section import Alerts
-from incidentkit.integrations import build_integrations
 from incidentkit.lifecycle import Phase, Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
 from incidentkit.notify import Notification
@@ -70,15 +63,13 @@ from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.review.capability import REVIEW, Reviews
 from incidentkit.roles import Role
-from incidentkit.runbooks import RUNBOOKS, Runbooks, declaration_alert
+from incidentkit.runbooks import RUNBOOKS, Runbooks
 from incidentkit.severity import Severity, Signals
 from incidentkit.status.capability import STATUS, StatusPages
 from incidentkit.store import IncidentSummary, Store, summary_query
 from incidentkit.timeline import ChainCheck
 
 __all__ = ["DB_ENV", "IncidentKit"]
-
-log = logging.getLogger("incidentkit")
 
 DB_ENV = "INCIDENTKIT_DB"
 """Environment variable the CLI reads for the store URL."""
@@ -95,25 +86,6 @@ BUILTIN_CAPABILITIES: tuple[Capability, ...] = (
 """The capabilities every kit registers before the host's."""
 
 S = TypeVar("S")
-
-
-def _new_id(now: datetime) -> str:
-    return f"INC-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
-
-
-def _configured(
-    policy: Policy | None,
-    clock: Clock | None,
-    plugins: Sequence[object],
-    settings: Mapping[str, Mapping[str, object]] | None,
-) -> tuple[Sequence[object], Mapping[str, Mapping[str, object]] | None]:
-    """The policy's ``[notifiers]``/``[actions]`` tables before the host's plugins and settings."""
-    if policy is None or not (policy.notifiers or policy.actions):
-        return plugins, settings
-    wired, wired_settings = build_integrations(
-        policy.notifiers, policy.actions, clock=clock, zone=policy.zone
-    )
-    return (*wired, *plugins), {**wired_settings, **(settings or {})}
 
 
 class IncidentKit:
@@ -139,8 +111,9 @@ class IncidentKit:
     alerts: Alerts
     """Ingest alerts from Alertmanager, Grafana and PagerDuty-style senders (alert intake)."""
     mitigations: Mitigations
-    reviews: Reviews
     """Request, record and run mitigation actions (the built-in mitigation capability)."""
+    reviews: Reviews
+    """The post-incident review of an incident, its content and follow-ups (review capability)."""
     runbooks: Runbooks
     """Load, match and attach runbooks (the runbook capability)."""
     status: StatusPages
@@ -165,51 +138,31 @@ class IncidentKit:
         capabilities: Sequence[Capability] = (),
     ) -> None:
         extra = capability_list(capabilities)  # refused before any store is opened
-        if plugin_manager is None:
-            plugins, plugin_settings = _configured(policy, clock, plugins, plugin_settings)
-            plugin_manager = PluginManager(
-                plugins, autoload=autoload_plugins, strict=strict_plugins, settings=plugin_settings
-            )
-        else:
-            if plugin_settings is not None:
-                raise ValidationError(
-                    "plugin_settings", "give settings to the PluginManager you pass in"
-                )
-            for plugin in plugins:
-                plugin_manager.register(plugin)
-        self.plugins = plugin_manager
-        # Refuse malformed notifiers and actions now, naming the plugin, rather
-        # than at the first declare (when a SEV1 is already under way).
-        plugin_manager.notifiers()
-        plugin_manager.mitigation_actions()
-        self.store: Store = store if store is not None else plugin_manager.open_store("memory://")
+        manager = plugins_for(
+            plugin_manager,
+            policy,
+            clock,
+            plugins,
+            autoload_plugins,
+            strict_plugins,
+            plugin_settings,
+        )
+        self.plugins = manager
+        self.store: Store = store if store is not None else manager.open_store("memory://")
         self.store.migrate()
         self.policy = policy if policy is not None else Policy.default()
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self._id_factory = id_factory or _new_id
+        self._id_factory = id_factory or new_incident_id
         self.engine = Engine(
             self.store,
             self.policy,
             self.clock.now,
-            plugin_manager,
+            manager,
             capabilities=(*BUILTIN_CAPABILITIES, *extra),
             retries=retries,
             cache_size=cache_size,
         )
-        self._sections: dict[str, object] = {}
-        for capability in self.engine.capabilities.values():
-            if capability.section is None:
-                continue
-            if hasattr(type(self), capability.name):
-                raise ValidationError(
-                    "capability", f"{capability.name!r} would hide IncidentKit.{capability.name}"
-                )
-            section = capability.section(self.engine)
-            self._sections[capability.name] = section
-            self.engine.sections[capability.name] = section
-            setattr(self, capability.name, section)
-        if "alerts" in self._sections and "runbooks" in self._sections:
-            self.alerts.use_runbooks(self.runbooks)  # declared alerts get matching runbooks
+        self._sections = attach_sections(self, self.engine)
 
     @classmethod
     def open(
@@ -230,20 +183,18 @@ class IncidentKit:
         ``plugin_settings`` maps a plugin's name to its settings (delivered
         through ``incidentkit_configure`` before the store is opened).
         """
-        plugins, plugin_settings = _configured(policy, clock, plugins, plugin_settings)
-        manager = PluginManager(
-            plugins, autoload=autoload_plugins, strict=strict_plugins, settings=plugin_settings
+        manager = plugin_manager_for(
+            policy,
+            clock,
+            plugins,
+            autoload=autoload_plugins,
+            strict=strict_plugins,
+            settings=plugin_settings,
         )
         target = url or os.environ.get(DB_ENV) or "sqlite:///incidents.db"
         store = manager.open_store(target)
         try:
-            return cls(
-                store=store,
-                policy=policy,
-                clock=clock,
-                plugin_manager=manager,
-                **kwargs,
-            )
+            return cls(store=store, policy=policy, clock=clock, plugin_manager=manager, **kwargs)
         except BaseException:
             store.close()  # a refused argument leaves no connection open
             raise
@@ -335,10 +286,25 @@ class IncidentKit:
 
     # --- the write path ------------------------------------------------------
 
-    def _run(
-        self, key: str | None, incident_id: str, action: str, by: object, decide: Decide
+    def _command(
+        self,
+        action: str,
+        incident_id: str,
+        by: object,
+        key: str | None,
+        handler: Callable[..., Sequence[Event]],
+        *,
+        timed: bool = False,
     ) -> Incident:
-        return self.engine.run(incident_id, action, by, decide, idempotency_key=key).state
+        """Run the pure ``handler(state[, now], by=…)`` (its other arguments bound) as ``action``.
+
+        ``timed`` handlers also take the command's ``now``.
+        """
+
+        def decide(state: Incident, now: datetime, who: str) -> Sequence[Event]:
+            return handler(state, now=now, by=who) if timed else handler(state, by=who)
+
+        return self.engine.command(incident_id, action, by, decide, idempotency_key=key).state
 
     def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:
         """The notifications ``record`` implies, given the state ``after`` its append.
@@ -377,58 +343,30 @@ class IncidentKit:
         matched with the services, title, description and signals; see
         :meth:`Runbooks.declared <incidentkit.runbooks.Runbooks.declared>`).
         """
-        actor(by)
-        alert = declaration_alert(
+        return declare_incident(
+            self.engine,
+            self.runbooks,
+            self._id_factory,
             title=title,
-            description=description,
+            severity=severity,
+            by=by,
+            source=source,
+            started_at=started_at,
+            detected_at=detected_at,
             services=services,
+            description=description,
             signals=signals,
+            incident_id=incident_id,
+            idempotency_key=idempotency_key,
             labels=labels,
             annotations=annotations,
         )
-        if severity is None:
-            if signals is None:
-                raise ValidationError("severity", "give a severity or signals to classify")
-            result = self.policy.severity.classify(signals)
-            chosen, reasons = result.severity, result.reasons
-        else:
-            chosen, reasons = Severity.parse(severity), ()
-
-        def decide(now: datetime) -> list[Event]:
-            return decide_declare(
-                self.policy,
-                now,
-                incident_id=new_id,
-                title=title,
-                severity=chosen,
-                by=actor(by),
-                source=source,
-                started_at=started_at,
-                detected_at=detected_at,
-                services=services,
-                description=description,
-                reasons=reasons,
-            )
-
-        new_id = check_incident_id(
-            incident_id if incident_id is not None else self._id_factory(self.engine.now())
-        )
-        state = self.engine.create(new_id, by, decide, idempotency_key=idempotency_key).state
-        if not self.policy.runbooks.auto_attach:
-            return state
-        return self.runbooks.declared(state.id, alert, by=by, idempotency_key=idempotency_key)
 
     def acknowledge(
         self, incident_id: str, *, by: str, idempotency_key: str | None = None
     ) -> Incident:
         """Acknowledge the incident (stops escalation)."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "acknowledge",
-            by,
-            lambda s, _: decide_acknowledge(s, by=actor(by)),
-        )
+        return self._command("acknowledge", incident_id, by, idempotency_key, decide_acknowledge)
 
     def set_severity(
         self,
@@ -445,12 +383,8 @@ class IncidentKit:
         steps (a SEV1 page) fire in the same append.
         """
 
-        def decide(state: Incident, now: datetime) -> list[Event]:
-            return decide_set_severity(
-                state, self.policy, now, severity=severity, reason=reason, by=actor(by)
-            )
-
-        return self._run(idempotency_key, incident_id, "set_severity", by, decide)
+        handler = partial(decide_set_severity, policy=self.policy, severity=severity, reason=reason)
+        return self._command("set_severity", incident_id, by, idempotency_key, handler, timed=True)
 
     def assign_role(
         self,
@@ -462,37 +396,22 @@ class IncidentKit:
         idempotency_key: str | None = None,
     ) -> Incident:
         """Assign a role, or hand it over when someone else holds it."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "assign_role",
-            by,
-            lambda s, _: decide_assign_role(s, self.policy, role=role, person=person, by=actor(by)),
-        )
+        handler = partial(decide_assign_role, policy=self.policy, role=role, person=person)
+        return self._command("assign_role", incident_id, by, idempotency_key, handler)
 
     def release_role(
         self, incident_id: str, role: Role | str, *, by: str, idempotency_key: str | None = None
     ) -> Incident:
         """Leave a role vacant."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "release_role",
-            by,
-            lambda s, _: decide_release_role(s, self.policy, role=role, by=actor(by)),
-        )
+        handler = partial(decide_release_role, policy=self.policy, role=role)
+        return self._command("release_role", incident_id, by, idempotency_key, handler)
 
     def enter_phase(
         self, incident_id: str, phase: Phase | str, *, by: str, idempotency_key: str | None = None
     ) -> Incident:
         """Move the response into a phase."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "enter_phase",
-            by,
-            lambda s, _: decide_enter_phase(s, phase=phase, by=actor(by)),
-        )
+        handler = partial(decide_enter_phase, phase=phase)
+        return self._command("enter_phase", incident_id, by, idempotency_key, handler)
 
     def set_status(
         self,
@@ -504,25 +423,15 @@ class IncidentKit:
         idempotency_key: str | None = None,
     ) -> Incident:
         """Move between open statuses (see :data:`incidentkit.lifecycle.TRANSITIONS`)."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "set_status",
-            by,
-            lambda s, _: decide_set_status(s, status=status, by=actor(by), reason=reason),
-        )
+        handler = partial(decide_set_status, status=status, reason=reason)
+        return self._command("set_status", incident_id, by, idempotency_key, handler)
 
     def add_note(
         self, incident_id: str, text: str, *, by: str, idempotency_key: str | None = None
     ) -> Incident:
         """Add a note to the timeline."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "add_note",
-            by,
-            lambda s, _: decide_note(s, text=text, by=actor(by)),
-        )
+        handler = partial(decide_note, text=text)
+        return self._command("add_note", incident_id, by, idempotency_key, handler)
 
     def record_hypothesis(
         self,
@@ -536,20 +445,14 @@ class IncidentKit:
         idempotency_key: str | None = None,
     ) -> Incident:
         """Record a hypothesis, how it was tested, the result and the conclusion."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "record_hypothesis",
-            by,
-            lambda s, _: decide_hypothesis(
-                s,
-                hypothesis=hypothesis,
-                test=test,
-                result=result,
-                conclusion=conclusion,
-                by=actor(by),
-            ),
+        handler = partial(
+            decide_hypothesis,
+            hypothesis=hypothesis,
+            test=test,
+            result=result,
+            conclusion=conclusion,
         )
+        return self._command("record_hypothesis", incident_id, by, idempotency_key, handler)
 
     def post_update(
         self,
@@ -562,36 +465,8 @@ class IncidentKit:
         idempotency_key: str | None = None,
     ) -> Incident:
         """Post a stakeholder update (investigating, identified, monitoring, resolved)."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "post_update",
-            by,
-            lambda s, _: decide_post_update(
-                s, status=status, message=message, by=actor(by), audience=audience
-            ),
-        )
-
-    def _close_item(
-        self,
-        incident_id: str,
-        command: str,
-        checklist: str,
-        item: str,
-        new_state: ItemState,
-        by: str,
-        reason: str = "",
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        return self._run(
-            idempotency_key,
-            incident_id,
-            command,
-            by,
-            lambda s, _: decide_checklist(
-                s, checklist=checklist, item=item, new_state=new_state, by=actor(by), reason=reason
-            ),
-        )
+        handler = partial(decide_post_update, status=status, message=message, audience=audience)
+        return self._command("post_update", incident_id, by, idempotency_key, handler)
 
     def check(
         self,
@@ -603,15 +478,10 @@ class IncidentKit:
         idempotency_key: str | None = None,
     ) -> Incident:
         """Mark a checklist item done."""
-        return self._close_item(
-            incident_id,
-            "check",
-            checklist,
-            item,
-            ItemState.DONE,
-            by,
-            idempotency_key=idempotency_key,
+        handler = partial(
+            decide_checklist, checklist=checklist, item=item, new_state=ItemState.DONE
         )
+        return self._command("check", incident_id, by, idempotency_key, handler)
 
     def skip(
         self,
@@ -624,9 +494,14 @@ class IncidentKit:
         idempotency_key: str | None = None,
     ) -> Incident:
         """Skip a checklist item; a reason is required."""
-        return self._close_item(
-            incident_id, "skip", checklist, item, ItemState.SKIPPED, by, reason, idempotency_key
+        handler = partial(
+            decide_checklist,
+            checklist=checklist,
+            item=item,
+            new_state=ItemState.SKIPPED,
+            reason=reason,
         )
+        return self._command("skip", incident_id, by, idempotency_key, handler)
 
     def not_applicable(
         self,
@@ -639,16 +514,14 @@ class IncidentKit:
         idempotency_key: str | None = None,
     ) -> Incident:
         """Mark a checklist item not applicable."""
-        return self._close_item(
-            incident_id,
-            "not_applicable",
-            checklist,
-            item,
-            ItemState.NOT_APPLICABLE,
-            by,
-            reason,
-            idempotency_key,
+        handler = partial(
+            decide_checklist,
+            checklist=checklist,
+            item=item,
+            new_state=ItemState.NOT_APPLICABLE,
+            reason=reason,
         )
+        return self._command("not_applicable", incident_id, by, idempotency_key, handler)
 
     def resolve(
         self,
@@ -666,27 +539,17 @@ class IncidentKit:
         recorded on the timeline. Targets missed since the last tick are
         recorded in the same append, before the resolution.
         """
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "resolve",
-            by,
-            lambda s, now: decide_resolve(
-                s, self.policy, now, by=actor(by), summary=summary, force=force, reason=reason
-            ),
+        handler = partial(
+            decide_resolve, policy=self.policy, summary=summary, force=force, reason=reason
         )
+        return self._command("resolve", incident_id, by, idempotency_key, handler, timed=True)
 
     def reopen(
         self, incident_id: str, *, by: str, reason: str, idempotency_key: str | None = None
     ) -> Incident:
         """Reopen a resolved incident."""
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "reopen",
-            by,
-            lambda s, _: decide_reopen(s, by=actor(by), reason=reason),
-        )
+        handler = partial(decide_reopen, reason=reason)
+        return self._command("reopen", incident_id, by, idempotency_key, handler)
 
     def close(
         self,
@@ -702,13 +565,8 @@ class IncidentKit:
 
         ``force=True`` with a ``reason`` overrides them; both are recorded.
         """
-        return self._run(
-            idempotency_key,
-            incident_id,
-            "close",
-            by,
-            lambda s, _: decide_close(s, self.policy, by=actor(by), reason=reason, force=force),
-        )
+        handler = partial(decide_close, policy=self.policy, reason=reason, force=force)
+        return self._command("close", incident_id, by, idempotency_key, handler)
 
     def mark_mitigated(
         self,
@@ -747,15 +605,7 @@ class IncidentKit:
         notification that fails for good is recorded on the timeline as
         ``notification_failed``.
         """
-        engine = self.engine
-        return deliver(
-            engine,
-            now=engine.now(),
-            limit=limit,
-            lease=lease,
-            worker=worker or engine.worker,
-            rng=engine.rng,
-        )
+        return deliver_due(self.engine, limit=limit, lease=lease, worker=worker)
 
     def mitigate(
         self,
@@ -843,7 +693,4 @@ class IncidentKit:
 
     def summary(self, incident_id: str) -> IncidentSummary:
         """The stored summary of one incident."""
-        found = self.store.summary(check_incident_id(incident_id))
-        if found is None:
-            raise NotFound("incident", incident_id)
-        return found
+        return stored_summary(self.store, incident_id)

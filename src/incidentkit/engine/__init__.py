@@ -15,6 +15,7 @@ from incidentkit.engine._engine import (
     CommandResult,
     Decide,
     Engine,
+    Handler,
     TickReport,
 )
 from incidentkit.engine._loop import run_forever
@@ -48,6 +49,7 @@ __all__ = [
     "Deliverer",
     "Engine",
     "FollowUp",
+    "Handler",
     "KeyPlanner",
     "Loaded",
     "Periodic",

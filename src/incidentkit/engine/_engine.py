@@ -73,6 +73,7 @@ __all__ = [
     "CommandResult",
     "Decide",
     "Engine",
+    "Handler",
     "TickReport",
 ]
 
@@ -100,6 +101,9 @@ OUTBOX_ANCHOR = "incidentkit-outbox"
 
 Decide = Callable[[Incident, datetime], Sequence[Event]]
 """A pure handler bound to its arguments: ``(state, now) -> events`` (or raise)."""
+
+Handler = Callable[[Incident, datetime, str], Sequence[Event]]
+"""A pure handler bound to its arguments but the actor: ``(state, now, by) -> events``."""
 
 
 def _decide_core(engine: Engine, state: Incident, event: Event, now: datetime) -> list[Event]:
@@ -393,7 +397,42 @@ class Engine:
         exponential backoff; an unknown outcome is resolved by the command id.
         """
         incident_id = check_incident_id(check.incident_ref(incident_id))
+        return self._execute(
+            incident_id, action, actor(by), decide, system, idempotency_key, command
+        )
+
+    def command(
+        self,
+        incident_id: str,
+        action: str,
+        by: object,
+        handler: Handler,
+        *,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """:meth:`run` a person's command whose handler takes ``(state, now, by)``.
+
+        ``by`` is validated once (as in :meth:`run`) and handed to the handler
+        as it will be recorded, so the handler need not check it again.
+        """
+        incident_id = check_incident_id(check.incident_ref(incident_id))
         who = actor(by)
+
+        def decide(state: Incident, now: datetime) -> Sequence[Event]:
+            return handler(state, now, who)
+
+        return self._execute(incident_id, action, who, decide, False, idempotency_key, None)
+
+    def _execute(
+        self,
+        incident_id: str,
+        action: str,
+        who: str,
+        decide: Decide,
+        system: bool,
+        idempotency_key: str | None,
+        command: str | None,
+    ) -> CommandResult:
         name = command or action
         command_id = self.command_id(idempotency_key)
         if idempotency_key is not None:
