@@ -673,7 +673,7 @@ def _dispatch(kit: IncidentKit, args: argparse.Namespace, out: TextIO, err: Text
         return run_people_oncall(args, kit, out, kit.clock.now())
     elif command == "serve":
         return run_serve(args, kit, out)
-    elif command in ("alert", "alerts"):
+    elif command in ("alert", "alerts", "heartbeat"):
         return run_alerts(args, kit, out)
     elif command == "review":
         return run_review(args, kit, out)

@@ -377,6 +377,19 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "delay": st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=1))
     },
     "ContactMethod": {"address": KEYS},
+    # alert intake: heartbeat monitors and silences
+    "HeartbeatMonitor": {
+        "name": KEYS,
+        "timeout": st.integers(min_value=5, max_value=9000 * 60).map(
+            lambda m: timedelta(minutes=m)
+        ),
+    },
+    "Silence": {
+        "name": KEYS,
+        "starts_at": st.just(datetime(2024, 11, 21, 2, tzinfo=UTC)),
+        "ends_at": st.just(datetime(2024, 11, 21, 4, tzinfo=UTC)),
+        "services": st.lists(KEYS, min_size=1, max_size=3).map(tuple),
+    },
     "DrillScript": {
         "title": KEYS,
         "actions": st.just(()),

@@ -50,3 +50,22 @@ def test_refused_payload_exits_2_with_every_problem(
     assert code == 2 and "file" in text
     code, text = _run(monkeypatch, db, "alerts")
     assert code == 0 and "no alerts" in text
+
+
+def test_heartbeat_ping_and_list(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    db = tmp_path / "i.db"
+    policy = tmp_path / "incidentkit.toml"
+    policy.write_text('[alerts]\n[[alerts.heartbeats]]\nname = "nightly"\ntimeout = "25h"\n')
+    monkeypatch.setenv("INCIDENTKIT_POLICY", str(policy))
+    code, text = _run(monkeypatch, db, "heartbeat", "list", "--json")
+    assert code == 0
+    [row] = json.loads(text)
+    assert (row["name"], row["state"], row["last_ping"]) == ("nightly", "inactive", None)
+    code, text = _run(monkeypatch, db, "heartbeat", "ping", "nightly", "--json")
+    assert code == 0
+    pinged = json.loads(text)
+    assert pinged["state"] == "healthy" and pinged["timeout_seconds"] == 25 * 3600
+    code, text = _run(monkeypatch, db, "heartbeat", "list")
+    assert code == 0 and text.startswith("nightly: healthy  expires ")
+    code, text = _run(monkeypatch, db, "heartbeat", "ping", "other")
+    assert code != 0 and "name" in text and "nightly" in text

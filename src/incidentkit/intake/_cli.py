@@ -3,7 +3,9 @@
 * ``alert ingest FILE|- [--format NAME] [--json]`` — ingest one payload (any
   adapter, detected or named); prints the sender's response, or the 400 body
   with every problem (exit status 2) when the payload is refused;
-* ``alerts [--limit N] [--json]`` — the recent alerts with their incidents.
+* ``alerts [--limit N] [--json]`` — the recent alerts with their incidents;
+* ``heartbeat ping NAME [--json]`` — record a ping of a ``[alerts] heartbeats``
+  monitor (a cron job's last step); ``heartbeat list [--json]`` — their states.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from incidentkit.errors import PayloadInvalid, ValidationError
 from incidentkit.intake.adapters import MAX_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
+    from incidentkit.intake.heartbeat import HeartbeatStatus
     from incidentkit.kit import IncidentKit
 
 __all__ = ["add_alerts_parser", "run_alerts"]
@@ -38,6 +41,15 @@ def add_alerts_parser(subparsers: Any) -> None:
     )
     recent.add_argument("--limit", type=int, default=50)
     recent.add_argument("--json", action="store_true")
+    heartbeat: argparse.ArgumentParser = subparsers.add_parser(
+        "heartbeat", help="heartbeat monitors: ping one, or list their states"
+    )
+    beats = heartbeat.add_subparsers(dest="heartbeat_command", required=True)
+    ping = beats.add_parser("ping", help="record a ping of the monitor NAME now")
+    ping.add_argument("name", help="a monitor of [alerts] heartbeats")
+    ping.add_argument("--json", action="store_true")
+    listing = beats.add_parser("list", help="every monitor's state")
+    listing.add_argument("--json", action="store_true")
 
 
 def _read(name: str) -> bytes:
@@ -52,10 +64,39 @@ def _read(name: str) -> bytes:
     return data
 
 
+def _heartbeat_row(status: HeartbeatStatus) -> dict[str, Any]:
+    return {
+        "name": status.name,
+        "state": status.state.value,
+        "timeout_seconds": int(status.timeout.total_seconds()),
+        "last_ping": status.last_ping.isoformat() if status.last_ping else None,
+        "expires_at": status.expires_at.isoformat() if status.expires_at else None,
+    }
+
+
+def _run_heartbeat(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int:
+    if args.heartbeat_command == "ping":
+        rows = [_heartbeat_row(kit.alerts.heartbeat_ping(args.name))]
+    else:
+        rows = [_heartbeat_row(s) for s in kit.alerts.heartbeats()]
+    if args.json:
+        body: object = rows[0] if args.heartbeat_command == "ping" else rows
+        print(json.dumps(body, indent=2, ensure_ascii=False), file=out)
+    elif not rows:
+        print("no heartbeat monitors ([alerts] heartbeats)", file=out)
+    else:
+        for row in rows:
+            expires = f"  expires {row['expires_at']}" if row["expires_at"] else ""
+            print(f"{row['name']}: {row['state']}{expires}", file=out)
+    return 0
+
+
 def run_alerts(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int:
-    """Run ``alert ingest`` or ``alerts``; returns the exit status."""
+    """Run ``alert ingest``, ``alerts`` or ``heartbeat …``; returns the exit status."""
     from incidentkit.intake.section import error_response
 
+    if args.command == "heartbeat":
+        return _run_heartbeat(args, kit, out)
     if args.command == "alerts":
         rows = [
             {

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from incidentkit.engine import Capability
+from incidentkit.engine import Capability, Engine
 from incidentkit.events import Closed, Event, RecordedEvent, Resolved
 from incidentkit.incident import Incident
 from incidentkit.intake.events import (
@@ -50,9 +50,9 @@ from incidentkit.intake.events import (
     fold_received,
     fold_truncated,
 )
-from incidentkit.store import KeyClaim
+from incidentkit.store import KeyClaim, OutboxMessage
 
-__all__ = ["ALERTS", "GROUP_NAMESPACE", "KEY_NAMESPACE", "alert_keys"]
+__all__ = ["ALERTS", "GROUP_NAMESPACE", "KEY_NAMESPACE", "alert_keys", "detect"]
 
 KEY_NAMESPACE = "alert"
 """The :class:`~incidentkit.store.KeyClaim` namespace of alert dedup keys."""
@@ -101,6 +101,20 @@ def _events() -> tuple[type[Event], ...]:
     return (AlertReceived, AlertsTruncated, AlertGroupClosed, AlertFlapping)
 
 
+def detect(engine: Engine, now: datetime) -> Sequence[OutboxMessage]:
+    """The periodic hook: evaluate heartbeats and release alerts whose silence ended.
+
+    Its work is alerts through the dedup path (which records what it
+    declares), so it enqueues no outbox rows of its own.
+    """
+    from incidentkit.intake.section import Alerts
+
+    section = engine.sections.get("alerts")
+    if isinstance(section, Alerts):
+        section.check(now)
+    return ()
+
+
 def _section(engine: object) -> object:
     from incidentkit.engine import Engine
     from incidentkit.intake.section import Alerts
@@ -119,6 +133,7 @@ ALERTS = Capability(
         AlertFlapping: fold_flapping,
     },
     keys=(alert_keys,),
+    periodic=(detect,),
     section=_section,
 )
 """The alert intake capability; its section is ``kit.alerts`` (:class:`Alerts`)."""

@@ -35,7 +35,14 @@ from incidentkit.incident import (
 )
 from incidentkit.intake.adapters import BUILTIN_ADAPTERS, parse
 from incidentkit.intake.capability import GROUP_NAMESPACE, KEY_NAMESPACE, group_window_end
-from incidentkit.intake.config import AlertAction, AlertsConfig, OnAllResolved, render_group_key
+from incidentkit.intake.config import (
+    AlertAction,
+    AlertsConfig,
+    HeartbeatMonitor,
+    OnAllResolved,
+    Silence,
+    render_group_key,
+)
 from incidentkit.intake.events import (
     AlertFlapping,
     AlertGroupClosed,
@@ -43,15 +50,25 @@ from incidentkit.intake.events import (
     AlertsTruncated,
     alerts_state,
 )
+from incidentkit.intake.heartbeat import (
+    HEARTBEAT_NAMESPACE,
+    HeartbeatState,
+    HeartbeatStatus,
+    decode_mark,
+    encode_mark,
+    expected_state,
+    expiry_summary,
+)
 from incidentkit.intake.model import AdapterSpec, Alert, AlertStatus, Payload
+from incidentkit.intake.silence import HeldAlert, Silences
 from incidentkit.lifecycle import Status
 from incidentkit.serialization import parse_duration
 from incidentkit.severity import Severity, Signals
-from incidentkit.store import KeyStore, SummaryQuery
+from incidentkit.store import KeyStore, MarkStore, SummaryQuery
 
 log = logging.getLogger("incidentkit.intake")
 
-__all__ = ["Alerts", "IngestResult", "Outcome", "RecentAlert"]
+__all__ = ["NO_GROUP", "Alerts", "IngestResult", "Outcome", "RecentAlert"]
 
 _ATTEMPTS = 16
 
@@ -65,13 +82,15 @@ class Outcome:
     nothing appended), ``"late"`` (a resolve recorded on the latest resolved
     incident), ``"reopened"`` (a flapping alert reopened its incident),
     ``"ignored"`` (a rule said so), ``"unattached"`` (an attach-only alert
-    with no open incident) or ``"noop"`` (a resolve or acknowledgement of an
-    unknown key).
+    with no open incident), ``"silenced"`` (a maintenance window or silence,
+    named by ``silenced_by``, held it back: recorded, no incident, no page)
+    or ``"noop"`` (a resolve or acknowledgement of an unknown key).
     """
 
     dedup_key: str
     action: str
     incident_id: str | None = None
+    silenced_by: str | None = None
 
 
 @attrs.frozen
@@ -133,6 +152,13 @@ class _Retry(Exception):
     """The key moved between the look-up and the append: look again."""
 
 
+class _Unset:
+    """``group=NO_GROUP``: the alert joins no group whatever ``[alerts] group_by`` says."""
+
+
+NO_GROUP = _Unset()
+
+
 class Alerts:
     """The alert intake section, ``kit.alerts`` (see :mod:`incidentkit.intake.capability`)."""
 
@@ -141,6 +167,7 @@ class Alerts:
         self._adapters: dict[str, AdapterSpec] = {a.name: a for a in BUILTIN_ADAPTERS}
         self._runbooks: Any = None
         self._checked: KeyStore | None = None
+        self._silences = Silences(lambda: engine.store, lambda: self.config.silences)
         for spec in engine.plugins.alert_adapters():
             if spec.name in self._adapters and spec not in BUILTIN_ADAPTERS:
                 raise ValidationError(
@@ -278,14 +305,26 @@ class Alerts:
         for incident_id in dict.fromkeys(o.incident_id for o in listed if o.incident_id):
             self._engine.system(incident_id, "ingest_alert", warn)
 
-    def _one(self, alert: Alert, started_at: datetime | None) -> Outcome:
+    def _one(
+        self,
+        alert: Alert,
+        started_at: datetime | None,
+        *,
+        group: str | _Unset | None = None,
+        window: timedelta | None = None,
+        source: Source = Source.ALERT,
+        silenceable: bool = True,
+    ) -> Outcome:
         config = self.config
         rule = config.rule_for(alert.labels)
         action = rule.action if rule is not None else config.default_action
         if action is AlertAction.IGNORE:
             return Outcome(alert.dedup_key, "ignored")
         store = self._store()
-        group = render_group_key(config.group_by, alert.labels)
+        if group is None:
+            group = render_group_key(config.group_by, alert.labels)
+        elif isinstance(group, _Unset):
+            group = None
         for _ in range(_ATTEMPTS):
             try:
                 holder = store.key_holder(KEY_NAMESPACE, alert.dedup_key)
@@ -294,24 +333,280 @@ class Alerts:
                 if alert.status is not AlertStatus.FIRING:
                     last = store.key_holder(KEY_NAMESPACE, alert.dedup_key, released=True)
                     if last is None:
+                        self._silences.resolved(alert)
                         return Outcome(alert.dedup_key, "noop")
                     return self._append(last, alert, group, "late", late=True)
                 last = store.key_holder(KEY_NAMESPACE, alert.dedup_key, released=True)
                 if last is not None and self._engine.load(last).state.is_open:
                     return self._append(last, alert, group, "appended")  # reopened by hand
+                silence = (
+                    self._silences.covering(alert, self._engine.now()) if silenceable else None
+                )
+                if silence is not None:
+                    self._silences.hold(alert, silence, self._engine.now())
+                    return Outcome(alert.dedup_key, "silenced", silenced_by=silence.name)
                 if group is not None:
                     owner = store.key_holder(GROUP_NAMESPACE, group)
                     if owner is not None:
-                        joined = self._join(owner, alert, group)
+                        joined = self._join(owner, alert, group, window)
                         if joined is not None:
                             return joined
                         continue  # the window closed: declare afresh
                 if action is AlertAction.ATTACH:
                     return Outcome(alert.dedup_key, "unattached")
-                return self._declare(alert, group, started_at, rule, self._history(last, alert))
+                history = self._history(last, alert)
+                return self._declare(alert, group, started_at, rule, history, source)
             except (KeyTaken, _Retry):
                 continue
         raise StoreError(f"alert {alert.dedup_key!r}: its key kept moving; nothing more recorded")
+
+    # --- heartbeats -------------------------------------------------------
+
+    def _marks(self) -> MarkStore:
+        store = self._engine.store
+        if not isinstance(store, MarkStore):
+            raise StoreError(
+                f"{store.url}: heartbeats need a store with marks (mark and put_mark); "
+                "the built-in stores have them"
+            )
+        return store
+
+    def _monitor(self, name: object) -> HeartbeatMonitor:
+        monitor = self.config.heartbeat(name) if isinstance(name, str) else None
+        if monitor is None:
+            known = ", ".join(m.name for m in self.config.heartbeats) or "none"
+            raise ValidationError(
+                "name", f"no heartbeat monitor {name!r} in [alerts] heartbeats (known: {known})"
+            )
+        return monitor
+
+    def heartbeat(self, name: str) -> HeartbeatStatus:
+        """The stored state of the monitor ``name`` (``inactive`` until its first ping)."""
+        monitor = self._monitor(name)
+        text = self._marks().mark(HEARTBEAT_NAMESPACE, monitor.name)
+        if text is None:
+            return HeartbeatStatus(monitor.name, HeartbeatState.INACTIVE, monitor.timeout)
+        last, state = decode_mark(monitor.name, text)
+        return HeartbeatStatus(monitor.name, state, monitor.timeout, last, last + monitor.timeout)
+
+    def heartbeats(self) -> list[HeartbeatStatus]:
+        """Every configured monitor's stored state, in policy order."""
+        return [self.heartbeat(m.name) for m in self.config.heartbeats]
+
+    def heartbeat_ping(self, name: str) -> HeartbeatStatus:
+        """Record a ping of the monitor ``name`` now; a ping of an expired monitor closes its alert.
+
+        :raises ValidationError: no monitor of that name is configured
+            (``[alerts] heartbeats``); nothing is recorded.
+        """
+        monitor = self._monitor(name)
+        marks = self._marks()
+        now = self._engine.now()
+        for _ in range(_ATTEMPTS):
+            text = marks.mark(HEARTBEAT_NAMESPACE, monitor.name)
+            state = HeartbeatState.HEALTHY
+            if text is not None:
+                last, state = decode_mark(monitor.name, text)
+                if last > now:  # a replica with a clock ahead pinged: keep the latest
+                    break
+            if marks.put_mark(
+                HEARTBEAT_NAMESPACE, monitor.name, encode_mark(now, state), expected=text
+            ):
+                break
+        else:
+            raise StoreError(f"heartbeat {monitor.name!r}: its mark kept changing; ping lost")
+        self._evaluate(monitor, now)
+        return self.heartbeat(monitor.name)
+
+    def _evaluate(self, monitor: HeartbeatMonitor, at: datetime) -> Outcome | None:
+        """Make the monitor's transition due at ``at``; the replica that wins the mark alerts."""
+        marks = self._marks()
+        for _ in range(_ATTEMPTS):
+            text = marks.mark(HEARTBEAT_NAMESPACE, monitor.name)
+            if text is None:
+                return None  # never pinged: inactive and silent
+            last, stored = decode_mark(monitor.name, text)
+            wanted = expected_state(monitor, last, at)
+            if wanted is stored:
+                return None
+            after = encode_mark(last, wanted)
+            if not marks.put_mark(HEARTBEAT_NAMESPACE, monitor.name, after, expected=text):
+                continue  # another replica (or a ping) moved it: decide again
+            try:
+                return self._one(self._heartbeat_alert(monitor, last, wanted, at), None)
+            except IncidentKitError:
+                # Put the mark back so the next tick tries again.
+                marks.put_mark(HEARTBEAT_NAMESPACE, monitor.name, text, expected=after)
+                raise
+        raise StoreError(f"heartbeat {monitor.name!r}: its mark kept changing")
+
+    def _heartbeat_alert(
+        self, monitor: HeartbeatMonitor, last: datetime, state: HeartbeatState, at: datetime
+    ) -> Alert:
+        expired = last + monitor.timeout
+        firing = state is HeartbeatState.UNHEALTHY
+        labels = {"alertname": "HeartbeatExpired", "heartbeat": monitor.name}
+        if monitor.service:
+            labels["service"] = monitor.service
+        details = f"Last heartbeat: {last.astimezone(UTC):%a %b %e %H:%M:%S UTC %Y}"
+        annotations = {"details": details}
+        if monitor.details:
+            annotations["description"] = monitor.details
+        return Alert(
+            source="heartbeat",
+            dedup_key=monitor.dedup_key,
+            status=AlertStatus.FIRING if firing else AlertStatus.RESOLVED,
+            summary=expiry_summary(monitor.name),
+            severity=monitor.severity,
+            labels=labels,
+            annotations=annotations,
+            starts_at=expired if firing else None,
+            ends_at=None if firing else min(last, at),
+            delivery_key=f"{monitor.dedup_key}:{last.isoformat()}:{state.value}",
+        )
+
+    def check(self, at: datetime | None = None) -> list[Outcome]:
+        """Evaluate every heartbeat and release alerts whose silence ended (``tick()`` calls it).
+
+        Safe on any number of replicas at once: each heartbeat transition is
+        a compare-and-set of its mark, and the alert it raises goes through
+        the dedup path (key ``heartbeat:<name>``).
+        """
+        at = at if at is not None else self._engine.now()
+        outcomes: list[Outcome] = []
+        if self.config.heartbeats:
+            for monitor in self.config.heartbeats:
+                outcome = self._evaluate(monitor, at)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        for held in self._silences.due(at):
+            holder = self._store().key_holder(KEY_NAMESPACE, held.alert.dedup_key)
+            if holder is not None:  # the sender repeated it after the window: declared already
+                self._silences.released(held.alert.dedup_key, holder)
+                continue
+            outcome = self._one(held.alert, None)
+            if outcome.action != "silenced":
+                self._silences.released(held.alert.dedup_key, outcome.incident_id)
+            outcomes.append(outcome)
+        return outcomes
+
+    # --- silences and maintenance windows -----------------------------------
+
+    def silence(
+        self,
+        name: str,
+        *,
+        ends_at: datetime,
+        starts_at: datetime | None = None,
+        services: Sequence[str] = (),
+        match: dict[str, str] | None = None,
+        reason: str = "",
+    ) -> Silence:
+        """Silence alerts of ``services`` and/or labels ``match`` until ``ends_at``.
+
+        From ``starts_at`` (default: now).
+
+        Stored for every replica. Alerts it covers are recorded as held
+        (:meth:`held`), open no incident and page nobody; still firing when it
+        ends, they declare at the next ``tick()``.
+
+        :raises ValidationError: a bad field (named), or the name is taken.
+        """
+        from incidentkit._time import ensure_aware
+
+        start = (
+            ensure_aware(starts_at, "starts_at") if starts_at is not None else self._engine.now()
+        )
+        made = Silence(
+            name=name,
+            starts_at=start,
+            ends_at=ensure_aware(ends_at, "ends_at"),
+            services=check.names(services, "services") if services else (),
+            match=dict(match or {}),
+            reason=check.text(reason, "reason", max_length=2000, allow_empty=True),
+        )
+        return self._silences.add(made)
+
+    def end_silence(self, name: str) -> Silence:
+        """End the silence ``name`` (made by :meth:`silence`) now."""
+        return self._silences.end(check.text(name, "name", max_length=100), self._engine.now())
+
+    def silences(self, at: datetime | None = None) -> list[Silence]:
+        """Every silence: the policy's, the API's and the status maintenances in force at ``at``."""
+        return self._silences.all(at if at is not None else self._engine.now())
+
+    def held(self) -> list[HeldAlert]:
+        """The alerts silences held back (firing, resolved, or released after the window)."""
+        return self._silences.held()
+
+    def use_maintenances(self, maintenances: Any) -> None:
+        """Treat the status capability's maintenances as silences of their components.
+
+        ``maintenances`` is a callable returning
+        :class:`~incidentkit.status.maintenance.Maintenance` records (read
+        when an alert arrives) or a fixed sequence of them; ``None`` stops.
+        """
+        if maintenances is None or callable(maintenances):
+            self._silences.use_maintenances(maintenances)
+        else:
+            fixed = tuple(maintenances)
+            self._silences.use_maintenances(lambda: fixed)
+
+    # --- user reports and internal discovery -------------------------------
+
+    def report(
+        self,
+        *,
+        reporter: str,
+        text: str,
+        service: str,
+        contact: str = "",
+        symptom: str | None = None,
+        severity: str | None = None,
+        internal: bool = False,
+    ) -> Outcome:
+        """Record a user's report (or, with ``internal``, an engineer's discovery).
+
+        Reports of the same ``service`` and ``symptom`` (default: the service
+        alone) within ``[alerts] reporter_window`` of the first one join one
+        incident (the guide's "multiple users reporting issues"); later ones
+        open a new incident. The incident's source is ``user_report`` (or
+        ``internal``). ``severity`` is a sender severity label mapped by
+        ``severity_map`` (default: the policy's default severity).
+
+        :raises ValidationError: a bad field, named; nothing recorded.
+        """
+        reporter = check.text(reporter, "reporter", max_length=200)
+        text = check.text(text, "text", max_length=4000)
+        [service] = check.names([service], "service")
+        contact = check.text(contact, "contact", max_length=200, allow_empty=True)
+        symptom = check.text(symptom or service, "symptom", max_length=100)
+        if severity is not None:
+            severity = check.text(severity, "severity", max_length=40)
+        now = self._engine.now()
+        kind = "internal" if internal else "user-report"
+        labels = {"alertname": "UserReport", "service": service, "symptom": symptom}
+        annotations = {"reporter": reporter, "description": text}
+        if contact:
+            annotations["contact"] = contact
+        alert = Alert(
+            source=kind,
+            dedup_key=f"{kind}:{secrets.token_hex(8)}",
+            status=AlertStatus.FIRING,
+            summary=" ".join(text.split())[:200],
+            severity=severity,
+            labels=labels,
+            annotations=annotations,
+            starts_at=now,
+        )
+        return self._one(
+            alert,
+            None,
+            group=f"{kind}:{service}/{symptom}",
+            window=self.config.reporter_window,
+            source=Source.INTERNAL if internal else Source.USER_REPORT,
+            silenceable=False,
+        )
 
     # --- the decisions ------------------------------------------------------
 
@@ -341,9 +636,11 @@ class Alerts:
         self._engine.run(incident_id, "ingest_alert", _actor(alert), decide)
         return Outcome(alert.dedup_key, result["action"], incident_id)
 
-    def _join(self, incident_id: str, alert: Alert, group: str) -> Outcome | None:
+    def _join(
+        self, incident_id: str, alert: Alert, group: str, window: timedelta | None = None
+    ) -> Outcome | None:
         """Join the group's incident within its window; else close the group (``None``)."""
-        window = self.config.group_window
+        window = window if window is not None else self.config.group_window
         joined: dict[str, bool] = {}
 
         def decide(state: Incident, now: datetime) -> list[Event]:
@@ -447,6 +744,7 @@ class Alerts:
         started_at: datetime | None,
         rule: Any,
         history: tuple[datetime, ...] = (),
+        source: Source = Source.ALERT,
     ) -> Outcome:
         engine = self._engine
         policy = engine.policy
@@ -473,7 +771,7 @@ class Alerts:
                 title=title or alert.dedup_key[: check.MAX_TITLE_LENGTH],
                 severity=severity,
                 by=_actor(alert),
-                source=Source.ALERT,
+                source=source,
                 started_at=start,
                 detected_at=detected,
                 services=services,

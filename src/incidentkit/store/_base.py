@@ -21,6 +21,7 @@ __all__ = [
     "IncidentSummary",
     "KeyClaim",
     "KeyStore",
+    "MarkStore",
     "OutboxMessage",
     "OutboxRow",
     "OutboxState",
@@ -312,5 +313,35 @@ class KeyStore(Store, Protocol):
         """The incident holding ``(namespace, key)`` open, or ``None``.
 
         With ``released``, the incident that claimed it last, open or released.
+        """
+        ...
+
+
+@runtime_checkable
+class MarkStore(Store, Protocol):
+    """A :class:`Store` that also keeps marks: small named values of no incident.
+
+    A mark is text under ``(namespace, name)`` (a heartbeat's last ping, a
+    silence). :meth:`put_mark` is a compare-and-set upsert, so of replicas
+    writing one mark from the same value exactly one succeeds. Marks are not
+    events: they have no timeline and no hash chain; keep in them only state
+    that belongs to no incident.
+
+    .. versionadded:: 0.3
+    """
+
+    def mark(self, namespace: str, name: str) -> str | None:
+        """The mark's value, or ``None`` when it was never written."""
+        ...
+
+    def marks(self, namespace: str) -> dict[str, str]:
+        """Every mark of ``namespace``, by name."""
+        ...
+
+    def put_mark(self, namespace: str, name: str, value: str, *, expected: str | None) -> bool:
+        """Write ``value`` if the mark holds ``expected`` (``None``: it does not exist yet).
+
+        Returns whether it wrote; a ``False`` means another writer changed the
+        mark first (read it again and decide again).
         """
         ...

@@ -6,6 +6,7 @@ nothing; doing the checks up front keeps transactions short.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -33,6 +34,8 @@ __all__ = [
     "check_incident_id",
     "check_key_text",
     "check_keys",
+    "check_mark",
+    "check_mark_value",
     "check_query",
     "check_targets",
     "claimable",
@@ -240,3 +243,29 @@ def enum_values(
         return sorted({kind(v).value for v in values})  # type: ignore[arg-type]
     except (ValueError, TypeError) as err:
         raise ValidationError(field, str(err)) from err
+
+
+MARK_VALUE_MAX = 65_536
+"""The longest value a mark (:class:`~incidentkit.store.MarkStore`) may hold."""
+
+_MARK_NAMESPACE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+
+
+def check_mark(namespace: object, name: object) -> tuple[str, str]:
+    """Return ``(namespace, name)`` if they can name a mark; else a typed error naming the field."""
+    if not isinstance(namespace, str) or not _MARK_NAMESPACE.fullmatch(namespace):
+        raise ValidationError(
+            "namespace", f"expected [a-z][a-z0-9_-]{{0,39}}, got {shown(namespace, 80)}"
+        )
+    return namespace, check_key_text(name, "name")
+
+
+def check_mark_value(value: object, field: str) -> str:
+    """Return ``value`` if a mark can hold it: text of at most 65,536 characters, no NUL."""
+    if not isinstance(value, str) or len(value) > MARK_VALUE_MAX or "\0" in value:
+        raise ValidationError(
+            field,
+            f"expected text of at most {MARK_VALUE_MAX} characters without NUL, "
+            f"got {shown(value, 80)}",
+        )
+    return value

@@ -35,6 +35,8 @@ from incidentkit.store._checks import (
     check_incident_id,
     check_key_text,
     check_keys,
+    check_mark,
+    check_mark_value,
     check_query,
     check_targets,
     claimable,
@@ -62,6 +64,7 @@ class MemoryStore:
         self._leased_by: dict[int, str] = {}
         self._open_keys: dict[tuple[str, str], str] = {}
         self._last_keys: dict[tuple[str, str], str] = {}
+        self._marks: dict[tuple[str, str], str] = {}
         self._next_id = 1
         self._closed = False
 
@@ -140,6 +143,33 @@ class MemoryStore:
             if released:
                 return self._last_keys.get(name)
             return self._open_keys.get(name)
+
+    def mark(self, namespace: str, name: str) -> str | None:
+        """The mark's value, or ``None`` when it was never written."""
+        key = check_mark(namespace, name)
+        with self._lock:
+            self._check_open()
+            return self._marks.get(key)
+
+    def marks(self, namespace: str) -> dict[str, str]:
+        """Every mark of ``namespace``, by name."""
+        check_mark(namespace, "-")
+        with self._lock:
+            self._check_open()
+            return {n: v for (ns, n), v in sorted(self._marks.items()) if ns == namespace}
+
+    def put_mark(self, namespace: str, name: str, value: str, *, expected: str | None) -> bool:
+        """Write ``value`` if the mark holds ``expected`` (``None``: absent); whether it wrote."""
+        key = check_mark(namespace, name)
+        check_mark_value(value, "value")
+        if expected is not None:
+            check_mark_value(expected, "expected")
+        with self._lock:
+            self._check_open()
+            if self._marks.get(key) != expected:
+                return False
+            self._marks[key] = value
+            return True
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""

@@ -69,6 +69,8 @@ from incidentkit.store._checks import (
     check_incident_id,
     check_key_text,
     check_keys,
+    check_mark,
+    check_mark_value,
     check_query,
     check_targets,
     enum_values,
@@ -108,6 +110,13 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _INSTALL = "PostgreSQL support needs psycopg: pip install incidentkit[postgres]"
 
 _SUMMARY_COLUMNS = select_list()
+
+
+def _mark_key(namespace: str, name: str) -> str:
+    """Where a mark lives in ``incidentkit_meta`` (the schema version is ``schema_version``)."""
+    return f"mark/{namespace}/{name}"
+
+
 _CODEC = Codec(
     placeholder="%s",
     time_out=lambda value: value,
@@ -714,6 +723,58 @@ class PostgresStore:
 
         row = self._run(run, retry=True)
         return None if row is None else str(row[0])
+
+    # -- marks (in incidentkit_meta, under "mark/<namespace>/<name>") --------
+
+    def mark(self, namespace: str, name: str) -> str | None:
+        """The mark's value, or ``None`` when it was never written."""
+        key = _mark_key(*check_mark(namespace, name))
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+            return conn.execute(
+                f"SELECT value FROM {self._p}incidentkit_meta WHERE key = %s", (key,)
+            ).fetchone()
+
+        row = self._run(run, retry=True)
+        return None if row is None else str(row[0])
+
+    def marks(self, namespace: str) -> dict[str, str]:
+        """Every mark of ``namespace``, by name."""
+        prefix = _mark_key(check_mark(namespace, "-")[0], "")
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                f"SELECT key, value FROM {self._p}incidentkit_meta "
+                "WHERE left(key, %s) = %s ORDER BY key",
+                (len(prefix), prefix),
+            ).fetchall()
+
+        return {str(k)[len(prefix) :]: str(v) for k, v in self._run(run, retry=True)}
+
+    def put_mark(self, namespace: str, name: str, value: str, *, expected: str | None) -> bool:
+        """Write ``value`` if the mark holds ``expected`` (``None``: absent); whether it wrote."""
+        key = _mark_key(*check_mark(namespace, name))
+        check_mark_value(value, "value")
+        if expected is not None:
+            check_mark_value(expected, "expected")
+
+        def run(conn: psycopg.Connection[tuple[Any, ...]]) -> bool:
+            with conn.transaction():
+                if expected is None:
+                    cursor = conn.execute(
+                        f"INSERT INTO {self._p}incidentkit_meta (key, value) VALUES (%s, %s) "
+                        "ON CONFLICT (key) DO NOTHING",
+                        (key, value),
+                    )
+                else:
+                    cursor = conn.execute(
+                        f"UPDATE {self._p}incidentkit_meta SET value = %s "
+                        "WHERE key = %s AND value = %s",
+                        (value, key, expected),
+                    )
+                return cursor.rowcount == 1
+
+        return self._run(run, retry=False)
 
     def command(self, command_id: str) -> StoredCommand | None:
         """Return the stored command with this id, or ``None``."""

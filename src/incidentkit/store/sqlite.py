@@ -66,6 +66,8 @@ from incidentkit.store._checks import (
     check_incident_id,
     check_key_text,
     check_keys,
+    check_mark,
+    check_mark_value,
     check_query,
     check_targets,
     enum_values,
@@ -186,6 +188,13 @@ CREATE INDEX incidentkit_keys_last ON incidentkit_keys (namespace, key, id);
 """
 
 _SUMMARY_COLUMNS = select_list()
+
+
+def _mark_key(namespace: str, name: str) -> str:
+    """Where a mark lives in ``incidentkit_meta`` (the schema version is ``schema_version``)."""
+    return f"mark/{namespace}/{name}"
+
+
 _OUTBOX_COLUMNS = (
     "id, key, incident_id, topic, target, payload, state, attempts, available_at, "
     "created_at, lease_until, last_error"
@@ -641,6 +650,47 @@ class SqliteStore:
                 (namespace, key),
             ).fetchone()
         return None if row is None else str(row[0])
+
+    # -- marks (in incidentkit_meta, under "mark/<namespace>/<name>") --------
+
+    def mark(self, namespace: str, name: str) -> str | None:
+        """The mark's value, or ``None`` when it was never written."""
+        key = _mark_key(*check_mark(namespace, name))
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT value FROM incidentkit_meta WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def marks(self, namespace: str) -> dict[str, str]:
+        """Every mark of ``namespace``, by name."""
+        prefix = _mark_key(check_mark(namespace, "-")[0], "")
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT key, value FROM incidentkit_meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+                (len(prefix), prefix),
+            ).fetchall()
+        return {str(k)[len(prefix) :]: str(v) for k, v in rows}
+
+    def put_mark(self, namespace: str, name: str, value: str, *, expected: str | None) -> bool:
+        """Write ``value`` if the mark holds ``expected`` (``None``: absent); whether it wrote."""
+        key = _mark_key(*check_mark(namespace, name))
+        check_mark_value(value, "value")
+        if expected is not None:
+            check_mark_value(expected, "expected")
+        with self._writing() as conn:
+            if expected is None:
+                cursor = conn.execute(
+                    "INSERT INTO incidentkit_meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (key, value),
+                )
+            else:
+                cursor = conn.execute(
+                    "UPDATE incidentkit_meta SET value = ? WHERE key = ? AND value = ?",
+                    (value, key, expected),
+                )
+            return cursor.rowcount == 1
 
     @staticmethod
     def _head(conn: sqlite3.Connection, incident_id: str) -> int:

@@ -51,6 +51,7 @@ from incidentkit.store import (
     IncidentSummary,
     KeyClaim,
     KeyStore,
+    MarkStore,
     OutboxMessage,
     OutboxRow,
     OutboxState,
@@ -283,6 +284,77 @@ class StoreContract:
         assert set(taken) <= {won[0], "(released since)"}
         assert keys.key_holder("a", "K") == won[0]
         assert [i for i in keys.incident_ids()] == won
+
+    # -- marks (MarkStore) -----------------------------------------------------
+
+    @staticmethod
+    def _marks(store: Store) -> MarkStore:
+        if not isinstance(store, MarkStore):
+            pytest.skip("the store keeps no marks (not a MarkStore)")
+        return store
+
+    def test_a_mark_is_written_only_from_the_expected_value(self, store: Store) -> None:
+        marks = self._marks(store)
+        assert marks.mark("heartbeat", "nightly") is None
+        assert marks.put_mark("heartbeat", "nightly", "1", expected=None)
+        assert not marks.put_mark("heartbeat", "nightly", "2", expected=None)  # exists now
+        assert not marks.put_mark("heartbeat", "nightly", "3", expected="0")  # stale
+        assert marks.mark("heartbeat", "nightly") == "1"
+        assert marks.put_mark("heartbeat", "nightly", "4", expected="1")
+        assert marks.mark("heartbeat", "nightly") == "4"
+        assert marks.mark("heartbeat", "Nightly") is None  # case-sensitive
+        assert marks.mark("silence", "nightly") is None  # namespaced
+
+    def test_marks_list_one_namespace_and_touch_no_incident(self, store: Store) -> None:
+        marks = self._marks(store)
+        for name in ("b", "a/x", "c"):
+            assert marks.put_mark("heartbeat", name, f"v-{name}", expected=None)
+        assert marks.put_mark("heartbeats", "z", "other", expected=None)
+        assert marks.marks("heartbeat") == {"a/x": "v-a/x", "b": "v-b", "c": "v-c"}
+        assert marks.marks("silence") == {}
+        assert marks.incident_ids() == [] and marks.outbox() == []
+        marks.migrate()  # the schema version is no mark, and migrating keeps the marks
+        assert marks.mark("heartbeat", "b") == "v-b"
+
+    @pytest.mark.parametrize(
+        ("namespace", "name", "value", "field"),
+        [
+            ("", "n", "v", "namespace"),
+            ("Heart", "n", "v", "namespace"),
+            ("a/b", "n", "v", "namespace"),
+            ("heartbeat", "", "v", "name"),
+            ("heartbeat", "x" * 401, "v", "name"),
+            ("heartbeat", "n", 5, "value"),
+            ("heartbeat", "n", "a\0b", "value"),
+        ],
+    )
+    def test_bad_marks_name_the_field(
+        self, store: Store, namespace: Any, name: Any, value: Any, field: str
+    ) -> None:
+        marks = self._marks(store)
+        with pytest.raises(ValidationError) as caught:
+            marks.put_mark(namespace, name, value, expected=None)
+        assert caught.value.field == field
+        assert marks.marks("heartbeat") == {}
+
+    def test_concurrent_compare_and_set_has_one_winner(self, store: Store) -> None:
+        marks = self._marks(store)
+        assert marks.put_mark("heartbeat", "x", "healthy", expected=None)
+        barrier = threading.Barrier(8)
+        won: list[int] = []
+
+        def flip(n: int) -> None:
+            barrier.wait()
+            if marks.put_mark("heartbeat", "x", f"unhealthy-{n}", expected="healthy"):
+                won.append(n)
+
+        threads = [threading.Thread(target=flip, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1
+        assert marks.mark("heartbeat", "x") == f"unhealthy-{won[0]}"
 
     def test_append_then_load_round_trips(self, store: Store) -> None:
         events = make_events("INC-1", 1, 3)
