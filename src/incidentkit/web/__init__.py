@@ -37,7 +37,7 @@ from incidentkit.errors import MissingExtra
 from incidentkit.web._cli import add_serve_parser, run_serve
 
 if TYPE_CHECKING:
-    from incidentkit.web._alerts import alerts_app
+    from incidentkit.web._alerts import alerts_app, sign
     from incidentkit.web._app import (
         ACTIONS,
         COMMAND_ACTIONS,
@@ -61,6 +61,7 @@ __all__ = [
     "app",
     "public_app",
     "run_serve",
+    "sign",
 ]
 
 _LAZY = {
@@ -69,6 +70,7 @@ _LAZY = {
     ),
     "public_app": "_public",
     "alerts_app": "_alerts",
+    "sign": "_alerts",
 }
 
 

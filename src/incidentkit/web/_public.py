@@ -207,7 +207,8 @@ class _Public:
 
     async def feed(self, request: Request) -> Response:
         doc = await run_in_threadpool(self.document, "incidents")
-        base = str(request.base_url).rstrip("/")
+        root = request.scope.get("root_path", "").rstrip("/")
+        base = f"{request.url.scheme}://{request.url.netloc}{root}"
         body = atom_feed(doc, base, self.page.name)
         return self.cached(request, body, "application/atom+xml")
 
