@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,13 @@ def _require_browser() -> None:
 
 
 class LiveServer:
-    def __init__(self, kit: ik.IncidentKit, **options: Any) -> None:
+    def __init__(self, kit: ik.IncidentKit, asgi: Any = None, **options: Any) -> None:
         import uvicorn
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
-        web = incidentkit.web.app(kit, authorize=incidentkit.web.allow_all, **options)
+        web = asgi or incidentkit.web.app(kit, authorize=incidentkit.web.allow_all, **options)
         self.server = uvicorn.Server(
             uvicorn.Config(
                 web, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
@@ -203,3 +204,58 @@ def test_reading_works_without_javascript_and_on_a_phone(browser: Any) -> None:
         if SCREENSHOTS:
             page.screenshot(path=str(Path(SCREENSHOTS) / "web-incident-phone.png"), full_page=False)
         context.close()
+
+
+def test_a_major_outage_declared_on_the_dashboard_shows_on_the_status_page(browser: Any) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from .test_public import status_kit
+
+    kit = status_kit()
+    host = Starlette(
+        routes=[
+            Mount("/status", app=incidentkit.web.public_app(kit)),
+            Mount(
+                "",
+                app=incidentkit.web.app(
+                    kit, authorize=incidentkit.web.allow_all, actor=lambda request: "alice"
+                ),
+            ),
+        ]
+    )
+    with LiveServer(kit, host) as base:
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        console = Console(page)
+        page.goto(base + "/status/")
+        assert page.is_visible("text=All Systems Operational")
+        check_page(page)
+        page.goto(base + "/")
+        page.fill("#d-title", "API returning 500 errors")
+        page.select_option("#d-severity", "SEV1")
+        submit(page, "button:has-text('Declare')")
+        iid = page.url.rsplit("/", 1)[1]
+        kit.status.post(
+            iid,
+            "investigating",
+            "Users may experience login failures",
+            "We are investigating reports of login failures affecting all users.",
+            by="charlie",
+            components={"login": "major_outage", "api": "major_outage", "billing": "major_outage"},
+        )
+        assert isinstance(kit.clock, ik.ManualClock)
+        kit.clock.advance(timedelta(minutes=20))  # 20 min of it on today's uptime bar
+        page.goto(base + "/status/")
+        page.reload()
+        assert page.is_visible("text=Major System Outage")
+        assert page.is_visible("text=Users may experience login failures")
+        check_page(page)
+        if SCREENSHOTS:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "web-status.png"), full_page=True)
+        with page.expect_navigation():  # the incident's own page
+            page.click("main a:has-text('API returning 500 errors')")
+        page.wait_for_selector("h1:has-text('API returning 500 errors')")
+        check_page(page)
+        page.goto(base + "/status/history")
+        check_page(page)
+        assert console.errors == []

@@ -70,6 +70,17 @@ def test_serve_runs_the_dashboard_and_the_timers_and_stops_on_sigterm(tmp_path: 
         # as behind a proxy that strips the prefix: links still carry it
         page = wait_for(f"http://127.0.0.1:{port}/", proc).decode()
         assert "INC-42" in page and 'href="/ik/incidents/INC-42"' in page
+        status = wait_for(f"http://127.0.0.1:{port}/status/", proc).decode()
+        assert "All Systems Operational" in status and 'href="/ik/status/history"' in status
+        alert = urllib.request.Request(
+            f"http://127.0.0.1:{port}/alerts/pagerduty",
+            data=b'{"routing_key": "r", "event_action": "trigger", "dedup_key": "k1",'
+            b' "payload": {"summary": "disk full", "source": "db-1", "severity": "error"}}',
+            method="POST",
+        )
+        with urllib.request.urlopen(alert, timeout=30) as answer:
+            assert answer.status == 202
+            assert b'"dedup_key":"k1"' in answer.read()
         deadline_reached = False
         while not deadline_reached:
             with ik.IncidentKit.open(url, autoload_plugins=False) as kit:
@@ -106,3 +117,25 @@ def test_serve_refuses_bad_options_before_listening(
     code = main(["--db", f"sqlite:///{tmp_path / 'x.db'}", *argv], out=io.StringIO(), err=err)
     assert code == 2
     assert message in err.getvalue()
+
+
+def test_served_app_mounts_status_and_alerts_with_secrets_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from incidentkit.web import sign
+    from incidentkit.web._cli import ALERTS_HMAC_ENV, ALERTS_SECRET_ENV, served_app
+
+    monkeypatch.setenv(ALERTS_SECRET_ENV, "tok")
+    monkeypatch.setenv(ALERTS_HMAC_ENV, "key")
+    kit = ik.IncidentKit(clock=ik.ManualClock(datetime(2024, 1, 1, tzinfo=UTC)))
+    c = TestClient(served_app(kit))
+    assert c.get("/").status_code == 200
+    assert c.get("/status/api/v2/status.json").json()["status"]["indicator"] == "none"
+    body = b'{"routing_key": "r", "event_action": "trigger", "dedup_key": "k1",'
+    body += b' "payload": {"summary": "disk full", "source": "db-1", "severity": "error"}}'
+    assert c.post("/alerts/pagerduty", content=body).status_code == 401
+    headers = {"Authorization": "Bearer tok", "X-Incidentkit-Signature": sign("key", body)}
+    assert c.post("/alerts/pagerduty", content=body, headers=headers).status_code == 202
+    assert len(kit.incidents()) == 1

@@ -20,12 +20,54 @@ from incidentkit.serialization import parse_duration
 if TYPE_CHECKING:
     from incidentkit.kit import IncidentKit
 
-__all__ = ["SLACK_SECRET_ENV", "add_serve_parser", "run_serve"]
+__all__ = [
+    "ALERTS_HMAC_ENV",
+    "ALERTS_SECRET_ENV",
+    "SLACK_SECRET_ENV",
+    "add_serve_parser",
+    "run_serve",
+    "served_app",
+]
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 SLACK_SECRET_ENV = "INCIDENTKIT_SLACK_SIGNING_SECRET"
 """Environment variable holding the Slack signing secret (enables ``/slack/commands``)."""
+
+ALERTS_SECRET_ENV = "INCIDENTKIT_ALERTS_SECRET"
+"""Environment variable: the shared secret the alert receivers require (``Bearer``)."""
+
+ALERTS_HMAC_ENV = "INCIDENTKIT_ALERTS_HMAC_KEY"
+"""Environment variable: the HMAC-SHA256 key the alert receivers require."""
+
+
+def served_app(kit: IncidentKit) -> Any:
+    """What ``incidentkit serve`` runs: the dashboard at ``/``, the public status
+    page at ``/status``, the alert receivers at ``/alerts`` (secrets from the
+    environment: :data:`SLACK_SECRET_ENV`, :data:`ALERTS_SECRET_ENV`,
+    :data:`ALERTS_HMAC_ENV`)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from incidentkit.web._alerts import alerts_app
+    from incidentkit.web._app import allow_all, app
+    from incidentkit.web._public import public_app
+
+    dashboard = app(
+        kit, authorize=allow_all, slack_signing_secret=os.environ.get(SLACK_SECRET_ENV) or None
+    )
+    alerts = alerts_app(
+        kit,
+        secret=os.environ.get(ALERTS_SECRET_ENV) or None,
+        hmac_key=os.environ.get(ALERTS_HMAC_ENV) or None,
+    )
+    return Starlette(
+        routes=[
+            Mount("/status", app=public_app(kit)),
+            Mount("/alerts", app=alerts),
+            Mount("", app=dashboard),
+        ]
+    )
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -78,10 +120,7 @@ def run_serve(args: argparse.Namespace, kit: IncidentKit, out: TextIO) -> int:
         import uvicorn
     except ImportError as err:
         raise MissingExtra("uvicorn", "serve", "incidentkit serve") from err
-    from incidentkit.web._app import allow_all, app
-
-    secret = os.environ.get(SLACK_SECRET_ENV) or None
-    web = app(kit, authorize=allow_all, slack_signing_secret=secret)
+    web = served_app(kit)
     config = uvicorn.Config(
         web,
         host=args.host,
