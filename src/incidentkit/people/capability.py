@@ -281,12 +281,14 @@ def _candidates(state: Incident, policy: Policy) -> list[tuple[str, datetime, Ev
             )
             found.append((key, at, renotify, True))
     acked = state.escalation_acked_at
-    if timeout is not None and acked is not None and state.acknowledged_by is not None:
+    # the latest acknowledger is re-notified (``acknowledged_by`` keeps the first)
+    acker = state.escalation_acked_by or state.acknowledged_by
+    if timeout is not None and acked is not None and acker is not None:
         key = _ack_key(prefix, acked)
         expiry = AcknowledgementExpired(
             by=SYSTEM_ACTOR,
             key=key,
-            person=state.acknowledged_by,
+            person=acker,
             acknowledged_at=acked,
             due_at=acked + timeout,
         )
@@ -336,6 +338,7 @@ def _memo(state: Incident) -> Hashable:
         state.escalation_acked_at,
         state.acknowledged_at,
         state.acknowledged_by,
+        state.escalation_acked_by,
         state.fired,
         state.services,
         tuple(sorted(state.roles.items())),
@@ -393,6 +396,7 @@ def _fold_expired(state: Incident, record: RecordedEvent) -> Incident:
         state,
         fired=state.fired | {event.key},
         escalation_acked_at=None,
+        escalation_acked_by=None,
         extensions={**state.extensions, "people": ours},
     )
 
