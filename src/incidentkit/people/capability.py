@@ -10,6 +10,9 @@ Events (tags prefixed ``people_``):
   and goes only to the contact method's notifier when it names one;
 * :class:`NobodyOnCall` — a step reached nobody (a schedule gap, a vacant
   role); the fallback is paged instead;
+* shift duties (:mod:`incidentkit.people.shifts`, the periodic hook): the
+  guide's shift checklists to the person whose shift starts or ends, and the
+  handoff report at its end;
 * :class:`CommanderByPolicy` — the acknowledging primary (or the first
   page's target) was made incident commander by ``[people] commander``,
   recorded with a :class:`~incidentkit.events.RoleAssigned` and the reason.
@@ -37,6 +40,7 @@ from incidentkit.people.config import CommanderRule
 from incidentkit.people.paging import Plan, PlannedPage, plan_pages, schedule_for
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
+from incidentkit.store import OutboxMessage
 from incidentkit.timers import SYSTEM_ACTOR
 
 __all__ = [
@@ -401,6 +405,12 @@ def _fold_expired(state: Incident, record: RecordedEvent) -> Incident:
     )
 
 
+def _shift_duties(engine: Engine, now: datetime) -> Sequence[OutboxMessage]:
+    from incidentkit.people.shifts import shift_duties
+
+    return shift_duties(engine, now)
+
+
 def _section(engine: Engine) -> object:
     from incidentkit.people.section import People
 
@@ -421,5 +431,6 @@ PEOPLE = Capability(
     ),
     routes=(people_notifications,),
     section=_section,
+    periodic=(_shift_duties,),
 )
 """The people capability (registered with the built-in capabilities)."""

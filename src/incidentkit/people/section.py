@@ -100,11 +100,25 @@ class People:
         ]
         if not shifts:
             raise NotFound("shift", person)
-        shift = max(shifts, key=lambda s: s.end)
-        end = min(shift.end, at)
+        return self.shift_handoff(max(shifts, key=lambda s: s.end), at)
+
+    def shift_handoff(self, shift: Shift, at: datetime | None = None) -> HandoffReport:
+        """The handoff report of ``shift`` as at ``at`` (default: its end).
+
+        What :meth:`handoff` reports for the shift it finds, and what the
+        end-of-shift message carries.
+        """
+        if not isinstance(shift, Shift):
+            raise ValidationError("shift", f"expected a Shift, got {type(shift).__name__}")
+        person = shift.person
+        end = shift.end if at is None else min(shift.end, ensure_aware(at, "at"))
         store = self._engine.store
         open_statuses = [s for s in Status if s.is_open]
-        still_open = list(store.summaries(SummaryQuery(statuses=open_statuses)))
+        still_open = [
+            summary
+            for summary in store.summaries(SummaryQuery(statuses=open_statuses))
+            if not is_drill(summary.incident_id)
+        ]
         items: list[str] = []
         runbooks: list[str] = []
         for summary in store.summaries(SummaryQuery(until=end)):
