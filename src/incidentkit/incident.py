@@ -142,6 +142,8 @@ class Incident:
 
     ``acknowledged_at`` keeps the first acknowledgement (the MTTA milestone).
     """
+    escalation_acked_by: str | None = None
+    """Who acknowledged the current escalation last (``acknowledged_by`` keeps the first)."""
     extensions: Mapping[str, Any] = attrs.field(factory=dict)
     """Capability state, by capability name (see :func:`register_fold`)."""
 
@@ -321,6 +323,7 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
                 "acknowledged_at": state.acknowledged_at or at,
                 "acknowledged_by": state.acknowledged_by or event.by,
                 "escalation_acked_at": at,
+                "escalation_acked_by": event.by,
             }
         case SeverityChanged():
             # Escalation restarts under the new severity's policy: its keys fire
@@ -331,6 +334,7 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
                 "severity_since": at,
                 "fired": frozenset(k for k in state.fired if not k.startswith("escalation:")),
                 "escalation_acked_at": None if raised else state.escalation_acked_at,
+                "escalation_acked_by": None if raised else state.escalation_acked_by,
             }
         case RoleAssigned():
             changes = {"roles": {**state.roles, event.role: event.person}}

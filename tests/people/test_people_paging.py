@@ -362,3 +362,36 @@ def test_ack_timeout_must_be_positive() -> None:
     with pytest.raises(PolicyError) as err:
         Policy.from_toml('[people.ack_timeout]\nSEV1 = "0m"\n')
     assert err.value.problems[0][0].startswith("$.people.ack_timeout")
+
+
+def test_an_expired_acknowledgement_renotifies_the_latest_acknowledger() -> None:
+    from incidentkit.people.capability import AcknowledgementExpired
+
+    policy = people_policy(ack_timeout={"SEV1": minutes(10)})
+    clock = ManualClock(T0)
+    kit = IncidentKit(MemoryStore(), policy, clock, autoload_plugins=False)
+    incident_id = kit.declare("Login failures", severity="SEV1", by="mon").id
+    for m in range(31):
+        clock.set(T0 + minutes(m))
+        if m == 3:
+            kit.acknowledge(incident_id, by="alice")
+        if m == 16:
+            kit.acknowledge(incident_id, by="bob")  # bob takes over after alice's expired
+        kit.tick()
+    expired = [
+        r.event for r in kit.timeline(incident_id) if isinstance(r.event, AcknowledgementExpired)
+    ]
+    assert [(e.person, e.acknowledged_at) for e in expired] == [
+        ("alice", T0 + minutes(3)),
+        ("bob", T0 + minutes(16)),
+    ]
+    renotified = [
+        (r.event.person, (r.event.due_at - T0).total_seconds() / 60)
+        for r in kit.timeline(incident_id)
+        if isinstance(r.event, PersonPaged) and "expired" in r.event.reason
+    ]
+    assert ("bob", 26.0) in renotified
+    assert ("alice", 26.0) not in renotified
+    state = kit.get(incident_id)
+    assert state.acknowledged_by == "alice"  # the first acknowledgement is the MTTA milestone
+    assert state.escalation_acked_by is None  # bob's expired at minute 26

@@ -13,7 +13,8 @@ MTBF   next ``started_at`` − previous ``resolved_at``, per service
 Means come with p50, p90 (nearest rank) and max. An incident lacking a
 timestamp a metric needs is excluded from that metric and counted; one whose
 timestamps run backwards is excluded, counted and listed as a
-:class:`DataError`. :func:`compute` reads summaries, never timelines. The learning
+:class:`DataError`. :func:`compute` reads summaries, never timelines. Drill incidents (ids starting
+``DRILL-``, :func:`is_drill`) are left out unless ``include_drills=True``. The learning
 loop's metrics (reviews on time, action items, recurrence) are :func:`learning_report`
 (:mod:`incidentkit.metrics.learning`).
 """
@@ -22,6 +23,7 @@ from incidentkit.metrics._cli import add_metrics_parser, run_metrics
 from incidentkit.metrics._compute import compute
 from incidentkit.metrics._model import (
     DIMENSIONS,
+    DRILL_PREFIX,
     PERCENTILE_METHOD,
     Basis,
     Breach,
@@ -33,6 +35,7 @@ from incidentkit.metrics._model import (
     MetricsReport,
     Targets,
     definition,
+    is_drill,
 )
 from incidentkit.metrics.learning import (
     ActionCount,
@@ -46,6 +49,7 @@ from incidentkit.metrics.learning import (
 
 __all__ = [
     "DIMENSIONS",
+    "DRILL_PREFIX",
     "PERCENTILE_METHOD",
     "ActionCount",
     "Basis",
@@ -64,6 +68,7 @@ __all__ = [
     "add_metrics_parser",
     "compute",
     "definition",
+    "is_drill",
     "learning_of",
     "learning_report",
     "run_metrics",

@@ -113,6 +113,11 @@ def add_metrics_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="IANA zone for months, weeks, days and business days (default: the policy's, UTC)",
     )
+    parser.add_argument(
+        "--include-drills",
+        action="store_true",
+        help="count drill incidents (ids starting DRILL-) too; left out by default",
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
     parser.add_argument("--targets", help="TOML file with targets (mttd, mttr, [acknowledge])")
     parser.add_argument("--out", help="chart: output file (.png or .svg)")
@@ -181,6 +186,7 @@ def run_metrics(
             targets=targets,
             mtbf=getattr(args, "mtbf", "service"),
             business_days=policy.business_days if policy is not None else None,
+            include_drills=bool(getattr(args, "include_drills", False)),
         )
     except ValidationError as err:
         return fail(f"{_OPTION.get(err.field, err.field)}: {err.reason}")

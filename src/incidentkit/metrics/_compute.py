@@ -16,6 +16,7 @@ from incidentkit.business_days import BusinessDays, business_day_end
 from incidentkit.errors import ValidationError
 from incidentkit.metrics._model import (
     DIMENSIONS,
+    DRILL_PREFIX,
     PERIODS,
     Basis,
     Breaches,
@@ -235,8 +236,14 @@ def _naive(summary: IncidentSummary) -> None:
 
 
 def _select(
-    source: Store | Iterable[IncidentSummary], since: datetime | None, until: datetime | None
+    source: Store | Iterable[IncidentSummary],
+    since: datetime | None,
+    until: datetime | None,
+    include_drills: bool = True,
 ) -> Iterable[IncidentSummary]:
+    if not include_drills:
+        found = _select(source, since, until)
+        return (s for s in found if not s.incident_id.startswith(DRILL_PREFIX))
     if isinstance(source, Store):
         return source.summaries(SummaryQuery(since=since, until=until))
     if since is None and until is None:
@@ -261,6 +268,7 @@ def compute(
     zone: tzinfo | str = UTC,
     mtbf: str = "service",
     business_days: BusinessDays | None = None,
+    include_drills: bool = False,
 ) -> MetricsReport:
     """Compute MTTD, MTTA, MTTM, MTTR and MTBF over incident summaries in one pass.
 
@@ -282,6 +290,8 @@ def compute(
         incidents' windows merged across services.
     :param business_days: the holiday calendar of the ``next_business_day``
         acknowledgement targets (default: weekdays are business days).
+    :param include_drills: count drill incidents (ids starting ``DRILL-``)
+        too; by default they are left out of every figure.
     :raises ValidationError: naming ``since``/``until`` (naive, or since after
         until), ``by``, ``basis``, ``zone``, or ``<incident id>.<field>`` for a
         naive timestamp in a summary.
@@ -337,7 +347,9 @@ def compute(
     m_mttd, m_mtta, m_mttr = Metric.MTTD, Metric.MTTA, Metric.MTTR
     mttd_o, mtta_o, mttm_o, mttr_o, mtbf_o = range(5)
 
-    for s in _select(source, since_utc, until_utc):
+    if not isinstance(include_drills, bool):
+        raise ValidationError("include_drills", f"expected a bool, got {include_drills!r}")
+    for s in _select(source, since_utc, until_utc, include_drills):
         st = s.started_at
         de = s.detected_at
         ac = s.acknowledged_at

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DIMENSIONS",
+    "DRILL_PREFIX",
     "PERCENTILE_METHOD",
     "Basis",
     "Breach",
@@ -34,7 +35,20 @@ __all__ = [
     "MetricsReport",
     "Targets",
     "definition",
+    "is_drill",
 ]
+
+DRILL_PREFIX = "DRILL-"
+"""The id prefix that marks a drill incident (``kit.people.drill(..., store=...)``).
+
+Metrics leave drills out unless asked (``include_drills=True``).
+"""
+
+
+def is_drill(incident_id: str) -> bool:
+    """Whether ``incident_id`` names a drill (starts with :data:`DRILL_PREFIX`)."""
+    return incident_id.startswith(DRILL_PREFIX)
+
 
 #: The breakdown keys :func:`~incidentkit.metrics.compute` accepts in ``by``.
 DIMENSIONS: tuple[str, ...] = ("severity", "service", "month", "week", "day")

@@ -15,7 +15,7 @@ from typing import Any
 from incidentkit.errors import ValidationError
 from incidentkit.metrics._model import PERIODS, Metric, MetricsReport
 
-__all__ = ["ChartKind", "render_chart"]
+__all__ = ["ChartKind", "chart_file", "pyplot", "render_chart", "save_figure"]
 
 
 class ChartKind(enum.StrEnum):
@@ -35,6 +35,37 @@ class ChartKind(enum.StrEnum):
 
 
 _FORMATS = {".png": "png", ".svg": "svg"}
+
+
+def chart_file(out: str | Path) -> tuple[Path, str]:
+    """``out`` as a path and its format (``png`` or ``svg``).
+
+    :raises ValidationError: (``out``) any other suffix.
+    """
+    path = Path(out)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValidationError("out", f"chart file must end in .png or .svg, got {path.name!r}")
+    return path, fmt
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the ``Agg`` backend (other charts of the ``charts`` extra).
+
+    :raises ImportError: matplotlib is not installed (install ``incidentkit[charts]``).
+    """
+    return _pyplot()
+
+
+def save_figure(fig: Any, path: Path, fmt: str) -> None:
+    """Save ``fig`` deterministically (no date metadata in SVG) and close it."""
+    plt = _pyplot()
+    try:
+        metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {}
+        with plt.rc_context({"svg.hashsalt": "incidentkit", "svg.fonttype": "none"}):
+            fig.savefig(path, format=fmt, metadata=metadata)
+    finally:
+        plt.close(fig)
 
 
 def _pyplot() -> Any:

@@ -72,6 +72,7 @@ def add_oncall_parser(subparsers: Any) -> argparse.ArgumentParser:
     health.add_argument("--from", dest="start", required=True, help="ISO 8601 start")
     health.add_argument("--to", dest="end", required=True, help="ISO 8601 end")
     health.add_argument("--json", action="store_true", help="print JSON")
+    health.add_argument("--chart", help="draw a chart into FILE.svg or FILE.png (charts extra)")
     return parser
 
 

@@ -23,6 +23,8 @@ __all__ = [
     "DURING_SHIFT",
     "HandoffReport",
     "handoff_report",
+    "render_checklist",
+    "shift_start_message",
 ]
 
 BEFORE_SHIFT: tuple[tuple[str, str], ...] = (
@@ -108,6 +110,28 @@ class HandoffReport:
         lines.append("")
         lines.extend(f"- [ ] {text}" for _, text in self.checklist)
         return "\n".join(lines) + "\n"
+
+
+def render_checklist(title: str, items: Sequence[tuple[str, str]]) -> str:
+    """``items`` as a Markdown checklist under the heading ``title``."""
+    return "\n".join([f"## {_md(title)}", "", *(f"- [ ] {text}" for _, text in items)]) + "\n"
+
+
+def shift_start_message(
+    person: str, schedule: str, layer: str, start: datetime, end: datetime
+) -> str:
+    """What ``person`` is handed as their ``layer`` shift of ``schedule`` starts (Markdown).
+
+    The guide's before-shift and during-shift checklists, times in UTC.
+    """
+    begin = ensure_aware(start, "start").strftime("%Y-%m-%d %H:%M UTC")
+    until = ensure_aware(end, "end").strftime("%Y-%m-%d %H:%M UTC")
+    head = f"# On-call shift: {_md(person)}, {_md(schedule)}/{_md(layer)}"
+    lines = [head, "", f"Your shift runs from {begin} to {until}.", ""]
+    body = render_checklist("Before your shift", BEFORE_SHIFT)
+    return (
+        "\n".join(lines) + "\n" + body + "\n" + render_checklist("During your shift", DURING_SHIFT)
+    )
 
 
 def handoff_report(

@@ -10,6 +10,9 @@ Events (tags prefixed ``people_``):
   and goes only to the contact method's notifier when it names one;
 * :class:`NobodyOnCall` — a step reached nobody (a schedule gap, a vacant
   role); the fallback is paged instead;
+* shift duties (:mod:`incidentkit.people.shifts`, the periodic hook): the
+  guide's shift checklists to the person whose shift starts or ends, and the
+  handoff report at its end;
 * :class:`CommanderByPolicy` — the acknowledging primary (or the first
   page's target) was made incident commander by ``[people] commander``,
   recorded with a :class:`~incidentkit.events.RoleAssigned` and the reason.
@@ -37,6 +40,7 @@ from incidentkit.people.config import CommanderRule
 from incidentkit.people.paging import Plan, PlannedPage, plan_pages, schedule_for
 from incidentkit.policy import Policy
 from incidentkit.roles import Role
+from incidentkit.store import OutboxMessage
 from incidentkit.timers import SYSTEM_ACTOR
 
 __all__ = [
@@ -281,12 +285,14 @@ def _candidates(state: Incident, policy: Policy) -> list[tuple[str, datetime, Ev
             )
             found.append((key, at, renotify, True))
     acked = state.escalation_acked_at
-    if timeout is not None and acked is not None and state.acknowledged_by is not None:
+    # the latest acknowledger is re-notified (``acknowledged_by`` keeps the first)
+    acker = state.escalation_acked_by or state.acknowledged_by
+    if timeout is not None and acked is not None and acker is not None:
         key = _ack_key(prefix, acked)
         expiry = AcknowledgementExpired(
             by=SYSTEM_ACTOR,
             key=key,
-            person=state.acknowledged_by,
+            person=acker,
             acknowledged_at=acked,
             due_at=acked + timeout,
         )
@@ -336,6 +342,7 @@ def _memo(state: Incident) -> Hashable:
         state.escalation_acked_at,
         state.acknowledged_at,
         state.acknowledged_by,
+        state.escalation_acked_by,
         state.fired,
         state.services,
         tuple(sorted(state.roles.items())),
@@ -393,8 +400,15 @@ def _fold_expired(state: Incident, record: RecordedEvent) -> Incident:
         state,
         fired=state.fired | {event.key},
         escalation_acked_at=None,
+        escalation_acked_by=None,
         extensions={**state.extensions, "people": ours},
     )
+
+
+def _shift_duties(engine: Engine, now: datetime) -> Sequence[OutboxMessage]:
+    from incidentkit.people.shifts import shift_duties
+
+    return shift_duties(engine, now)
 
 
 def _section(engine: Engine) -> object:
@@ -417,5 +431,6 @@ PEOPLE = Capability(
     ),
     routes=(people_notifications,),
     section=_section,
+    periodic=(_shift_duties,),
 )
 """The people capability (registered with the built-in capabilities)."""

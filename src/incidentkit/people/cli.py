@@ -4,7 +4,7 @@
 * ``drill run SCRIPT.toml [--json]`` — run a drill and print its report;
 * ``oncall gaps [--from ISO] [--days N] [--json]`` — uncovered intervals (exit 1 if any);
 * ``oncall dry-run --severity SEV1 [--at ISO] [--service S] [--json]``;
-* ``oncall health --from ISO --to ISO [--json]``.
+* ``oncall health --from ISO --to ISO [--json | --chart FILE.svg]``.
 """
 
 from __future__ import annotations
@@ -108,6 +108,18 @@ def run_people_oncall(
         start = parse_datetime(args.start, "--from")
         end = parse_datetime(args.end, "--to")
         report = kit.people.health(start, end)
+        chart = getattr(args, "chart", None)
+        if chart:
+            try:
+                path = report.chart(chart)
+            except ValidationError as err:
+                raise ValidationError("--chart", err.reason) from err
+            except ImportError as err:
+                raise ValidationError("--chart", str(err)) from err
+            except OSError as err:
+                raise ValidationError("--chart", f"cannot write {chart}: {err.strerror}") from err
+            out.write(f"wrote {path}\n")
+            return 0
         out.write((report.to_json() if args.json else report.to_table()) + "\n")
         return 0
     raise ValidationError("oncall_command", f"unknown command {command!r}")

@@ -22,9 +22,12 @@ A drill script (TOML) declares an incident at ``start`` and plays
 ``do`` is one of ``acknowledge``, ``update``, ``note``, ``check`` (with
 ``checklist`` and ``item``), ``mitigate`` and ``resolve``. The drill runs on
 its own in-memory store with the real policy and schedules; notifications are
-captured, never sent, and nothing reaches the production store, so a drill
-never counts in production metrics. The drill incident's first timeline
-entry after the declaration is the note ``DRILL: …``.
+captured, never sent, and nothing reaches the production store unless the
+host asks (``record_into``): then the drill's timeline is copied, once it
+has run, into that store under its ``DRILL-`` id, with no outbox rows and no
+timer due, so nothing is ever sent for it and production metrics leave it
+out by default (:func:`incidentkit.metrics.is_drill`). The drill incident's
+first timeline entry after the declaration is the note ``DRILL: …``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import attrs
 from incidentkit._validate import parse_toml
 from incidentkit.errors import IncidentKitError, PolicyError, ValidationError
 from incidentkit.events import Acknowledged, EscalationFired, TargetMissed
+from incidentkit.metrics import DRILL_PREFIX
 from incidentkit.people.paging import plan_pages
 from incidentkit.policy import Policy
 from incidentkit.serialization import converter, structure_input
@@ -47,6 +51,7 @@ from incidentkit.severity import Severity
 
 if TYPE_CHECKING:
     from incidentkit.kit import IncidentKit
+    from incidentkit.store import Store
 
 __all__ = ["DrillAction", "DrillDo", "DrillPage", "DrillReport", "DrillScript", "run_drill"]
 
@@ -231,19 +236,51 @@ def _act(kit: IncidentKit, incident_id: str, action: DrillAction) -> None:
             kit.resolve(incident_id, by=action.by, summary=action.text, force=True, reason="drill")
 
 
-def run_drill(policy: Policy, script: DrillScript) -> DrillReport:
+def _record(source: Store, target: Store, incident_id: str) -> None:
+    """Copy the drill's timeline into ``target``: no outbox rows, no timer due there."""
+    from incidentkit.errors import ConcurrencyConflict
+
+    summary = source.summary(incident_id)
+    assert summary is not None
+    try:
+        target.append(
+            incident_id,
+            source.load(incident_id),
+            0,
+            summary=attrs.evolve(summary, next_due_at=None),
+        )
+    except ConcurrencyConflict as err:
+        raise ValidationError("store", f"already holds a drill {incident_id}") from err
+
+
+def run_drill(
+    policy: Policy, script: DrillScript, *, record_into: Store | None = None
+) -> DrillReport:
     """Run ``script`` against ``policy`` on a manual clock and a throwaway store.
 
-    :raises ValidationError: when ``script`` is not a :class:`DrillScript`.
+    With ``record_into``, the drill incident's timeline is then copied into
+    that store (its summary with no timer due, and no outbox row), marked by
+    its ``DRILL-`` id.
+
+    :raises ValidationError: when ``script`` is not a :class:`DrillScript`,
+        ``record_into`` is not a store, or it already holds the drill's id
+        (``record_into``; the store is left unchanged).
     """
     from incidentkit.clock import ManualClock
     from incidentkit.kit import IncidentKit
     from incidentkit.people.capability import PersonPaged
-    from incidentkit.store import MemoryStore
+    from incidentkit.store import MemoryStore, Store
     from incidentkit.testing import CapturingNotifier
 
     if not isinstance(script, DrillScript):
         raise ValidationError("script", f"expected a DrillScript, got {type(script).__name__}")
+    if record_into is not None and not isinstance(record_into, Store):
+        raise ValidationError("store", f"expected a Store, got {type(record_into).__name__}")
+    drill_id = f"{DRILL_PREFIX}{script.start:%Y%m%d-%H%M}"
+    if record_into is not None and record_into.version(drill_id) != 0:
+        raise ValidationError(
+            "store", f"already holds a drill {drill_id}; start it at another minute"
+        )
     clock = ManualClock(script.start)
     capture = CapturingNotifier("drill")
     kit = IncidentKit(
@@ -255,7 +292,7 @@ def run_drill(policy: Policy, script: DrillScript) -> DrillReport:
             severity=script.severity,
             by=script.declared_by,
             services=script.services,
-            incident_id=f"DRILL-{script.start:%Y%m%d-%H%M}",
+            incident_id=drill_id,
         )
         incident_id = state.id
         kit.add_note(incident_id, DRILL_NOTE, by=script.declared_by)
@@ -275,6 +312,8 @@ def run_drill(policy: Policy, script: DrillScript) -> DrillReport:
             t += script.step
         final = kit.get(incident_id)
         timeline = kit.timeline(incident_id)
+        if record_into is not None:
+            _record(kit.store, record_into, incident_id)
 
     pages = tuple(
         DrillPage(r.event.due_at, r.event.person, r.event.channel, r.event.reason)

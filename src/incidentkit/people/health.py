@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 
@@ -139,6 +140,45 @@ class HealthReport:
             f"{self.gini_interruptions:.3f}, max/min hours {ratio}"
         )
         return "\n".join(lines)
+
+    def chart(self, out: str | Path) -> Path:
+        """Draw the report into ``out`` (``.png`` or ``.svg``) and return the path.
+
+        Per person: interruptions stacked by business, off and sleep hours (in
+        their own zone), beside their hours on call; the fairness figures are
+        in the title. Needs the ``charts`` extra (matplotlib).
+
+        :raises ValidationError: (``out``) a suffix other than ``.png``/``.svg``.
+        :raises ImportError: matplotlib is not installed (install ``incidentkit[charts]``).
+        """
+        from incidentkit.metrics.charts import chart_file, pyplot, save_figure
+
+        path, fmt = chart_file(out)
+        plt = pyplot()
+        names = [p.person for p in self.people]
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.6), dpi=100)
+        bottom = [0] * len(names)
+        for label, color, values in (
+            ("business hours", "#2e86c1", [p.business_hours for p in self.people]),
+            ("off hours", "#f39c12", [p.off_hours for p in self.people]),
+            ("sleep hours", "#c0392b", [p.sleep_hours for p in self.people]),
+        ):
+            left.bar(names, values, bottom=bottom, label=label, color=color)
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        left.set_ylabel("interruptions")
+        left.set_title("Interruptions in each person's zone")
+        left.legend()
+        right.bar(names, [p.hours_on_call for p in self.people], color="#7f8c8d")
+        right.set_ylabel("hours on call")
+        ratio = f"{self.max_min_hours:.2f}" if self.max_min_hours is not None else "-"
+        right.set_title(f"Hours on call (gini {self.gini_hours:.2f}, max/min {ratio})")
+        for ax in (left, right):
+            ax.grid(axis="y", alpha=0.3)
+            ax.tick_params(axis="x", labelrotation=45)
+        fig.suptitle(f"On-call health {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}")
+        fig.tight_layout()
+        save_figure(fig, path, fmt)
+        return path
 
 
 def gini(values: Sequence[float]) -> float:

@@ -9,6 +9,7 @@ from incidentkit._time import ensure_aware
 from incidentkit.errors import NotFound, ValidationError
 from incidentkit.events import Acknowledged
 from incidentkit.lifecycle import Status
+from incidentkit.metrics import is_drill
 from incidentkit.oncall.compensation import RateCard
 from incidentkit.oncall.duties import HandoffReport, handoff_report
 from incidentkit.oncall.schedule import Shift
@@ -20,7 +21,7 @@ from incidentkit.people.paging import Gap, PlannedPage, find_gaps, who_would_be_
 from incidentkit.review import Review
 from incidentkit.runbooks.capability import RunbookAttached
 from incidentkit.severity import Severity
-from incidentkit.store import SummaryQuery
+from incidentkit.store import Store, SummaryQuery
 
 if TYPE_CHECKING:
     from incidentkit.engine import Engine
@@ -35,7 +36,8 @@ class People:
 
     Nothing here writes to the kit's store: :meth:`who_would_be_paged` and
     :meth:`gaps` compute from the policy, :meth:`drill` runs on a throwaway
-    store, :meth:`health` reads the timelines.
+    store (and records the drill only where the host asks), :meth:`health`
+    reads the timelines.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -69,9 +71,18 @@ class People:
         begin = self._engine.now() if start is None else ensure_aware(start, "start")
         return find_gaps(self._engine.policy, begin, begin + timedelta(days=days))
 
-    def drill(self, script: DrillScript) -> DrillReport:
-        """Run a drill against this kit's policy (its own store; nothing is sent or stored here)."""
-        return run_drill(self._engine.policy, script)
+    def drill(self, script: DrillScript, *, store: Store | None = None) -> DrillReport:
+        """Run a drill against this kit's policy on its own store; nothing is sent.
+
+        Nothing is stored here either unless the host passes ``store`` (say
+        ``kit.store``): then the drill's timeline is recorded there under its
+        ``DRILL-`` id, with no outbox rows and no timer due, and metrics and
+        :meth:`health` leave it out unless asked (``include_drills=True``).
+
+        :raises ValidationError: ``script`` not a drill script, ``store`` not
+            a store or already holding this drill's id (the store unchanged).
+        """
+        return run_drill(self._engine.policy, script, record_into=store)
 
     def handoff(self, person: str, at: datetime | None = None) -> HandoffReport:
         """The handoff report of ``person``'s shift containing ``at`` (default now), or the
@@ -89,11 +100,25 @@ class People:
         ]
         if not shifts:
             raise NotFound("shift", person)
-        shift = max(shifts, key=lambda s: s.end)
-        end = min(shift.end, at)
+        return self.shift_handoff(max(shifts, key=lambda s: s.end), at)
+
+    def shift_handoff(self, shift: Shift, at: datetime | None = None) -> HandoffReport:
+        """The handoff report of ``shift`` as at ``at`` (default: its end).
+
+        What :meth:`handoff` reports for the shift it finds, and what the
+        end-of-shift message carries.
+        """
+        if not isinstance(shift, Shift):
+            raise ValidationError("shift", f"expected a Shift, got {type(shift).__name__}")
+        person = shift.person
+        end = shift.end if at is None else min(shift.end, ensure_aware(at, "at"))
         store = self._engine.store
         open_statuses = [s for s in Status if s.is_open]
-        still_open = list(store.summaries(SummaryQuery(statuses=open_statuses)))
+        still_open = [
+            summary
+            for summary in store.summaries(SummaryQuery(statuses=open_statuses))
+            if not is_drill(summary.incident_id)
+        ]
         items: list[str] = []
         runbooks: list[str] = []
         for summary in store.summaries(SummaryQuery(until=end)):
@@ -115,9 +140,18 @@ class People:
         return handoff_report(person, end, still_open, (), items, runbooks)
 
     def health(
-        self, start: datetime, end: datetime, *, card: RateCard | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        card: RateCard | None = None,
+        include_drills: bool = False,
     ) -> HealthReport:
-        """On-call health over ``[start, end)`` from the schedules and the recorded pages."""
+        """On-call health over ``[start, end)`` from the schedules and the recorded pages.
+
+        Pages of drills recorded in the store (ids starting ``DRILL-``) are
+        left out unless ``include_drills``.
+        """
         start = ensure_aware(start, "start")
         end = ensure_aware(end, "end")
         if end <= start:
@@ -129,6 +163,8 @@ class People:
         pages: list[PageRecord] = []
         acks: list[AckRecord] = []
         for summary in self._engine.store.summaries(SummaryQuery(until=end)):
+            if is_drill(summary.incident_id) and not include_drills:
+                continue
             for record in self._engine.timeline(summary.incident_id):
                 event = record.event
                 if isinstance(event, PersonPaged):
