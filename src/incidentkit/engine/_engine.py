@@ -290,7 +290,7 @@ class Engine:
         """The incident's newest state: the cached fold topped up with newer rows.
 
         :raises ValidationError: (``incident_id``) not a non-empty, bounded,
-            encodable name (see :func:`incidentkit._validate.incident_ref`).
+            encodable one-line name of at most 128 characters.
         """
         incident_id = check_incident_id(check.incident_ref(incident_id))
         cached = self.cache.get(incident_id)

@@ -27,9 +27,8 @@ def run_forever(
     A failing pass is logged and the loop goes on; the current round finishes
     before the loop stops.
 
-    :raises ValidationError: (``interval``) not a timedelta from
-        :data:`~incidentkit._validate.MIN_INTERVAL` (10 ms; 0 would busy-loop)
-        to :data:`~incidentkit._validate.MAX_INTERVAL` (1 day).
+    :raises ValidationError: (``interval``) not a timedelta from 10 ms
+        (0 would busy-loop) to 1 day.
     """
     check.duration_in(interval, "interval", check.MIN_INTERVAL, check.MAX_INTERVAL)
     done = stop or threading.Event()

@@ -178,8 +178,7 @@ def capability_list(value: object, field: str = "capabilities") -> tuple[Capabil
     """``value`` as a tuple of :class:`Capability`; anything else is refused naming ``field``.
 
     A host passes them as ``IncidentKit(capabilities=[...])``: a list or tuple
-    of at most :data:`~incidentkit._validate.MAX_ITEMS` capabilities (not one
-    capability, not ``None``).
+    of at most 100 capabilities (not one capability, not ``None``).
     """
     if not isinstance(value, list | tuple):
         raise ValidationError(
