@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 
@@ -336,3 +337,37 @@ page = "partners"
     doc = c.get("/api/v2/components.json").json()
     assert [r["id"] for r in doc["components"]] == ["partner-api"]
     assert "Partner status" in c.get("/").text
+
+
+def test_an_unchanged_page_renders_the_same_json_at_any_now(kit: ik.IncidentKit) -> None:
+    from incidentkit.status import render
+
+    config = kit.status.config
+    page = config.page("main")
+    states = kit.status.components()
+    first = render.summary_json(config, page, states, (), T0)
+    later = render.summary_json(config, page, states, (), T0 + timedelta(days=3, minutes=7))
+    assert json.dumps(first, sort_keys=True) == json.dumps(later, sort_keys=True)
+    login = next(r for r in first["components"] if r["id"] == "login")
+    assert login["created_at"] == render.EPOCH.astimezone(page.zone).isoformat(
+        timespec="milliseconds"
+    )
+
+
+def test_the_public_app_answers_304_under_a_moving_clock(kit: ik.IncidentKit) -> None:
+    assert isinstance(kit.clock, ik.ManualClock)
+    c = public(kit)
+    for path in ("/api/v2/summary.json", "/api/v2/components.json", "/api/v2/status.json"):
+        first = c.get(path)
+        kit.clock.advance(timedelta(minutes=11))
+        again = c.get(path, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304, path
+    outage(kit, {"api": "partial_outage"})
+    body = c.get("/api/v2/summary.json")
+    kit.clock.advance(timedelta(hours=2))
+    later = c.get("/api/v2/summary.json")
+    assert later.content == body.content
+    assert (
+        c.get("/api/v2/summary.json", headers={"If-None-Match": body.headers["etag"]}).status_code
+        == 304
+    )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -15,6 +18,8 @@ from starlette.routing import Mount
 import incidentkit as ik
 import incidentkit.web
 from incidentkit.errors import ValidationError
+from incidentkit.oncall import Layer, OnCallConfig, Rotation, Schedule
+from incidentkit.people import ContactMethod, PeopleConfig, Person
 
 from ._helpers import RESOLUTION, Gate, TestClient, client, make_kit, post, refused, token
 
@@ -487,3 +492,82 @@ def test_mounted_in_flask_through_a2wsgi(kit: ik.IncidentKit) -> None:
     )
     assert response.status_code == 303
     assert kit.timeline(iid)[-1].event.describe().endswith("via flask")
+
+
+def _paging_kit() -> ik.IncidentKit:
+    utc = ZoneInfo("UTC")
+    start = datetime(2024, 11, 18, 9, tzinfo=UTC)
+    rota = Schedule(
+        "platform",
+        (
+            Layer("primary", (Rotation(("alice", "dave"), start, utc),)),
+            Layer("secondary", (Rotation(("bob", "erin"), start, utc),)),
+        ),
+    )
+    persons = tuple(
+        Person(
+            pid,
+            pid.title(),
+            utc,
+            (ContactMethod("push", f"{pid}-device"), ContactMethod("sms", f"+1555{pid}")),
+        )
+        for pid in ("alice", "bob", "dave", "erin")
+    )
+    base = ik.Policy.default()
+    policy = attrs.evolve(
+        base,
+        oncall=OnCallConfig((rota,), base.oncall.escalation),
+        people=PeopleConfig(persons=persons),
+    )
+    return ik.IncidentKit(policy=policy, clock=ik.ManualClock(ik.testing.SAMPLE_TIME))
+
+
+def test_escalation_dry_run_lists_the_pages_minute_by_minute() -> None:
+    kit = _paging_kit()
+    gate = Gate()
+    c = client(kit, gate)
+    assert 'href="/oncall/dry-run"' in c.get("/oncall").text
+    at = "2024-11-20T22:30"
+    response = c.get("/oncall/dry-run", params={"severity": "sev1", "at": at})
+    assert response.status_code == 200
+    assert gate.asked[-1] == "read"
+    body = response.text
+    expected = kit.people.who_would_be_paged("SEV1", datetime.fromisoformat(at + "+00:00"))
+    assert expected, "the guide's SEV1 pages someone"
+    assert expected[0].person == "alice" and expected[0].channel == "push"
+    table = body[body.index("<tbody>") : body.index("</tbody>")]
+    rows = table.split("<tr>")[1:]
+    assert len(rows) == len(expected)
+    start = datetime.fromisoformat(at + "+00:00")
+    for row, page in zip(rows, expected, strict=True):
+        minute = int((page.at - start).total_seconds() // 60)
+        assert f"<td>+{minute}m</td>" in row
+        assert f"<td>{page.person}</td>" in row
+        assert f"<td>{page.channel or 'all notifiers'}</td>" in row
+        assert f"<td>{page.step + 1}</td>" in row  # numbered from 1, as the reason says
+        assert html.escape(page.reason) in row
+    # The guide's SEV1: the primary by push then SMS, the secondary from minute 5.
+    assert [r.split("</td>")[2].split("<td>")[-1] for r in rows] == [
+        "alice",
+        "alice",
+        "bob",
+        "bob",
+    ]
+    assert "<td>+5m</td>" in rows[2] and "<td>2</td>" in rows[2]
+    assert kit.incidents() == []  # a dry run records nothing
+
+
+def test_escalation_dry_run_form_alone_and_refusals() -> None:
+    kit = _paging_kit()
+    c = client(kit)
+    empty = c.get("/oncall/dry-run")
+    assert empty.status_code == 200 and "<tbody>" not in empty.text
+    assert 'name="severity"' in empty.text
+    bad_severity = c.get("/oncall/dry-run", params={"severity": "SEV9"})
+    assert bad_severity.status_code == 400 and "invalid severity" in bad_severity.text
+    bad_at = c.get("/oncall/dry-run", params={"severity": "SEV1", "at": "yesterday"})
+    assert bad_at.status_code == 400 and "invalid at" in bad_at.text
+    long_service = c.get("/oncall/dry-run", params={"severity": "SEV1", "service": "x" * 300})
+    assert long_service.status_code == 400 and "invalid service" in long_service.text
+    refused = client(kit, Gate({"read"})).get("/oncall/dry-run", params={"severity": "SEV1"})
+    assert refused.status_code == 403

@@ -5,12 +5,19 @@ Atlassian Statuspage's key sets and enums (wave2-specs §2.1), ready for
 ``json.dumps``; the web app serves them. Timestamps are ISO 8601 with the
 offset of the page's zone. Only the updates that appeared on the page are
 shown (an update for support never does).
+
+Times never come from the clock: a row or page with no time of its own
+(a component that never changed and has no start date, a page nothing has
+happened on) shows the page's earliest known time, the earliest component
+``start_date`` or component change on the page, or :data:`EPOCH` when the
+page knows none. So an unchanged page renders byte-identical JSON at any
+``now``, and its ``ETag`` keeps matching.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from incidentkit.events import PublicStatus
@@ -20,6 +27,7 @@ from incidentkit.status.config import StatusConfig
 from incidentkit.status.model import ComponentState, Impact, StatusPage, page_status
 
 __all__ = [
+    "EPOCH",
     "UNRESOLVED",
     "component_json",
     "components_json",
@@ -37,6 +45,16 @@ UNRESOLVED = frozenset(
     {PublicStatus.INVESTIGATING, PublicStatus.IDENTIFIED, PublicStatus.MONITORING}
 )
 """The statuses of an unresolved incident (``incidents/unresolved.json``)."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""The time shown when a page knows no time at all (stable, unlike ``now``)."""
+
+
+def _earliest(page: StatusPage, states: Sequence[ComponentState]) -> datetime:
+    mine = [s for s in states if s.component.page == page.id]
+    times = [s.component.start_date for s in mine if s.component.start_date]
+    times += [s.updated_at for s in mine if s.updated_at]
+    return min(times, default=EPOCH)
 
 
 def _at(value: datetime | None, page: StatusPage) -> str | None:
@@ -57,7 +75,11 @@ def page_json(page: StatusPage, updated_at: datetime) -> JSON:
 
 
 def component_json(state: ComponentState, page: StatusPage, now: datetime) -> JSON:
-    """One component row (``group: false``)."""
+    """One component row (``group: false``).
+
+    ``now`` is the fallback for a component with neither a change nor a
+    start date; the documents pass the page's earliest known time.
+    """
     component = state.component
     start = component.start_date
     return {
@@ -81,7 +103,8 @@ def _rows(
     config: StatusConfig, page: StatusPage, states: Sequence[ComponentState], now: datetime
 ) -> list[JSON]:
     mine = [s for s in states if s.component.page == page.id]
-    rows = [component_json(s, page, now) for s in mine]
+    since = _earliest(page, states)
+    rows = [component_json(s, page, since) for s in mine]
     for group in config.groups:
         members = [s for s in mine if s.component.group == group.id]
         if not members:
@@ -93,8 +116,8 @@ def _rows(
                 "id": group.id,
                 "name": group.name,
                 "status": status.value,
-                "created_at": _at(updated or now, page),
-                "updated_at": _at(updated or now, page),
+                "created_at": _at(updated or since, page),
+                "updated_at": _at(updated or since, page),
                 "position": group.position,
                 "description": group.description,
                 "showcase": False,
@@ -230,7 +253,7 @@ def _updated(
 ) -> datetime:
     times = [s.updated_at for s in states if s.updated_at and s.component.page == page.id]
     times += [u.created_at for i in incidents for u in record_of(i).updates if u.page == page.id]
-    return max(times, default=now)
+    return max(times, default=_earliest(page, states))
 
 
 def components_json(

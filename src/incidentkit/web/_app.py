@@ -120,6 +120,21 @@ def _parse_date(value: str, field: str) -> datetime | None:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
+def _parse_instant(value: str, field: str) -> datetime:
+    """``YYYY-MM-DDTHH:MM[:SS][+HH:MM]``; without an offset, UTC (the form's ``datetime-local``)."""
+    try:
+        moment = datetime.fromisoformat(value[:40])
+    except ValueError:
+        raise ValidationError(
+            field, f"{value[:40]!r} is not a date and time (YYYY-MM-DDTHH:MM, UTC)"
+        ) from None
+    if len(value) > 40:
+        raise ValidationError(field, "longer than 40 characters")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
 def _one_of(value: str, allowed: Sequence[str], field: str) -> str:
     if value not in allowed:
         raise ValidationError(field, f"{value[:40]!r} is not one of {', '.join(allowed)}")
@@ -330,6 +345,32 @@ class _Dashboard:
                     following = schedule.on_call(holder.shift_end).holder(layer)
                 rows.append((schedule.name, layer, holder, following))
         return self.render(request, "oncall.html", rows=rows, now=now)
+
+    async def dry_run(self, request: Request) -> Response:
+        """The escalation dry run: who a ``severity`` incident at ``at`` pages, minute by minute."""
+        await self.allowed(request, READ)
+        q = request.query_params
+        severity = q.get("severity", "").strip()
+        service = q.get("service", "").strip()
+        at_text = q.get("at", "").strip()
+        if len(service) > 200:
+            raise ValidationError("service", "longer than 200 characters")
+        at = _parse_instant(at_text, "at") if at_text else self.kit.clock.now()
+        rows: list[tuple[int, Any]] = []
+        if severity:
+            pages = await run_in_threadpool(
+                lambda: self.kit.people.who_would_be_paged(severity, at, service=service or None)
+            )
+            rows = [(int((p.at - at).total_seconds() // 60), p) for p in pages]
+        return self.render(
+            request,
+            "dryrun.html",
+            rows=rows,
+            ran=bool(severity),
+            at=at,
+            form={"severity": severity, "service": service, "at": at_text},
+            severities=[s.value for s in Severity],
+        )
 
     async def metrics(self, request: Request) -> Response:
         await self.allowed(request, READ)
@@ -605,6 +646,7 @@ def app(
             "/incidents/{incident_id}/{command}", board.command, methods=["POST"], name="command"
         ),
         Route("/oncall", board.oncall, name="oncall"),
+        Route("/oncall/dry-run", board.dry_run, name="dry_run"),
         Route("/metrics", board.metrics, name="metrics"),
         Route("/slack/commands", board.slack, methods=["POST"], name="slack"),
         Mount("/static", app=static, name="static"),
