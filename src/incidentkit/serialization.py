@@ -516,9 +516,13 @@ def event_from_json(text: str) -> Event:
     return event_from_dict(data)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""The encoder ``json.dumps`` would build per call for these options, built once."""
+
+
 def dumps(data: object) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 kept (what the hash chain covers)."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
 
 
 def _problems(err: BaseException, path: str) -> list[tuple[str, str]]:

@@ -136,6 +136,8 @@ def core_notifications(
 ) -> Sequence[Notification]:
     """The notifications of the core events: severity changes, status updates, resolution."""
     event = record.event
+    if not isinstance(event, (SeverityChanged, UpdatePosted, Resolved)):
+        return []  # no case below: skip the headline
     title = headline(after)
     match event:
         case SeverityChanged():

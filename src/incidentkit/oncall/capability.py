@@ -49,6 +49,8 @@ def timer_notifications(
     capability); only tickets are sent from here.
     """
     event = record.event
+    if not isinstance(event, (EscalationFired, ReminderFired, TargetMissed)):
+        return []  # no case below: skip the headline
     title = headline(after)
     match event:
         case EscalationFired():

@@ -355,6 +355,8 @@ def people_notifications(
 ) -> Sequence[Notification]:
     """A page to one person (through one notifier when the method names one); gap notices."""
     event = record.event
+    if not isinstance(event, (PersonPaged, NobodyOnCall)):
+        return []  # no case below: skip the headline
     title = headline(after)
     match event:
         case PersonPaged():

@@ -13,7 +13,7 @@ from incidentkit.business_days import business_day_end
 from incidentkit.checklists import RECOVERY, ItemState
 from incidentkit.errors import GuardFailed, InvalidTransition, NotFound, ValidationError
 from incidentkit.events import Event, RecordedEvent
-from incidentkit.incident import Incident, ItemStatus, decide_close
+from incidentkit.incident import Incident, ItemStatus, decide_close, evolve_state
 from incidentkit.lifecycle import Status
 from incidentkit.policy import Policy
 from incidentkit.review.config import due_date
@@ -68,7 +68,7 @@ def review_of(state: Incident) -> Review | None:
 
 
 def _put(state: Incident, review: Review) -> Incident:
-    return attrs.evolve(state, extensions={**state.extensions, NAME: review})
+    return evolve_state(state, extensions={**state.extensions, NAME: review})
 
 
 def _text(value: object, field: str, *, allow_empty: bool = False) -> str:
@@ -106,7 +106,7 @@ def fold(state: Incident, record: RecordedEvent) -> Incident:
             trigger_at=event.trigger_at,
             due_by=event.due_by,
         )
-        return attrs.evolve(_put(state, review), fired=state.fired | {event.key})
+        return evolve_state(_put(state, review), fired=state.fired | {event.key})
     found = review_of(state)
     if found is None:
         raise ValueError(f"{record.key}: {event.tag} before reviews_created")
@@ -171,9 +171,9 @@ def fold(state: Incident, record: RecordedEvent) -> Incident:
             item = review.item(event.item_id)
             assert item is not None
             review = _replace_item(review, attrs.evolve(item, reminded_on=event.day))
-            state = attrs.evolve(state, fired=state.fired | {event.key})
+            state = evolve_state(state, fired=state.fired | {event.key})
         case ReviewReminderFired():
-            state = attrs.evolve(state, fired=state.fired | {event.key})
+            state = evolve_state(state, fired=state.fired | {event.key})
         case FeedbackRequested():
             review = attrs.evolve(
                 review, feedback_requested=(*review.feedback_requested, event.participant)
@@ -194,7 +194,7 @@ def _tick_schedule_item(state: Incident, by: str, at: datetime) -> Incident:
     if items[SCHEDULE_ITEM].state is not ItemState.PENDING:
         return state
     updated = {**items, SCHEDULE_ITEM: ItemStatus(ItemState.DONE, by, at, "automatic")}
-    return attrs.evolve(state, checklists={**state.checklists, RECOVERY.name: updated})
+    return evolve_state(state, checklists={**state.checklists, RECOVERY.name: updated})
 
 
 # --- creation ------------------------------------------------------------------
@@ -202,6 +202,8 @@ def _tick_schedule_item(state: Incident, by: str, at: datetime) -> Incident:
 
 def trigger_at(state: Incident, policy: Policy) -> datetime | None:
     """When the incident reached the review trigger (``None``: not reached, or excluded)."""
+    if state.is_open:  # neither trigger (resolved, closed) is reached yet: the common case
+        return None
     config = policy.review
     if config.excludes(state.severity, state.services):
         return None

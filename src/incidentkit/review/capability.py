@@ -114,11 +114,24 @@ def participants_from(
 # --- routes and planners ---------------------------------------------------------
 
 
+_NOTIFIED = (
+    ReviewCreated,
+    ReviewScheduled,
+    ReviewReminderFired,
+    ActionItemReminded,
+    ActionItemAdded,
+    FeedbackRequested,
+)
+"""The review events someone hears about (the cases of :func:`review_notifications`)."""
+
+
 def review_notifications(
     policy: Policy, after: Incident, record: RecordedEvent
 ) -> Sequence[Notification]:
     """Who hears about a review event."""
     event = record.event
+    if not isinstance(event, _NOTIFIED):
+        return []
     title = headline(after)
     review = _rules.review_of(after)
     commander = [after.commander] if after.commander else []

@@ -28,7 +28,7 @@ from incidentkit.engine import Capability, Engine, TimerSource, headline, make_n
 from incidentkit.engine.capability import RecordRule
 from incidentkit.errors import InvalidTransition, ValidationError
 from incidentkit.events import Event, RecordedEvent, register_event
-from incidentkit.incident import Incident, ItemStatus
+from incidentkit.incident import Incident, ItemStatus, evolve_state
 from incidentkit.notify import Notification, NotificationKind, Urgency
 from incidentkit.policy import Policy
 from incidentkit.runbooks._model import EscalationRule, Runbook
@@ -198,7 +198,7 @@ def fold_attached(state: Incident, record: RecordedEvent) -> Incident:
 def fold_escalated(state: Incident, record: RecordedEvent) -> Incident:
     event = record.event
     assert isinstance(event, RunbookEscalated)
-    return attrs.evolve(state, fired=state.fired | {event.key})
+    return evolve_state(state, fired=state.fired | {event.key})
 
 
 def _pending(state: Incident) -> list[tuple[datetime, str, Attachment, EscalationRule]]:

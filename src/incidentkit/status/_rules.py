@@ -11,7 +11,7 @@ from incidentkit import _validate as check
 from incidentkit.checklists import DECLARATION, RECOVERY, ItemState
 from incidentkit.errors import InvalidTransition, ValidationError
 from incidentkit.events import Event, PublicStatus, RecordedEvent
-from incidentkit.incident import Incident, ItemStatus, parse_enum
+from incidentkit.incident import Incident, ItemStatus, evolve_state, parse_enum
 from incidentkit.lifecycle import Status
 from incidentkit.status.config import StatusConfig
 from incidentkit.status.events import (
@@ -42,7 +42,7 @@ def record_of(state: Incident) -> PublicIncident:
 
 
 def _with(state: Incident, record: PublicIncident) -> Incident:
-    return attrs.evolve(state, extensions={**state.extensions, NAME: record})
+    return evolve_state(state, extensions={**state.extensions, NAME: record})
 
 
 def _tick(state: Incident, checklist: str, key: str, by: str, at: datetime) -> Incident:
@@ -50,7 +50,7 @@ def _tick(state: Incident, checklist: str, key: str, by: str, at: datetime) -> I
     if items is None or key not in items or items[key].state is not ItemState.PENDING:
         return state
     updated = {**items, key: ItemStatus(ItemState.DONE, by, at, "automatic")}
-    return attrs.evolve(state, checklists={**state.checklists, checklist: updated})
+    return evolve_state(state, checklists={**state.checklists, checklist: updated})
 
 
 def _marks(
@@ -125,7 +125,7 @@ def fold(state: Incident, rec: RecordedEvent) -> Incident:
                 )
             state = _with(state, record)
             if event.counts_for_cadence:
-                state = attrs.evolve(state, last_update_at=at, public_status=event.status)
+                state = evolve_state(state, last_update_at=at, public_status=event.status)
                 state = _tick(state, DECLARATION.name, "post-initial-update", event.by, at)
             if event.page is not None and event.status is PublicStatus.RESOLVED:
                 state = _tick(state, RECOVERY.name, "status-page-resolved", event.by, at)

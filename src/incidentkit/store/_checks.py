@@ -83,8 +83,14 @@ def check_append(
     expected_version: int,
     outbox: Sequence[OutboxMessage],
     summary: IncidentSummary | None,
+    *,
+    times: bool = True,
 ) -> None:
-    """Refuse an append whose rows cannot be written as one contiguous batch."""
+    """Refuse an append whose rows cannot be written as one contiguous batch.
+
+    ``times=False`` leaves the summary's timestamps to the caller, a store
+    that checks each while encoding the row, before its transaction opens.
+    """
     ids.check_incident_id(incident_id)
     if (
         not isinstance(expected_version, int)
@@ -106,7 +112,8 @@ def check_append(
             raise ValidationError(
                 "summary.incident_id", f"{summary.incident_id!r} is not {incident_id!r}"
             )
-        summary_times(summary)
+        if times:
+            summary_times(summary)
 
 
 COMMAND_ID_MAX = 200

@@ -101,38 +101,68 @@ def add_column_sql(table: str, name: str, codec: Codec) -> str:
     return f"ALTER TABLE {table} ADD COLUMN {name} {codec.types[kinds[name]]}"
 
 
-def _encoder(kind: ColumnKind, name: str, codec: Codec) -> Callable[[Any], Any]:
-    """How one column's value is written (built once per codec and column)."""
-    match kind:
-        case ColumnKind.STATUS:
-            return lambda value: Status(value).value
-        case ColumnKind.SEVERITY:
-            return lambda value: Severity(value).value
-        case ColumnKind.SERVICES:
-            services_out = codec.services_out
-            return lambda value: services_out(tuple(value))
-        case ColumnKind.TIME:
-            time_out, field = codec.time_out, f"summary.{name}"
-            return lambda value: time_out(None if value is None else check_aware(value, field))
-        case _:
-            return lambda value: value
+def _status_out(value: Any) -> str:
+    return value.value if type(value) is Status else Status(value).value
 
 
-_ENCODERS: dict[int, tuple[Codec, tuple[tuple[str, Callable[[Any], Any]], ...]]] = {}
-"""Per codec (by identity, the codec kept alive with it): each column's name and encoder."""
+def _severity_out(value: Any) -> str:
+    return value.value if type(value) is Severity else Severity(value).value
 
 
-def _encoders(codec: Codec) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+def _compile(codec: Codec) -> Callable[[IncidentSummary], tuple[Any, ...]]:
+    """One function writing a whole row for ``codec``: no call per column.
+
+    Built once per codec from :data:`SUMMARY_COLUMNS`, so the description
+    stays the one place a column is added; each time is checked aware under
+    its field name, as a store must.
+    """
+    names: dict[str, Any] = {
+        "aware": check_aware,
+        "time_out": codec.time_out,
+        "services_out": codec.services_out,
+        "status_out": _status_out,
+        "severity_out": _severity_out,
+    }
+    parts = []
+    for name, kind in SUMMARY_COLUMNS:
+        if not name.isidentifier():  # pragma: no cover - the table above is fixed
+            raise ValueError(f"summary column {name!r} is not an identifier")
+        match kind:
+            case ColumnKind.STATUS:
+                parts.append(f"status_out(s.{name})")
+            case ColumnKind.SEVERITY:
+                parts.append(f"severity_out(s.{name})")
+            case ColumnKind.SERVICES:
+                parts.append(f"services_out(tuple(s.{name}))")
+            case ColumnKind.TIME:
+                parts.append(
+                    f"None if s.{name} is None else time_out(aware(s.{name}, 'summary.{name}'))"
+                )
+            case _:
+                parts.append(f"s.{name}")
+    source = (
+        "def encode(s):\n    return (\n" + "".join(f"        {p},\n" for p in parts) + "    )\n"
+    )
+    exec(compile(source, f"<summary row encoder {codec.placeholder}>", "exec"), names)
+    encode: Callable[[IncidentSummary], tuple[Any, ...]] = names["encode"]
+    return encode
+
+
+_ENCODERS: dict[int, tuple[Codec, Callable[[IncidentSummary], tuple[Any, ...]]]] = {}
+"""Per codec (by identity, the codec kept alive with it): its row encoder."""
+
+
+def _encoder_for(codec: Codec) -> Callable[[IncidentSummary], tuple[Any, ...]]:
     found = _ENCODERS.get(id(codec))
     if found is None or found[0] is not codec:
-        found = (codec, tuple((n, _encoder(k, n, codec)) for n, k in SUMMARY_COLUMNS))
+        found = (codec, _compile(codec))
         _ENCODERS[id(codec)] = found
     return found[1]
 
 
 def summary_values(summary: IncidentSummary, codec: Codec) -> tuple[Any, ...]:
     """The row to write for ``summary``, in table order; times are checked aware."""
-    return tuple([encode(getattr(summary, name)) for name, encode in _encoders(codec)])
+    return _encoder_for(codec)(summary)
 
 
 def summary_from_row(row: Sequence[Any], codec: Codec, url: str) -> IncidentSummary:

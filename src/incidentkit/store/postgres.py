@@ -542,7 +542,7 @@ class PostgresStore:
         """
         import psycopg
 
-        check_append(incident_id, events, expected_version, outbox, summary)
+        check_append(incident_id, events, expected_version, outbox, summary, times=False)
         check_command(incident_id, events, expected_version, command)
         claims = check_keys(incident_id, keys)
         p = self._p

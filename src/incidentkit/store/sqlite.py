@@ -26,6 +26,7 @@ How it keeps its promises:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -208,11 +209,19 @@ _INSERT_OUTBOX = (
     "attempts, available_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
     "ON CONFLICT (key) DO NOTHING"
 )
+
+
+@functools.lru_cache(maxsize=1024)
+def _services_json(services: tuple[str, ...]) -> str:
+    """The stored JSON list of ``services`` (the same few tuples recur on every append)."""
+    return json.dumps(list(services))
+
+
 _CODEC = Codec(
     placeholder="?",
-    time_out=lambda value: _opt_micros(value),
+    time_out=lambda value: None if value is None else (value - _EPOCH) // _US,
     time_in=lambda value: _opt_dt(value),
-    services_out=lambda services: json.dumps(list(services)),
+    services_out=_services_json,
     services_in=lambda text: tuple(json.loads(text)),
     types={
         ColumnKind.TEXT: "TEXT",
@@ -224,6 +233,61 @@ _CODEC = Codec(
     },
 )
 _UPSERT_SUMMARY = upsert_summary_sql("incidentkit_summaries", _CODEC)
+
+
+class _Writing:
+    """``with store._writing() as conn``: one ``BEGIN IMMEDIATE`` transaction.
+
+    Commits when the block ends, rolls back on any error (a ``sqlite3.Error``
+    becomes a :class:`StoreError` saying nothing was written). A class, not a
+    generator context manager: every append goes through it.
+    """
+
+    __slots__ = ("conn", "lock", "store")
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.lock = store._memory_lock if store.memory else None
+
+    def __enter__(self) -> sqlite3.Connection:
+        if self.lock is not None:
+            self.lock.acquire()
+        try:
+            conn = self.conn = self.store._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as err:
+                raise StoreError(
+                    f"{self.store.url}: could not take the write lock within busy_timeout="
+                    f"{self.store.busy_timeout.total_seconds():g}s: {err}"
+                ) from err
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
+        return conn
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        conn = self.conn
+        try:
+            if exc is None:
+                try:
+                    conn.execute("COMMIT")
+                    return
+                except BaseException as failed:
+                    exc = failed
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self.store._error(exc, wrote=True) from exc
+            if kind is None:  # COMMIT itself failed with something else
+                raise exc
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 class _Connection(sqlite3.Connection):
@@ -426,29 +490,9 @@ class SqliteStore:
             except sqlite3.Error as err:
                 raise self._error(err, wrote=False) from err
 
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
+    def _writing(self) -> _Writing:
         """One ``BEGIN IMMEDIATE`` transaction: commit on success, roll back on any error."""
-        lock = self._memory_lock if self.memory else contextlib.nullcontext()
-        with lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as err:
-                raise StoreError(
-                    f"{self.url}: could not take the write lock within busy_timeout="
-                    f"{self.busy_timeout.total_seconds():g}s: {err}"
-                ) from err
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise self._error(exc, wrote=True) from exc
-                raise
+        return _Writing(self)
 
     def _error(self, err: sqlite3.Error, *, wrote: bool) -> StoreError:
         text = str(err)
@@ -549,9 +593,10 @@ class SqliteStore:
         :raises StoreError: the batch is not contiguous, or the database failed; nothing written.
         :raises ValidationError: a naive datetime or a mismatched summary, naming the field.
         """
-        check_append(incident_id, events, expected_version, outbox, summary)
+        check_append(incident_id, events, expected_version, outbox, summary, times=False)
         check_command(incident_id, events, expected_version, command)
         claims = check_keys(incident_id, keys)
+        summary_row = None if summary is None else summary_values(summary, _CODEC)
         event_rows = [
             (e.incident_id, e.version, e.tag, e.payload, _micros(e.recorded_at), e.hash)
             for e in events
@@ -602,7 +647,8 @@ class SqliteStore:
             if outbox_rows:
                 conn.executemany(_INSERT_OUTBOX, outbox_rows)
             if summary is not None:
-                self._write_summary(conn, summary, expected_version)
+                assert summary_row is not None
+                self._write_summary(conn, summary, summary_row, expected_version)
         if summary is not None and event_rows:
             # Committed: the version these events end at (only one append can
             # write it) holds these service rows.
@@ -700,7 +746,11 @@ class SqliteStore:
         return int(row[0] or 0)
 
     def _write_summary(
-        self, conn: sqlite3.Connection, summary: IncidentSummary, expected_version: int
+        self,
+        conn: sqlite3.Connection,
+        summary: IncidentSummary,
+        row: tuple[object, ...],
+        expected_version: int,
     ) -> None:
         """Upsert the summary; rewrite its service rows unless they are already these.
 
@@ -708,7 +758,7 @@ class SqliteStore:
         store committed that version's summary with the same services, the
         rows in ``incidentkit_summary_services`` are already right.
         """
-        conn.execute(_UPSERT_SUMMARY, summary_values(summary, _CODEC))
+        conn.execute(_UPSERT_SUMMARY, row)
         if self._services_at.get(summary.incident_id) == (
             expected_version,
             tuple(summary.services),

@@ -1,0 +1,105 @@
+"""The hot path's hand-made shortcuts equal what they replace."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import incidentkit as ik
+from incidentkit.incident import Incident, evolve_state
+from incidentkit.store import IncidentSummary
+from incidentkit.store._columns import SUMMARY_COLUMNS, ColumnKind, summary_values
+from incidentkit.store.sqlite import _CODEC as SQLITE_CODEC
+
+T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+FIELDS = [a.name for a in attrs.fields(Incident)]
+
+
+def _state() -> Incident:
+    kit = ik.IncidentKit(clock=ik.ManualClock(T0), autoload_plugins=False)
+    inc = kit.declare("Login failures", severity=ik.Severity.SEV1, by="alice", services=["auth"])
+    kit.assign_role(inc.id, "incident_commander", "alice", by="alice")
+    return kit.get(inc.id)
+
+
+STATE = _state()
+# Replacement values: another incident's field values, shuffled across names.
+OTHER = attrs.evolve(STATE, id="INC-2", version=99, title="other", services=("api",))
+
+
+@given(st.sets(st.sampled_from(FIELDS)))
+@settings(max_examples=200)
+def test_evolve_state_equals_attrs_evolve(names: set[str]) -> None:
+    changes = {name: getattr(OTHER, name) for name in names}
+    made = evolve_state(STATE, **changes)
+    assert made == attrs.evolve(STATE, **changes)
+    assert type(made) is Incident
+    for name in FIELDS:
+        assert getattr(made, name) is (changes[name] if name in names else getattr(STATE, name))
+
+
+def test_evolve_state_refuses_unknown_fields_like_attrs() -> None:
+    with pytest.raises(TypeError, match="nope"):
+        evolve_state(STATE, nope=1)
+    assert evolve_state(STATE) == STATE
+
+
+def _slow_values(summary: IncidentSummary) -> tuple[object, ...]:
+    """The row as the per-column encoders wrote it before the compiled one."""
+    row: list[object] = []
+    for name, kind in SUMMARY_COLUMNS:
+        value = getattr(summary, name)
+        match kind:
+            case ColumnKind.STATUS | ColumnKind.SEVERITY:
+                row.append(value.value)
+            case ColumnKind.SERVICES:
+                row.append(SQLITE_CODEC.services_out(tuple(value)))
+            case ColumnKind.TIME:
+                row.append(SQLITE_CODEC.time_out(value))
+            case _:
+                row.append(value)
+    return tuple(row)
+
+
+@given(
+    st.lists(st.sampled_from(["auth", "api", "db"]), unique=True),
+    st.one_of(st.none(), st.integers(0, 10**9)),
+)
+def test_compiled_summary_row_equals_per_column_encoding(
+    services: list[str], offset: int | None
+) -> None:
+    at = None if offset is None else T0 + timedelta(seconds=offset)
+    summary = IncidentSummary(
+        incident_id="INC-1",
+        version=3,
+        title="Login failures",
+        status=ik.Status.INVESTIGATING,
+        severity=ik.Severity.SEV2,
+        services=tuple(services),
+        started_at=at,
+        detected_at=T0,
+        declared_at=T0,
+        resolved_at=at,
+        next_due_at=at,
+    )
+    assert summary_values(summary, SQLITE_CODEC) == _slow_values(summary)
+
+
+def test_compiled_summary_row_names_a_naive_time() -> None:
+    summary = IncidentSummary(
+        incident_id="INC-1",
+        version=1,
+        title="t",
+        status=ik.Status.DECLARED,
+        severity=ik.Severity.SEV2,
+        services=(),
+        detected_at=T0,
+        declared_at=T0,
+        started_at=datetime(2024, 1, 1),  # naive
+    )
+    with pytest.raises(ik.ValidationError, match=r"summary\.started_at"):
+        summary_values(summary, SQLITE_CODEC)
