@@ -279,6 +279,9 @@ class UpdatePosted(Event):
     status: PublicStatus
     message: str
     audience: str = "public"
+    counts_for_cadence: bool = True
+    """Whether it satisfies the severity's update cadence (the policy's
+    ``[status] cadence_audiences``; an update for support alone does not)."""
 
     def describe(self) -> str:
         return f"Status update ({self.status}): {self.message}"

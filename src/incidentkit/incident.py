@@ -398,8 +398,11 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
             items[event.item] = ItemStatus(event.state, event.by, at, event.reason)
             changes = {"checklists": {**state.checklists, event.checklist: items}}
         case UpdatePosted():
-            changes = {"last_update_at": at, "public_status": event.status}
-            _auto_check_changes(changes, state, "update", event.by, at)
+            if event.counts_for_cadence:
+                changes = {"last_update_at": at, "public_status": event.status}
+                _auto_check_changes(changes, state, "update", event.by, at)
+            else:  # for an audience the cadence is not for: on the timeline only
+                changes = {}
         case ChannelOpened():
             changes = {"channel": event.channel, "channel_opened_at": at}
             _auto_check_changes(changes, state, "channel", event.by, at)
@@ -694,16 +697,24 @@ def decide_post_update(
     message: object,
     by: str,
     audience: str = "public",
+    policy: Policy | None = None,
 ) -> list[Event]:
-    """Post a status update."""
+    """Post a status update.
+
+    With ``policy``, the update satisfies the update cadence only when its
+    audience is one the cadence is for (``policy.status.counts_for_cadence``).
+    """
     _require_not_closed(state, "post an update on")
     public = parse_enum(PublicStatus, status, "status", "public status")
+    name = _name(audience, "audience")
+    counts = True if policy is None else policy.status.counts_for_cadence(name)
     return [
         UpdatePosted(
             by=by,
             status=public,
             message=_text(message, "message"),
-            audience=_name(audience, "audience"),
+            audience=name,
+            counts_for_cadence=counts,
         )
     ]
 
@@ -984,7 +995,12 @@ def decide_from_event(state: Incident, policy: Policy, now: datetime, event: Eve
             )
         case UpdatePosted():
             return decide_post_update(
-                state, status=event.status, message=event.message, by=by, audience=event.audience
+                state,
+                status=event.status,
+                message=event.message,
+                by=by,
+                audience=event.audience,
+                policy=policy,
             )
         case Resolved():
             return decide_resolve(

@@ -464,8 +464,18 @@ class IncidentKit:
         audience: str = "public",
         idempotency_key: str | None = None,
     ) -> Incident:
-        """Post a stakeholder update (investigating, identified, monitoring, resolved)."""
-        handler = partial(decide_post_update, status=status, message=message, audience=audience)
+        """Post a stakeholder update (investigating, identified, monitoring, resolved).
+
+        It resets the update cadence only when ``audience`` is one the policy's
+        ``[status] cadence_audiences`` names (default: the status pages' audiences).
+        """
+        handler = partial(
+            decide_post_update,
+            status=status,
+            message=message,
+            audience=audience,
+            policy=self.policy,
+        )
         return self._command("post_update", incident_id, by, idempotency_key, handler)
 
     def check(

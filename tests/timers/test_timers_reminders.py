@@ -196,3 +196,43 @@ def test_a_phase_completed_late_between_ticks_is_recorded_as_missed(
         (m.key, m.due_at) for m in missed(kit, inc.id)
     ]
     assert "target:phase:assess" not in [m.key for m in missed(kit, inc.id)]
+
+
+def test_an_update_for_an_audience_the_cadence_is_not_for_does_not_reset_it(
+    kit: IncidentKit, clock: ManualClock
+) -> None:
+    inc = kit.declare("API 500s", severity=Severity.SEV1, by="alice")
+    tick_every(kit, clock, T0 + minutes(5))
+    kit.post_update(
+        inc.id, "investigating", "Support: expect login errors", by="alice", audience="support"
+    )
+    state = kit.get(inc.id)
+    assert state.last_update_at is None  # on the timeline, not a cadence update
+    assert [
+        r.event.counts_for_cadence for r in kit.timeline(inc.id) if r.event.tag == "update_posted"
+    ] == [False]
+    tick_every(kit, clock, T0 + minutes(15))
+    (first,) = reminders(kit, inc.id)  # still due 15 minutes after the declaration
+    assert first.due_at == T0 + minutes(15)
+    kit.post_update(inc.id, "investigating", "We are investigating", by="alice")
+    assert kit.get(inc.id).last_update_at == T0 + minutes(15)  # public counts (the default rule)
+    tick_every(kit, clock, T0 + minutes(29))
+    assert len(reminders(kit, inc.id)) == 1
+
+
+def test_cadence_audiences_in_the_policy_decide_which_updates_count(clock: ManualClock) -> None:
+    import attrs
+
+    from incidentkit.policy import Policy
+
+    base = Policy()
+    policy = attrs.evolve(
+        base, status=attrs.evolve(base.status, cadence_audiences=("public", "support"))
+    )
+    kit = IncidentKit(clock=clock, policy=policy, autoload_plugins=False)
+    inc = kit.declare("API 500s", severity=Severity.SEV1, by="alice")
+    kit.post_update(inc.id, "investigating", "Support note", by="alice", audience="support")
+    assert kit.get(inc.id).last_update_at == T0
+    kit.post_update(inc.id, "investigating", "Execs note", by="alice", audience="executives")
+    (support, execs) = [r.event for r in kit.timeline(inc.id) if r.event.tag == "update_posted"]
+    assert (support.counts_for_cadence, execs.counts_for_cadence) == (True, False)
