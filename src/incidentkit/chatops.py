@@ -201,8 +201,10 @@ def tokenize(text: str) -> list[str]:
             i += 1
             continue
         current: list[str] = []
+        quoted = False
         while i < n and not text[i].isspace():
             if text[i] == '"':
+                quoted = True
                 i += 1
                 while True:
                     if i >= n:
@@ -219,12 +221,23 @@ def tokenize(text: str) -> list[str]:
             else:
                 current.append(text[i])
                 i += 1
-        tokens.append("".join(current))
+        tokens.append(_Quoted("".join(current)) if quoted else "".join(current))
     return tokens
 
 
+class _Quoted(str):
+    """A token that was (partly) quoted: text, never an incident id."""
+
+    __slots__ = ()
+
+
 def _split_id(args: list[str]) -> tuple[list[str], str | None]:
-    if args and args[-1].upper().startswith("INC-") and INCIDENT_ID_PATTERN.fullmatch(args[-1]):
+    last = args[-1] if args else ""
+    if (
+        not isinstance(last, _Quoted)
+        and last.upper().startswith("INC-")
+        and INCIDENT_ID_PATTERN.fullmatch(last)
+    ):
         return args[:-1], args[-1]
     return args, None
 

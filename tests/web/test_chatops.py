@@ -232,3 +232,9 @@ def test_help_needs_no_kit_state() -> None:
     kit = make_kit()
     reply = chatops.execute(kit, parse("help note"), by="alice")
     assert reply.style == "info" and reply.lines == (f"/incident {chatops.COMMANDS['note']}",)
+
+
+def test_a_quoted_text_that_looks_like_an_id_stays_text() -> None:
+    assert parse('note "INC-"') == Note("INC-")
+    assert parse('note "INC-42"') == Note("INC-42")
+    assert parse("note see INC-41 INC-42") == Note("see INC-41", "INC-42")
