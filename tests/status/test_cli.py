@@ -83,3 +83,88 @@ def test_report_customer(tmp_path: Path) -> None:
     )
     code, out, _ = run(tmp_path, "report", "customer", iid, "--json", "--zone", "America/New_York")
     assert "between 17:30 and 18:10 EST" in json.loads(out)["text"]
+
+
+def test_maintenance_schedule_start_complete_list_show(tmp_path: Path) -> None:
+    window = ["--start", "2030-01-02T04:00:00Z", "--end", "2030-01-02T06:00:00Z"]
+    code, out, _ = run(
+        tmp_path,
+        "maintenance",
+        "schedule",
+        "Database upgrade",
+        *window,
+        "--component",
+        "api",
+        "--component",
+        "login",
+        "--by",
+        "dana",
+        "--id",
+        "MNT-1",
+        "--json",
+    )
+    assert code == 0
+    planned = json.loads(out)
+    assert (planned["id"], planned["status"], planned["components"]) == (
+        "MNT-1",
+        "scheduled",
+        ["api", "login"],
+    )
+    assert planned["scheduled_for"] == "2030-01-02T04:00:00+00:00"  # --json stays in UTC
+    code, out, _ = run(tmp_path, "maintenance", "start", "MNT-1", "--by", "dana")
+    assert code == 0
+    assert out.startswith("MNT-1 [in_progress] Database upgrade: 2030-01-01 20:00 PST")
+    code, out, _ = run(tmp_path, "status-page")
+    assert out.splitlines()[0] == "Service Under Maintenance (maintenance)"
+    assert "  API: under_maintenance" in out
+    code, out, _ = run(
+        tmp_path, "maintenance", "complete", "MNT-1", "--by", "dana", "--body", "Done"
+    )
+    assert code == 0 and "[completed]" in out
+    code, out, _ = run(tmp_path, "maintenance", "list", "--json")
+    assert [m["status"] for m in json.loads(out)] == ["completed"]
+    code, out, _ = run(tmp_path, "maintenance", "show", "MNT-1")
+    assert code == 0
+    assert [line.split()[3] for line in out.splitlines()[1:]] == [
+        "scheduled",
+        "in_progress",
+        "completed",
+    ]
+    assert out.splitlines()[-1].endswith("by dana: Done")
+
+
+def test_maintenance_refusals_exit_nonzero_and_store_nothing(tmp_path: Path) -> None:
+    code, _, err = run(
+        tmp_path,
+        "maintenance",
+        "schedule",
+        "Upgrade",
+        "--start",
+        "2030-01-02T04:00:00",
+        "--end",
+        "2030-01-02T06:00:00Z",
+        "--component",
+        "api",
+        "--by",
+        "dana",
+    )
+    assert code == 2 and "--start" in err
+    code, _, err = run(
+        tmp_path,
+        "maintenance",
+        "schedule",
+        "Upgrade",
+        "--start",
+        "2030-01-02T04:00:00Z",
+        "--end",
+        "2030-01-02T06:00:00Z",
+        "--component",
+        "payments",
+        "--by",
+        "dana",
+    )
+    assert code == 2 and "components[0]" in err
+    code, out, _ = run(tmp_path, "maintenance", "list", "--json")
+    assert json.loads(out) == []
+    code, _, err = run(tmp_path, "maintenance", "start", "MNT-9", "--by", "dana")
+    assert code == 1 and "no maintenance 'MNT-9'" in err

@@ -191,6 +191,33 @@ def test_host_maintenances_are_served(kit: ik.IncidentKit) -> None:
     )
 
 
+def test_stored_maintenances_are_served_without_the_host(kit: ik.IncidentKit) -> None:
+    start = T0 + timedelta(hours=1)
+    kit.status.maintenances.schedule(
+        "Database upgrade",
+        start,
+        start + timedelta(hours=2),
+        ["api"],
+        by="dana",
+        body="Logins may be slow.",
+        maintenance_id="MNT-1",
+    )
+    c = public(kit)
+    upcoming = c.get("/api/v2/scheduled-maintenances/upcoming.json").json()
+    assert [m["id"] for m in upcoming["scheduled_maintenances"]] == ["MNT-1"]
+    page = c.get("/").text
+    assert "Database upgrade" in page and "affects API" in page and "Logins may be slow." in page
+    assert isinstance(kit.clock, ik.ManualClock)
+    kit.clock.set(start)
+    kit.status.maintenances.start("MNT-1", by="dana")
+    summary = c.get("/api/v2/summary.json").json()
+    assert summary["status"]["description"] == "Service Under Maintenance"
+    by_id = {r["id"]: r["status"] for r in summary["components"]}
+    assert by_id["api"] == "under_maintenance"
+    active = c.get("/api/v2/scheduled-maintenances/active.json").json()
+    assert [m["status"] for m in active["scheduled_maintenances"]] == ["in_progress"]
+
+
 def test_etag_if_none_match_and_cache_control(kit: ik.IncidentKit) -> None:
     c = public(kit, max_age=15)
     for path in ("/api/v2/summary.json", "/api/v2/status.json", "/", "/feed.atom", "/history"):

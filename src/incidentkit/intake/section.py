@@ -167,7 +167,9 @@ class Alerts:
         self._adapters: dict[str, AdapterSpec] = {a.name: a for a in BUILTIN_ADAPTERS}
         self._runbooks: Any = None
         self._checked: KeyStore | None = None
-        self._silences = Silences(lambda: engine.store, lambda: self.config.silences)
+        self._silences = Silences(
+            lambda: engine.store, lambda: self.config.silences, lambda: _stored_maintenances(engine)
+        )
         for spec in engine.plugins.alert_adapters():
             if spec.name in self._adapters and spec not in BUILTIN_ADAPTERS:
                 raise ValidationError(
@@ -540,11 +542,14 @@ class Alerts:
         return self._silences.held()
 
     def use_maintenances(self, maintenances: Any) -> None:
-        """Treat the status capability's maintenances as silences of their components.
+        """Also treat the host's maintenances as silences of their components.
 
-        ``maintenances`` is a callable returning
-        :class:`~incidentkit.status.maintenance.Maintenance` records (read
-        when an alert arrives) or a fixed sequence of them; ``None`` stops.
+        The maintenances stored through ``kit.status.maintenances`` silence
+        their components without this. ``maintenances`` is a callable
+        returning :class:`~incidentkit.status.maintenance.Maintenance`
+        records (read when an alert arrives) or a fixed sequence of them (one
+        of them replaces a stored maintenance of the same id); ``None`` stops
+        reading the host's.
         """
         if maintenances is None or callable(maintenances):
             self._silences.use_maintenances(maintenances)
@@ -858,3 +863,12 @@ def _impact_start(alert: Alert, detected: datetime) -> datetime | None:
         return detected - held
     except OverflowError:
         return None
+
+
+def _stored_maintenances(engine: Engine) -> list[Any]:
+    """The maintenances kept through ``kit.status.maintenances`` (none without components)."""
+    if not engine.policy.status.components:
+        return []
+    from incidentkit.status.stored import stored_maintenances
+
+    return list(stored_maintenances(engine.store))

@@ -3,9 +3,10 @@
 A :class:`~incidentkit.intake.config.Silence` comes from three places, in
 this order: the policy (``[[alerts.silences]]``), the API
 (:meth:`Silences.add`, kept in store marks so every replica sees it) and the
-status capability's maintenances when a host passes them
-(:meth:`Silences.use_maintenances`; a maintenance window of components
-``{"db"}`` silences alerts whose ``service`` label is ``db``).
+status capability's maintenances: those stored through
+``kit.status.maintenances`` and any a host passes
+(:meth:`Silences.use_maintenances`); a maintenance window of components
+``{"db"}`` silences alerts whose ``service`` label is ``db``.
 
 A firing alert that would open an incident inside a silence opens none: it
 is recorded as *held* (a mark in namespace ``"silenced"`` under its dedup
@@ -58,14 +59,30 @@ class HeldAlert:
 class Silences:
     """The silences in force and the alerts they hold (``kit.alerts.silences``' engine)."""
 
-    def __init__(self, store: Callable[[], Store], config: Callable[[], tuple[Silence, ...]]):
+    def __init__(
+        self,
+        store: Callable[[], Store],
+        config: Callable[[], tuple[Silence, ...]],
+        stored_maintenances: Callable[[], Iterable[Any]] | None = None,
+    ):
         self._store = store
         self._config = config
+        self._stored_maintenances = stored_maintenances
         self._maintenances: Callable[[], Iterable[Any]] | None = None
 
     def use_maintenances(self, maintenances: Callable[[], Iterable[Any]] | None) -> None:
-        """Read the status capability's maintenances (a callable returning them) as silences."""
+        """Also read the host's maintenances (a callable returning them) as silences.
+
+        The maintenances stored through ``kit.status.maintenances`` are read
+        in any case; one of the host's replaces a stored one of the same id.
+        """
         self._maintenances = maintenances
+
+    def _all_maintenances(self) -> list[Any]:
+        given = list(self._maintenances()) if self._maintenances is not None else []
+        ids = {m.id for m in given}
+        stored = list(self._stored_maintenances()) if self._stored_maintenances else []
+        return [*(m for m in stored if m.id not in ids), *given]
 
     def _marks(self, required: bool) -> MarkStore | None:
         store = self._store()
@@ -89,12 +106,13 @@ class Silences:
 
     def maintenance_silences(self, at: datetime) -> list[Silence]:
         """The status maintenances in force at ``at``, as silences of their components."""
-        if self._maintenances is None:
+        maintenances = self._all_maintenances()
+        if not maintenances:
             return []
         from incidentkit.status.maintenance import active_windows
 
         found = []
-        for window in active_windows(self._maintenances(), at):
+        for window in active_windows(maintenances, at):
             if not window.components or window.end <= window.start:
                 continue
             name = "maintenance." + _UNSAFE.sub("-", window.maintenance_id)[:80]

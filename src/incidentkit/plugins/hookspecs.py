@@ -134,7 +134,8 @@ def incidentkit_authorize(actor: str, action: str, incident: Incident | None) ->
     """Veto a command: return a reason to refuse it, or ``None`` to allow.
 
     Receives the actor, the command name (``"declare"``, ``"resolve"``,
-    ``"assign_role"`` …) and the incident (``None`` for ``declare``). Runs after
+    ``"assign_role"`` …) and the incident (``None`` for ``declare`` and for
+    commands of no incident, such as ``status_schedule_maintenance``). Runs after
     the built-in incident-commander rule. Any non-None result refuses the
     command with :class:`PermissionDenied` carrying that reason and the name
     of the plugin that gave it. A wrapper (``wrapper=True``) receives the

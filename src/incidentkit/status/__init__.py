@@ -7,6 +7,9 @@
 * :mod:`incidentkit.status.templates` — the guide's three forms;
 * :mod:`incidentkit.status.uptime` — uptime and SLA accounting;
 * :mod:`incidentkit.status.render` — Statuspage-compatible JSON;
+* :mod:`incidentkit.status.maintenance` — scheduled maintenance as pure rules;
+* :mod:`incidentkit.status.stored` — ``kit.status.maintenances``, the
+  maintenances kept in the store;
 * :mod:`incidentkit.status.capability` — ``kit.status``
   (:class:`~incidentkit.status.capability.StatusPages`).
 """

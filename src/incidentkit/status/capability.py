@@ -55,6 +55,7 @@ from incidentkit.status.model import (
     PublicIncident,
     page_status,
 )
+from incidentkit.status.stored import Maintenances
 from incidentkit.status.templates import CustomerReport, customer_date, human_duration, render
 from incidentkit.status.uptime import (
     DayBar,
@@ -252,8 +253,12 @@ class SlaReport:
 class StatusPages:
     """``kit.status``: components, incident updates for audiences, pages, reports, uptime."""
 
+    maintenances: Maintenances
+    """Scheduled maintenances kept in the store (:class:`.stored.Maintenances`)."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.maintenances = Maintenances(engine)
 
     @property
     def config(self) -> StatusConfig:
@@ -279,8 +284,10 @@ class StatusPages:
         return [engine.load(s.incident_id).state for s in engine.store.summaries(SummaryQuery())]
 
     def marks(self) -> list[ComponentMark]:
-        """Every component status change on every timeline, in time order."""
+        """Every component status change on every timeline and stored maintenance, in time order."""
         found = [m for state in self._states() for m in _rules.record_of(state).history]
+        if self.config.components:
+            found += self.maintenances.marks()
         found.sort(key=lambda m: (m.at, m.source, m.version))
         return found
 
@@ -553,12 +560,16 @@ class StatusPages:
         """A Statuspage document: ``summary``, ``status``, ``components``, ``incidents``,
         ``incidents/unresolved``, ``scheduled-maintenances`` (``/upcoming``, ``/active``).
 
-        ``maintenances`` are the host's scheduled maintenances
-        (:mod:`incidentkit.status.maintenance`; the kit does not store them):
-        ``upcoming`` lists the scheduled ones, ``active`` those in progress or
-        verifying, and the summary both.
+        The maintenances are the stored ones (:attr:`maintenances`) and any
+        the host passes as ``maintenances`` (one of those replaces a stored
+        one of the same id): ``upcoming`` lists the scheduled ones, ``active``
+        those in progress or verifying, and the summary both.
         """
         chosen = self.config.page(page)
+        given = {m.id for m in maintenances}
+        if self.config.components:
+            stored = [m for m in self.maintenances.all() if m.id not in given]
+            maintenances = [*stored, *maintenances]
         now = self._engine.now()
         states = self.components(chosen.id)
         incidents = self.incidents()
@@ -749,6 +760,21 @@ def _channel_text(event: Event) -> str | None:
     return event.describe()
 
 
+def maintenance_work(engine: Engine, now: datetime) -> Sequence[OutboxMessage]:
+    """The periodic hook: auto-transitions due at ``now``, then the reminders and any
+    announcement not yet enqueued (keys name the maintenance, so replicas enqueue once).
+
+    A policy without components can have no maintenance, so nothing is read.
+    """
+    if not engine.policy.status.components:
+        return []
+    section = engine.sections.get("status")
+    if not isinstance(section, StatusPages):
+        return []
+    section.maintenances.advance(now)
+    return section.maintenances.due(now)
+
+
 STATUS = Capability(
     name="status",
     events=STATUS_EVENTS,
@@ -758,5 +784,6 @@ STATUS = Capability(
     delivery={TOPIC: deliver_subscribers},
     claims=lambda engine: {TOPIC: {TOPIC}},
     section=StatusPages,
+    periodic=(maintenance_work,),
 )
 """The built-in status capability (always registered)."""

@@ -26,8 +26,11 @@ from incidentkit.errors import InvalidTransition, ValidationError
 from incidentkit.status.model import ComponentMark, ComponentStatus, MaintenanceStatus, StatusPage
 
 __all__ = [
+    "MAX_BODY",
+    "MAX_UPDATES",
     "TRANSITIONS",
     "Maintenance",
+    "MaintenanceUpdate",
     "MaintenanceWindow",
     "Reminder",
     "active_windows",
@@ -59,8 +62,30 @@ def _aware(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 
 
 @attrs.frozen
+class MaintenanceUpdate:
+    """One move of a maintenance (its scheduling included): who, when, what was said.
+
+    ``key`` is the command's idempotency key, so a retried move is
+    recognised; the updates are the maintenance's history, oldest first.
+    """
+
+    id: str
+    status: MaintenanceStatus
+    at: datetime = attrs.field(validator=_aware)
+    by: str
+    body: str = ""
+    key: str = ""
+
+
+@attrs.frozen
 class Maintenance:
-    """A maintenance window on some components, with when each status was reached."""
+    """A maintenance window on some components, with when each status was reached.
+
+    ``auto_start``/``auto_complete``: the kit's ``tick()`` moves it to
+    ``in_progress`` at ``scheduled_for`` and to ``completed`` at
+    ``scheduled_until`` (Statuspage's auto-transitions). ``updates`` is its
+    history, the scheduling first.
+    """
 
     id: str
     name: str
@@ -74,6 +99,10 @@ class Maintenance:
     verifying_at: datetime | None = attrs.field(default=None, validator=_aware)
     completed_at: datetime | None = attrs.field(default=None, validator=_aware)
     reminded: frozenset[str] = frozenset()
+    body: str = ""
+    auto_start: bool = False
+    auto_complete: bool = False
+    updates: tuple[MaintenanceUpdate, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -111,11 +140,19 @@ def schedule(
     known: Sequence[str],
     now: datetime,
     page: str = "main",
+    body: str = "",
+    by: str = "",
+    auto_start: bool = False,
+    auto_complete: bool = False,
+    key: str = "",
 ) -> Maintenance:
     """A new scheduled maintenance, its window and components checked.
 
+    ``by``, when given, records the scheduling as the first of its
+    :attr:`~Maintenance.updates` (with ``body`` and the command's ``key``).
+
     :raises ValidationError: naming ``start``/``end`` (naive, or end not
-        after start), ``components`` (empty or unknown) or ``name``.
+        after start), ``components`` (empty or unknown), ``name`` or ``body``.
     """
     begins = ensure_aware(start, "start")
     ends = ensure_aware(end, "end")
@@ -130,6 +167,17 @@ def schedule(
                 f"components[{index}]",
                 f"no component {component!r} (known: {', '.join(known) or 'none'})",
             )
+    created = ensure_aware(now, "now")
+    text = _body(body)
+    updates = (
+        (
+            MaintenanceUpdate(
+                f"{maintenance_id}-1", MaintenanceStatus.SCHEDULED, created, by, text, key
+            ),
+        )
+        if by
+        else ()
+    )
     return Maintenance(
         id=check.name(maintenance_id, "maintenance_id"),
         name=check.title(name, "name"),
@@ -137,14 +185,41 @@ def schedule(
         scheduled_until=ends,
         components=names,
         page=page,
-        created_at=ensure_aware(now, "now"),
+        created_at=created,
+        body=text,
+        auto_start=check.boolean(auto_start, "auto_start"),
+        auto_complete=check.boolean(auto_complete, "auto_complete"),
+        updates=updates,
     )
 
 
-def transition(maintenance: Maintenance, new: MaintenanceStatus | str, at: datetime) -> Maintenance:
+MAX_BODY = 2_000
+"""The longest text a maintenance update may carry (its whole history lives in one mark)."""
+
+MAX_UPDATES = 50
+"""The most updates one maintenance may have (``in_progress`` and ``verifying`` may alternate)."""
+
+
+def _body(value: object) -> str:
+    return check.text(value, "body", max_length=MAX_BODY, allow_empty=True)
+
+
+def transition(
+    maintenance: Maintenance,
+    new: MaintenanceStatus | str,
+    at: datetime,
+    *,
+    by: str = "",
+    body: str = "",
+    key: str = "",
+) -> Maintenance:
     """``maintenance`` after moving to ``new`` at ``at``.
 
+    ``by``, when given, appends the move to :attr:`~Maintenance.updates`
+    (with ``body`` and the command's idempotency ``key``).
+
     :raises InvalidTransition: a move :data:`TRANSITIONS` does not allow.
+    :raises ValidationError: naming ``status`` (unknown) or ``body``.
     """
     try:
         target = MaintenanceStatus(new)
@@ -169,6 +244,12 @@ def transition(maintenance: Maintenance, new: MaintenanceStatus | str, at: datet
         changes["verifying_at"] = when
     if target is MaintenanceStatus.COMPLETED:
         changes["completed_at"] = when
+    if by:
+        number = len(maintenance.updates) + 1
+        if number > MAX_UPDATES:
+            raise ValidationError("status", f"{maintenance.id} has {MAX_UPDATES} updates already")
+        update = MaintenanceUpdate(f"{maintenance.id}-{number}", target, when, by, _body(body), key)
+        changes["updates"] = (*maintenance.updates, update)
     return attrs.evolve(maintenance, **changes)
 
 
@@ -260,7 +341,24 @@ def maintenance_json(
         "page_id": page.id,
         "scheduled_for": at(maintenance.scheduled_for),
         "scheduled_until": at(maintenance.scheduled_until),
-        "incident_updates": [],
+        "incident_updates": [
+            {
+                "id": u.id,
+                "status": u.status.value,
+                "body": u.body,
+                "incident_id": maintenance.id,
+                "created_at": at(u.at),
+                "updated_at": at(u.at),
+                "display_at": at(u.at),
+                "affected_components": [
+                    {"code": c, "name": names.get(c, c)} for c in maintenance.components
+                ],
+                "deliver_notifications": True,
+                "custom_tweet": None,
+                "tweet_id": None,
+            }
+            for u in reversed(maintenance.updates)
+        ],
         "components": [
             {
                 "id": c,

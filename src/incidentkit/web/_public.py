@@ -47,7 +47,7 @@ DOCUMENTS = (
 """The Statuspage documents served under ``/api/v2/<document>.json``."""
 
 Maintenances = Callable[[], Sequence[Maintenance]]
-"""Returns the host's scheduled maintenances (the kit does not store them)."""
+"""Returns scheduled maintenances of the host's own, shown beside the stored ones."""
 
 _WORDS = {
     ComponentStatus.OPERATIONAL: "Operational",
@@ -281,10 +281,12 @@ def public_app(
     ``/api/v2/<name>.json`` (:data:`DOCUMENTS`), each with a strong ``ETag``,
     304 on ``If-None-Match`` and ``Cache-Control: public, max-age=<max_age>``.
 
-    :param maintenances: returns the host's scheduled maintenances
-        (:class:`~incidentkit.status.maintenance.Maintenance`; the kit does
-        not store them), for ``summary.json`` and the
-        ``scheduled-maintenances`` documents; by default there are none.
+    The page, ``summary.json`` and the ``scheduled-maintenances`` documents
+    show the maintenances stored through ``kit.status.maintenances``.
+
+    :param maintenances: returns more scheduled maintenances of the host's
+        own (:class:`~incidentkit.status.maintenance.Maintenance`; one of them
+        replaces a stored one of the same id); by default there are none.
     :raises ValidationError: naming ``maintenances``, ``max_age`` or ``bar_days``.
     :raises NotFound: ``page`` is not a configured status page.
     """
