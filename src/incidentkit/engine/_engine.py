@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 
 import attrs
 
@@ -95,6 +96,9 @@ _BACKOFF_CAP = 0.1
 _CONTENDED_FOR = 5.0
 _FOLLOW_UP_DEPTH = 3
 """How many follow-ups of follow-ups an event may have before the append is refused."""
+
+ID_DRAWS = 8
+"""How many generated incident ids :meth:`Engine.create_new` tries before it gives up."""
 
 OUTBOX_ANCHOR = "incidentkit-outbox"
 """The stream :meth:`Engine.enqueue` appends outbox rows to (never any event)."""
@@ -374,6 +378,34 @@ class Engine:
         raise OutcomeUnknown(
             incident_id, "every append of the declaration ended unknown", command_id
         )
+
+    def create_new(
+        self,
+        make_id: Callable[[], str],
+        by: object,
+        decide: Callable[[str, datetime], Sequence[Event]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """:meth:`create` under a generated id, drawing another while the drawn one is taken.
+
+        Generated ids are random (``INC-YYYYMMDD-XXXXXX`` has 16.7 million a
+        day), so among thousands of declarations in a day two may draw the same
+        one; that is no conflict of the caller's, so the declaration is decided
+        again under a fresh id (``decide(incident_id, now)``), up to
+        :data:`ID_DRAWS` times.
+        """
+        for _ in range(ID_DRAWS):
+            incident_id = make_id()
+            try:
+                return self.create(
+                    incident_id, by, partial(decide, incident_id), idempotency_key=idempotency_key
+                )
+            except ConcurrencyConflict as err:
+                if err.incident_id != incident_id or err.expected != 0:
+                    raise
+                log.info("declare: generated id %s is taken; drawing another", incident_id)
+        raise StoreError(f"{ID_DRAWS} generated incident ids in a row were taken")
 
     def run(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from incidentkit._delivery import DeliveryReport, deliver
 from incidentkit.clock import Clock
@@ -169,7 +170,7 @@ def declare_incident(
     else:
         chosen, reasons = Severity.parse(severity), ()
 
-    def decide(now: datetime) -> list[Event]:
+    def decide(new_id: str, now: datetime) -> list[Event]:
         return decide_declare(
             policy,
             now,
@@ -185,8 +186,18 @@ def declare_incident(
             reasons=reasons,
         )
 
-    new_id = check_incident_id(incident_id if incident_id is not None else id_factory(engine.now()))
-    state = engine.create(new_id, by, decide, idempotency_key=idempotency_key).state
+    if incident_id is not None:
+        chosen_id = check_incident_id(incident_id)
+        state = engine.create(
+            chosen_id, by, partial(decide, chosen_id), idempotency_key=idempotency_key
+        ).state
+    else:
+        state = engine.create_new(
+            lambda: check_incident_id(id_factory(engine.now())),
+            by,
+            decide,
+            idempotency_key=idempotency_key,
+        ).state
     if not policy.runbooks.auto_attach:
         return state
     return runbooks.declared(state.id, alert, by=by, idempotency_key=idempotency_key)

@@ -754,7 +754,6 @@ class Alerts:
         engine = self._engine
         policy = engine.policy
         severity, reasons = self._severity(alert, rule)
-        new_id = f"INC-{engine.now():%Y%m%d}-{secrets.token_hex(3).upper()}"
         title = " ".join((alert.summary or alert.dedup_key).split())[: check.MAX_TITLE_LENGTH]
         services: tuple[str, ...] = ()
         service = alert.labels.get("service")
@@ -764,7 +763,7 @@ class Alerts:
             except ValidationError:
                 services = ()
 
-        def decide(now: datetime) -> list[Event]:
+        def decide(new_id: str, now: datetime) -> list[Event]:
             detected = alert.starts_at if alert.starts_at and alert.starts_at <= now else now
             start = started_at if started_at is not None else _impact_start(alert, detected)
             if start is not None and start > detected:
@@ -786,7 +785,11 @@ class Alerts:
             received = self._received(alert, group, opens_group=group is not None, history=history)
             return [*declared, received]
 
-        state = engine.create(new_id, _actor(alert), decide).state
+        state = engine.create_new(
+            lambda: f"INC-{engine.now():%Y%m%d}-{secrets.token_hex(3).upper()}",
+            _actor(alert),
+            decide,
+        ).state
         if self._runbooks is not None:
             self._attach_runbooks(state, alert)
         return Outcome(alert.dedup_key, "declared", state.id)
