@@ -10,15 +10,24 @@ maintenance rule and the weight table); the baseline, in the same run, is a
 hand-written single pass summing weighted minutes over the same already
 merged intervals. Both must agree. Lower is better; the issue's target is
 <= 1.5x.
+
+A second row reads the page: ``kit.status.json("summary")`` (warm, after a
+first read) on a SQLite file holding 2,000 resolved incidents, one in ten
+posted to the page with a component change, against the same read with 100
+such incidents. The section reloads only incidents whose version moved, so
+the cost grows with the store's summary scan (noted beside it), not with
+loading every timeline. Lower is better; no target.
 """
 
 from __future__ import annotations
 
 import random
+import tempfile
 from datetime import UTC, datetime, timedelta
 
 from _harness import Result, compare, report, scaled
 
+import incidentkit as ik
 from incidentkit.status import ComponentStatus, Interval, UptimeConfig
 from incidentkit.status.uptime import uptime
 
@@ -64,6 +73,64 @@ def single_pass(merged: list[Interval]) -> tuple[float, float]:
     return down, maintenance
 
 
+PAGE_POLICY = """
+[[status.components]]
+id = "login"
+name = "Login"
+
+[[status.components]]
+id = "api"
+name = "API"
+"""
+SMALL, LARGE = scaled(100, 50), scaled(2_000, 400)
+
+
+def _page_kit(folder: str, incidents: int) -> ik.IncidentKit:
+    kit = ik.IncidentKit.open(
+        f"sqlite:///{folder}/page-{incidents}.db",
+        policy=ik.Policy.from_toml(PAGE_POLICY),
+        clock=ik.ManualClock(START),
+        autoload_plugins=False,
+    )
+    for n in range(incidents):
+        iid = kit.declare(f"Incident {n}", severity="SEV3", by="alice").id
+        if n % 10 == 0:
+            kit.status.post(
+                iid, "identified", "Slow logins", by="carol", components={"login": "partial_outage"}
+            )
+        kit.assign_role(iid, ik.Role.INCIDENT_COMMANDER, "alice", by="alice")
+        kit.resolve(iid, by="alice", force=True, reason="bench")
+    kit.declare("Open one", severity="SEV2", by="alice")
+    kit.status.json("summary")  # the first read folds every incident once
+    return kit
+
+
+def page_row() -> Result:
+    with tempfile.TemporaryDirectory(prefix="incidentkit-bench-page-") as folder:
+        small, large = _page_kit(folder, SMALL), _page_kit(folder, LARGE)
+        assert small.status.json("summary") == small.status.json("summary")
+        subject_s, baseline_s = compare(
+            lambda: large.status.json("summary"), lambda: small.status.json("summary"), repeats=7
+        )
+        scan_s, _ = compare(large.store.summaries, small.store.summaries, repeats=7)
+        for kit in (small, large):
+            kit.shutdown()
+    return Result(
+        f"page summary.json with {LARGE:,} incidents vs {SMALL} (warm)",
+        subject_s,
+        baseline_s,
+        measures=f"kit.status.json('summary') on SQLite with {LARGE} resolved incidents "
+        "(one in ten posted to the page) and one open",
+        against=f"the same with {SMALL} resolved incidents",
+        issue="12",
+        notes={
+            "large_ms": round(subject_s * 1e3, 2),
+            "small_ms": round(baseline_s * 1e3, 2),
+            "large_summary_scan_ms": round(scan_s * 1e3, 2),
+        },
+    )
+
+
 def main() -> None:
     rng = random.Random(12)
     components = [history(rng) for _ in range(COMPONENTS)]
@@ -97,7 +164,8 @@ def main() -> None:
                 limit=1.5,
                 issue="12",
                 notes={"intervals": total, "subject_ms": round(subject_s * 1e3, 1)},
-            )
+            ),
+            page_row(),
         ],
     )
 

@@ -259,6 +259,8 @@ class StatusPages:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self.maintenances = Maintenances(engine)
+        # incident id -> (version folded, the state when it has a public side, else None)
+        self._seen: dict[str, tuple[int, Incident | None]] = {}
 
     @property
     def config(self) -> StatusConfig:
@@ -280,12 +282,34 @@ class StatusPages:
     # --- reading ----------------------------------------------------------------
 
     def _states(self) -> list[Incident]:
+        """The incidents with a public side (updates or component changes).
+
+        One read of the summaries; an incident is loaded again only when its
+        version moved since this section last folded it, so a page read on a
+        store of many incidents costs a summary scan, not a load of each.
+        """
         engine = self._engine
-        return [engine.load(s.incident_id).state for s in engine.store.summaries(SummaryQuery())]
+        seen = self._seen
+        fresh: dict[str, tuple[int, Incident | None]] = {}
+        found = []
+        for summary in engine.store.summaries(SummaryQuery()):
+            known = seen.get(summary.incident_id)
+            if known is None or known[0] < summary.version:
+                state = engine.load(summary.incident_id).state
+                record = _rules.record_of(state)
+                known = (state.version, state if record.updates or record.history else None)
+            fresh[summary.incident_id] = known
+            if known[1] is not None:
+                found.append(known[1])
+        self._seen = fresh
+        return found
 
     def marks(self) -> list[ComponentMark]:
         """Every component status change on every timeline and stored maintenance, in time order."""
-        found = [m for state in self._states() for m in _rules.record_of(state).history]
+        return self._marks(self._states())
+
+    def _marks(self, states: Sequence[Incident]) -> list[ComponentMark]:
+        found = [m for state in states for m in _rules.record_of(state).history]
         if self.config.components:
             found += self.maintenances.marks()
         found.sort(key=lambda m: (m.at, m.source, m.version))
@@ -293,22 +317,18 @@ class StatusPages:
 
     def current(self, at: datetime | None = None) -> dict[str, ComponentStatus]:
         """Each component's status now: the worst that any timeline last gave it."""
-        marks = [m for m in self.marks() if at is None or m.at <= at]
-        latest: dict[tuple[str, str], ComponentMark] = {}
-        for mark in marks:
-            latest[(mark.component, mark.source)] = mark
-        found: dict[str, ComponentStatus] = {}
-        for (component, _), mark in latest.items():
-            before = found.get(component)
-            if before is None or _rules._worse(mark.status, before):
-                found[component] = mark.status
-        return found
+        return _current(self.marks(), at)
 
     def components(self, page: str | None = None) -> tuple[ComponentState, ...]:
         """The page's components with their current status, by position."""
+        return self._components(page, self._states())
+
+    def _components(
+        self, page: str | None, incidents: Sequence[Incident]
+    ) -> tuple[ComponentState, ...]:
         chosen = self.config.page(page)
-        marks = self.marks()
-        current = self.current()
+        marks = self._marks(incidents)
+        current = _current(marks, None)
         updated: dict[str, datetime] = {}
         for mark in marks:
             updated[mark.component] = mark.at
@@ -320,7 +340,7 @@ class StatusPages:
 
     def incidents(self) -> list[Incident]:
         """Every incident with something posted for a page or an audience."""
-        return [s for s in self._states() if _rules.record_of(s).updates]
+        return _posted(self._states())
 
     def record(self, incident_id: str) -> PublicIncident:
         """The incident's public record: updates, component changes, impact, statements."""
@@ -329,8 +349,9 @@ class StatusPages:
     def page(self, page: str | None = None) -> PageStatus:
         """The page-level indicator and description now (labels from ``[status.labels]``)."""
         chosen = self.config.page(page)
-        states = self.components(chosen.id)
-        impact = json_docs.worst_unresolved(self.incidents(), chosen)
+        public = self._states()
+        states = self._components(chosen.id, public)
+        impact = json_docs.worst_unresolved(_posted(public), chosen)
         return page_status(
             [s.status for s in states], incident_impact=impact, labels=self.config.labels
         )
@@ -571,8 +592,9 @@ class StatusPages:
             stored = [m for m in self.maintenances.all() if m.id not in given]
             maintenances = [*stored, *maintenances]
         now = self._engine.now()
-        states = self.components(chosen.id)
-        incidents = self.incidents()
+        public = self._states()
+        states = self._components(chosen.id, public)
+        incidents = _posted(public)
         names = {c.id: c.name for c in self.config.components}
         mine = [m for m in maintenances if m.page == chosen.id]
         upcoming = [m for m in mine if m.status is MaintenanceStatus.SCHEDULED]
@@ -714,6 +736,24 @@ class StatusPages:
             breaches = tuple(c for c in checked[1:] if c.met is False)
             reports.append(SlaReport(target.target, scope, checked[0], breaches))
         return tuple(reports)
+
+
+def _posted(states: Sequence[Incident]) -> list[Incident]:
+    return [s for s in states if _rules.record_of(s).updates]
+
+
+def _current(marks: Sequence[ComponentMark], at: datetime | None) -> dict[str, ComponentStatus]:
+    """Each component's worst status among the latest mark of every source (up to ``at``)."""
+    chosen = [m for m in marks if at is None or m.at <= at]
+    latest: dict[tuple[str, str], ComponentMark] = {}
+    for mark in chosen:
+        latest[(mark.component, mark.source)] = mark
+    found: dict[str, ComponentStatus] = {}
+    for (component, _), mark in latest.items():
+        before = found.get(component)
+        if before is None or _rules._worse(mark.status, before):
+            found[component] = mark.status
+    return found
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
