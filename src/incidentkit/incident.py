@@ -249,6 +249,10 @@ def _auto_check_changes(
     changes["checklists"] = {**state.checklists, DECLARATION.name: updated}
 
 
+_PENDING = ItemStatus()
+"""Every item's state at declaration (frozen, so one instance serves every incident)."""
+
+
 def _declare(incident_id: str, record: RecordedEvent, event: Declared) -> Incident:
     at = record.recorded_at
     state = Incident(
@@ -269,7 +273,7 @@ def _declare(incident_id: str, record: RecordedEvent, event: Declared) -> Incide
         updated_at=at,
         templates=event.checklists,
         checklists={
-            template.name: {item.key: ItemStatus() for item in template.items}
+            template.name: dict.fromkeys((item.key for item in template.items), _PENDING)
             for template in event.checklists
         },
         phase_entered={Phase.ASSESS: event.declared_at},

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from incidentkit.errors import NotFound, PolicyError, ValidationError
 from incidentkit.oncall import (
@@ -266,3 +268,47 @@ def test_keys_carry_the_policy_name_so_reclassification_does_not_suppress_steps(
     assert fired == {"escalation:sev2:0:0"}
     # Upgraded to SEV1: its first page is still due.
     assert [d.key for d in due_steps(sev1(), T0, None, fired, T0)] == ["escalation:sev1:0:0"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 120), st.integers(0, 3), st.integers(1, 30)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(["UTC", "America/New_York", "Australia/Sydney"]),
+    st.integers(0, 200),
+    st.one_of(st.none(), st.integers(0, 200)),
+    st.sets(st.integers(0, 15), max_size=6),
+    st.integers(0, 400),
+)
+def test_the_cached_plan_equals_building_every_firing(
+    steps: list[tuple[int, int, int]],
+    zone: str,
+    start_minute: int,
+    ack_minute: int | None,
+    fired_picks: set[int],
+    now_minute: int,
+) -> None:
+    """next_due_at and due_steps from the cached plan equal filtering every built firing."""
+    from incidentkit.oncall.escalation import _eligible, due_steps, firings, next_due_at
+
+    policy = EscalationPolicy(
+        "p",
+        tuple(
+            EscalationStep((Target.person("ana"),), d * M, repeat=r, repeat_interval=i * M)
+            for d, r, i in steps
+        ),
+    )
+    started = datetime(2024, 3, 10, 1, tzinfo=ZoneInfo(zone)) + start_minute * M
+    acked = None if ack_minute is None else started + ack_minute * M
+    keys = [f.key for f in firings(policy, started)]
+    fired = frozenset(keys[i] for i in fired_picks if i < len(keys))
+    pending = _eligible(policy, started, acked, fired)
+    expected = pending[0].fire_at if pending else None
+    assert next_due_at(policy, started, acked, fired) == expected
+    now = started + now_minute * M
+    assert due_steps(policy, started, acked, fired, now) == tuple(
+        f for f in pending if f.fire_at <= now
+    )

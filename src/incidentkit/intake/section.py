@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,6 +159,13 @@ class _Unset:
 NO_GROUP = _Unset()
 
 
+PARSED_MEMO = 1_024
+"""How many parsed bodies :meth:`Alerts.parse` remembers (the oldest goes first)."""
+
+_MEMO_BODY = 65_536
+"""Bodies longer than this are parsed every time (the memo stays small)."""
+
+
 class Alerts:
     """The alert intake section, ``kit.alerts`` (see :mod:`incidentkit.intake.capability`)."""
 
@@ -167,6 +174,7 @@ class Alerts:
         self._adapters: dict[str, AdapterSpec] = {a.name: a for a in BUILTIN_ADAPTERS}
         self._runbooks: Any = None
         self._checked: KeyStore | None = None
+        self._parsed: dict[tuple[str | None, bytes | str], Payload] = {}
         self._silences = Silences(
             lambda: engine.store, lambda: self.config.silences, lambda: _stored_maintenances(engine)
         )
@@ -207,9 +215,32 @@ class Alerts:
     # --- reading ------------------------------------------------------------
 
     def parse(self, payload: object, format: str | None = None) -> Payload:
-        """Parse ``payload`` (bytes, text or decoded JSON) without recording anything."""
+        """Parse ``payload`` (bytes, text or decoded JSON) without recording anything.
+
+        A body (bytes or text) parsed before by a built-in adapter is not
+        parsed again: senders repeat the same body (Alertmanager's repeat
+        interval, HA pairs, retries), so the last :data:`PARSED_MEMO` bodies
+        are remembered with what they gave. A body whose alerts took their
+        start from the time of arrival (no ``startsAt``) is never remembered,
+        and neither is anything a plugin adapter read.
+        """
+        now = self._engine.now()
+        memo = isinstance(payload, bytes | str) and len(payload) <= _MEMO_BODY
+        if memo:
+            found = self._parsed.get((format, payload))  # type: ignore[arg-type]
+            if found is not None:
+                return found
         ordered = [self._adapters[n] for n in self.adapters]
-        return parse(payload, format, now=self._engine.now(), adapters=ordered)
+        parsed = parse(payload, format, now=now, adapters=ordered)
+        if (
+            memo
+            and self._adapters.get(parsed.format) in BUILTIN_ADAPTERS
+            and all(a.starts_at != now for a in parsed.alerts)
+        ):
+            if len(self._parsed) >= PARSED_MEMO:
+                self._parsed.pop(next(iter(self._parsed)), None)  # the oldest
+            self._parsed[(format, payload)] = parsed  # type: ignore[index]
+        return parsed
 
     def holder(self, dedup_key: str) -> str | None:
         """The open incident holding ``dedup_key``, or ``None``."""
@@ -622,6 +653,16 @@ class Alerts:
         self, incident_id: str, alert: Alert, group: str | None, action: str, *, late: bool = False
     ) -> Outcome:
         result: dict[str, str] = {"action": action}
+        known = self._engine.cache.get(incident_id)
+        if (
+            known is not None
+            and alert.delivery_key is not None
+            and alert.delivery_key in alerts_state(known.state).deliveries
+        ):
+            # A redelivery this kit has seen recorded: a timeline keeps it for good, so
+            # the answer needs no append and no load (still authorized as one).
+            self._engine.authorize(_actor(alert), "ingest_alert", known.state)
+            return Outcome(alert.dedup_key, "duplicate", incident_id)
 
         def decide(state: Incident, now: datetime) -> list[Event]:
             current = alerts_state(state)
@@ -795,6 +836,8 @@ class Alerts:
         return Outcome(alert.dedup_key, "declared", state.id)
 
     def _attach_runbooks(self, state: Incident, alert: Alert) -> None:
+        if isinstance(self._runbooks, Sized) and not len(self._runbooks):
+            return  # no runbook loaded: nothing could match
         try:
             from incidentkit.runbooks import Alert as RunbookAlert
 

@@ -68,6 +68,7 @@ class Silences:
         self._store = store
         self._config = config
         self._stored_maintenances = stored_maintenances
+        self._checked: MarkStore | None = None
         self._maintenances: Callable[[], Iterable[Any]] | None = None
 
     def use_maintenances(self, maintenances: Callable[[], Iterable[Any]] | None) -> None:
@@ -86,7 +87,10 @@ class Silences:
 
     def _marks(self, required: bool) -> MarkStore | None:
         store = self._store()
+        if store is self._checked:  # a Protocol isinstance check is slow: once per store
+            return self._checked
         if isinstance(store, MarkStore):
+            self._checked = store
             return store
         if required:
             raise StoreError(

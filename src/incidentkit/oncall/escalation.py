@@ -27,8 +27,9 @@ of elapsed time even across a daylight saving change.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -368,9 +369,24 @@ def due_steps(
     :raises ValidationError: for naive datetimes, naming the argument.
     """
     now = ensure_aware(now, "now")
-    return tuple(
-        f for f in _eligible(policy, started_at, acknowledged_at, fired_keys) if f.fire_at <= now
-    )
+    started = ensure_aware(started_at, "started_at")
+    acked = to_utc(acknowledged_at, "acknowledged_at")
+    found = []
+    for offset, firing in _plan(policy):  # _firings' order: stop at the first not yet due
+        fire_at = started + offset
+        if fire_at > now or (acked is not None and fire_at >= acked):
+            break
+        if firing.key not in fired_keys:
+            found.append(attrs.evolve(firing, fire_at=fire_at))
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(policy: EscalationPolicy) -> tuple[tuple[timedelta, DueStep], ...]:
+    """The policy's firings relative to the start, ``(offset, firing at the epoch)``, in
+    fire order (built once per policy: a tick or a declaration asks for them every time)."""
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    return tuple((f.fire_at - start, f) for f in _firings(policy, start))
 
 
 def next_due_at(
@@ -380,8 +396,16 @@ def next_due_at(
     fired_keys: frozenset[str],
 ) -> datetime | None:
     """The fire time of the earliest firing that has not fired and still can (``None``: none)."""
-    pending = _eligible(policy, started_at, acknowledged_at, fired_keys)
-    return pending[0].fire_at if pending else None
+    started = ensure_aware(started_at, "started_at")
+    acked = to_utc(acknowledged_at, "acknowledged_at")
+    for offset, firing in _plan(policy):  # _firings' order, without building each
+        if firing.key in fired_keys:
+            continue
+        fire_at = started + offset
+        if acked is None or fire_at < acked:
+            return fire_at
+        return None  # every later firing is at or after the acknowledgement too
+    return None
 
 
 def resolve_targets(

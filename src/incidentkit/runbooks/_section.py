@@ -131,6 +131,10 @@ class Runbooks:
         """The loaded runbooks, ordered by id."""
         return tuple(self._runbooks.values())
 
+    def __len__(self) -> int:
+        """How many runbooks are loaded."""
+        return len(self._runbooks)
+
     def get(self, runbook_id: str) -> Runbook:
         """The loaded runbook ``runbook_id``; :class:`NotFound` lists the known ids."""
         found = self._runbooks.get(runbook_id)

@@ -1,0 +1,107 @@
+"""The cheap paths of a redelivery: a parsed body remembered, a recorded delivery seen in the
+cache. Each must answer exactly as the full path does."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from incidentkit import IncidentKit, ManualClock, PermissionDenied
+from incidentkit.intake import Payload
+from incidentkit.intake.adapters import parse_generic
+from incidentkit.intake.model import AdapterSpec
+from incidentkit.plugins import hookimpl
+from incidentkit.store import Store
+
+from .conftest import T0
+
+BODY = json.dumps(
+    {"key": "db-slow", "summary": "DB slow", "starts_at": "2024-11-20T22:00:00Z"}
+).encode()
+
+
+def kit_on(store: Store | None = None, plugins: list[object] | None = None) -> IncidentKit:
+    return IncidentKit(
+        store=store, clock=ManualClock(T0), plugins=plugins or [], autoload_plugins=False
+    )
+
+
+def test_the_same_body_is_parsed_once() -> None:
+    kit = kit_on()
+    first = kit.alerts.parse(BODY, "generic")
+    assert kit.alerts.parse(BODY, "generic") is first
+    assert kit.alerts.parse(BODY.decode(), "generic") == first  # text: its own entry
+    changed = BODY.replace(b"DB slow", b"DB slower")
+    assert kit.alerts.parse(changed, "generic").alerts[0].summary == "DB slower"
+
+
+def test_a_body_that_takes_its_start_from_arrival_is_parsed_every_time() -> None:
+    kit = kit_on()
+    body = json.dumps({"key": "no-start", "summary": "no start given"}).encode()
+    first = kit.alerts.parse(body, "generic")
+    clock = kit.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(minutes=3))
+    later = kit.alerts.parse(body, "generic")
+    assert later.alerts[0].starts_at == first.alerts[0].starts_at + timedelta(minutes=3)
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def parse(self, data: object, now: Any) -> Payload:
+        self.calls += 1
+        parsed = parse_generic(data, now)
+        return Payload("counting", parsed.alerts)
+
+    @hookimpl
+    def incidentkit_alert_adapters(self) -> list[AdapterSpec]:
+        return [AdapterSpec("counting", self.parse, lambda data: False, "counts")]
+
+
+def test_a_plugin_adapter_reads_every_body() -> None:
+    counting = Counting()
+    kit = kit_on(plugins=[counting])
+    for _ in range(3):
+        kit.alerts.parse(BODY, "counting")
+    assert counting.calls == 3
+
+
+def test_a_redelivery_is_a_duplicate_on_a_replica_that_never_saw_it(kit_store: Store) -> None:
+    first, second = kit_on(kit_store), kit_on(kit_store)
+    assert first.alerts.ingest(BODY, "generic").outcomes[0].action == "declared"
+    assert first.alerts.ingest(BODY, "generic").outcomes[0].action == "duplicate"  # cached
+    assert second.alerts.ingest(BODY, "generic").outcomes[0].action == "duplicate"  # loaded
+    (summary,) = kit_store.summaries()
+    assert summary.version == first.get(summary.incident_id).version
+
+
+def test_after_resolve_the_cached_delivery_does_not_hide_a_new_incident(kit_store: Store) -> None:
+    kit = kit_on(kit_store)
+    iid = kit.alerts.ingest(BODY, "generic").outcomes[0].incident_id
+    assert iid is not None
+    kit.assign_role(iid, "incident_commander", "alice", by="alice")
+    kit.resolve(iid, by="alice", force=True, reason="fixed")
+    again = kit.alerts.ingest(BODY, "generic").outcomes[0]
+    assert again.action == "declared" and again.incident_id != iid
+
+
+class NoIntake:
+    refuse = False
+
+    @hookimpl
+    def incidentkit_authorize(self, actor: str, action: str, incident: object) -> str | None:
+        return "intake is paused" if self.refuse and action == "ingest_alert" else None
+
+
+def test_a_cached_duplicate_is_still_authorized() -> None:
+    gate = NoIntake()
+    kit = kit_on(plugins=[gate])
+    kit.alerts.ingest(BODY, "generic")
+    gate.refuse = True
+    with pytest.raises(PermissionDenied):
+        kit.alerts.ingest(BODY, "generic")
