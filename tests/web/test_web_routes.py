@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import sqlite3
 import subprocess
 import sys
@@ -571,3 +572,14 @@ def test_escalation_dry_run_form_alone_and_refusals() -> None:
     assert long_service.status_code == 400 and "invalid service" in long_service.text
     refused = client(kit, Gate({"read"})).get("/oncall/dry-run", params={"severity": "SEV1"})
     assert refused.status_code == 403
+
+
+def test_a_200_event_timeline_lists_every_event_in_sequence(kit: ik.IncidentKit) -> None:
+    iid = declared(kit)
+    while len(kit.timeline(iid)) < 200:
+        kit.add_note(iid, f"shard {len(kit.timeline(iid))} checked", by="bob")
+    text = client(kit).get(f"/incidents/{iid}").text
+    timeline = text[text.index('id="tl-h"') :]
+    versions = [int(v) for v in re.findall(r'<li value="(\d+)"', timeline)]
+    assert versions == list(range(1, 201))
+    assert "Hash chain verified (200 events)" in text
