@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from incidentkit import IncidentKit, ManualClock, PermissionDenied
-from incidentkit.intake import Payload
-from incidentkit.intake.adapters import parse_generic
+from incidentkit.intake import Payload, section
+from incidentkit.intake.adapters import parse, parse_generic
 from incidentkit.intake.model import AdapterSpec
 from incidentkit.plugins import hookimpl
 from incidentkit.store import Store
@@ -105,3 +105,82 @@ def test_a_cached_duplicate_is_still_authorized() -> None:
     gate.refuse = True
     with pytest.raises(PermissionDenied):
         kit.alerts.ingest(BODY, "generic")
+
+
+# --- what is remembered, and for how long --------------------------------------------------
+
+
+def test_a_remembered_body_equals_a_fresh_reading() -> None:
+    kit = kit_on()
+    first = kit.alerts.parse(BODY, "generic")
+    again = kit.alerts.parse(BODY, "generic")
+    assert again is first
+    assert again == parse(BODY, "generic", now=T0)
+    assert kit.alerts.parse(BODY) == parse(BODY, now=T0)  # detected: its own entry, same reading
+
+
+def test_the_least_recently_used_body_is_forgotten_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(section, "PARSED_MEMO", 2)
+    kit = kit_on()
+    a, b, c = (BODY.replace(b"db-slow", name) for name in (b"a", b"b", b"c"))
+    first_a, first_b = kit.alerts.parse(a, "generic"), kit.alerts.parse(b, "generic")
+    assert kit.alerts.parse(a, "generic") is first_a  # used again: b is now the oldest
+    kit.alerts.parse(c, "generic")  # forgets b
+    assert kit.alerts.parse(a, "generic") is first_a
+    again_b = kit.alerts.parse(b, "generic")
+    assert again_b == first_b and again_b is not first_b
+
+
+def _pd_trigger(**extra: object) -> bytes:
+    event = {
+        "routing_key": "samplekeyhere0123456789abcdef012",
+        "event_action": "trigger",
+        "payload": {
+            "summary": "Login API returning 500 errors",
+            "source": "api-1",
+            "severity": "critical",
+            "timestamp": "2023-02-06T13:00:00Z",
+        },
+        **extra,
+    }
+    return json.dumps(event).encode()
+
+
+def test_a_pagerduty_trigger_without_a_key_is_a_new_alert_every_time(kit_store: Store) -> None:
+    """Its key is generated: remembering the reading would make the second one a redelivery."""
+    kit = kit_on(kit_store)
+    body = _pd_trigger()  # a timestamp, so its start does not come from the arrival
+    first = kit.alerts.ingest(body, "pagerduty").outcomes[0]
+    second = kit.alerts.ingest(body, "pagerduty").outcomes[0]
+    assert first.action == second.action == "declared"
+    assert first.dedup_key != second.dedup_key and first.incident_id != second.incident_id
+
+
+def test_a_pagerduty_trigger_with_a_key_is_remembered() -> None:
+    kit = kit_on()
+    body = _pd_trigger(dedup_key="login-500")
+    assert kit.alerts.parse(body, "pagerduty") is kit.alerts.parse(body, "pagerduty")
+
+
+class Relay:
+    """A plugin adapter that hands back the generic adapter's reading as it is."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def parse(self, data: object, now: Any) -> Payload:
+        self.calls += 1
+        return parse_generic(data, now)  # format "generic", read by a plugin
+
+    @hookimpl
+    def incidentkit_alert_adapters(self) -> list[AdapterSpec]:
+        return [AdapterSpec("relay", self.parse, lambda data: True, "relays")]
+
+
+@pytest.mark.parametrize("fmt", ["relay", None])
+def test_a_plugin_reading_labelled_generic_is_not_remembered(fmt: str | None) -> None:
+    relay = Relay()
+    kit = kit_on(plugins=[relay])
+    for _ in range(3):
+        assert kit.alerts.parse(BODY, fmt).format == "generic"
+    assert relay.calls == 3

@@ -631,6 +631,17 @@ def parse(
     :raises UnsupportedPayload: ``format`` names no adapter, or none recognises it.
     :raises PayloadInvalid: the adapter refused it, listing every problem.
     """
+    return parse_with_adapter(payload, format, now=now, adapters=adapters)[1]
+
+
+def parse_with_adapter(
+    payload: object,
+    format: str | None = None,
+    *,
+    now: datetime | None = None,
+    adapters: Iterable[AdapterSpec] = BUILTIN_ADAPTERS,
+) -> tuple[AdapterSpec, Payload]:
+    """:func:`parse`, and the adapter that read the payload."""
     from incidentkit._time import utc_now
 
     chosen = list(adapters)
@@ -647,4 +658,22 @@ def parse(
             )
         adapter = named[format]
     run: Callable[[Any, datetime], Payload] = adapter.parse
-    return run(data, when)
+    return adapter, run(data, when)
+
+
+def repeatable(adapter: AdapterSpec, parsed: Payload, now: datetime) -> bool:
+    """Whether reading the same body again gives an equal payload, at any time.
+
+    Only a built-in adapter's reading is known to: none of its alerts may
+    have taken its start from ``now`` (a firing alert without one), and no
+    PagerDuty trigger may have had its dedup key generated (a random one
+    each time, so each such trigger is a new alert).
+    """
+    if not any(adapter is builtin for builtin in BUILTIN_ADAPTERS):
+        return False
+    for alert in parsed.alerts:
+        if alert.starts_at is not None and alert.starts_at == now:
+            return False  # perhaps the arrival time (a start equal to it by chance is re-read)
+    if adapter is PAGERDUTY:
+        return all(json.loads(alert.raw).get("dedup_key") for alert in parsed.alerts)
+    return True

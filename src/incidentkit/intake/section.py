@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Iterable, Sequence, Sized
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from incidentkit.incident import (
     decide_note,
     decide_resolve,
 )
-from incidentkit.intake.adapters import BUILTIN_ADAPTERS, parse
+from incidentkit.intake.adapters import BUILTIN_ADAPTERS, parse_with_adapter, repeatable
 from incidentkit.intake.capability import GROUP_NAMESPACE, KEY_NAMESPACE, group_window_end
 from incidentkit.intake.config import (
     AlertAction,
@@ -160,7 +161,7 @@ NO_GROUP = _Unset()
 
 
 PARSED_MEMO = 1_024
-"""How many parsed bodies :meth:`Alerts.parse` remembers (the oldest goes first)."""
+"""How many parsed bodies :meth:`Alerts.parse` remembers (the least recently used goes first)."""
 
 _MEMO_BODY = 65_536
 """Bodies longer than this are parsed every time (the memo stays small)."""
@@ -175,6 +176,7 @@ class Alerts:
         self._runbooks: Any = None
         self._checked: KeyStore | None = None
         self._parsed: dict[tuple[str | None, bytes | str], Payload] = {}
+        self._parsed_lock = threading.Lock()
         self._silences = Silences(
             lambda: engine.store, lambda: self.config.silences, lambda: _stored_maintenances(engine)
         )
@@ -220,26 +222,29 @@ class Alerts:
         A body (bytes or text) parsed before by a built-in adapter is not
         parsed again: senders repeat the same body (Alertmanager's repeat
         interval, HA pairs, retries), so the last :data:`PARSED_MEMO` bodies
-        are remembered with what they gave. A body whose alerts took their
-        start from the time of arrival (no ``startsAt``) is never remembered,
-        and neither is anything a plugin adapter read.
+        used are remembered with what they gave. A body whose reading depends
+        on when it came (an alert that took its start from the time of
+        arrival, a PagerDuty trigger given a generated key) is never
+        remembered, and neither is anything a plugin adapter read. The
+        payload returned may be the remembered one: it is frozen, its maps
+        are not to be changed.
         """
         now = self._engine.now()
-        memo = isinstance(payload, bytes | str) and len(payload) <= _MEMO_BODY
-        if memo:
-            found = self._parsed.get((format, payload))  # type: ignore[arg-type]
-            if found is not None:
-                return found
+        key: tuple[str | None, bytes | str] | None = None
+        if isinstance(payload, bytes | str) and len(payload) <= _MEMO_BODY:
+            key = (format, payload)
+            with self._parsed_lock:
+                found = self._parsed.pop(key, None)
+                if found is not None:
+                    self._parsed[key] = found  # the most recently used goes last
+                    return found
         ordered = [self._adapters[n] for n in self.adapters]
-        parsed = parse(payload, format, now=now, adapters=ordered)
-        if (
-            memo
-            and self._adapters.get(parsed.format) in BUILTIN_ADAPTERS
-            and all(a.starts_at != now for a in parsed.alerts)
-        ):
-            if len(self._parsed) >= PARSED_MEMO:
-                self._parsed.pop(next(iter(self._parsed)), None)  # the oldest
-            self._parsed[(format, payload)] = parsed  # type: ignore[index]
+        adapter, parsed = parse_with_adapter(payload, format, now=now, adapters=ordered)
+        if key is not None and repeatable(adapter, parsed, now):
+            with self._parsed_lock:
+                if len(self._parsed) >= PARSED_MEMO:
+                    del self._parsed[next(iter(self._parsed))]  # the least recently used
+                self._parsed[key] = parsed
         return parsed
 
     def holder(self, dedup_key: str) -> str | None:
