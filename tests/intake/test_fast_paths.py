@@ -184,3 +184,39 @@ def test_a_plugin_reading_labelled_generic_is_not_remembered(fmt: str | None) ->
     for _ in range(3):
         assert kit.alerts.parse(BODY, fmt).format == "generic"
     assert relay.calls == 3
+
+
+# --- a redelivery answered from the cache --------------------------------------------------
+
+
+def test_a_resolve_on_another_replica_releases_the_key_for_this_one(kit_store: Store) -> None:
+    here, there = kit_on(kit_store), kit_on(kit_store)
+    iid = here.alerts.ingest(BODY, "generic").outcomes[0].incident_id
+    assert iid is not None
+    assert here.alerts.ingest(BODY, "generic").outcomes[0].action == "duplicate"  # cached here
+    there.assign_role(iid, "incident_commander", "alice", by="alice")
+    there.resolve(iid, by="alice", force=True, reason="fixed")
+    again = here.alerts.ingest(BODY, "generic").outcomes[0]
+    assert again.action == "declared" and again.incident_id != iid
+
+
+class RefusesVersion:
+    """Refuses intake on one version of the incident (a refusal that fresh state lifts)."""
+
+    version = -1
+
+    @hookimpl
+    def incidentkit_authorize(self, actor: str, action: str, incident: Any) -> str | None:
+        stale = incident is not None and incident.version == self.version
+        return "stale" if action == "ingest_alert" and stale else None
+
+
+def test_a_refusal_on_the_cached_state_is_asked_again_on_fresh_state(kit_store: Store) -> None:
+    gate = RefusesVersion()
+    here, there = kit_on(kit_store, plugins=[gate]), kit_on(kit_store)
+    iid = here.alerts.ingest(BODY, "generic").outcomes[0].incident_id
+    assert iid is not None
+    gate.version = here.get(iid).version  # what this replica has cached
+    there.add_note(iid, "looking", by="bob")  # the store moves on
+    again = here.alerts.ingest(BODY, "generic").outcomes[0]
+    assert again.action == "duplicate" and again.incident_id == iid

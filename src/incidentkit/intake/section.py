@@ -665,9 +665,15 @@ class Alerts:
             and alert.delivery_key in alerts_state(known.state).deliveries
         ):
             # A redelivery this kit has seen recorded: a timeline keeps it for good, so
-            # the answer needs no append and no load (still authorized as one).
-            self._engine.authorize(_actor(alert), "ingest_alert", known.state)
-            return Outcome(alert.dedup_key, "duplicate", incident_id)
+            # the answer needs no append and no load (still authorized as one). A
+            # refusal on the cached state goes the full way, which asks again on
+            # fresh state before it is final.
+            try:
+                self._engine.authorize(_actor(alert), "ingest_alert", known.state)
+            except IncidentKitError:
+                pass
+            else:
+                return Outcome(alert.dedup_key, "duplicate", incident_id)
 
         def decide(state: Incident, now: datetime) -> list[Event]:
             current = alerts_state(state)
