@@ -266,3 +266,80 @@ def test_fuzzed_payloads_give_a_typed_error_or_valid_alerts(
         assert isinstance(alert, Alert) and 1 <= len(alert.dedup_key) <= 255
         assert alert.starts_at is None or alert.starts_at.utcoffset() is not None
         json.loads(alert.raw)
+
+
+# --- the quick readings give what the full ones give -------------------------------------
+
+
+def _two(low: int, high: int) -> st.SearchStrategy[str]:
+    """Two digits, mostly in ``low``..``high`` (a field's range), sometimes any."""
+    return st.one_of(st.integers(low, high), st.integers(0, 99)).map(lambda n: f"{n:02d}")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(st.integers(1900, 2100), st.integers(0, 9999)).map(lambda n: f"{n:04d}"),
+    _two(1, 12),
+    _two(1, 31),
+    _two(0, 23),
+    _two(0, 59),
+    _two(0, 59),
+    st.one_of(st.just(""), st.from_regex(r"\A\.[0-9]{1,9}\Z")),
+    st.one_of(
+        st.sampled_from(["Z", "+00:00", "-00:00", "+05:30"]),
+        st.from_regex(r"\A[+-][0-9]{2}:[0-9]{2}\Z"),
+    ),
+)
+def test_a_start_time_reads_as_the_dateutil_parser_reads_it(
+    year: str, month: str, day: str, hour: str, minute: str, second: str, fraction: str, zone: str
+) -> None:
+    """The C parser takes the common form; what it reads equals ``isoparse``'s reading."""
+    from dateutil.parser import isoparse
+
+    from incidentkit.intake.adapters import _FRACTION, _Problems
+
+    text = f"{year}-{month}-{day}T{hour}:{minute}:{second}{fraction}{zone}"
+    problems = _Problems("generic")
+    got = problems.time_text(text, "$.starts_at")
+    try:
+        slow = isoparse(_FRACTION.sub(r"\1", text))
+    except (ValueError, OverflowError):
+        assert got is None and problems.items
+        return
+    if slow.tzinfo is None or not (
+        datetime(1900, 1, 1, tzinfo=UTC) <= slow.astimezone(UTC) < datetime(9000, 1, 1, tzinfo=UTC)
+    ):
+        assert got is None and problems.items
+        return
+    assert got == slow and got is not None and got.tzinfo is UTC and not problems.items
+
+
+@pytest.mark.parametrize("text", ["2024-01-01T10:00:00+03:60", "2024-01-01T24:00:00Z"])
+def test_start_times_the_c_parser_reads_otherwise_keep_their_reading(text: str) -> None:
+    """``fromisoformat`` takes 60 offset minutes (``isoparse`` refuses them) and refuses 24:00
+    (``isoparse`` reads the next midnight): both go the old way."""
+    body = {"key": "k", "starts_at": text}
+    if text.endswith("Z"):
+        [alert] = parse_generic(body, T0).alerts
+        assert alert.starts_at == datetime(2024, 1, 2, tzinfo=UTC)
+    else:
+        with pytest.raises(PayloadInvalid) as caught:
+            parse_generic(body, T0)
+        assert caught.value.problems[0][0] == "$.starts_at"
+
+
+def test_nesting_is_measured_unless_too_few_brackets_to_be_deep() -> None:
+    from incidentkit._validate import MAX_NESTING
+    from incidentkit.intake.adapters import decode
+
+    def nested(depth: int) -> str:
+        return '{"key": "k", "labels": ' + "[" * depth + "]" * depth + "}"
+
+    assert decode(nested(MAX_NESTING - 1))["key"] == "k"  # as many brackets as levels allowed
+    assert decode(nested(MAX_NESTING))["key"] == "k"  # one more bracket: measured, deep enough
+    with pytest.raises(PayloadInvalid) as caught:
+        decode(nested(MAX_NESTING + 1))
+    assert caught.value.problems[0] == ("$.labels" + "[0]" * MAX_NESTING, "nested too deep")
+    brackets = json.dumps({"key": "k", "summary": "[{" * 100})  # in strings: no nesting
+    assert decode(brackets)["summary"] == "[{" * 100
+    assert decode(brackets.encode())["summary"] == "[{" * 100
