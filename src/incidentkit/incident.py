@@ -1019,5 +1019,8 @@ def decide_from_event(state: Incident, policy: Policy, now: datetime, event: Eve
         case Reopened():
             return decide_reopen(state, by=by, reason=event.reason)
         case Closed():
-            return decide_close(state, by=by, reason=event.reason)
+            # The recovery gate of kit.close, and its override only when the event says forced.
+            return decide_close(
+                state, by=by, policy=policy, reason=event.reason, force=event.forced
+            )
     raise ValueError(f"no command writes {event.tag!r} events")

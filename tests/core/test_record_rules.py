@@ -242,3 +242,20 @@ def test_record_accepts_what_mark_mitigated_would_record(kit: IncidentKit) -> No
     )
     after = kit.record(iid, [outcome], by="bob")
     assert after.mitigated_at is not None
+
+
+def test_record_cannot_close_past_the_recovery_gate(kit: IncidentKit, store: MemoryStore) -> None:
+    """kit.close refuses while recovery items are open; record() of a Closed must too."""
+    from incidentkit.events import Closed
+
+    iid = _with_commander(kit)
+    kit.resolve(iid, by="alice", force=True, reason="drill")
+    before = snapshot(store)
+    with pytest.raises(GuardFailed):
+        kit.record(iid, [Closed(by="alice", reason="done")], by="alice")
+    assert snapshot(store) == before
+    open_items = kit.get(iid).open_items("recovery")
+    assert open_items
+    forced = Closed(by="alice", reason="no time", forced=True, open_items=tuple(open_items))
+    kit.record(iid, [forced], by="alice")
+    assert kit.get(iid).status.value == "closed"
