@@ -337,7 +337,9 @@ class IncidentKit:
 
         Give ``severity``, or ``signals`` to classify (the reasons are recorded).
         ``incident_id`` makes declaration idempotent across replicas: a second
-        declare with the same id raises :class:`ConcurrencyConflict`. With
+        declare with the same id raises :class:`ConcurrencyConflict`; ids
+        starting ``DRILL-`` are refused (they are drills', which metrics leave
+        out). With
         ``[runbooks] auto_attach = true`` the strongest matching runbooks are
         attached right after (``labels`` and ``annotations`` are the alert's,
         matched with the services, title, description and signals; see

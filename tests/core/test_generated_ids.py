@@ -66,3 +66,12 @@ def test_alert_intake_draws_again_too(
         f"INC-{day}-AAAAAA",
         f"INC-{day}-BBBBBB",
     ]
+
+
+def test_declare_refuses_the_drills_id_prefix(clock: ik.ManualClock) -> None:
+    kit = ik.IncidentKit(clock=clock, autoload_plugins=False)
+    for chosen in ("DRILL-20241120-2230", "DRILL-x"):
+        with pytest.raises(ik.ValidationError) as err:
+            kit.declare("Login errors", severity="SEV2", by="alice", incident_id=chosen)
+        assert err.value.field == "incident_id"
+    assert kit.store.summaries() == []

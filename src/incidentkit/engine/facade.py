@@ -20,6 +20,7 @@ from incidentkit.ids import check_incident_id
 from incidentkit.incident import Incident, actor, decide_declare
 from incidentkit.intake.section import Alerts
 from incidentkit.integrations import build_integrations
+from incidentkit.metrics import DRILL_PREFIX, is_drill
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.runbooks import Runbooks, declaration_alert
@@ -147,6 +148,7 @@ def declare_incident(
     idempotency_key: str | None,
     labels: Mapping[str, str] | None,
     annotations: Mapping[str, str] | None,
+    drill: bool = False,
 ) -> Incident:
     """Classify, decide with :func:`~incidentkit.incident.decide_declare`, append, auto-attach.
 
@@ -188,6 +190,12 @@ def declare_incident(
 
     if incident_id is not None:
         chosen_id = check_incident_id(incident_id)
+        if not drill and is_drill(chosen_id):
+            raise ValidationError(
+                "incident_id",
+                f"ids starting {DRILL_PREFIX} are drills' (metrics leave them out); "
+                "run a drill with kit.people.drill",
+            )
         state = engine.create(
             chosen_id, by, partial(decide, chosen_id), idempotency_key=idempotency_key
         ).state

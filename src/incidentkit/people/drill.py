@@ -267,6 +267,8 @@ def run_drill(
         (``record_into``; the store is left unchanged).
     """
     from incidentkit.clock import ManualClock
+    from incidentkit.engine.facade import declare_incident
+    from incidentkit.events import Source
     from incidentkit.kit import IncidentKit
     from incidentkit.people.capability import PersonPaged
     from incidentkit.store import MemoryStore, Store
@@ -287,12 +289,24 @@ def run_drill(
         MemoryStore(), _drill_policy(policy), clock, plugins=[capture], autoload_plugins=False
     )
     with kit:
-        state = kit.declare(
-            script.title,
+        state = declare_incident(
+            kit.engine,
+            kit.runbooks,
+            lambda _: drill_id,
+            title=script.title,
             severity=script.severity,
             by=script.declared_by,
+            source=Source.MANUAL,
+            started_at=None,
+            detected_at=None,
             services=script.services,
+            description="",
+            signals=None,
             incident_id=drill_id,
+            idempotency_key=None,
+            labels=None,
+            annotations=None,
+            drill=True,  # kit.declare refuses DRILL- ids; a drill is where they come from
         )
         incident_id = state.id
         kit.add_note(incident_id, DRILL_NOTE, by=script.declared_by)
