@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import attrs
+
 from incidentkit import _validate as validate
 from incidentkit._time import format_duration, parse_datetime
 from incidentkit.checkpoint import Checkpoint, checkpoint_from_json
@@ -443,8 +445,24 @@ def _policy(args: argparse.Namespace) -> Policy | None:
     return load_policy(path) if path else None
 
 
+READ_ONLY = frozenset(
+    {"show", "list", "timeline", "verify", "checkpoint", "metrics", "status-page", "uptime"}
+)
+"""Commands that only read: they open the kit without the policy's ``[notifiers]`` and
+``[actions]``, so a secret those need (``url_env``) is not asked of someone listing."""
+
+
+def _reads_only(args: argparse.Namespace) -> bool:
+    if args.command in READ_ONLY:
+        return True
+    return args.command == "maintenance" and args.maintenance_command in ("list", "show")
+
+
 def _kit(args: argparse.Namespace) -> IncidentKit:
-    return IncidentKit.open(args.db, policy=_policy(args))
+    policy = _policy(args)
+    if policy is not None and _reads_only(args) and (policy.notifiers or policy.actions):
+        policy = attrs.evolve(policy, notifiers=(), actions=())
+    return IncidentKit.open(args.db, policy=policy)
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -231,3 +231,22 @@ def test_show_and_tick_print_times_in_the_zone_and_json_stays_utc(
     data = json.loads(out)
     assert data["declared_at"].endswith("+00:00")
     assert "verify-root-cause-fix" in data["open_items"]["recovery"]
+
+
+def test_reading_commands_do_not_need_the_notifiers_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INCIDENTKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.delenv("SLACK_URL", raising=False)
+    policy = tmp_path / "p.toml"
+    policy.write_text('[notifiers.team]\ntype = "slack"\nurl_env = "SLACK_URL"\n', encoding="utf-8")
+    db = ["--db", f"sqlite:///{tmp_path}/x.db", "--policy", str(policy)]
+    monkeypatch.setenv("SLACK_URL", "http://127.0.0.1:9/hook")
+    assert _cli(*db, "declare", "x", "-s", "SEV3", "--by", "a", "--id", "INC-1")[0] == 0
+    monkeypatch.delenv("SLACK_URL")
+    for argv in (["list"], ["show", "INC-1"], ["timeline", "INC-1"], ["verify"]):
+        code, _, err = _cli(*db, *argv)
+        assert code == 0, (argv, err)
+    # a command that writes still plans the team's messages, so it still needs the secret
+    code, _, err = _cli(*db, "note", "INC-1", "checking", "--by", "a")
+    assert code == 2 and "SLACK_URL" in err
