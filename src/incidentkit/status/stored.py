@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from incidentkit import _validate as check
 from incidentkit._time import ensure_aware
 from incidentkit.errors import (
     IncidentKitError,
@@ -52,6 +53,7 @@ from incidentkit.status.maintenance import (
     Maintenance,
     Reminder,
     due_reminders,
+    maintenance_marks,
     schedule,
     transition,
 )
@@ -148,8 +150,6 @@ class Maintenances:
 
     def marks(self) -> list[ComponentMark]:
         """The component status changes every stored maintenance made."""
-        from incidentkit.status.maintenance import maintenance_marks
-
         return [mark for m in self.all() for mark in maintenance_marks(m)]
 
     # --- commands -----------------------------------------------------------------
@@ -385,8 +385,6 @@ def _announce(engine: Engine, maintenance: Maintenance) -> None:
 
 
 def _checked_id(value: object) -> str:
-    from incidentkit import _validate as check
-
     ident = check.name(value, "maintenance_id")
     if len(ident) > 100:
         raise ValidationError("maintenance_id", "longer than 100 characters")
