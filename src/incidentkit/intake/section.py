@@ -65,7 +65,7 @@ from incidentkit.intake.silence import HeldAlert, Silences
 from incidentkit.lifecycle import Status
 from incidentkit.serialization import parse_duration
 from incidentkit.severity import Severity, Signals
-from incidentkit.store import KeyStore, MarkStore, SummaryQuery
+from incidentkit.store import KeyStore, MarkStore, SummaryQuery, require_marks
 
 log = logging.getLogger("incidentkit.intake")
 
@@ -401,13 +401,7 @@ class Alerts:
     # --- heartbeats -------------------------------------------------------
 
     def _marks(self) -> MarkStore:
-        store = self._engine.store
-        if not isinstance(store, MarkStore):
-            raise StoreError(
-                f"{store.url}: heartbeats need a store with marks (mark and put_mark); "
-                "the built-in stores have them"
-            )
-        return store
+        return require_marks(self._engine.store, "heartbeats")
 
     def _monitor(self, name: object) -> HeartbeatMonitor:
         monitor = self.config.heartbeat(name) if isinstance(name, str) else None

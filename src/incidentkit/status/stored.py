@@ -58,7 +58,7 @@ from incidentkit.status.maintenance import (
     transition,
 )
 from incidentkit.status.model import ComponentMark, MaintenanceStatus
-from incidentkit.store import MarkStore, OutboxMessage, Store
+from incidentkit.store import MarkStore, OutboxMessage, Store, require_marks
 from incidentkit.timers import SYSTEM_ACTOR
 
 if TYPE_CHECKING:
@@ -111,13 +111,7 @@ class Maintenances:
         self._engine = engine
 
     def _marks(self) -> MarkStore:
-        store = self._engine.store
-        if not isinstance(store, MarkStore):
-            raise StoreError(
-                f"{store.url}: scheduled maintenances need a store with marks "
-                "(mark and put_mark); the built-in stores have them"
-            )
-        return store
+        return require_marks(self._engine.store, "scheduled maintenances")
 
     # --- reading ------------------------------------------------------------------
 

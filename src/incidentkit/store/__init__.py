@@ -20,6 +20,7 @@ from incidentkit.store._base import (
     StoredCommand,
     StoredEvent,
     SummaryQuery,
+    require_marks,
 )
 from incidentkit.store._checks import check_command_id
 from incidentkit.store._query import summary_query
@@ -40,5 +41,6 @@ __all__ = [
     "SummaryQuery",
     "check_command_id",
     "mask_url",
+    "require_marks",
     "summary_query",
 ]

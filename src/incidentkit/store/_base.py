@@ -29,6 +29,7 @@ __all__ = [
     "StoredCommand",
     "StoredEvent",
     "SummaryQuery",
+    "require_marks",
 ]
 
 
@@ -345,3 +346,16 @@ class MarkStore(Store, Protocol):
         mark first (read it again and decide again).
         """
         ...
+
+
+def require_marks(store: Store, purpose: str) -> MarkStore:
+    """``store`` as a :class:`MarkStore`, or a :class:`~incidentkit.errors.StoreError` saying
+    that ``purpose`` (``"heartbeats"``, ``"scheduled maintenances"``) needs marks."""
+    if not isinstance(store, MarkStore):
+        from incidentkit.errors import StoreError
+
+        raise StoreError(
+            f"{store.url}: {purpose} need a store with marks (mark and put_mark); "
+            "the built-in stores have them"
+        )
+    return store
