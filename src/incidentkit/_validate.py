@@ -135,9 +135,24 @@ def text(
     return stripped
 
 
+_NAMES: dict[str, str] = {}
+"""Names already accepted by :func:`name`, to what they were stripped (bounded)."""
+
+
 def name(value: object, field: str, *, allow_empty: bool = False) -> str:
     """One-line text of at most :data:`MAX_NAME_LENGTH` characters (people, roles, services …)."""
-    return text(value, field, max_length=MAX_NAME_LENGTH, allow_empty=allow_empty, single_line=True)
+    if type(value) is str:
+        known = _NAMES.get(value)
+        if known is not None:  # the same few actors and ids recur on every command
+            return known
+    checked = text(
+        value, field, max_length=MAX_NAME_LENGTH, allow_empty=allow_empty, single_line=True
+    )
+    if checked and type(value) is str:
+        if len(_NAMES) >= 4096:
+            _NAMES.clear()
+        _NAMES[value] = checked
+    return checked
 
 
 def title(value: object, field: str = "title") -> str:

@@ -90,6 +90,10 @@ class ItemStatus:
     reason: str = ""
 
 
+_COMMANDER: str = Role.INCIDENT_COMMANDER.value
+"""The commander's role name (an enum's ``.value`` is a Python-level lookup)."""
+
+
 @attrs.frozen
 class Incident:
     """An incident's current state: the fold of its timeline.
@@ -150,12 +154,13 @@ class Incident:
     @property
     def commander(self) -> str | None:
         """The incident commander, if one is assigned."""
-        return self.roles.get(Role.INCIDENT_COMMANDER.value)
+        return self.roles.get(_COMMANDER)
 
     @property
     def is_open(self) -> bool:
         """True until resolved or closed."""
-        return self.status.is_open
+        status = self.status
+        return status is not Status.RESOLVED and status is not Status.CLOSED
 
     def holder(self, role: Role | str) -> str | None:
         """Who holds ``role`` (``None`` when vacant)."""
@@ -299,20 +304,24 @@ def _state_evolver() -> Callable[..., Incident]:
     names = tuple(a.name for a in attrs.fields(Incident))
     if any(a.validator is not None or a.converter is not None for a in attrs.fields(Incident)):
         raise TypeError("Incident gained a validator or converter: use attrs.evolve")
+    setters = {n: getattr(Incident, n).__set__ for n in names}
     scope: dict[str, Any] = {
         "new": object.__new__,
         "cls": Incident,
-        "known": frozenset(names),
-        **{f"set_{n}": getattr(Incident, n).__set__ for n in names},
+        "setters": setters,
+        **{f"set_{n}": setters[n] for n in names},
     }
-    body = "".join(f"    set_{n}(made, get({n!r}, state.{n}))\n" for n in names)
+    # Copy every slot, then overwrite the few that change: direct attribute
+    # reads instead of one ``changes.get`` per field.
+    body = "".join(f"    set_{n}(made, state.{n})\n" for n in names)
     source = (
         "def evolve_state(state, /, **changes):\n"
-        "    if not known.issuperset(changes):\n"
-        "        unknown = sorted(set(changes) - known)\n"
-        "        raise TypeError(f'Incident has no field(s) {unknown}')\n"
-        "    made = new(cls)\n"
-        "    get = changes.get\n" + body + "    return made\n"
+        "    made = new(cls)\n" + body + "    for name, value in changes.items():\n"
+        "        try:\n"
+        "            setters[name](made, value)\n"
+        "        except KeyError:\n"
+        "            raise TypeError(f'Incident has no field(s) {[name]}') from None\n"
+        "    return made\n"
     )
     exec(compile(source, "<evolve Incident>", "exec"), scope)
     made: Callable[..., Incident] = scope["evolve_state"]
@@ -357,6 +366,8 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
     # One evolve per event: each case names what changes besides the version.
     changes: dict[str, Any]
     match event:
+        case NoteAdded() | NotificationFailed():  # the most frequent event first
+            changes = {}
         case Acknowledged():
             changes = {
                 "acknowledged_at": state.acknowledged_at or at,
@@ -444,8 +455,6 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
             }
         case Closed():
             changes = {"status": Status.CLOSED, "closed_at": at}
-        case NoteAdded() | NotificationFailed():
-            changes = {}
         case _:
             rule = _FOLD_RULES.get(type(event))
             if rule is None:

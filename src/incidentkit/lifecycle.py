@@ -60,7 +60,7 @@ class Status(enum.StrEnum):
     @property
     def is_open(self) -> bool:
         """True until the incident is resolved or closed."""
-        return self not in (Status.RESOLVED, Status.CLOSED)
+        return self is not Status.RESOLVED and self is not Status.CLOSED
 
 
 class Phase(enum.StrEnum):

@@ -519,10 +519,32 @@ def event_from_json(text: str) -> Event:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 """The encoder ``json.dumps`` would build per call for these options, built once."""
 
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+# CPython's C encoder for exactly these options, made once: ``JSONEncoder.encode``
+# builds a new one on every call, which costs more than encoding a small event.
+# No circular-reference markers: what is encoded here is trees of plain values.
+_C_ENCODE: Callable[[object, int], Any] | None = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(
+        None,  # markers
+        _CANONICAL.default,
+        json.encoder.encode_basestring,
+        None,  # indent
+        ":",
+        ",",
+        True,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+)
+
 
 def dumps(data: object) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 kept (what the hash chain covers)."""
-    return _CANONICAL.encode(data)
+    if _C_ENCODE is None:
+        return _CANONICAL.encode(data)
+    return "".join(_C_ENCODE(data, 0))
 
 
 def _problems(err: BaseException, path: str) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -103,3 +104,54 @@ def test_compiled_summary_row_names_a_naive_time() -> None:
     )
     with pytest.raises(ik.ValidationError, match=r"summary\.started_at"):
         summary_values(summary, SQLITE_CODEC)
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+@settings(max_examples=300)
+def test_dumps_with_the_prebuilt_c_encoder_equals_json_dumps(value: object) -> None:
+    from incidentkit.serialization import dumps
+
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert dumps(value) == expected
+
+
+def test_dumps_refuses_what_json_dumps_refuses() -> None:
+    from incidentkit.serialization import dumps
+
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps({"a": {1, 2}})
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300)
+def test_a_remembered_name_is_checked_as_a_fresh_one(value: str) -> None:
+    from incidentkit import _validate
+
+    def fresh() -> str | Exception:
+        try:
+            return _validate.text(
+                value, "by", max_length=_validate.MAX_NAME_LENGTH, single_line=True
+            )
+        except ik.ValidationError as err:
+            return err
+
+    for _ in range(2):  # the second call may be answered from memory
+        expected = fresh()
+        if isinstance(expected, Exception):
+            with pytest.raises(ik.ValidationError):
+                _validate.name(value, "by")
+        else:
+            assert _validate.name(value, "by") == expected

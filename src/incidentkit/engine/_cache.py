@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import datetime
 
 import attrs
 
@@ -18,6 +19,8 @@ class Loaded:
 
     state: Incident
     head_hash: str
+    dues: tuple[datetime | None, ...] | None = None
+    """Each timer source's ``next_due`` for ``state``, in registration order (``None``: unknown)."""
 
 
 class StateCache:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import operator
 import os
 import random
 import secrets
@@ -110,6 +112,34 @@ Handler = Callable[[Incident, datetime, str], Sequence[Event]]
 """A pure handler bound to its arguments but the actor: ``(state, now, by) -> events``."""
 
 
+class _CommandIds:
+    """Unique command ids without a system call each: a random prefix and a counter.
+
+    80 random bits drawn once per process (again in a forked child) and a
+    48-bit counter make 32 hex digits, as ``secrets.token_hex(16)`` did; ids
+    of one process never repeat and two processes share a prefix with odds of
+    2**-80. ``next()`` on the counter is atomic, so threads need no lock.
+    """
+
+    def __init__(self) -> None:
+        self._draw()
+        os.register_at_fork(after_in_child=self._draw)
+
+    def _draw(self) -> None:
+        self._prefix = f"cmd-{os.urandom(10).hex()}"
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        n = next(self._count)
+        if n >= 1 << 48:  # never in practice; stay 32 digits anyway
+            self._draw()
+            n = next(self._count)
+        return f"{self._prefix}{n:012x}"
+
+
+_new_command_id = _CommandIds()
+
+
 def _decide_core(engine: Engine, state: Incident, event: Event, now: datetime) -> list[Event]:
     """A core event's :class:`RecordRule` handler: its command, decided from the event."""
     return decide_from_event(state, engine.policy, now, event)
@@ -142,12 +172,23 @@ class CommandResult:
     records: tuple[RecordedEvent, ...] = ()
 
 
+def _getter(names: tuple[str, ...]) -> Callable[[Incident], tuple[object, ...]]:
+    """``operator.attrgetter(*names)`` that always returns a tuple."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if names:
+        single = operator.attrgetter(names[0])
+        return lambda state: (single(state),)
+    return lambda state: ()
+
+
 class _Memo:
     """A bounded memo of one timer source's ``next_due`` on the fields it reads."""
 
     def __init__(self, source: TimerSource) -> None:
         self.source = source
         self._values: dict[Hashable, datetime | None] = {}
+        self.reads = frozenset(source.reads)
 
     def next_due(self, state: Incident, policy: Policy) -> datetime | None:
         if self.source.memo_key is None:
@@ -200,6 +241,9 @@ class Engine:
         self._key_planners: list[KeyPlanner] = []
         self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
+        self._watched: tuple[str, ...] = ()
+        self._watch = _getter(())
+        self._all_read = True
         self._periodic: list[tuple[str, Periodic]] = []
         self._enqueued: set[str] = set()
         self.sections: dict[str, object] = {}
@@ -250,6 +294,9 @@ class Engine:
         self._follow_ups.extend(capability.follow_ups)
         self.deliverers.update(capability.delivery)
         self._timers.extend(_Memo(source) for source in capability.timers)
+        self._watched = tuple(sorted({name for memo in self._timers for name in memo.reads}))
+        self._watch = _getter(self._watched)
+        self._all_read = all(memo.reads for memo in self._timers)
         self._periodic.extend((capability.name, hook) for hook in capability.periodic)
         self._commander_actions |= capability.commander_actions
 
@@ -580,7 +627,7 @@ class Engine:
     def command_id(self, idempotency_key: str | None) -> str:
         """The caller's key (checked), or a fresh random command id."""
         if idempotency_key is None:
-            return f"cmd-{os.urandom(16).hex()}"  # secrets.token_hex(16) without its call layers
+            return _new_command_id()
         return check_command_id(idempotency_key, "idempotency_key")
 
     def _replayed(
@@ -797,6 +844,7 @@ class Engine:
                 raise StoreError(f"{incident_id}: a capability's follow-up events never settle")
             pending[:0] = [(e, depth + 1) for e in follow]
         assert state is not None
+        dues = self.dues(state, before)
         planned: Sequence[tuple[RecordedEvent, Sequence[Notification]]] = [
             (record, self.notifications_for(state, record)) for record in records
         ]
@@ -820,7 +868,7 @@ class Engine:
                 stored,
                 version,
                 outbox=outbox,
-                summary=self.summary(state, previous),
+                summary=self.summary(state, previous, dues),
                 command=stored_command,
                 keys=keys,  # type: ignore[call-arg]
             )
@@ -830,20 +878,31 @@ class Engine:
                 stored,
                 version,
                 outbox=outbox,
-                summary=self.summary(state, previous),
+                summary=self.summary(state, previous, dues),
                 command=stored_command,
             )
-        self.cache.put(incident_id, Loaded(state, previous))
+        self.cache.put(incident_id, Loaded(state, previous, dues))
         return CommandResult(state, tuple(records))
 
     # --- projections -------------------------------------------------------------
 
-    def summary(self, state: Incident, head_hash: str | None = None) -> IncidentSummary:
+    def summary(
+        self,
+        state: Incident,
+        head_hash: str | None = None,
+        dues: Sequence[datetime | None] | None = None,
+    ) -> IncidentSummary:
         """The read model stored beside the events (listing, metrics and ``tick`` read it).
 
         ``head_hash`` is the hash of the row at ``state.version`` (the chain's
-        head), which verification compares with the chain.
+        head), which verification compares with the chain. ``dues``: each
+        timer source's answer for ``state`` (:meth:`dues`), when known.
         """
+        if dues is None:
+            next_due_at = self.next_due(state)
+        else:
+            found = [at for at in dues if at is not None]
+            next_due_at = min(found) if found else None
         return IncidentSummary(
             incident_id=state.id,
             version=state.version,
@@ -858,8 +917,38 @@ class Engine:
             mitigated_at=state.mitigated_at,
             resolved_at=state.resolved_at,
             closed_at=state.closed_at,
-            next_due_at=self.next_due(state),
+            next_due_at=next_due_at,
             head_hash=head_hash,
+        )
+
+    def dues(self, state: Incident, before: Loaded | None = None) -> tuple[datetime | None, ...]:
+        """Each timer source's ``next_due`` for ``state``, in registration order.
+
+        A source whose :attr:`~incidentkit.engine.capability.TimerSource.reads`
+        fields are all the same objects in ``before.state`` keeps the answer
+        ``before`` holds; the rest are computed (through their ``memo_key``).
+        """
+        old = before.dues if before is not None else None
+        if old is None or len(old) != len(self._timers):
+            return tuple(memo.next_due(state, self.policy) for memo in self._timers)
+        assert before is not None
+        # The fields any source reads: which are new objects (usually none, as for a note).
+        fresh, stale = self._watch(state), self._watch(before.state)
+        if all(map(operator.is_, fresh, stale)):
+            if self._all_read:
+                return old
+            changed: set[str] = set()
+        else:
+            changed = {
+                name
+                for name, now, then in zip(self._watched, fresh, stale, strict=True)
+                if now is not then
+            }
+        return tuple(
+            old[index]
+            if memo.reads and changed.isdisjoint(memo.reads)
+            else memo.next_due(state, self.policy)
+            for index, memo in enumerate(self._timers)
         )
 
     def next_due(self, state: Incident) -> datetime | None:

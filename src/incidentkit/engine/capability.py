@@ -114,6 +114,10 @@ to report a failure in the tick's ``failures`` (as ``periodic:<capability>``).
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
+def _names_tuple(value: Collection[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class TimerSource:
     """Timers computed from state + policy + now (DESIGN principle 5).
@@ -123,12 +127,32 @@ class TimerSource:
     instant at which ``due`` may return something, or ``None``. ``memo_key``,
     when given, names the state fields ``next_due`` reads, so the engine can
     skip recomputing it for events that change none of them (a note).
+
+    ``reads``, when given, lists every :class:`~incidentkit.incident.Incident`
+    field ``next_due`` reads (``extensions`` for a capability's own data): a
+    commit that leaves each of them the same object as before the command
+    reuses the previous answer for that incident without calling anything.
+    Leave it empty unless the list is complete.
     """
 
     name: str
     due: Callable[[Incident, Policy, datetime], Sequence[Event]]
     next_due: Callable[[Incident, Policy], datetime | None]
     memo_key: Callable[[Incident], Hashable] | None = None
+    reads: tuple[str, ...] = attrs.field(default=(), converter=_names_tuple)
+
+    @reads.validator
+    def _check_reads(self, _: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
+        fields = _incident_fields()
+        for index, name in enumerate(value):
+            if name not in fields:
+                raise ValidationError(
+                    f"reads[{index}]", f"{shown(name)} is not a field of Incident"
+                )
+
+
+def _incident_fields() -> frozenset[str]:
+    return frozenset(a.name for a in attrs.fields(Incident))
 
 
 @attrs.frozen

@@ -289,7 +289,15 @@ RUNBOOKS = Capability(
     name="runbooks",
     events=(RunbookAttached, RunbookEscalated),
     folds={RunbookAttached: fold_attached, RunbookEscalated: fold_escalated},
-    timers=(TimerSource("runbook-escalation", due_escalations, next_escalation, _memo),),
+    timers=(
+        TimerSource(
+            "runbook-escalation",
+            due_escalations,
+            next_escalation,
+            _memo,
+            reads=("status", "mitigated_at", "declared_at", "fired", "extensions"),
+        ),
+    ),
     routes=(runbook_notifications,),
     section=_section,
     periodic=(review_reminders,),
