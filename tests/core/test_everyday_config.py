@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,11 @@ from incidentkit.mitigation import FeatureFlagAction, RollbackAction
 from incidentkit.notify import NotificationKind, SlackWebhookNotifier, WebhookNotifier
 from incidentkit.policy import Policy
 from incidentkit.store import MemoryStore
+from incidentkit.testing import SAMPLE_TIME
 
 from ._helpers import snapshot
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 
 
 def _problems(text: str) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import attrs
 import pytest
@@ -15,8 +15,9 @@ from incidentkit.incident import Incident, evolve_state
 from incidentkit.store import IncidentSummary
 from incidentkit.store._columns import SUMMARY_COLUMNS, ColumnKind, summary_values
 from incidentkit.store.sqlite import _CODEC as SQLITE_CODEC
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 FIELDS = [a.name for a in attrs.fields(Incident)]
 
 

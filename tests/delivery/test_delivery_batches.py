@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,9 +13,10 @@ import incidentkit as ik
 from incidentkit._calls import run_batch_with_timeouts
 from incidentkit.store import MemoryStore, OutboxState, Store
 from incidentkit.store.sqlite import SqliteStore
+from incidentkit.testing import SAMPLE_TIME
 from incidentkit.testing.store_contract import make_events, make_message
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 SHORT = timedelta(seconds=0.2)
 LONG = timedelta(seconds=30)
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 import incidentkit as ik
 from incidentkit.events import MitigationCompleted
-from incidentkit.testing import CapturingNotifier, RecordingAction
+from incidentkit.testing import SAMPLE_TIME, CapturingNotifier, RecordingAction
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 
 
 def test_a_lease_shorter_than_a_notifier_timeout_is_refused() -> None:

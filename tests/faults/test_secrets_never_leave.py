@@ -16,7 +16,7 @@ import os
 import socket
 import traceback
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,9 +28,9 @@ from incidentkit.kit import IncidentKit
 from incidentkit.notify import EmailNotifier, SlackWebhookNotifier, WebhookNotifier
 from incidentkit.store import MemoryStore, mask_url
 from incidentkit.store.sqlite import SqliteStore
-from incidentkit.testing import sample_notification
+from incidentkit.testing import SAMPLE_TIME, sample_notification
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 PG_SECRET = "Pg-S3cret-7f1e9"
 HOOK_SECRET = "whsec-S3cret-b2c4"
 SMTP_SECRET = "smtp-S3cret-a9d0"

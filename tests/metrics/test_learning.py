@@ -17,8 +17,9 @@ from incidentkit.metrics import (
 )
 from incidentkit.review import Priority
 from incidentkit.severity import Severity
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)  # a Wednesday; reviews due Fri 22 Nov 17:00
+T0 = SAMPLE_TIME  # a Wednesday; reviews due Fri 22 Nov 17:00
 AT = datetime(2024, 11, 26, 12, 0, tzinfo=UTC)
 
 

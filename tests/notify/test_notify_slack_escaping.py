@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import attrs
 from hypothesis import given
@@ -12,11 +11,11 @@ from hypothesis import strategies as st
 
 from incidentkit.clock import ManualClock
 from incidentkit.notify import Notification, SlackWebhookNotifier, slack_payload
-from incidentkit.testing import sample_notification
+from incidentkit.testing import SAMPLE_TIME, sample_notification
 
 from .http_receiver import Receiver
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 HOSTILE = "<!channel> <!here> <@U123> <#C42> <!subteam^S1> <https://evil.example|click> R&D &amp;"
 
 

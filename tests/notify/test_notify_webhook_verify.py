@@ -13,7 +13,7 @@ import http.client
 import json
 import urllib.parse
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import Message
 
 import pytest
@@ -32,18 +32,13 @@ from incidentkit.notify import (
     signed_payload,
     verify_webhook,
 )
-from incidentkit.testing import sample_notification
+from incidentkit.testing import SAMPLE_TIME, sample_notification
 
 from .http_receiver import Received, Receiver, Reply
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 SECRET = "whsec-receiver-side"
 SIGNED = (TIMESTAMP_HEADER, IDEMPOTENCY_HEADER, EVENT_HEADER, SIGNATURE_HEADER)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
 
 
 @pytest.fixture

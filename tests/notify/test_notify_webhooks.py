@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -21,18 +21,13 @@ from incidentkit.notify import (
     verify_webhook,
 )
 from incidentkit.serialization import make_converter
-from incidentkit.testing import sample_notification
+from incidentkit.testing import SAMPLE_TIME, sample_notification
 from incidentkit.testing.notifier_contract import NotifierContract
 
 from .http_receiver import Received, Receiver, Reply
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 SECRET = "s3cret-signing-key"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
 
 
 # -- webhook: the happy path and the signature ----------------------------------------------------

@@ -10,8 +10,9 @@ import attrs
 from incidentkit.oncall import Layer, OnCallConfig, Override, Rotation, Schedule
 from incidentkit.people import ContactMethod, PeopleConfig, Person
 from incidentkit.policy import Policy
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 """Wednesday 20 November 2024, 22:30 UTC: alice is primary, bob secondary."""
 
 ROTA_START = datetime(2024, 11, 18, 9, tzinfo=UTC)

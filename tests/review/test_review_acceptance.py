@@ -27,9 +27,10 @@ from incidentkit.review import (
 from incidentkit.review.trackers import ActionItemTracker, JsonFileTracker
 from incidentkit.serialization import converter
 from incidentkit.severity import Severity
+from incidentkit.testing import SAMPLE_TIME
 
 LONDON = ZoneInfo("Europe/London")
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 
 
 def make_kit(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
@@ -13,8 +13,9 @@ import pytest
 import incidentkit as ik
 from incidentkit.review import ReviewConfig
 from incidentkit.store import Store
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 StoreOpener = Callable[[], Store]
 
 

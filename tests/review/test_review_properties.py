@@ -14,8 +14,9 @@ from incidentkit.business_days import BusinessDays
 from incidentkit.review import DueRule, ReviewStatus, due_date
 from incidentkit.review.model import REVIEW_TRANSITIONS, check_review_transitions
 from incidentkit.severity import Severity
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
 HOLIDAYS = frozenset({date(2024, 12, 25), date(2024, 12, 26), date(2025, 1, 1), date(2025, 4, 18)})

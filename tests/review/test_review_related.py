@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import incidentkit as ik
 from incidentkit.review.render import RelatedIncident
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 
 
 def _resolved(kit: ik.IncidentKit, iid: str, services: list[str], minutes: int) -> str:

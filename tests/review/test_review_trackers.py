@@ -16,8 +16,9 @@ import incidentkit as ik
 from incidentkit.review import ExternalRef
 from incidentkit.review.trackers import GitHubIssuesTracker, JsonFileTracker
 from incidentkit.severity import Severity
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 
 
 class Issues:

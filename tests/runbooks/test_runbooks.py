@@ -25,10 +25,10 @@ from incidentkit.runbooks import (
     write_defaults,
 )
 from incidentkit.serialization import converter, event_from_json, event_to_json
-from incidentkit.testing import CapturingNotifier
+from incidentkit.testing import SAMPLE_TIME, CapturingNotifier
 from incidentkit.timeline import render_review
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
+T0 = SAMPLE_TIME
 
 FRONT = """\
 +++

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import incidentkit as ik
+from incidentkit.testing import SAMPLE_TIME
 
-T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)  # 14:30 PST
+T0 = SAMPLE_TIME  # 14:30 PST
 
 POLICY = """
 zone = "America/Los_Angeles"
