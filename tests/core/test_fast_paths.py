@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta
 
 import attrs
@@ -156,3 +157,35 @@ def test_a_remembered_name_is_checked_as_a_fresh_one(value: str) -> None:
                 _validate.name(value, "by")
         else:
             assert _validate.name(value, "by") == expected
+
+
+def test_command_ids_are_random_hex_and_never_repeat() -> None:
+    from incidentkit.engine._engine import _CommandIds
+
+    ids = _CommandIds()
+    drawn = [ids() for _ in range(1000)]  # crosses several refills of the pool
+    assert len(set(drawn)) == len(drawn)
+    for value in drawn:
+        assert value.startswith("cmd-") and len(value) == 36
+        int(value[4:], 16)
+    # no two consecutive ids share a prefix beyond chance (they are not a counter)
+    assert len({value[4:20] for value in drawn}) == len(drawn)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_draws_other_command_ids_than_its_parent() -> None:
+    from incidentkit.engine._engine import _CommandIds
+
+    ids = _CommandIds()
+    ids()  # the pool is drawn and partly used before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids and leave at once
+        os.write(write, " ".join(ids() for _ in range(5)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = set(os.read(read, 4096).decode().split())
+    os.close(read)
+    parent = {ids() for _ in range(5)}
+    assert len(child) == 5 and not child & parent

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import operator
 import os
 import random
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
@@ -113,28 +113,34 @@ Handler = Callable[[Incident, datetime, str], Sequence[Event]]
 
 
 class _CommandIds:
-    """Unique command ids without a system call each: a random prefix and a counter.
+    """Random command ids without a system call each: ``os.urandom`` drawn 256 ids at a time.
 
-    80 random bits drawn once per process (again in a forked child) and a
-    48-bit counter make 32 hex digits, as ``secrets.token_hex(16)`` did; ids
-    of one process never repeat and two processes share a prefix with odds of
-    2**-80. ``next()`` on the counter is atomic, so threads need no lock.
+    Each id is ``cmd-`` and 32 hex digits of fresh randomness, as
+    ``secrets.token_hex(16)`` gives, so an id is as unguessable as before
+    (a caller cannot pick a future id as its idempotency key). A forked child
+    draws its own pool, so parent and child never hand out the same id.
     """
+
+    _BATCH = 256
 
     def __init__(self) -> None:
         self._draw()
         os.register_at_fork(after_in_child=self._draw)
 
     def _draw(self) -> None:
-        self._prefix = f"cmd-{os.urandom(10).hex()}"
-        self._count = itertools.count()
+        self._lock = threading.Lock()
+        self._pool = os.urandom(16 * self._BATCH).hex()
+        self._next = 0
 
     def __call__(self) -> str:
-        n = next(self._count)
-        if n >= 1 << 48:  # never in practice; stay 32 digits anyway
-            self._draw()
-            n = next(self._count)
-        return f"{self._prefix}{n:012x}"
+        with self._lock:
+            n = self._next
+            if n >= self._BATCH:
+                self._pool = os.urandom(16 * self._BATCH).hex()
+                n = 0
+            self._next = n + 1
+            pool = self._pool
+        return f"cmd-{pool[32 * n : 32 * n + 32]}"
 
 
 _new_command_id = _CommandIds()
