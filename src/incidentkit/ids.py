@@ -33,8 +33,14 @@ INCIDENT_ID_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_INCIDENT_I
 """The incident id alphabet (match with ``fullmatch``; ASCII only)."""
 
 
+_VALID: set[str] = set()
+"""Ids :func:`check_incident_id` accepted lately (every command checks its id twice or more)."""
+
+
 def check_incident_id(value: object, field: str = "incident_id") -> str:
     """Return ``value`` when it is a valid incident id; raise :class:`ValidationError` otherwise."""
+    if type(value) is str and value in _VALID:
+        return value
     if not isinstance(value, str):
         raise ValidationError(field, f"expected a string, got {type(value).__name__}")
     if not INCIDENT_ID_PATTERN.fullmatch(value):
@@ -44,4 +50,8 @@ def check_incident_id(value: object, field: str = "incident_id") -> str:
             f"{shown!r} is not an incident id: 1 to {MAX_INCIDENT_ID_LENGTH} letters, digits, "
             "'-', '_' or '.', the first a letter or digit",
         )
+    if type(value) is str:
+        if len(_VALID) >= 4096:
+            _VALID.clear()
+        _VALID.add(value)
     return value

@@ -189,3 +189,17 @@ def test_a_forked_child_draws_other_command_ids_than_its_parent() -> None:
     os.close(read)
     parent = {ids() for _ in range(5)}
     assert len(child) == 5 and not child & parent
+
+
+@given(st.text(alphabet="aZ09._-é \n", max_size=130))
+@settings(max_examples=300)
+def test_a_remembered_incident_id_is_checked_as_a_fresh_one(value: str) -> None:
+    from incidentkit.ids import INCIDENT_ID_PATTERN, check_incident_id
+
+    valid = INCIDENT_ID_PATTERN.fullmatch(value) is not None
+    for _ in range(2):  # the second call may be answered from memory
+        if valid:
+            assert check_incident_id(value) == value
+        else:
+            with pytest.raises(ik.ValidationError):
+                check_incident_id(value)
