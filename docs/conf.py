@@ -117,7 +117,13 @@ def _trim_example_blocks(app: object, doctree: nodes.document) -> None:
             block.children = [nodes.Text(trimmed)]
 
 
+def _public_bases(app: Sphinx, name: str, obj: object, options: object, bases: list[type]) -> None:
+    """Leave private base classes (``IncidentKit``'s command section) out of "Bases:"."""
+    bases[:] = [b for b in bases if not b.__module__.startswith("incidentkit._")] or [object]
+
+
 def setup(app: Sphinx) -> dict[str, bool]:
     """Register the local tweaks."""
     app.connect("doctree-read", _trim_example_blocks)
+    app.connect("autodoc-process-bases", _public_bases)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

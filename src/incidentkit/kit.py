@@ -1,9 +1,10 @@
 """``IncidentKit``: commands in, events and outbox rows out.
 
-Each public command names its pure handler from :mod:`incidentkit.incident`
-and runs it through the :class:`~incidentkit.engine.Engine` (load, authorize,
-decide, commit, decide again after a lost race); the wiring behind the facade
-lives in :mod:`incidentkit.engine.facade`.
+Opening and closing, the reads, delivery and timers live here; the incident
+commands, each naming its pure handler from :mod:`incidentkit.incident` and
+run through the :class:`~incidentkit.engine.Engine`, come from the core
+command section the class inherits. The wiring behind the facade lives in
+:mod:`incidentkit.engine.facade`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, TypeVar
 
+from incidentkit._commands import IncidentCommands
 from incidentkit._delivery import DeliveryReport
 from incidentkit._time import ensure_aware
-from incidentkit.checklists import ItemState
 from incidentkit.checkpoint import Checkpoint, make_checkpoint, verify_incident, verify_incidents
 from incidentkit.clock import Clock, SystemClock
 from incidentkit.engine import Capability, Engine, TickReport, run_forever
 from incidentkit.engine.capability import capability_list
 from incidentkit.engine.facade import (
     attach_sections,
-    declare_incident,
     deliver_due,
     new_incident_id,
     plugin_manager_for,
@@ -32,28 +31,15 @@ from incidentkit.engine.facade import (
     stored_summary,
 )
 from incidentkit.errors import NotFound
-from incidentkit.events import Conclusion, Event, PublicStatus, RecordedEvent, Source
+from incidentkit.events import Event, RecordedEvent
 from incidentkit.ids import check_incident_id
 from incidentkit.incident import (
     Incident,
     can_resolve,
-    decide_acknowledge,
-    decide_assign_role,
-    decide_checklist,
-    decide_close,
-    decide_enter_phase,
-    decide_hypothesis,
-    decide_note,
-    decide_post_update,
-    decide_release_role,
-    decide_reopen,
-    decide_resolve,
-    decide_set_severity,
-    decide_set_status,
 )
 from incidentkit.intake.capability import ALERTS
 from incidentkit.intake.section import Alerts
-from incidentkit.lifecycle import Phase, Status
+from incidentkit.lifecycle import Status
 from incidentkit.mitigation.capability import MITIGATION, Mitigations
 from incidentkit.notify import Notification
 from incidentkit.oncall.capability import ONCALL
@@ -62,9 +48,8 @@ from incidentkit.people.section import People
 from incidentkit.plugins.manager import PluginManager
 from incidentkit.policy import Policy
 from incidentkit.review.capability import REVIEW, Reviews
-from incidentkit.roles import Role
 from incidentkit.runbooks import RUNBOOKS, Runbooks
-from incidentkit.severity import Severity, Signals
+from incidentkit.severity import Severity
 from incidentkit.status.capability import STATUS, StatusPages
 from incidentkit.store import IncidentSummary, Store, summary_query
 from incidentkit.timeline import ChainCheck
@@ -88,7 +73,7 @@ BUILTIN_CAPABILITIES: tuple[Capability, ...] = (
 S = TypeVar("S")
 
 
-class IncidentKit:
+class IncidentKit(IncidentCommands):
     """The facade: run incidents against a store, a policy, a clock and plugins.
 
     One kit per process is enough; it is safe to share between threads, and
@@ -284,27 +269,7 @@ class IncidentKit:
         """
         return make_checkpoint(self.engine)
 
-    # --- the write path ------------------------------------------------------
-
-    def _command(
-        self,
-        action: str,
-        incident_id: str,
-        by: object,
-        key: str | None,
-        handler: Callable[..., Sequence[Event]],
-        *,
-        timed: bool = False,
-    ) -> Incident:
-        """Run the pure ``handler(state[, now], by=…)`` (its other arguments bound) as ``action``.
-
-        ``timed`` handlers also take the command's ``now``.
-        """
-
-        def decide(state: Incident, now: datetime, who: str) -> Sequence[Event]:
-            return handler(state, now=now, by=who) if timed else handler(state, by=who)
-
-        return self.engine.command(incident_id, action, by, decide, idempotency_key=key).state
+    # --- what a record implies ---------------------------------------------------
 
     def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:
         """The notifications ``record`` implies, given the state ``after`` its append.
@@ -313,290 +278,6 @@ class IncidentKit:
         notifier that wants its kind.
         """
         return self.engine.notifications_for(after, record)
-
-    # --- commands ------------------------------------------------------------
-
-    def declare(
-        self,
-        title: str,
-        *,
-        severity: Severity | str | None = None,
-        by: str,
-        source: Source = Source.MANUAL,
-        started_at: datetime | None = None,
-        detected_at: datetime | None = None,
-        services: Sequence[str] = (),
-        description: str = "",
-        signals: Signals | None = None,
-        incident_id: str | None = None,
-        idempotency_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        annotations: Mapping[str, str] | None = None,
-    ) -> Incident:
-        """Declare an incident; returns its state.
-
-        Give ``severity``, or ``signals`` to classify (the reasons are recorded).
-        ``incident_id`` makes declaration idempotent across replicas: a second
-        declare with the same id raises :class:`ConcurrencyConflict`; ids
-        starting ``DRILL-`` are refused (they are drills', which metrics leave
-        out). With
-        ``[runbooks] auto_attach = true`` the strongest matching runbooks are
-        attached right after (``labels`` and ``annotations`` are the alert's,
-        matched with the services, title, description and signals; see
-        :meth:`Runbooks.declared <incidentkit.runbooks.Runbooks.declared>`).
-        """
-        return declare_incident(
-            self.engine,
-            self.runbooks,
-            self._id_factory,
-            title=title,
-            severity=severity,
-            by=by,
-            source=source,
-            started_at=started_at,
-            detected_at=detected_at,
-            services=services,
-            description=description,
-            signals=signals,
-            incident_id=incident_id,
-            idempotency_key=idempotency_key,
-            labels=labels,
-            annotations=annotations,
-        )
-
-    def acknowledge(
-        self, incident_id: str, *, by: str, idempotency_key: str | None = None
-    ) -> Incident:
-        """Acknowledge the incident (stops escalation)."""
-        return self._command("acknowledge", incident_id, by, idempotency_key, decide_acknowledge)
-
-    def set_severity(
-        self,
-        incident_id: str,
-        severity: Severity | str,
-        *,
-        by: str,
-        reason: str,
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Raise or lower severity, with a reason.
-
-        Escalation restarts under the new severity's policy: its immediate
-        steps (a SEV1 page) fire in the same append.
-        """
-
-        handler = partial(decide_set_severity, policy=self.policy, severity=severity, reason=reason)
-        return self._command("set_severity", incident_id, by, idempotency_key, handler, timed=True)
-
-    def assign_role(
-        self,
-        incident_id: str,
-        role: Role | str,
-        person: str,
-        *,
-        by: str,
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Assign a role, or hand it over when someone else holds it."""
-        handler = partial(decide_assign_role, policy=self.policy, role=role, person=person)
-        return self._command("assign_role", incident_id, by, idempotency_key, handler)
-
-    def release_role(
-        self, incident_id: str, role: Role | str, *, by: str, idempotency_key: str | None = None
-    ) -> Incident:
-        """Leave a role vacant."""
-        handler = partial(decide_release_role, policy=self.policy, role=role)
-        return self._command("release_role", incident_id, by, idempotency_key, handler)
-
-    def enter_phase(
-        self, incident_id: str, phase: Phase | str, *, by: str, idempotency_key: str | None = None
-    ) -> Incident:
-        """Move the response into a phase."""
-        handler = partial(decide_enter_phase, phase=phase)
-        return self._command("enter_phase", incident_id, by, idempotency_key, handler)
-
-    def set_status(
-        self,
-        incident_id: str,
-        status: Status | str,
-        *,
-        by: str,
-        reason: str = "",
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Move between open statuses (see :data:`incidentkit.lifecycle.TRANSITIONS`)."""
-        handler = partial(decide_set_status, status=status, reason=reason)
-        return self._command("set_status", incident_id, by, idempotency_key, handler)
-
-    def add_note(
-        self, incident_id: str, text: str, *, by: str, idempotency_key: str | None = None
-    ) -> Incident:
-        """Add a note to the timeline."""
-        handler = partial(decide_note, text=text)
-        return self._command("add_note", incident_id, by, idempotency_key, handler)
-
-    def record_hypothesis(
-        self,
-        incident_id: str,
-        hypothesis: str,
-        *,
-        by: str,
-        test: str = "",
-        result: str = "",
-        conclusion: Conclusion | str = Conclusion.INCONCLUSIVE,
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Record a hypothesis, how it was tested, the result and the conclusion."""
-        handler = partial(
-            decide_hypothesis,
-            hypothesis=hypothesis,
-            test=test,
-            result=result,
-            conclusion=conclusion,
-        )
-        return self._command("record_hypothesis", incident_id, by, idempotency_key, handler)
-
-    def post_update(
-        self,
-        incident_id: str,
-        status: PublicStatus | str,
-        message: str,
-        *,
-        by: str,
-        audience: str = "public",
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Post a stakeholder update (investigating, identified, monitoring, resolved).
-
-        It resets the update cadence only when ``audience`` is one the policy's
-        ``[status] cadence_audiences`` names (default: the status pages' audiences).
-        """
-        handler = partial(
-            decide_post_update,
-            status=status,
-            message=message,
-            audience=audience,
-            policy=self.policy,
-        )
-        return self._command("post_update", incident_id, by, idempotency_key, handler)
-
-    def check(
-        self,
-        incident_id: str,
-        checklist: str,
-        item: str,
-        *,
-        by: str,
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Mark a checklist item done."""
-        handler = partial(
-            decide_checklist, checklist=checklist, item=item, new_state=ItemState.DONE
-        )
-        return self._command("check", incident_id, by, idempotency_key, handler)
-
-    def skip(
-        self,
-        incident_id: str,
-        checklist: str,
-        item: str,
-        *,
-        by: str,
-        reason: str,
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Skip a checklist item; a reason is required."""
-        handler = partial(
-            decide_checklist,
-            checklist=checklist,
-            item=item,
-            new_state=ItemState.SKIPPED,
-            reason=reason,
-        )
-        return self._command("skip", incident_id, by, idempotency_key, handler)
-
-    def not_applicable(
-        self,
-        incident_id: str,
-        checklist: str,
-        item: str,
-        *,
-        by: str,
-        reason: str = "",
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Mark a checklist item not applicable."""
-        handler = partial(
-            decide_checklist,
-            checklist=checklist,
-            item=item,
-            new_state=ItemState.NOT_APPLICABLE,
-            reason=reason,
-        )
-        return self._command("not_applicable", incident_id, by, idempotency_key, handler)
-
-    def resolve(
-        self,
-        incident_id: str,
-        *,
-        by: str,
-        summary: str = "",
-        force: bool = False,
-        reason: str = "",
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Resolve; refused with :class:`GuardFailed` while required criteria are open.
-
-        ``force=True`` with a ``reason`` overrides the open criteria; both are
-        recorded on the timeline. Targets missed since the last tick are
-        recorded in the same append, before the resolution.
-        """
-        handler = partial(
-            decide_resolve, policy=self.policy, summary=summary, force=force, reason=reason
-        )
-        return self._command("resolve", incident_id, by, idempotency_key, handler, timed=True)
-
-    def reopen(
-        self, incident_id: str, *, by: str, reason: str, idempotency_key: str | None = None
-    ) -> Incident:
-        """Reopen a resolved incident."""
-        handler = partial(decide_reopen, reason=reason)
-        return self._command("reopen", incident_id, by, idempotency_key, handler)
-
-    def close(
-        self,
-        incident_id: str,
-        *,
-        by: str,
-        reason: str = "",
-        force: bool = False,
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Close a resolved incident; refused with :class:`GuardFailed` while
-        required items of ``policy.closing_checklist`` (recovery) are open.
-
-        ``force=True`` with a ``reason`` overrides them; both are recorded.
-        """
-        handler = partial(decide_close, policy=self.policy, reason=reason, force=force)
-        return self._command("close", incident_id, by, idempotency_key, handler)
-
-    def mark_mitigated(
-        self,
-        incident_id: str,
-        *,
-        by: str,
-        detail: str,
-        action: str = "manual",
-        idempotency_key: str | None = None,
-    ) -> Incident:
-        """Record a mitigation done outside the kit (a hand-run deploy, a config change).
-
-        The first applied mitigation sets ``mitigated_at`` (the MTTM milestone).
-        Same as ``kit.mitigations.mark_applied``.
-        """
-        return self.mitigations.mark_applied(
-            incident_id, by=by, detail=detail, action=action, idempotency_key=idempotency_key
-        )
 
     # --- side effects after commit -----------------------------------------------
 
