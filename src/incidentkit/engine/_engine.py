@@ -178,6 +178,12 @@ class CommandResult:
     records: tuple[RecordedEvent, ...] = ()
 
 
+def _earliest(dues: Sequence[datetime | None]) -> datetime | None:
+    """The earliest of the timer sources' answers (``None``: no source has one)."""
+    found = [at for at in dues if at is not None]
+    return min(found) if found else None
+
+
 def _getter(names: tuple[str, ...]) -> Callable[[Incident], tuple[object, ...]]:
     """``operator.attrgetter(*names)`` that always returns a tuple."""
     if len(names) > 1:
@@ -904,11 +910,7 @@ class Engine:
         head), which verification compares with the chain. ``dues``: each
         timer source's answer for ``state`` (:meth:`dues`), when known.
         """
-        if dues is None:
-            next_due_at = self.next_due(state)
-        else:
-            found = [at for at in dues if at is not None]
-            next_due_at = min(found) if found else None
+        next_due_at = _earliest(self.dues(state) if dues is None else dues)
         return IncidentSummary(
             incident_id=state.id,
             version=state.version,
@@ -959,9 +961,7 @@ class Engine:
 
     def next_due(self, state: Incident) -> datetime | None:
         """The earliest instant any capability's timers may fire for ``state``."""
-        found = [memo.next_due(state, self.policy) for memo in self._timers]
-        due = [at for at in found if at is not None]
-        return min(due) if due else None
+        return _earliest(self.dues(state))
 
     def due_events(self, state: Incident, now: datetime) -> list[Event]:
         """Every capability's timer events due at ``now``, in due order."""
