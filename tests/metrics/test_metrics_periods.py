@@ -144,3 +144,72 @@ def test_the_cli_breaks_down_by_week_and_measures_mtbf_across_services() -> None
     assert code == 2 and "--by" in err and "one period" in err
     code, _, err = run("chart", "--out", "x.png", "--by", "service")
     assert code == 2 and "month or week or day" in err
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=20 * 24 * 60),  # declared, minutes after T0
+            st.integers(min_value=0, max_value=5 * 24 * 60),  # acknowledged after declaring
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Pacific/Chatham"]),
+)
+def test_many_sev4_incidents_in_one_call_each_get_their_own_deadline(
+    incidents: list[tuple[int, int]], zone_name: str
+) -> None:
+    """compute() remembers deadlines by local date: the breaches must be exactly the
+    incidents acknowledged after the end of the next business day after their
+    own declaration, in the zone, as business_day_end says one at a time."""
+    from incidentkit.business_days import business_day_end
+
+    zone = ZoneInfo(zone_name)
+    rows = [
+        summary(
+            f"INC-{n}",
+            severity=Severity.SEV4,
+            started=declared,
+            detected=declared,
+            declared=declared,
+            acknowledged=declared + ack,
+            mitigated=None,
+            resolved=None,
+        )
+        for n, (declared, ack) in enumerate(incidents)
+    ]
+    expected = sorted(
+        s.incident_id
+        for s in rows
+        if s.acknowledged_at is not None
+        and s.declared_at is not None
+        and s.acknowledged_at > business_day_end(s.declared_at, zone)
+    )
+    report = metrics.compute(rows, zone=zone)
+    assert sorted(b.incident_id for b in report.breaches) == expected
+    for breach in report.breaches:
+        row = next(s for s in rows if s.incident_id == breach.incident_id)
+        assert row.declared_at is not None and row.detected_at is not None
+        limit = business_day_end(row.declared_at, zone) - row.detected_at
+        assert breach.limit == limit.total_seconds()
+
+
+@pytest.mark.parametrize("as_generator", [False, True])
+def test_drills_are_left_out_of_lists_and_generators_alike(as_generator: bool) -> None:
+    rows = [
+        summary("INC-1"),
+        summary("DRILL-2"),
+        summary("DRILL-"),
+        summary("DRILL.3"),
+        summary("DRILLS-4"),
+        summary("drill-5"),
+        summary("DRILL"),
+        summary(""),
+    ]
+    source = (s for s in rows) if as_generator else rows
+    report = metrics.compute(source)
+    kept = [s for s in rows if not s.incident_id.startswith("DRILL-")]
+    assert report.overall.incidents == len(kept) == 6
+    assert metrics.compute(iter(rows), include_drills=True).overall.incidents == len(rows)

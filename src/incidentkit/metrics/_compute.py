@@ -35,6 +35,8 @@ __all__ = ["compute"]
 
 _DURATIONS = (Metric.MTTD, Metric.MTTA, Metric.MTTM, Metric.MTTR)
 _FIELDS = ("started_at", "detected_at", "declared_at", "acknowledged_at", "mitigated_at")
+_DRILL_END = DRILL_PREFIX[:-1] + chr(ord(DRILL_PREFIX[-1]) + 1)
+"""The first string past every id that starts with :data:`DRILL_PREFIX`."""
 # (start, open, resolved, incident_id): one failure window of one incident on one
 # service. An unresolved incident is ``(start, True, start, id)``: it ends the gap
 # before it and starts none. ``open`` sorts a resolved window before an unresolved
@@ -239,11 +241,7 @@ def _select(
     source: Store | Iterable[IncidentSummary],
     since: datetime | None,
     until: datetime | None,
-    include_drills: bool = True,
 ) -> Iterable[IncidentSummary]:
-    if not include_drills:
-        found = _select(source, since, until)
-        return (s for s in found if not s.incident_id.startswith(DRILL_PREFIX))
     if isinstance(source, Store):
         return source.summaries(SummaryQuery(since=since, until=until))
     if since is None and until is None:
@@ -349,7 +347,16 @@ def compute(
 
     if not isinstance(include_drills, bool):
         raise ValidationError("include_drills", f"expected a bool, got {include_drills!r}")
-    for s in _select(source, since_utc, until_utc, include_drills):
+    skip_drills = not include_drills
+    # next-business-day deadlines by the local date they count from: the rule
+    # reads only that date (business_day_end), and incidents share few dates
+    deadlines: dict[int, datetime] = {}
+    utc_calendar = tz is UTC
+    for s in _select(source, since_utc, until_utc):
+        # ``startswith(DRILL_PREFIX)`` as two string comparisons (no method call):
+        # an id starts with the prefix iff it sorts in [prefix, _DRILL_END).
+        if skip_drills and _DRILL_END > s.incident_id >= DRILL_PREFIX:
+            continue
         st = s.started_at
         de = s.detected_at
         ac = s.acknowledged_at
@@ -388,15 +395,30 @@ def compute(
                 else:
                     v1.append(d1)
                     ack_limit = ack_limits.get(id(s.severity))
-                    if ack_limit is None and id(s.severity) in next_day:
-                        due = business_day_end(dc or de, tz, calendar)
-                        ack_limit = (due - de).total_seconds()
-                    if ack_limit is not None and d1 > ack_limit:
-                        b_ids.append(s.incident_id)
-                        b_sev.append(s.severity)
-                        b_met.append(m_mtta)
-                        b_act.append(d1)
-                        b_lim.append(ack_limit)
+                    if ack_limit is not None:
+                        if d1 > ack_limit:
+                            b_ids.append(s.incident_id)
+                            b_sev.append(s.severity)
+                            b_met.append(m_mtta)
+                            b_act.append(d1)
+                            b_lim.append(ack_limit)
+                    elif id(s.severity) in next_day:
+                        counted_from = dc or de
+                        local_day = (
+                            counted_from.toordinal()
+                            if utc_calendar and counted_from.tzinfo is UTC
+                            else counted_from.astimezone(tz).toordinal()
+                        )
+                        due = deadlines.get(local_day)
+                        if due is None:
+                            due = business_day_end(counted_from, tz, calendar)
+                            deadlines[local_day] = due
+                        if ac > due:  # d1 > (due - de), without the subtraction
+                            b_ids.append(s.incident_id)
+                            b_sev.append(s.severity)
+                            b_met.append(m_mtta)
+                            b_act.append(d1)
+                            b_lim.append((due - de).total_seconds())
             if mi is not None:
                 d2 = (mi - de).total_seconds()
                 if d2 < 0:
