@@ -29,6 +29,8 @@ from incidentkit.engine.capability import (
     RecordRule,
     Route,
     TimerSource,
+    reacting_to,
+    reacts_to,
 )
 from incidentkit.engine.routing import (
     CHANNEL_TARGET,
@@ -64,5 +66,7 @@ __all__ = [
     "incident_ref",
     "make_notification",
     "plan_rows",
+    "reacting_to",
+    "reacts_to",
     "run_forever",
 ]

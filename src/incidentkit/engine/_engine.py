@@ -29,6 +29,7 @@ from incidentkit.engine.capability import (
     RecordRule,
     Route,
     TimerSource,
+    reacting_to,
 )
 from incidentkit.engine.routing import collapse, core_notifications, plan_rows
 from incidentkit.errors import (
@@ -194,6 +195,15 @@ def _getter(names: tuple[str, ...]) -> Callable[[Incident], tuple[object, ...]]:
     return lambda state: ()
 
 
+@attrs.frozen
+class _Hooks:
+    """What :meth:`Engine.hooks_for` calls for one event class, in registration order."""
+
+    routes: tuple[Route, ...]
+    outbox: tuple[Planner, ...]
+    keys: tuple[KeyPlanner, ...]
+
+
 class _Memo:
     """A bounded memo of one timer source's ``next_due`` on the fields it reads."""
 
@@ -251,6 +261,9 @@ class Engine:
         self._planners: list[Planner] = []
         self._follow_ups: list[FollowUp] = []
         self._key_planners: list[KeyPlanner] = []
+        # The routes, planners and key planners to call for each event class
+        # (those whose reacts_to() admits it, and those without one), made on first use.
+        self._hooks: dict[type[Event], _Hooks] = {}
         self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
         self._watched: tuple[str, ...] = ()
@@ -300,6 +313,7 @@ class Engine:
         for event_type, rule in capability.folds.items():
             register_fold(event_type, rule)
         self.capabilities[capability.name] = capability
+        self._hooks.clear()
         self._routes.extend(capability.routes)
         self._planners.extend(capability.outbox)
         self._key_planners.extend(capability.keys)
@@ -871,7 +885,7 @@ class Engine:
         keys = [
             claim
             for record in records
-            for planner in self._key_planners
+            for planner in self.hooks_for(record.event).keys
             for claim in planner(state, record)
         ]
         if keys:  # only a KeyStore takes them; other stores keep their signature
@@ -1041,7 +1055,29 @@ class Engine:
 
     def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:
         """The notifications ``record`` implies, given the state ``after`` its append."""
-        return [n for route in self._routes for n in route(self.policy, after, record)]
+        return [
+            n
+            for route in self.hooks_for(record.event).routes
+            for n in route(self.policy, after, record)
+        ]
+
+    def hooks_for(self, event: Event) -> _Hooks:
+        """The routes, outbox planners and key planners that may return something for ``event``."""
+        kind = type(event)
+        found = self._hooks.get(kind)
+        if found is None:
+
+            def admits(hook: object) -> bool:
+                wanted = reacting_to(hook)
+                return wanted is None or issubclass(kind, wanted)
+
+            found = _Hooks(
+                tuple(filter(admits, self._routes)),
+                tuple(filter(admits, self._planners)),
+                tuple(filter(admits, self._key_planners)),
+            )
+            self._hooks[kind] = found
+        return found
 
     def outbox_for(
         self,
@@ -1062,5 +1098,7 @@ class Engine:
             opens_channels=self.plugins.opens_channels(),
             observers=self.plugins.observers(),
         )
-        rows.extend(m for planner in self._planners for m in planner(after, record))
+        rows.extend(
+            m for planner in self.hooks_for(record.event).outbox for m in planner(after, record)
+        )
         return rows

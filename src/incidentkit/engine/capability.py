@@ -41,6 +41,11 @@ Nothing in ``kit.py``, ``events.py`` or the stores changes when one is added.
   events without a rule (timer firings, outcomes) are refused there with
   :class:`~incidentkit.errors.ReservedEvent`.
 
+A route, an outbox planner or a key planner that returns something only for
+events of certain classes says so with :func:`reacts_to`; the engine then
+calls it for those events (and their subclasses) only, instead of for every
+event of every append. One without it is called for every event.
+
 The built-in on-call timers (:data:`incidentkit.oncall.capability.ONCALL`) and
 mitigations (:data:`incidentkit.mitigation.capability.MITIGATION`) are
 capabilities like any other.
@@ -52,7 +57,7 @@ import keyword
 import re
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -79,6 +84,8 @@ __all__ = [
     "Route",
     "TimerSource",
     "capability_list",
+    "reacting_to",
+    "reacts_to",
 ]
 
 Route = Callable[[Policy, Incident, RecordedEvent], Sequence[Notification]]
@@ -112,6 +119,42 @@ to report a failure in the tick's ``failures`` (as ``periodic:<capability>``).
 """
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+_Hook = TypeVar("_Hook", bound=Callable[..., object])
+_REACTS_TO = "__incidentkit_reacts_to__"
+
+
+def reacts_to(*event_types: type[Event]) -> Callable[[_Hook], _Hook]:
+    """Mark a route, outbox planner or key planner as returning nothing for other events.
+
+    The engine then calls it only for a recorded event that is an instance of
+    one of ``event_types``. The promise is the hook's to keep: for any other
+    event it must return nothing (as an ``isinstance`` test at its top does).
+
+    >>> from incidentkit.events import NoteAdded
+    >>> @reacts_to(NoteAdded)
+    ... def note_rows(after, record):
+    ...     return []
+    >>> reacting_to(note_rows)
+    (<class 'incidentkit.events.NoteAdded'>,)
+    """
+    for index, kind in enumerate(event_types):
+        if not (isinstance(kind, type) and issubclass(kind, Event)):
+            raise ValidationError(f"event_types[{index}]", f"{shown(kind)} is not an Event class")
+    if not event_types:
+        raise ValidationError("event_types", "name at least one Event class")
+
+    def mark(hook: _Hook) -> _Hook:
+        setattr(hook, _REACTS_TO, tuple(event_types))
+        return hook
+
+    return mark
+
+
+def reacting_to(hook: object) -> tuple[type[Event], ...] | None:
+    """The event classes :func:`reacts_to` gave ``hook`` (``None``: called for every event)."""
+    found = getattr(hook, _REACTS_TO, None)
+    return found if isinstance(found, tuple) else None
 
 
 def _names_tuple(value: Collection[str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from incidentkit.engine.capability import reacts_to
 from incidentkit.events import Declared, RecordedEvent, Resolved, SeverityChanged, UpdatePosted
 from incidentkit.incident import Incident
 from incidentkit.notify import IncidentRef, Notification, NotificationKind, NotifierSpec, Urgency
@@ -131,6 +132,7 @@ def make_notification(
     )
 
 
+@reacts_to(SeverityChanged, UpdatePosted, Resolved)
 def core_notifications(
     policy: Policy, after: Incident, record: RecordedEvent
 ) -> Sequence[Notification]:

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from incidentkit.engine import Capability, Engine
+from incidentkit.engine import Capability, Engine, reacts_to
 from incidentkit.events import Closed, Event, RecordedEvent, Resolved
 from incidentkit.incident import Incident
 from incidentkit.intake.events import (
@@ -61,6 +61,7 @@ GROUP_NAMESPACE = "alert-group"
 """The :class:`~incidentkit.store.KeyClaim` namespace of open grouping keys."""
 
 
+@reacts_to(AlertReceived, AlertGroupClosed, Resolved, Closed)
 def alert_keys(state: Incident, record: RecordedEvent) -> Sequence[KeyClaim]:
     """The keys an event claims or releases (the capability's key planner); pure.
 

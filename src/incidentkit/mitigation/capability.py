@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from incidentkit import _validate as check
-from incidentkit.engine import Capability, Engine, RecordRule
+from incidentkit.engine import Capability, Engine, RecordRule, reacts_to
 from incidentkit.errors import NotFound
 from incidentkit.events import Event, MitigationCompleted, MitigationRequested, RecordedEvent
 from incidentkit.incident import (
@@ -47,6 +47,7 @@ def typed_params(engine: Engine, action: str, params: Mapping[str, Any] | None) 
     return plain
 
 
+@reacts_to(MitigationRequested)
 def mitigation_rows(after: Incident, record: RecordedEvent) -> Sequence[OutboxMessage]:
     """The outbox row that runs a requested (not inline) mitigation after commit."""
     event = record.event

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from incidentkit.engine import Capability, TimerSource, headline, make_notification
+from incidentkit.engine import Capability, TimerSource, headline, make_notification, reacts_to
 from incidentkit.events import EscalationFired, RecordedEvent, ReminderFired, TargetMissed
 from incidentkit.incident import Incident
 from incidentkit.notify import Notification, NotificationKind, Urgency
@@ -36,6 +36,7 @@ def _fields_next_due_reads(state: Incident) -> Hashable:
     )
 
 
+@reacts_to(EscalationFired, ReminderFired, TargetMissed)
 def timer_notifications(
     policy: Policy, after: Incident, record: RecordedEvent
 ) -> Sequence[Notification]:

@@ -32,7 +32,14 @@ from typing import ClassVar
 
 import attrs
 
-from incidentkit.engine import Capability, Engine, TimerSource, headline, make_notification
+from incidentkit.engine import (
+    Capability,
+    Engine,
+    TimerSource,
+    headline,
+    make_notification,
+    reacts_to,
+)
 from incidentkit.events import Event, RecordedEvent, RoleAssigned, register_event
 from incidentkit.incident import Incident
 from incidentkit.notify import Notification, NotificationKind, Urgency
@@ -350,6 +357,7 @@ def _memo(state: Incident) -> Hashable:
     )
 
 
+@reacts_to(PersonPaged, NobodyOnCall)
 def people_notifications(
     policy: Policy, after: Incident, record: RecordedEvent
 ) -> Sequence[Notification]:

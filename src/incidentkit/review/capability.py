@@ -15,7 +15,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from incidentkit import _validate as check
-from incidentkit.engine import Capability, Engine, TimerSource, headline, make_notification
+from incidentkit.engine import (
+    Capability,
+    Engine,
+    TimerSource,
+    headline,
+    make_notification,
+    reacts_to,
+)
 from incidentkit.errors import MissingExtra, NotFound, PermanentFailure, ValidationError
 from incidentkit.events import (
     Event,
@@ -125,6 +132,7 @@ _NOTIFIED = (
 """The review events someone hears about (the cases of :func:`review_notifications`)."""
 
 
+@reacts_to(*_NOTIFIED)
 def review_notifications(
     policy: Policy, after: Incident, record: RecordedEvent
 ) -> Sequence[Notification]:
@@ -173,6 +181,7 @@ def review_notifications(
     return []
 
 
+@reacts_to(ActionItemAdded, ActionItemStatusChanged)
 def tracker_rows(after: Incident, record: RecordedEvent) -> Sequence[OutboxMessage]:
     """One tracker row per action item created or changed (delivered after the commit)."""
     event = record.event

@@ -24,7 +24,14 @@ from typing import ClassVar
 import attrs
 
 from incidentkit.checklists import ChecklistItem, ChecklistTemplate
-from incidentkit.engine import Capability, Engine, TimerSource, headline, make_notification
+from incidentkit.engine import (
+    Capability,
+    Engine,
+    TimerSource,
+    headline,
+    make_notification,
+    reacts_to,
+)
 from incidentkit.engine.capability import RecordRule
 from incidentkit.errors import InvalidTransition, ValidationError
 from incidentkit.events import Event, RecordedEvent, register_event
@@ -253,6 +260,7 @@ def _memo(state: Incident) -> Hashable:
     return (state.status, state.mitigated_at, state.declared_at, state.fired, attachments(state))
 
 
+@reacts_to(RunbookEscalated)
 def runbook_notifications(
     policy: Policy, after: Incident, record: RecordedEvent
 ) -> Sequence[Notification]:

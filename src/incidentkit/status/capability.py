@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from incidentkit.engine import Capability, Engine, make_notification
+from incidentkit.engine import Capability, Engine, make_notification, reacts_to
 from incidentkit.errors import NotFound, PermanentFailure, ValidationError
 from incidentkit.events import (
     Declared,
@@ -128,6 +128,7 @@ def render_update(
 # --- routes and planners -------------------------------------------------------
 
 
+@reacts_to(StatusUpdatePosted)
 def status_notifications(
     policy: Policy, after: Incident, record: RecordedEvent
 ) -> Sequence[Notification]:
@@ -150,6 +151,7 @@ def status_notifications(
     return [attrs.evolve(note, audience=event.audience)]
 
 
+@reacts_to(StatusUpdatePosted)
 def subscriber_rows(after: Incident, record: RecordedEvent) -> Sequence[OutboxMessage]:
     """One row per update that appeared on a page: its delivery tells each subscriber once."""
     event = record.event
