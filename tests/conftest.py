@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from incidentkit.clock import ManualClock
-from incidentkit.engine import Engine, reacting_to
-from incidentkit.engine._engine import _Hooks
+from incidentkit.engine import Engine, EventHooks, reacting_to
 from incidentkit.events import Event, RecordedEvent
 from incidentkit.store import MemoryStore
 
@@ -62,8 +61,8 @@ def _hooks_keep_their_reacts_to_promise(monkeypatch: pytest.MonkeyPatch) -> None
     tested in ``tests/core/test_reacts_to.py``).
     """
 
-    def every_hook(self: Engine, event: Event) -> Any:
-        return _Hooks(
+    def every_hook(self: Engine, event: Event) -> EventHooks:
+        return EventHooks(
             tuple(map(_keeping_promise, self._routes)),
             tuple(map(_keeping_promise, self._planners)),
             tuple(map(_keeping_promise, self._key_planners)),

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 import incidentkit
 from incidentkit.business_days import BusinessDays
-from incidentkit.engine.capability import Capability, RecordRule, TimerSource
+from incidentkit.engine.capability import Capability, EventHooks, RecordRule, TimerSource
 from incidentkit.errors import IncidentKitError, ValidationError
 from incidentkit.events import EVENT_TYPES, Event, NoteAdded, RecordedEvent
 from incidentkit.intake import AdapterSpec
@@ -118,6 +118,7 @@ NOT_SERIALIZABLE: dict[type, str] = {
     RecordedCall: "a test double holding the action's params object of any type",
     Capability: "holds event classes, fold, route and planner callables",
     RecordRule: "holds the command's decide callable",
+    EventHooks: "holds route and planner callables",
     TimerSource: "holds the due/next_due callables",
     ChainKey: "holds the chain key's secret, which never reaches JSON",
 }

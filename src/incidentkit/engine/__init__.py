@@ -22,6 +22,7 @@ from incidentkit.engine._loop import run_forever
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    EventHooks,
     FollowUp,
     KeyPlanner,
     Periodic,
@@ -50,6 +51,7 @@ __all__ = [
     "Decide",
     "Deliverer",
     "Engine",
+    "EventHooks",
     "FollowUp",
     "Handler",
     "KeyPlanner",

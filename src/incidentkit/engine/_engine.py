@@ -22,6 +22,7 @@ from incidentkit.engine._cache import Loaded, StateCache
 from incidentkit.engine.capability import (
     Capability,
     Deliverer,
+    EventHooks,
     FollowUp,
     KeyPlanner,
     Periodic,
@@ -195,15 +196,6 @@ def _getter(names: tuple[str, ...]) -> Callable[[Incident], tuple[object, ...]]:
     return lambda state: ()
 
 
-@attrs.frozen
-class _Hooks:
-    """What :meth:`Engine.hooks_for` calls for one event class, in registration order."""
-
-    routes: tuple[Route, ...]
-    outbox: tuple[Planner, ...]
-    keys: tuple[KeyPlanner, ...]
-
-
 class _Memo:
     """A bounded memo of one timer source's ``next_due`` on the fields it reads."""
 
@@ -263,7 +255,7 @@ class Engine:
         self._key_planners: list[KeyPlanner] = []
         # The routes, planners and key planners to call for each event class
         # (those whose reacts_to() admits it, and those without one), made on first use.
-        self._hooks: dict[type[Event], _Hooks] = {}
+        self._hooks: dict[type[Event], EventHooks] = {}
         self.deliverers: dict[str, Deliverer] = {}
         self._timers: list[_Memo] = []
         self._watched: tuple[str, ...] = ()
@@ -1061,7 +1053,7 @@ class Engine:
             for n in route(self.policy, after, record)
         ]
 
-    def hooks_for(self, event: Event) -> _Hooks:
+    def hooks_for(self, event: Event) -> EventHooks:
         """The routes, outbox planners and key planners that may return something for ``event``."""
         kind = type(event)
         found = self._hooks.get(kind)
@@ -1071,7 +1063,7 @@ class Engine:
                 wanted = reacting_to(hook)
                 return wanted is None or issubclass(kind, wanted)
 
-            found = _Hooks(
+            found = EventHooks(
                 tuple(filter(admits, self._routes)),
                 tuple(filter(admits, self._planners)),
                 tuple(filter(admits, self._key_planners)),

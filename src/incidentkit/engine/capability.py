@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Capability",
     "Deliverer",
+    "EventHooks",
     "FollowUp",
     "KeyPlanner",
     "Periodic",
@@ -211,6 +212,20 @@ class RecordRule:
 
     action: str
     decide: Callable[[Engine, Incident, Event, datetime], Sequence[Event]]
+
+
+@attrs.frozen
+class EventHooks:
+    """The hooks an engine calls for one event class, in registration order.
+
+    What :meth:`Engine.hooks_for <incidentkit.engine.Engine.hooks_for>` returns:
+    the routes, outbox planners and key planners whose :func:`reacts_to`
+    admits the class, and those without one.
+    """
+
+    routes: tuple[Route, ...]
+    outbox: tuple[Planner, ...]
+    keys: tuple[KeyPlanner, ...]
 
 
 def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
