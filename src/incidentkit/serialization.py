@@ -58,8 +58,9 @@ from cattrs.errors import ClassValidationError, IterableValidationError
 
 from incidentkit._time import ensure_aware, parse_datetime
 from incidentkit._validate import MAX_DURATION, shown
+from incidentkit.checklists import ChecklistTemplate
 from incidentkit.errors import PolicyError, ValidationError
-from incidentkit.events import Event, event_types
+from incidentkit.events import Declared, Event, event_types
 
 __all__ = [
     "configure_converter",
@@ -502,7 +503,40 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
 
 def event_to_json(event: Event) -> str:
     """Canonical JSON of an event (sorted keys; what the hash chain covers)."""
+    if type(event) is Declared and event.checklists:
+        return _declared_json(event)
     return dumps(event_to_dict(event))
+
+
+_TEMPLATES_KEY = "checklists"
+_declared_templates: tuple[tuple[ChecklistTemplate, ...], str] | None = None
+"""The templates of the last declaration and their canonical JSON (most of its bytes)."""
+_declared_rest: Callable[[Declared], dict[str, Any]] | None = None
+
+
+def _declared_json(event: Declared) -> str:
+    """:func:`event_to_json` of a declaration, its templates encoded once per policy.
+
+    Every declaration under one policy holds the same templates object, about
+    three quarters of its JSON; it is encoded once and spliced in at its sorted
+    place. Byte-identical to ``dumps(event_to_dict(event))``.
+    """
+    global _declared_templates, _declared_rest
+    templates = event.checklists
+    cached = _declared_templates
+    if cached is None or cached[0] is not templates:
+        encoded = dumps(converter().unstructure(templates, tuple[ChecklistTemplate, ...]))
+        cached = _declared_templates = (templates, encoded)
+    if _declared_rest is None:
+        _declared_rest = cattrs.gen.make_dict_unstructure_fn(
+            Declared, converter(), checklists=cattrs.gen.override(omit=True)
+        )
+    rest = _declared_rest(event)
+    rest["type"] = Declared.tag
+    head = dumps({k: v for k, v in rest.items() if k < _TEMPLATES_KEY})[1:-1]
+    tail = dumps({k: v for k, v in rest.items() if k > _TEMPLATES_KEY})[1:-1]
+    middle = f'"{_TEMPLATES_KEY}":{cached[1]}'
+    return "{" + ",".join(part for part in (head, middle, tail) if part) + "}"
 
 
 def event_from_json(text: str) -> Event:
