@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, get_args
 
@@ -71,6 +71,7 @@ __all__ = [
     "Incident",
     "ItemStatus",
     "apply",
+    "apply_with_changes",
     "channel_name",
     "command_of",
     "decide_from_event",
@@ -355,11 +356,24 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
 
     :raises ValueError: when the first event is not a declaration or a later one is.
     """
+    return apply_with_changes(state, record)[0]
+
+
+def apply_with_changes(
+    state: Incident | None, record: RecordedEvent
+) -> tuple[Incident, Collection[str] | None]:
+    """:func:`apply`, and the names of the fields it changed besides ``version`` and ``updated_at``.
+
+    Every field not named is the same object as in ``state``. ``None``: not
+    known (a declaration, or a capability's fold rule), so any may have changed.
+
+    :raises ValueError: as :func:`apply`.
+    """
     event = record.event
     if state is None:
         if not isinstance(event, Declared):
             raise ValueError(f"{record.key}: a timeline must start with 'declared'")
-        return _declare(record.incident_id, record, event)
+        return _declare(record.incident_id, record, event), None
     if isinstance(event, Declared):
         raise ValueError(f"{record.key}: 'declared' may only be the first event")
     at = record.recorded_at
@@ -459,8 +473,8 @@ def apply(state: Incident | None, record: RecordedEvent) -> Incident:
             rule = _FOLD_RULES.get(type(event))
             if rule is None:
                 raise ValueError(f"{record.key}: no fold rule for event type {event.tag!r}")
-            return rule(evolve_state(state, version=record.version, updated_at=at), record)
-    return evolve_state(state, version=record.version, updated_at=at, **changes)
+            return rule(evolve_state(state, version=record.version, updated_at=at), record), None
+    return evolve_state(state, version=record.version, updated_at=at, **changes), changes.keys()
 
 
 def fold(records: Iterable[RecordedEvent], state: Incident | None = None) -> Incident | None:

@@ -52,6 +52,7 @@ from incidentkit.incident import (
     Incident,
     actor,
     apply,
+    apply_with_changes,
     command_of,
     decide_from_event,
     register_fold,
@@ -847,6 +848,8 @@ class Engine:
         # Each event, then the capabilities' follow-ups of the state it leaves
         # (and theirs), so a batch and its events one command at a time agree.
         pending: list[tuple[Event, int]] = [(event, 0) for event in events]
+        # The state fields the fold changed (None: not known), for the timer answers.
+        changed: set[str] | None = set()
         while pending:
             event, depth = pending.pop(0)
             number = version + len(stored) + 1
@@ -855,14 +858,18 @@ class Engine:
             stored.append(StoredEvent(incident_id, number, event.tag, payload, now, digest))
             record = RecordedEvent(incident_id, number, now, event, digest)
             records.append(record)
-            state = apply(state, record)
+            state, names = apply_with_changes(state, record)
+            if names is None:
+                changed = None
+            elif changed is not None:
+                changed.update(names)
             previous = digest
             follow = [e for rule in self._follow_ups for e in rule(self.policy, state)]
             if follow and depth >= _FOLLOW_UP_DEPTH:
                 raise StoreError(f"{incident_id}: a capability's follow-up events never settle")
             pending[:0] = [(e, depth + 1) for e in follow]
         assert state is not None
-        dues = self.dues(state, before)
+        dues = self.dues(state, before, changed)
         planned: Sequence[tuple[RecordedEvent, Sequence[Notification]]] = [
             (record, self.notifications_for(state, record)) for record in records
         ]
@@ -935,32 +942,39 @@ class Engine:
             head_hash=head_hash,
         )
 
-    def dues(self, state: Incident, before: Loaded | None = None) -> tuple[datetime | None, ...]:
+    def dues(
+        self,
+        state: Incident,
+        before: Loaded | None = None,
+        changed: Collection[str] | None = None,
+    ) -> tuple[datetime | None, ...]:
         """Each timer source's ``next_due`` for ``state``, in registration order.
 
         A source whose :attr:`~incidentkit.engine.capability.TimerSource.reads`
         fields are all the same objects in ``before.state`` keeps the answer
         ``before`` holds; the rest are computed (through their ``memo_key``).
+        ``changed``, when given, names every field in which ``state`` differs
+        from ``before.state`` (besides ``version`` and ``updated_at``), as
+        :func:`~incidentkit.incident.apply_with_changes` reports them, so the
+        fields need not be compared.
         """
         old = before.dues if before is not None else None
         if old is None or len(old) != len(self._timers):
             return tuple(memo.next_due(state, self.policy) for memo in self._timers)
         assert before is not None
-        # The fields any source reads: which are new objects (usually none, as for a note).
-        fresh, stale = self._watch(state), self._watch(before.state)
-        if all(map(operator.is_, fresh, stale)):
-            if self._all_read:
-                return old
-            changed: set[str] = set()
-        else:
+        if changed is None:
+            # The fields any source reads: which are new objects (usually none, as for a note).
+            fresh, stale = self._watch(state), self._watch(before.state)
             changed = {
                 name
                 for name, now, then in zip(self._watched, fresh, stale, strict=True)
                 if now is not then
             }
+        if not changed and self._all_read:
+            return old
         return tuple(
             old[index]
-            if memo.reads and changed.isdisjoint(memo.reads)
+            if memo.reads and memo.reads.isdisjoint(changed)
             else memo.next_due(state, self.policy)
             for index, memo in enumerate(self._timers)
         )
