@@ -581,16 +581,16 @@ class PostgresStore:
                     if command_row is not None:  # first: a duplicate command wins over a conflict
                         execute(_insert_command_sql(p), command_row, prepare=False)
                     execute(_version_check_sql(p), (incident_id, expected_version), prepare=False)
-                    for event_row in event_rows:
-                        execute(_insert_events_sql(p), event_row, prepare=False)
+                    for sql, params in _batches(_insert_events_sql(p), event_rows):
+                        execute(sql, params, prepare=False)
                     for claim in claims:
                         name = (claim.namespace, claim.key, claim.incident_id)
                         if claim.release:
                             execute(_release_key_sql(p), name, prepare=False)
                         else:  # the unique index on open keys decides, not this read
                             execute(_claim_key_sql(p), (*name, *name), prepare=False)
-                    for outbox_row in outbox_rows:
-                        execute(_insert_outbox_sql(p), outbox_row, prepare=False)
+                    for sql, params in _batches(_insert_outbox_sql(p), outbox_rows):
+                        execute(sql, params, prepare=False)
                     if summary_row is not None:
                         execute(_upsert_summary_sql(p), summary_row, prepare=False)
                     execute("COMMIT", prepare=False)
@@ -1171,6 +1171,33 @@ def _insert_outbox_sql(p: str) -> str:
         "available_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (key) DO NOTHING"
     )
+
+
+_ROWS_PER_INSERT = 500
+"""The most rows one multi-row ``INSERT`` of an append carries (7 parameters each at most)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row_sql(single: str, rows: int) -> str:
+    """``single`` (one ``VALUES (%s, …)`` group) with ``rows`` groups, the tail kept."""
+    head, _, rest = single.partition(" VALUES (")
+    group, _, tail = rest.partition(")")
+    values = ", ".join([f"({group})"] * rows)
+    return f"{head} VALUES {values}{tail}"
+
+
+def _batches(single: str, rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """The statements that insert ``rows``: one per row for one, else multi-row ``INSERT`` s.
+
+    One statement per row costs psycopg a query conversion and a send each; a
+    100-event append is two statements instead of two hundred.
+    """
+    if len(rows) == 1:
+        yield single, rows[0]
+        return
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        yield _multi_row_sql(single, len(chunk)), tuple(v for row in chunk for v in row)
 
 
 def _end_aborted(conn: psycopg.Connection[tuple[Any, ...]]) -> None:

@@ -374,6 +374,19 @@ class StoreContract:
         assert (row.key, row.state, row.attempts) == ("k1", OutboxState.PENDING, 0)
         assert row.available_at == T0 and row.lease_until is None
 
+    def test_a_large_batch_round_trips_in_order(self, store: Store) -> None:
+        """1,201 events and outbox rows in one append (a store may split its statements)."""
+        events = make_events("INC-1", 1, 1201)
+        rows = [make_message(f"k{n:04d}", "INC-1", payload=f'{{"n":{n}}}') for n in range(1201)]
+        store.append("INC-1", events, 0, [*rows, make_message("k0000", "INC-1")])
+        assert store.load("INC-1") == events
+        assert [(r.key, r.payload) for r in store.outbox("INC-1")] == [
+            (m.key, m.payload) for m in rows
+        ]
+        with pytest.raises(ConcurrencyConflict):
+            store.append("INC-1", make_events("INC-1", 1201, 600), 1200)
+        assert store.load("INC-1") == events
+
     def test_non_utc_input_is_the_same_instant(self, store: Store) -> None:
         plus_two = timezone(timedelta(hours=2))
         [event] = make_events("INC-1", 1, 1, at=T0.astimezone(plus_two))
