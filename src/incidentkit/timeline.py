@@ -49,6 +49,7 @@ __all__ = [
     "hash_key_id",
     "render_chat",
     "render_review",
+    "row_hash",
     "to_json_rows",
     "verify_chain",
 ]
@@ -168,6 +169,21 @@ def chain_hash(
     SHA-256 in hex without ``key``; ``hmac-sha256:<key id>:<hex>`` with it.
     """
     at = ensure_aware(recorded_at, "recorded_at").isoformat()
+    return row_hash(previous, incident_id, version, at, payload, key)
+
+
+def row_hash(
+    previous: str,
+    incident_id: str,
+    version: int,
+    at: str,
+    payload: str,
+    key: ChainKey | None = None,
+) -> str:
+    """:func:`chain_hash` with ``recorded_at`` given as its UTC ISO 8601 text.
+
+    The engine formats a command's one instant once for all its events.
+    """
     if type(incident_id) is str and type(payload) is str and type(version) is int:
         # The canonical JSON ``dumps`` writes for the dict below (sorted keys, no
         # spaces, UTF-8 kept), assembled from its parts: the payload, already

@@ -10,14 +10,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from incidentkit.serialization import dumps
-from incidentkit.timeline import GENESIS_HASH, KEYED_PREFIX, ChainKey, chain_hash, verify_chain
+from incidentkit.timeline import (
+    GENESIS_HASH,
+    KEYED_PREFIX,
+    ChainKey,
+    chain_hash,
+    row_hash,
+    verify_chain,
+)
 
 DATA = Path(__file__).parent / "data" / "chains-before-issue10.json"
 
@@ -81,6 +88,27 @@ def test_hash_equals_the_dict_encoding(
     at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
     key = ChainKey.from_text("k" * 24, "key") if keyed else None
     assert chain_hash("p" * 64, incident_id, version, at, payload, key) == _reference(
+        "p" * 64, incident_id, version, at, payload, key
+    )
+
+
+@given(
+    incident_id=texts,
+    version=st.integers(min_value=0, max_value=2**62),
+    payload=texts,
+    micros=st.integers(min_value=0, max_value=10**15),
+    offset_minutes=st.integers(min_value=-23 * 60, max_value=23 * 60),
+    keyed=st.booleans(),
+)
+def test_row_hash_of_the_utc_text_is_the_chain_hash(
+    incident_id: str, version: int, payload: str, micros: int, offset_minutes: int, keyed: bool
+) -> None:
+    """The engine formats a command's instant once (in UTC) and hashes every row with it."""
+    zone = timezone(timedelta(minutes=offset_minutes))
+    at = (datetime(1970, 1, 2, tzinfo=UTC) + timedelta(microseconds=micros)).astimezone(zone)
+    key = ChainKey.from_text("k" * 24, "key") if keyed else None
+    text = at.astimezone(UTC).isoformat()
+    assert row_hash("p" * 64, incident_id, version, text, payload, key) == chain_hash(
         "p" * 64, incident_id, version, at, payload, key
     )
 

@@ -70,7 +70,7 @@ from incidentkit.store import (
     SummaryQuery,
     check_command_id,
 )
-from incidentkit.timeline import GENESIS_HASH, ChainKey, chain_hash, hash_key_id
+from incidentkit.timeline import GENESIS_HASH, ChainKey, hash_key_id, row_hash
 from incidentkit.timers import SYSTEM_ACTOR
 
 __all__ = [
@@ -845,37 +845,51 @@ class Engine:
         state = before.state if before else None
         stored: list[StoredEvent] = []
         records: list[RecordedEvent] = []
+        hooks: list[EventHooks] = []
+        at = ensure_aware(now, "now").isoformat()  # one instant, formatted once for every row
+        key = self.chain_key
+        follow_ups = self._follow_ups
         # Each event, then the capabilities' follow-ups of the state it leaves
         # (and theirs), so a batch and its events one command at a time agree.
-        pending: list[tuple[Event, int]] = [(event, 0) for event in events]
+        pending: list[tuple[Event, int]] = [(event, 0) for event in reversed(events)]
         # The state fields the fold changed (None: not known), for the timer answers.
         changed: set[str] | None = set()
         while pending:
-            event, depth = pending.pop(0)
+            event, depth = pending.pop()
             number = version + len(stored) + 1
             payload = event_to_json(event)
-            digest = chain_hash(previous, incident_id, number, now, payload, self.chain_key)
+            digest = row_hash(previous, incident_id, number, at, payload, key)
             stored.append(StoredEvent(incident_id, number, event.tag, payload, now, digest))
             record = RecordedEvent(incident_id, number, now, event, digest)
             records.append(record)
+            hooks.append(self.hooks_for(event))
             state, names = apply_with_changes(state, record)
             if names is None:
                 changed = None
             elif changed is not None:
                 changed.update(names)
             previous = digest
-            follow = [e for rule in self._follow_ups for e in rule(self.policy, state)]
-            if follow and depth >= _FOLLOW_UP_DEPTH:
-                raise StoreError(f"{incident_id}: a capability's follow-up events never settle")
-            pending[:0] = [(e, depth + 1) for e in follow]
+            if follow_ups:
+                follow = [e for rule in follow_ups for e in rule(self.policy, state)]
+                if follow:
+                    if depth >= _FOLLOW_UP_DEPTH:
+                        raise StoreError(
+                            f"{incident_id}: a capability's follow-up events never settle"
+                        )
+                    pending.extend((e, depth + 1) for e in reversed(follow))
         assert state is not None
         dues = self.dues(state, before, changed)
         planned: Sequence[tuple[RecordedEvent, Sequence[Notification]]] = [
-            (record, self.notifications_for(state, record)) for record in records
+            (record, self._notifications(found.routes, state, record) if found.routes else ())
+            for record, found in zip(records, hooks, strict=True)
         ]
         if len(records) > 1:  # several timers due at once: one message per kind
             planned = collapse(planned)
-        outbox = [m for record, notes in planned for m in self.outbox_for(state, record, notes)]
+        outbox = [
+            m
+            for (record, notes), found in zip(planned, hooks, strict=True)
+            for m in self._outbox(state, record, notes, found.outbox)
+        ]
         stored_command = (
             None
             if command is None
@@ -883,8 +897,8 @@ class Engine:
         )
         keys = [
             claim
-            for record in records
-            for planner in self.hooks_for(record.event).keys
+            for record, found in zip(records, hooks, strict=True)
+            for planner in found.keys
             for claim in planner(state, record)
         ]
         if keys:  # only a KeyStore takes them; other stores keep their signature
@@ -1061,11 +1075,13 @@ class Engine:
 
     def notifications_for(self, after: Incident, record: RecordedEvent) -> list[Notification]:
         """The notifications ``record`` implies, given the state ``after`` its append."""
-        return [
-            n
-            for route in self.hooks_for(record.event).routes
-            for n in route(self.policy, after, record)
-        ]
+        return self._notifications(self.hooks_for(record.event).routes, after, record)
+
+    def _notifications(
+        self, routes: Sequence[Route], after: Incident, record: RecordedEvent
+    ) -> list[Notification]:
+        policy = self.policy
+        return [n for route in routes for n in route(policy, after, record)]
 
     def hooks_for(self, event: Event) -> EventHooks:
         """The routes, outbox planners and key planners that may return something for ``event``."""
@@ -1096,15 +1112,33 @@ class Engine:
         ``notifications``: the ones to send for it (default: what the routes
         say; :meth:`commit` passes them collapsed across an append).
         """
-        rows = plan_rows(
-            after,
-            record,
-            self.notifications_for(after, record) if notifications is None else notifications,
-            self.plugins.notifiers(),
-            opens_channels=self.plugins.opens_channels(),
-            observers=self.plugins.observers(),
-        )
-        rows.extend(
-            m for planner in self.hooks_for(record.event).outbox for m in planner(after, record)
-        )
+        found = self.hooks_for(record.event)
+        if notifications is None:
+            notifications = self._notifications(found.routes, after, record)
+        return self._outbox(after, record, notifications, found.outbox)
+
+    def _outbox(
+        self,
+        after: Incident,
+        record: RecordedEvent,
+        notifications: Sequence[Notification],
+        planners: Sequence[Planner],
+    ) -> list[OutboxMessage]:
+        plugins = self.plugins
+        observers = plugins.observers()
+        if notifications or observers or isinstance(record.event, Declared):
+            rows = plan_rows(
+                after,
+                record,
+                notifications,
+                plugins.notifiers(),
+                opens_channels=plugins.opens_channels(),
+                observers=observers,
+            )
+        elif not planners:
+            return []  # most events: nothing to send and nobody to tell
+        else:
+            rows = []
+        for planner in planners:
+            rows.extend(planner(after, record))
         return rows

@@ -232,6 +232,8 @@ def created_by_append(policy: Policy, state: Incident) -> list[Event]:
     So the resolve (or close) that first reaches the configured status holds
     the ``reviews_created`` event too: one append, whichever replica wins it.
     """
+    if state.is_open:  # no trigger is reached while open: most appends stop here
+        return []
     return creation(state, policy)
 
 
