@@ -32,6 +32,13 @@ choices to a converter you own. The choices:
   :func:`register_hooks` (the metrics report's ``Breaches``, for example);
 * unknown keys in structured input are refused (``forbid_extra_keys``).
 
+Canonical JSON (:func:`dumps`: sorted keys, no spaces, UTF-8 kept) is what the
+hash chain covers. :func:`event_to_json` and :func:`record_json` write it from
+an encoder generated once per class: fields of plain types go straight into the
+text, anything else through the converter, and the bytes are exactly those of
+``dumps(converter().unstructure(x))`` (a property test holds every public record
+class to it).
+
 Errors from structuring user input go through :func:`structure_input`, which
 turns cattrs' exception groups into a :class:`PolicyError` whose problems are
 key paths such as ``$.severity.levels[2].response_target``.
@@ -42,11 +49,12 @@ from __future__ import annotations
 import base64
 import binascii
 import collections.abc
+import enum
 import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,7 +64,7 @@ import cattrs
 import cattrs.gen
 from cattrs.errors import ClassValidationError, IterableValidationError
 
-from incidentkit._time import ensure_aware, parse_datetime
+from incidentkit._time import EARLIEST, LATEST, ensure_aware, parse_datetime
 from incidentkit._validate import MAX_DURATION, shown
 from incidentkit.checklists import ChecklistTemplate
 from incidentkit.errors import PolicyError, ValidationError
@@ -72,6 +80,7 @@ __all__ = [
     "event_to_json",
     "make_converter",
     "parse_duration",
+    "record_json",
     "register_hooks",
     "structure_input",
 ]
@@ -269,6 +278,7 @@ def _unstructure_event(converter: cattrs.Converter) -> Callable[[Event], dict[st
         data["type"] = cls.tag
         return data
 
+    hook.incidentkit_events = True  # type: ignore[attr-defined]  # event_to_json looks for it
     return hook
 
 
@@ -505,7 +515,199 @@ def event_to_json(event: Event) -> str:
     """Canonical JSON of an event (sorted keys; what the hash chain covers)."""
     if type(event) is Declared and event.checklists:
         return _declared_json(event)
+    cls = type(event)
+    shared = converter()
+    if shared is not _encoders_of[0]:  # a new shared converter: its hooks may differ
+        _encoders.clear()
+        _encoders_of[0] = shared
+    encode = _encoders.get(cls)
+    if encode is None:
+        encode = _event_encoder(cls, shared)
+    return encode(event)
+
+
+def _slow_json(event: Event) -> str:
     return dumps(event_to_dict(event))
+
+
+_encoders: dict[type, Callable[[Any], str]] = {}
+"""Each event class's generated canonical-JSON encoder (made on first use)."""
+_encoders_of: list[cattrs.Converter | None] = [None]
+
+
+def _field_json(hint: object, index: int) -> tuple[str, str, type[enum.Enum] | None] | None:
+    """``(test, expression, enum class)`` writing field value ``v<index>`` as JSON, or ``None``.
+
+    ``None``: the type is not one of the plain ones; the converter encodes it.
+    """
+    value = f"v{index}"
+    if hint is str:
+        return f"type({value}) is str", f"esc({value})", None
+    if hint is bool:
+        return f"{value} is True or {value} is False", f"('true' if {value} else 'false')", None
+    if hint is int:
+        return f"type({value}) is int", f"int_repr({value})", None
+    if hint is datetime:
+        test = (
+            f"type({value}) is datetime and {value}.tzinfo is UTC and EARLIEST <= {value} < LATEST"
+        )
+        return test, f"'\"' + {value}.isoformat() + '\"'", None
+    if isinstance(hint, type) and issubclass(hint, enum.Enum) and issubclass(hint, str):
+        # A str enum member's text is its value, which is what the converter writes.
+        if any(str.__str__(member) != member.value for member in hint):
+            return None
+        return f"type({value}) is {_enum_name(hint)}", f"esc({value})", hint
+    if get_origin(hint) is tuple and get_args(hint) == (str, ...):
+        test = f"type({value}) is tuple and all(type(x) is str for x in {value})"
+        return test, f"'[' + ','.join(map(esc, {value})) + ']'", None
+    return None
+
+
+def _nested_slow(kind: type) -> Callable[[Any], str]:
+    """The plain encoding of a nested record, as its parent's converter would write it."""
+
+    def slow(value: object) -> str:
+        return dumps(converter().unstructure(value, kind))
+
+    return slow
+
+
+def _enum_name(kind: type) -> str:
+    return f"enum_{kind.__module__.replace('.', '_')}_{kind.__qualname__.replace('.', '_')}"
+
+
+def _event_encoder(cls: type[Event], shared: cattrs.Converter) -> Callable[[Any], str]:
+    """Generate ``cls``'s canonical-JSON encoder: byte-identical to ``dumps(event_to_dict(e))``.
+
+    Fields of plain types (text, whole numbers, flags, instants, str enums,
+    tuples of text, and any of those or ``None``) are written straight into
+    the JSON text in sorted-key order; a value of another type, or one whose
+    type is not exactly the declared one, goes through the converter and
+    :func:`dumps` as before. A class that is not registered, or whose
+    unstructure hook is not incidentkit's event hook, keeps the plain path
+    (and its errors).
+    """
+    hook = shared.get_unstructure_hook(cls)
+    if event_types().get(getattr(cls, "tag", "")) is not cls or not getattr(
+        hook, "incidentkit_events", False
+    ):
+        return _slow_json  # not kept: registering the class later changes the answer
+    try:
+        encode = _generate(cls, shared, cls.tag, _slow_json)
+    except Exception:  # a type the generator cannot read: the plain path
+        encode = _slow_json
+    _encoders[cls] = encode
+    return encode
+
+
+def record_json(value: object) -> str:
+    """``dumps(converter().unstructure(value))`` for an attrs record, generated per class.
+
+    Used for the outbox payload of every notification. A class whose
+    unstructure hook is cattrs' generated one (no custom hook registered)
+    gets an encoder like an event's (:func:`event_to_json`); any other value
+    takes the plain path.
+    """
+    cls = type(value)
+    shared = converter()
+    if shared is not _encoders_of[0]:
+        _encoders.clear()
+        _encoders_of[0] = shared
+    encode = _encoders.get(cls)
+    if encode is None:
+        encode = _record_encoder(cls, shared)
+    return encode(value)
+
+
+def _plain_record_json(value: object) -> str:
+    return dumps(converter().unstructure(value))
+
+
+def _generated_hook(cls: type, shared: cattrs.Converter) -> bool:
+    """Whether ``cls`` is unstructured by cattrs' own generated function (all fields, by name)."""
+    hook = shared.get_unstructure_hook(cls)
+    code = getattr(hook, "__code__", None)
+    return (
+        attrs.has(cls)
+        and not shared.omit_if_default
+        and code is not None
+        and code.co_filename.startswith("<cattrs generated unstructure ")
+    )
+
+
+def _record_encoder(cls: type, shared: cattrs.Converter) -> Callable[[Any], str]:
+    encode: Callable[[Any], str] = _plain_record_json
+    if _generated_hook(cls, shared):
+        try:
+            encode = _generate(cls, shared, None, _plain_record_json)
+        except Exception:  # a type the generator cannot read: the plain path
+            encode = _plain_record_json
+    _encoders[cls] = encode
+    return encode
+
+
+def _generate(
+    cls: type, shared: cattrs.Converter, tag: str | None, slow: Callable[[Any], str]
+) -> Callable[[Any], str]:
+    """The encoder of ``cls``'s fields (and a ``"type": tag`` entry unless ``tag`` is None)."""
+    hints = get_type_hints(cls)
+    # cattrs leaves out init=False fields (derived caches), and so does this.
+    fields = {a.name: hints.get(a.name, a.type) for a in attrs.fields(cls) if a.init}
+    if tag is not None and "type" in fields:
+        return slow
+    scope: dict[str, Any] = {
+        "esc": json.encoder.encode_basestring,
+        "int_repr": int.__repr__,
+        "datetime": datetime,
+        "UTC": UTC,
+        "EARLIEST": EARLIEST,
+        "LATEST": LATEST,
+        "slow": slow,
+        "dumps": dumps,
+        "unstructure": shared.unstructure,
+    }
+    lines = ["def encode(e):"]
+    pieces: list[str] = []  # alternating literal JSON text and j<index> names
+    literal = "{"
+    names = sorted([*fields, "type"] if tag is not None else fields)
+    for index, name in enumerate(names):
+        literal += ("" if index == 0 else ",") + json.encoder.encode_basestring(name) + ":"
+        if name == "type" and tag is not None:
+            literal += json.encoder.encode_basestring(tag)
+            continue
+        pieces.extend((repr(literal), f"j{index}"))
+        literal = ""
+        hint = fields[name]
+        lines.append(f"    v{index} = e.{name}")
+        optional = False
+        args = get_args(hint)
+        if len(args) == 2 and type(None) in args:
+            optional = True
+            hint = next(arg for arg in args if arg is not type(None))
+        plain = _field_json(hint, index)
+        if plain is None and isinstance(hint, type) and _generated_hook(hint, shared):
+            # A nested record (an incident reference): its own encoder, by its exact type.
+            scope[f"nested{index}"] = _generate(hint, shared, None, _nested_slow(hint))
+            scope[f"kind{index}"] = hint
+            plain = (f"type(v{index}) is kind{index}", f"nested{index}(v{index})", None)
+        if plain is None:
+            scope[f"hint{index}"] = fields[name]
+            lines.append(f"    j{index} = dumps(unstructure(v{index}, hint{index}))")
+            continue
+        test, expression, kind = plain
+        if kind is not None:
+            scope[_enum_name(kind)] = kind
+        branch = "if"
+        if optional:
+            lines.append(f"    if v{index} is None:\n        j{index} = 'null'")
+            branch = "elif"
+        lines.append(f"    {branch} {test}:\n        j{index} = {expression}")
+        lines.append("    else:\n        return slow(e)")
+    pieces.append(repr(literal + "}"))
+    lines.append(f"    return ''.join(({', '.join(pieces)},))")
+    exec(compile("\n".join(lines), f"<json {cls.__qualname__}>", "exec"), scope)
+    encode: Callable[[Any], str] = scope["encode"]
+    return encode
 
 
 _TEMPLATES_KEY = "checklists"

@@ -12,6 +12,7 @@ must refuse it with a typed error instead of returning a wrong object.
 from __future__ import annotations
 
 import collections.abc
+import copy
 import enum
 import importlib
 import json
@@ -32,7 +33,7 @@ import incidentkit
 from incidentkit.business_days import BusinessDays
 from incidentkit.engine.capability import Capability, EventHooks, RecordRule, TimerSource
 from incidentkit.errors import IncidentKitError, ValidationError
-from incidentkit.events import EVENT_TYPES, Event, NoteAdded, RecordedEvent
+from incidentkit.events import EVENT_TYPES, Event, NoteAdded, RecordedEvent, event_types
 from incidentkit.intake import AdapterSpec
 from incidentkit.lifecycle import PhaseTargets
 from incidentkit.metrics import Breach, Breaches
@@ -41,7 +42,13 @@ from incidentkit.notify import NotifierSpec
 from incidentkit.oncall import OnCallConfig, Rotation
 from incidentkit.policy import Policy
 from incidentkit.roles import RolePolicy
-from incidentkit.serialization import converter, dumps
+from incidentkit.serialization import (
+    converter,
+    dumps,
+    event_to_dict,
+    event_to_json,
+    record_json,
+)
 from incidentkit.severity import Severity, SeverityLevel
 from incidentkit.status import Component, ComponentStatus, StatusPage
 from incidentkit.testing import RecordedCall
@@ -519,3 +526,144 @@ def test_a_policy_with_a_calendar_and_level_phases_round_trips() -> None:
     assert "paging" not in levels["SEV1"] and "escalate_after" not in levels["SEV1"]
     assert levels["SEV3"]["phases"]["assess"] == 600
     assert converter().structure(json.loads(dumps(plain)), Policy) == policy
+
+
+# --- the generated event encoders ----------------------------------------------
+
+#: Every registered event class among the records (the capabilities' ones too).
+EVENT_CLASSES = [
+    cls
+    for cls in ROUND_TRIPPED
+    if issubclass(cls, Event) and cls is not Event and event_types().get(cls.tag) is cls
+]
+
+
+def _in_utc(event: Any) -> Any:
+    """``event`` with every aware datetime field moved to UTC (as the engine records them)."""
+    moved = copy.copy(event)
+    for field in attrs.fields(type(event)):
+        value = getattr(event, field.name)
+        if type(value) is datetime and value.tzinfo is not None:
+            object.__setattr__(moved, field.name, value.astimezone(UTC))
+    return moved
+
+
+def _outcome(encode: Any, event: Any) -> tuple[str, str]:
+    try:
+        return "ok", encode(event)
+    except Exception as err:  # the two paths must fail alike
+        return "raised", type(err).__name__
+
+
+def _plain_json(event: Any) -> str:
+    return dumps(event_to_dict(event))
+
+
+class _Text(str):
+    """A str subclass: not exactly ``str``, so the generated encoder must not trust it."""
+
+
+ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    TEXT,
+    TEXT.map(_Text),
+    st.lists(TEXT, max_size=2).map(tuple),
+    st.lists(st.integers(), max_size=2).map(tuple),
+    st.lists(TEXT, max_size=2),
+    st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),  # naive
+    AWARE,
+    AWARE.map(lambda at: at.astimezone(UTC)),
+    st.just(datetime(1899, 12, 31, tzinfo=UTC)),  # before EARLIEST
+    st.sampled_from([*Severity, *ComponentStatus]),
+)
+
+
+@pytest.mark.parametrize("cls", EVENT_CLASSES, ids=_name)
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_the_generated_event_encoder_writes_the_plain_bytes(cls: type, data: st.DataObject) -> None:
+    """``event_to_json`` (generated per class) == ``dumps(event_to_dict(e))``, byte for byte."""
+    event = data.draw(records(cls), label=cls.__qualname__)
+    for value in (event, _in_utc(event)):
+        assert event_to_json(value) == _plain_json(value)
+
+
+@pytest.mark.parametrize("cls", [c for c in EVENT_CLASSES if attrs.fields(c)], ids=_name)
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_an_odd_field_value_takes_the_plain_path(cls: type, data: st.DataObject) -> None:
+    """A value of another type than declared is written (or refused) exactly as before."""
+    event = _in_utc(data.draw(records(cls), label=cls.__qualname__))
+    field = data.draw(st.sampled_from(attrs.fields(cls)), label="field")
+    odd = copy.copy(event)
+    object.__setattr__(odd, field.name, data.draw(ODD_VALUES, label="value"))
+    assert _outcome(event_to_json, odd) == _outcome(_plain_json, odd)
+
+
+def test_every_builtin_event_class_gets_a_generated_encoder() -> None:
+    """The plain types cover the built-in events: none is left on the slow path."""
+    from incidentkit import serialization
+
+    for cls in EVENT_TYPES.values():
+        encode = serialization._event_encoder(cls, converter())
+        assert encode is not serialization._slow_json, cls
+
+
+@pytest.mark.parametrize("cls", ROUND_TRIPPED, ids=_name)
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_record_json_writes_the_plain_bytes(cls: type, data: st.DataObject) -> None:
+    """``record_json`` (generated per class) == ``dumps(converter().unstructure(x))``."""
+    value = data.draw(records(cls), label=cls.__qualname__)
+    for one in (value, _in_utc(value)):
+        assert record_json(one) == dumps(converter().unstructure(one))
+
+
+@pytest.mark.parametrize("cls", [c for c in ROUND_TRIPPED if attrs.fields(c)], ids=_name)
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_record_json_of_an_odd_field_value_is_the_plain_one(cls: type, data: st.DataObject) -> None:
+    value = _in_utc(data.draw(records(cls), label=cls.__qualname__))
+    field = data.draw(st.sampled_from(attrs.fields(cls)), label="field")
+    odd = copy.copy(value)
+    object.__setattr__(odd, field.name, data.draw(ODD_VALUES, label="value"))
+    assert _outcome(record_json, odd) == _outcome(lambda v: dumps(converter().unstructure(v)), odd)
+
+
+def test_a_notification_and_its_incident_get_generated_encoders() -> None:
+    from incidentkit import serialization
+    from incidentkit.lifecycle import Status
+    from incidentkit.notify import IncidentRef, Notification, NotificationKind
+
+    incident = IncidentRef(
+        "INC-1", "Login API returning 500 errors", Severity.SEV1, Status.DECLARED
+    )
+    value = Notification(
+        key="INC-1:2:page",
+        kind=NotificationKind.PAGE,
+        incident=incident,
+        text="[SEV1] INC-1: Login API returning 500 errors",
+        created_at=datetime(2024, 11, 20, 14, 30, tzinfo=UTC),
+        targets=("alice",),
+    )
+    assert record_json(value) == dumps(converter().unstructure(value))
+    assert serialization._encoders[Notification] is not serialization._plain_record_json

@@ -15,7 +15,7 @@ from incidentkit.events import Declared, RecordedEvent, Resolved, SeverityChange
 from incidentkit.incident import Incident
 from incidentkit.notify import IncidentRef, Notification, NotificationKind, NotifierSpec, Urgency
 from incidentkit.policy import Policy
-from incidentkit.serialization import converter, dumps
+from incidentkit.serialization import dumps, record_json
 from incidentkit.store import OutboxMessage
 
 __all__ = [
@@ -173,7 +173,7 @@ def plan_rows(
     """
     messages: list[OutboxMessage] = []
     for notification in notifications:
-        payload = dumps(converter().unstructure(notification))
+        payload = record_json(notification)
         for name, spec in notifiers.items():
             if notification.notifier not in (None, name):
                 continue  # a page to one person goes through their contact's notifier only
