@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import attrs
 import pytest
@@ -189,6 +190,38 @@ def test_a_forked_child_draws_other_command_ids_than_its_parent() -> None:
     os.close(read)
     parent = {ids() for _ in range(5)}
     assert len(child) == 5 and not child & parent
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_opens_its_own_sqlite_connection(tmp_path: Path) -> None:
+    """The store notices a fork by the at-fork count, not by asking getpid() each time."""
+    from incidentkit.store.sqlite import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "fork.db"))
+    store.migrate()
+    parent = store._connection()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a connection of its own, which can write
+        try:
+            child = store._connection()
+            kit = ik.IncidentKit(store=store, clock=ik.ManualClock(T0), autoload_plugins=False)
+            kit.declare(
+                "Login API returning 500 errors",
+                severity="SEV3",
+                by="alice",
+                incident_id="INC-FORK",
+            )
+            os.write(write, b"own" if child is not parent else b"shared")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    said = os.read(read, 64)
+    os.close(read)
+    assert said == b"own"
+    assert store._connection() is parent  # the parent keeps its own
+    assert store.version("INC-FORK") >= 1
 
 
 @given(st.text(alphabet="aZ09._-é \n", max_size=130))

@@ -496,7 +496,7 @@ class Engine:
         """
         incident_id = check_incident_id(check.incident_ref(incident_id))
         return self._execute(
-            incident_id, action, actor(by), decide, system, idempotency_key, command
+            incident_id, action, actor(by), decide, False, system, idempotency_key, command
         )
 
     def command(
@@ -514,45 +514,35 @@ class Engine:
         as it will be recorded, so the handler need not check it again.
         """
         incident_id = check_incident_id(check.incident_ref(incident_id))
-        who = actor(by)
-
-        def decide(state: Incident, now: datetime) -> Sequence[Event]:
-            return handler(state, now, who)
-
-        return self._execute(incident_id, action, who, decide, False, idempotency_key, None)
+        return self._execute(
+            incident_id, action, actor(by), handler, True, False, idempotency_key, None
+        )
 
     def _execute(
         self,
         incident_id: str,
         action: str,
         who: str,
-        decide: Decide,
+        decide: Decide | Handler,
+        takes_who: bool,
         system: bool,
         idempotency_key: str | None,
         command: str | None,
     ) -> CommandResult:
+        """``takes_who``: ``decide`` is a :data:`Handler`, called with ``who`` too."""
         name = command or action
         command_id = self.command_id(idempotency_key)
         if idempotency_key is not None:
             replayed = self._replayed(command_id, name, incident_id)
             if replayed is not None:
                 return replayed
-
-        def authorize(state: Incident) -> None:
-            if not system:
-                self.authorize(who, action, state)
-
-        def attempts(conflicts_allowed: int, backoff: bool = True) -> CommandResult:
-            return self._attempts(
-                incident_id, authorize, decide, command_id, name, conflicts_allowed, backoff
-            )
-
+        run = (incident_id, None if system else action, who, decide, takes_who, command_id, name)
         exclusive = getattr(self.store, "exclusive", None)
         if exclusive is None:
-            return attempts(self._retries)
+            return self._attempts(*run, self._retries, True)
         if not self._is_contended(incident_id):
             try:
-                return attempts(0)  # optimistic: no lock while nobody competes
+                return self._attempts(*run, 0, True)  # optimistic: no lock while nobody competes
             except ConcurrencyConflict:
                 self._mark_contended(incident_id)
                 if self._retries == 0:
@@ -565,21 +555,26 @@ class Engine:
         # No sleeping while holding the lock: the queue behind it would wait too.
         with exclusive(incident_id):
             self.cache.forget(incident_id)
-            result = attempts(retries, backoff=False)
+            result = self._attempts(*run, retries, False)
         self._mark_contended(incident_id)  # a busy incident stays serialized while busy
         return result
 
     def _attempts(
         self,
         incident_id: str,
-        authorize: Callable[[Incident], None],
-        decide: Decide,
+        action: str | None,
+        who: str,
+        decide: Decide | Handler,
+        takes_who: bool,
         command_id: str,
         name: str,
         conflicts_allowed: int,
         backoff: bool,
     ) -> CommandResult:
-        """Decide and append until it sticks: at most ``conflicts_allowed`` lost races."""
+        """Decide and append until it sticks: at most ``conflicts_allowed`` lost races.
+
+        ``action`` is what ``who`` is authorized for (``None``: a system command).
+        """
         attempt = unknown = 0
         while True:
             # Decide on the cached state when there is one: the append's version
@@ -587,18 +582,14 @@ class Engine:
             cached = self.cache.get(incident_id)
             before = cached or self.load(incident_id)
             try:
-                authorize(before.state)
-                now = self.now()
-                events = decide(before.state, now)
+                now, events = self._decide(before.state, action, who, decide, takes_who)
             except IncidentKitError:
                 if cached is None:
                     raise
                 before = self.load(incident_id)
                 if before is cached:
                     raise
-                authorize(before.state)
-                now = self.now()
-                events = decide(before.state, now)
+                now, events = self._decide(before.state, action, who, decide, takes_who)
             if not events:
                 return CommandResult(before.state)
             try:
@@ -618,6 +609,24 @@ class Engine:
                 raise OutcomeUnknown(
                     incident_id, f"{unknown} appends of the command ended unknown", command_id
                 )
+
+    def _decide(
+        self,
+        state: Incident,
+        action: str | None,
+        who: str,
+        decide: Decide | Handler,
+        takes_who: bool,
+    ) -> tuple[datetime, Sequence[Event]]:
+        """Authorize (unless ``action`` is None), take the time, decide."""
+        if action is not None:
+            self.authorize(who, action, state)
+        now = self.now()
+        if takes_who:
+            handler: Handler = decide  # type: ignore[assignment]  # takes_who says so
+            return now, handler(state, now, who)
+        plain: Decide = decide  # type: ignore[assignment]
+        return now, plain(state, now)
 
     def _is_contended(self, incident_id: str) -> bool:
         deadline = self._contended.get(incident_id)

@@ -6,12 +6,13 @@ nothing; doing the checks up front keeps transactions short.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from incidentkit import ids
-from incidentkit._time import ensure_aware
+from incidentkit._time import EARLIEST, LATEST, ensure_aware
 from incidentkit._validate import MAX_LIMIT, incident_ref, integer, shown
 from incidentkit.errors import StoreError, ValidationError
 from incidentkit.lifecycle import Status
@@ -54,6 +55,7 @@ SUMMARY_TIME_FIELDS = (
     "next_due_at",
 )
 
+_summary_times = operator.attrgetter(*SUMMARY_TIME_FIELDS)
 
 check_aware = ensure_aware
 """Return a value in UTC; refuse naive, non-datetime or out-of-range values naming the field."""
@@ -70,10 +72,13 @@ def check_incident_id(incident_id: object) -> str:
 
 def summary_times(summary: IncidentSummary) -> list[datetime | None]:
     """The summary's timestamps in :data:`SUMMARY_TIME_FIELDS` order, checked aware."""
-    values: list[datetime | None] = []
-    for name in SUMMARY_TIME_FIELDS:
-        value = getattr(summary, name)
-        values.append(None if value is None else check_aware(value, f"summary.{name}"))
+    values: list[datetime | None] = list(_summary_times(summary))
+    for index, value in enumerate(values):
+        # An aware UTC time in range is what check_aware would return unchanged.
+        if value is not None and not (
+            type(value) is datetime and value.tzinfo is UTC and EARLIEST <= value < LATEST
+        ):
+            values[index] = check_aware(value, f"summary.{SUMMARY_TIME_FIELDS[index]}")
     return values
 
 
@@ -104,9 +109,13 @@ def check_append(
                 f"event {event.incident_id}@{event.version} does not follow "
                 f"{incident_id}@{expected_version + offset - 1}"
             )
-        check_aware(event.recorded_at, f"events[{offset - 1}].recorded_at")
+        at = event.recorded_at
+        if not (type(at) is datetime and at.tzinfo is UTC and EARLIEST <= at < LATEST):
+            check_aware(at, f"events[{offset - 1}].recorded_at")
     for index, message in enumerate(outbox):
-        check_aware(message.available_at, f"outbox[{index}].available_at")
+        at = message.available_at
+        if not (type(at) is datetime and at.tzinfo is UTC and EARLIEST <= at < LATEST):
+            check_aware(at, f"outbox[{index}].available_at")
     if summary is not None:
         if summary.incident_id != incident_id:
             raise ValidationError(

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 
+from incidentkit._time import EARLIEST, LATEST
 from incidentkit.errors import StoreError
 from incidentkit.lifecycle import Status
 from incidentkit.severity import Severity
@@ -122,21 +123,40 @@ def _compile(codec: Codec) -> Callable[[IncidentSummary], tuple[Any, ...]]:
         "services_out": codec.services_out,
         "status_out": _status_out,
         "severity_out": _severity_out,
+        "Status": Status,
+        "Severity": Severity,
+        "status_text": {member: member.value for member in Status},
+        "severity_text": {member: member.value for member in Severity},
+        "datetime": datetime,
+        "UTC": UTC,
+        "EARLIEST": EARLIEST,
+        "LATEST": LATEST,
     }
     parts = []
-    for name, kind in SUMMARY_COLUMNS:
+    for index, (name, kind) in enumerate(SUMMARY_COLUMNS):
         if not name.isidentifier():  # pragma: no cover - the table above is fixed
             raise ValueError(f"summary column {name!r} is not an identifier")
+        value = f"v{index}"
         match kind:
             case ColumnKind.STATUS:
-                parts.append(f"status_out(s.{name})")
+                parts.append(
+                    f"status_text[{value}] if type({value} := s.{name}) is Status "
+                    f"else status_out({value})"
+                )
             case ColumnKind.SEVERITY:
-                parts.append(f"severity_out(s.{name})")
+                parts.append(
+                    f"severity_text[{value}] if type({value} := s.{name}) is Severity "
+                    f"else severity_out({value})"
+                )
             case ColumnKind.SERVICES:
                 parts.append(f"services_out(tuple(s.{name}))")
             case ColumnKind.TIME:
+                # An aware UTC time in range is what check_aware would return unchanged.
                 parts.append(
-                    f"None if s.{name} is None else time_out(aware(s.{name}, 'summary.{name}'))"
+                    f"None if ({value} := s.{name}) is None else time_out({value} "
+                    f"if type({value}) is datetime and {value}.tzinfo is UTC "
+                    f"and EARLIEST <= {value} < LATEST "
+                    f"else aware({value}, 'summary.{name}'))"
                 )
             case _:
                 parts.append(f"s.{name}")

@@ -290,6 +290,21 @@ class _Writing:
                 self.lock.release()
 
 
+_forks = [0]
+"""How many forks this process is away from where it started (each child counts one more).
+
+A store compares it with the count it saw, instead of calling ``getpid()``
+(a system call) on every use of its connection.
+"""
+
+
+def _count_fork() -> None:
+    _forks[0] += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
+
+
 class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced, so a finished thread's one is freed."""
 
@@ -427,7 +442,7 @@ class SqliteStore:
         # incident id -> (version, services) of the summary this store last
         # committed; an append at that version keeps the service rows.
         self._services_at: dict[str, tuple[int, tuple[str, ...]]] = {}
-        self._pid = os.getpid()
+        self._forks = _forks[0]
         self._closed = False
         self._exclusive: ThreadLocks | FileRangeLocks = (
             ThreadLocks() if self.memory else FileRangeLocks(path + "-incidentkit.lock")
@@ -463,9 +478,9 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError(f"store {self.url} is closed")
-        if os.getpid() != self._pid:
+        if _forks[0] != self._forks:
             # A forked child must not use its parent's connections; open its own.
-            self._pid = os.getpid()
+            self._forks = _forks[0]
             self._local = threading.local()
             self._shared = None
             with self._registry_lock:
