@@ -21,6 +21,11 @@ I1  SQLite WAL synchronous=NORMAL: kit ÷ hand-written (target <= 1.3, issue 10)
 I1o the same run as Python overhead per command: (kit − hand-written) ÷ 30
     (target <= 35 µs, issue 10)
 I2  SQLite WAL synchronous=FULL (target <= 1.3, issue 10)
+I1f the floor, SQLite NORMAL (report only): the least Python any event-sourced
+    library must run per command (an event dict and its canonical JSON, a chained
+    SHA-256 over the row, a copy of a 39-field state, a summary tuple) before the
+    same hand-written SQL, ÷ hand-written SQL. How far below it I1 can go without
+    doing less than the kit promises is what this row says.
 I3  PostgreSQL, the baseline one pipelined transaction (one round trip) per
     command (target <= 1.15, issue 10; needs INCIDENTKIT_BENCH_POSTGRES_DSN or
     INCIDENTKIT_TEST_POSTGRES_DSN)
@@ -31,6 +36,7 @@ I3  PostgreSQL, the baseline one pipelined transaction (one round trip) per
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import logging
 import secrets
@@ -341,6 +347,45 @@ def sqlite_writer(conn: sqlite3.Connection) -> Callable[[list[RawCommand]], None
     return write
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def floor_writer(write: Callable[[list[RawCommand]], None]) -> Callable[[list[RawCommand]], None]:
+    """``write``, after the least Python a library must run for each command (row I1f).
+
+    Per command: an event as a dict and its canonical JSON, the row's hash chained
+    to the previous one (SHA-256 over the same row text the kit hashes), a new
+    state as a copy of a 39-field record with two fields changed, and the summary
+    as a 15-value tuple. No validation, no objects, no timers, no notifications:
+    a floor, not a library.
+    """
+
+    def floor(commands: list[RawCommand]) -> None:
+        previous = "0" * 64
+        state: dict[int, object] = dict.fromkeys(range(39))
+        at = T0
+        for number, c in enumerate(commands, start=1):
+            at += timedelta(seconds=20)
+            event = {
+                "by": "bob",
+                "text": "Checking dashboards... seeing 15% error rate",
+                "type": "note_added",
+            }
+            payload = _CANONICAL(event)
+            row = (
+                f'{{"incident_id":{json.dumps(c.iid)},"payload":{json.dumps(payload)},'
+                f'"recorded_at":"{at.isoformat()}","version":{number}}}'
+            )
+            previous = hashlib.sha256(f"{previous}\n{row}".encode()).hexdigest()
+            state = dict(state)
+            state[0], state[1] = number, at
+            summary = tuple(state[k] for k in range(15))
+            assert summary[0] == number
+        write(commands)
+
+    return floor
+
+
 def bench_sqlite(root: Path, synchronous: str, captured: list[_Append]) -> list[Result]:
     from incidentkit.store.sqlite import SqliteStore
 
@@ -406,6 +451,7 @@ def bench_sqlite(root: Path, synchronous: str, captured: list[_Append]) -> list[
         )
     ]
     if synchronous == "NORMAL":
+        rows.append(_floor_row(root, captured, per_block, repeats))
         rows.append(
             Result(
                 "I1o Python overhead per command, SQLite NORMAL: kit − hand-written SQL",
@@ -419,6 +465,52 @@ def bench_sqlite(root: Path, synchronous: str, captured: list[_Append]) -> list[
             )
         )
     return rows
+
+
+def _floor_row(root: Path, captured: list[_Append], per_block: int, repeats: int) -> Result:
+    """I1f: the floor (:func:`floor_writer`) ÷ hand-written SQL, interleaved, SQLite NORMAL."""
+    from incidentkit.store.sqlite import SqliteStore
+
+    blocks = (repeats + 1) * 2
+    conns = []
+    writers = []
+    for name in ("floor", "raw2"):
+        path = root / f"incident-{name}.db"
+        SqliteStore(path).migrate()
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conns.append(conn)
+        writers.append(sqlite_writer(conn))
+    floor = floor_writer(writers[0])
+    floor_rounds = iter(raw_rounds(captured, "FLR", blocks * per_block, micros=True))
+    raw_rounds_ = iter(raw_rounds(captured, "RAW", blocks * per_block, micros=True))
+
+    def subject() -> None:
+        for _ in range(per_block):
+            floor(next(floor_rounds))
+
+    def baseline() -> None:
+        for _ in range(per_block):
+            writers[1](next(raw_rounds_))
+
+    try:
+        floor_s, raw_s = compare(subject, baseline, repeats=repeats)
+    finally:
+        for conn in conns:
+            conn.close()
+    return Result(
+        "I1f floor, SQLite NORMAL: least Python a library must run + the SQL ÷ hand-written",
+        floor_s / (per_block * COMMANDS),
+        raw_s / (per_block * COMMANDS),
+        target="report",
+        measures=(
+            "per command: canonical JSON of an event, a chained SHA-256 over the row, a "
+            "39-field state copy and a 15-value summary tuple, then the same hand-written "
+            "rows as I1's baseline"
+        ),
+        against="I1's baseline (the same rows, one BEGIN IMMEDIATE … COMMIT per command)",
+    )
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
