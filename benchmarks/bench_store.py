@@ -18,6 +18,9 @@ P1       ``PostgresStore.append`` of what one command appends (1 event, 1 outbox
          pipelined transaction, one round trip (target >= 0.8, issue 10).
 B10      ``PostgresStore.append`` of 100 events + 100 outbox against raw psycopg
          ``executemany`` in one pipelined transaction; 4 writers against 1.
+B11      ``MemoryStore.append`` of 1 event to a stream of 20,000 events with 20,000 keys held
+         open by other incidents, against the same append to a short stream with no keys
+         (time, lower better; ~1: an append's cost does not grow with the store).
 peer     ``SqliteStore.append`` against eventsourcing's SQLite application recorder (both
          WAL + FULL, both handed pre-serialized bytes), when ``eventsourcing`` is importable.
 
@@ -47,7 +50,8 @@ from incidentkit import IncidentKit, ManualClock, hookimpl
 from incidentkit.lifecycle import Status
 from incidentkit.serialization import dumps, make_converter
 from incidentkit.severity import Severity
-from incidentkit.store import IncidentSummary, OutboxMessage, StoredCommand, StoredEvent
+from incidentkit.store import IncidentSummary, KeyClaim, OutboxMessage, StoredCommand, StoredEvent
+from incidentkit.store.memory import MemoryStore
 from incidentkit.store.sqlite import SqliteStore
 
 T0 = datetime(2024, 11, 20, 22, 30, tzinfo=UTC)
@@ -334,6 +338,46 @@ def bench_load(root: Path) -> list[Result]:
     return results
 
 
+def bench_memory_scaling() -> Result:
+    """B11: a MemoryStore append costs the same on a long stream among many open keys."""
+    long_events, held = 20_000, 20_000
+    number, repeats = scaled(300, 100), 5
+    total = (repeats + 1) * number + 1
+    big = MemoryStore()
+    small = MemoryStore()
+    long_rows = Prebuilt("INC-1", long_events + total, micros=False)
+    short_rows = Prebuilt("INC-1", total + 1, micros=False)
+    big.append("INC-1", long_rows.events[:long_events], 0)
+    small.append("INC-1", short_rows.events[:1], 0)
+    first = short_rows.events[0]  # the store checks ids and versions, not the hash chain
+    for n in range(held):
+        other = f"INC-K{n}"
+        event = attrs.evolve(first, incident_id=other)
+        big.append(other, [event], 0, keys=[KeyClaim("alert", f"fp-{n}", other)])
+    versions = {"big": long_events, "small": 1}
+
+    def lib() -> None:
+        v = versions["big"]
+        big.append("INC-1", [long_rows.events[v]], v)
+        versions["big"] = v + 1
+
+    def baseline() -> None:
+        v = versions["small"]
+        small.append("INC-1", [short_rows.events[v]], v)
+        versions["small"] = v + 1
+
+    lib_s, base_s = compare(lib, baseline, repeats=repeats, number=number)
+    return Result(
+        "B11 MemoryStore.append on a 20k-event stream among 20k open keys",
+        lib_s,
+        base_s,
+        target="report (~1: independent of the store's size)",
+        measures="MemoryStore.append of 1 pre-built event to a stream of 20,000+ events, "
+        "20,000 keys held open by other incidents",
+        against="the same append to a stream of 1+ events in a store holding no keys",
+    )
+
+
 def bench_peer(root: Path) -> Result | None:
     try:
         from eventsourcing.persistence import StoredEvent as EsEvent
@@ -587,6 +631,7 @@ def main() -> None:
         results.append(bench_kit_single_append(root, "FULL", number=scaled(40, 15), repeats=11))
         results.append(bench_batch_append(root))
         results.extend(bench_load(root))
+        results.append(bench_memory_scaling())
         peer = bench_peer(root)
         if peer is not None:
             results.append(peer)

@@ -290,7 +290,9 @@ class KeyStore(Store, Protocol):
     """A :class:`Store` that also holds unique open keys (alert dedup keys and the like).
 
     ``append`` takes ``keys``, a sequence of :class:`KeyClaim` applied in the
-    same transaction as the events (after the version check).
+    same transaction as the events (after the version check), in order: a key
+    claimed and then released in one append ends up released, and one released
+    and then claimed ends up held.
     """
 
     def append(

@@ -98,20 +98,34 @@ class MemoryStore:
             actual = current[-1].version if current else 0
             if actual != expected_version:
                 raise ConcurrencyConflict(incident_id, expected_version, actual)
-            held = dict(self._open_keys)
+            # Decide every claim before changing anything (a refused claim leaves
+            # the store as it was); the changes touch only the claimed names, so
+            # an append costs the same however many keys are held open.
+            open_keys = self._open_keys
+            changes: dict[tuple[str, str], str | None] = {}
             for claim in claims:
                 name = (claim.namespace, claim.key)
+                holder = changes[name] if name in changes else open_keys.get(name)
                 if claim.release:
-                    if held.get(name) == incident_id:
-                        del held[name]
-                elif held.setdefault(name, incident_id) != incident_id:
-                    raise KeyTaken(claim.namespace, claim.key, held[name])
-            self._open_keys = held
+                    if holder == incident_id:
+                        changes[name] = None
+                elif holder is None:
+                    changes[name] = incident_id
+                elif holder != incident_id:
+                    raise KeyTaken(claim.namespace, claim.key, holder)
+            for name, holder in changes.items():
+                if holder is None:
+                    open_keys.pop(name, None)
+                else:
+                    open_keys[name] = holder
             for claim in claims:
                 if not claim.release:
                     self._last_keys[(claim.namespace, claim.key)] = incident_id
             if events:  # an outbox-only append creates no stream
-                self._events[incident_id] = [*current, *events]
+                if current:
+                    current.extend(events)  # in place: no copy of the whole stream
+                else:
+                    self._events[incident_id] = list(events)
             for message in outbox:
                 if message.key in self._keys:
                     continue

@@ -240,6 +240,43 @@ class StoreContract:
         assert keys.key_holder("alert", "J") is None
         assert keys.outbox("INC-2") == [] and keys.summary("INC-2") is None
 
+    def test_a_refused_claim_keeps_the_keys_released_before_it(self, store: Store) -> None:
+        keys = self._keys(store)
+        held = [KeyClaim("alert", "J", "INC-1"), KeyClaim("alert", "M", "INC-1")]
+        keys.append("INC-1", make_events("INC-1", 1, 1), 0, keys=held)
+        keys.append("INC-2", make_events("INC-2", 1, 1), 0, keys=[KeyClaim("alert", "K", "INC-2")])
+        head = keys.load("INC-1")[-1].hash
+        claims = [
+            KeyClaim("alert", "J", "INC-1", release=True),
+            KeyClaim("alert", "L", "INC-1"),
+            KeyClaim("alert", "K", "INC-1"),  # held by INC-2: the whole append is refused
+        ]
+        with pytest.raises(KeyTaken):
+            keys.append("INC-1", make_events("INC-1", 2, 1, previous_hash=head), 1, keys=claims)
+        assert keys.key_holder("alert", "J") == "INC-1"
+        assert keys.key_holder("alert", "L") is None
+        assert keys.key_holder("alert", "M") == "INC-1"
+        assert keys.version("INC-1") == 1
+
+    def test_claims_in_one_append_apply_in_order(self, store: Store) -> None:
+        keys = self._keys(store)
+        claims = [
+            KeyClaim("alert", "A", "INC-1"),
+            KeyClaim("alert", "A", "INC-1", release=True),  # claimed, then let go
+            KeyClaim("alert", "B", "INC-1"),
+        ]
+        keys.append("INC-1", make_events("INC-1", 1, 1), 0, keys=claims)
+        assert keys.key_holder("alert", "A") is None
+        assert keys.key_holder("alert", "A", released=True) == "INC-1"
+        assert keys.key_holder("alert", "B") == "INC-1"
+        head = keys.load("INC-1")[-1].hash
+        again = [
+            KeyClaim("alert", "B", "INC-1", release=True),
+            KeyClaim("alert", "B", "INC-1"),  # let go, then claimed again
+        ]
+        keys.append("INC-1", make_events("INC-1", 2, 1, previous_hash=head), 1, keys=again)
+        assert keys.key_holder("alert", "B") == "INC-1"
+
     @pytest.mark.parametrize(
         ("claim", "field"),
         [
