@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -10,16 +11,18 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from incidentkit.errors import (
     ConcurrencyConflict,
     DuplicateCommand,
+    KeyTaken,
     OutcomeUnknown,
     StoreError,
     ValidationError,
 )
-from incidentkit.store import StoredCommand
+from incidentkit.store import KeyClaim, StoredCommand
 from incidentkit.store.postgres import SCHEMA_VERSION, PostgresStore, mask_dsn
 from incidentkit.testing.store_contract import T0, make_events, make_message, make_summary
 
@@ -389,6 +392,52 @@ def test_an_error_after_commit_was_sent_never_says_nothing_was_written(
     assert "nothing was written" not in str(caught.value)
     assert caught.value.command_id == "cmd-9"
     assert postgres_store.version("INC-1") == 1 and postgres_store.command("cmd-9") is None
+
+
+@pytest.mark.postgres
+def test_a_refused_append_logs_no_psycopg_warning(
+    postgres_store: PostgresStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each refusal is an exception the caller handles (a conflict the engine retries):
+    it must not also log psycopg's "error ignored terminating <Pipeline>" warning."""
+    command = StoredCommand("cmd-1", "INC-1", "note", 1, 1)
+    claim = KeyClaim("alert", "K", "INC-1")
+    postgres_store.append("INC-1", make_events("INC-1", 1, 1), 0, command=command, keys=[claim])
+    postgres_store.append("INC-2", make_events("INC-2", 1, 1), 0)
+    head = postgres_store.load("INC-2")[-1].hash
+    caplog.set_level(logging.DEBUG, logger="psycopg")
+    refusals: list[tuple[type[Exception], Any]] = [
+        (
+            ConcurrencyConflict,
+            lambda: postgres_store.append("INC-1", make_events("INC-1", 1, 1), 0),
+        ),
+        (
+            ConcurrencyConflict,
+            lambda: postgres_store.append(
+                "INC-1", make_events("INC-1", 1, 600), 0, [make_message("k", "INC-1")]
+            ),
+        ),
+        (
+            DuplicateCommand,
+            lambda: postgres_store.append(
+                "INC-1", make_events("INC-1", 2, 1), 1, command=attrs.evolve(command, version=2)
+            ),
+        ),
+        (
+            KeyTaken,
+            lambda: postgres_store.append(
+                "INC-2",
+                make_events("INC-2", 2, 1, previous_hash=head),
+                1,
+                keys=[KeyClaim("alert", "K", "INC-2")],
+            ),
+        ),
+    ]
+    for error, append in refusals:
+        with pytest.raises(error):
+            append()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
+    assert (postgres_store.version("INC-1"), postgres_store.version("INC-2")) == (1, 1)
 
 
 @pytest.mark.postgres

@@ -562,6 +562,32 @@ class PostgresStore:
         command_id = None if command is None else command.command_id
         committing = False
 
+        def send(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+            nonlocal committing
+            # Unprepared: a statement the server skipped after an error
+            # would leave psycopg believing it prepared it.
+            execute = conn.cursor().execute
+            execute("BEGIN", prepare=False)
+            if command_row is not None:  # first: a duplicate command wins over a conflict
+                execute(_insert_command_sql(p), command_row, prepare=False)
+            execute(_version_check_sql(p), (incident_id, expected_version), prepare=False)
+            for sql, params in _batches(_insert_events_sql(p), event_rows):
+                execute(sql, params, prepare=False)
+            for claim in claims:
+                name = (claim.namespace, claim.key, claim.incident_id)
+                if claim.release:
+                    execute(_release_key_sql(p), name, prepare=False)
+                else:  # the unique index on open keys decides, not this read
+                    execute(_claim_key_sql(p), (*name, *name), prepare=False)
+            for sql, params in _batches(_insert_outbox_sql(p), outbox_rows):
+                execute(sql, params, prepare=False)
+            if summary_row is not None:
+                execute(_upsert_summary_sql(p), summary_row, prepare=False)
+            execute("COMMIT", prepare=False)
+            # COMMIT leaves with the statements: from here a lost
+            # connection no longer proves that nothing was written.
+            committing = True
+
         def run(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
             nonlocal committing
             committing = False
@@ -573,30 +599,7 @@ class PostgresStore:
             # at ``expected_version``; the first failing statement aborts the
             # transaction and the server skips the rest, COMMIT included.
             try:
-                with conn.pipeline():
-                    # Unprepared: a statement the server skipped after an error
-                    # would leave psycopg believing it prepared it.
-                    execute = conn.cursor().execute
-                    execute("BEGIN", prepare=False)
-                    if command_row is not None:  # first: a duplicate command wins over a conflict
-                        execute(_insert_command_sql(p), command_row, prepare=False)
-                    execute(_version_check_sql(p), (incident_id, expected_version), prepare=False)
-                    for sql, params in _batches(_insert_events_sql(p), event_rows):
-                        execute(sql, params, prepare=False)
-                    for claim in claims:
-                        name = (claim.namespace, claim.key, claim.incident_id)
-                        if claim.release:
-                            execute(_release_key_sql(p), name, prepare=False)
-                        else:  # the unique index on open keys decides, not this read
-                            execute(_claim_key_sql(p), (*name, *name), prepare=False)
-                    for sql, params in _batches(_insert_outbox_sql(p), outbox_rows):
-                        execute(sql, params, prepare=False)
-                    if summary_row is not None:
-                        execute(_upsert_summary_sql(p), summary_row, prepare=False)
-                    execute("COMMIT", prepare=False)
-                    # COMMIT leaves with the statements: from here a lost
-                    # connection no longer proves that nothing was written.
-                    committing = True
+                _pipelined(conn, send)
             except BaseException:
                 _end_aborted(conn)
                 raise
@@ -1198,6 +1201,35 @@ def _batches(single: str, rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[str
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start : start + _ROWS_PER_INSERT]
         yield _multi_row_sql(single, len(chunk)), tuple(v for row in chunk for v in row)
+
+
+def _pipelined(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    send: Callable[[psycopg.Connection[tuple[Any, ...]]], None],
+) -> None:
+    """Run ``send(conn)`` in one pipeline; raise the first server error once it is closed.
+
+    A server error surfaces either inside the block (as results come back while
+    statements are still being sent) or as the block ends (the Sync). Raised
+    inside, psycopg would also log "error ignored terminating <Pipeline>" on the
+    way out, a warning in the host's logs for every refused append, conflicts the
+    engine retries included. So the error is kept, the block is left cleanly,
+    and the error is raised after psycopg has closed the pipeline.
+    """
+    import psycopg
+
+    failed: psycopg.Error | None = None
+    try:
+        with conn.pipeline():
+            try:
+                send(conn)
+            except psycopg.Error as err:
+                failed = err
+    except psycopg.Error:
+        if failed is None:
+            raise
+    if failed is not None:
+        raise failed
 
 
 def _end_aborted(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
