@@ -13,7 +13,7 @@ from incidentkit.events import Acknowledged, NoteAdded
 from incidentkit.incident import Incident, fold
 from incidentkit.kit import IncidentKit
 from incidentkit.severity import Severity
-from incidentkit.store import MemoryStore
+from incidentkit.store import MemoryStore, StoredEvent
 
 from ._helpers import KitFactory
 
@@ -69,6 +69,50 @@ def test_a_lost_race_is_retried_when_the_command_still_makes_sense(
     notes = [r.event.text for r in a.timeline(iid) if isinstance(r.event, NoteAdded)]
     assert notes == ["from A", "from B"]
     assert a.verify(iid).ok
+
+
+class CountingLoads(MemoryStore):
+    """A memory store that records the ``after_version`` of every ``load``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[int] = []
+
+    def load(self, incident_id: str, after_version: int = 0) -> list[StoredEvent]:
+        self.loads.append(after_version)
+        return super().load(incident_id, after_version)
+
+
+class CountingLoadsNoLock(CountingLoads):
+    """As :class:`CountingLoads`, without ``exclusive``: lost races are retried with backoff."""
+
+    exclusive = None
+
+
+@pytest.mark.parametrize("mode", ["race", "contended", "no-lock"])
+def test_a_lost_race_reads_only_the_rows_that_won_it(mode: str) -> None:
+    """After a conflict (and under the contended lock) a replica tops its cached fold up
+    with the new rows instead of reading the incident's whole history again."""
+    contended = mode == "contended"
+    store = CountingLoadsNoLock() if mode == "no-lock" else CountingLoads()
+    race = RaceOnce()
+    a = IncidentKit(store=store)
+    b = IncidentKit(store=store, plugins=[race])
+    iid = a.declare("API 500s", severity=Severity.SEV1, by="alice").id
+    for n in range(20):
+        a.add_note(iid, f"history {n}", by="alice")
+    b.get(iid)  # replica B has the incident cached at version 22
+    if contended:
+        b.engine._mark_contended(iid)  # B takes the incident's lock before deciding
+        a.add_note(iid, "won before B took the lock", by="alice")
+    else:
+        race.interleave.append(lambda: a.add_note(iid, "won the race", by="alice"))
+    store.loads.clear()
+    state = b.add_note(iid, "from B", by="bob")
+    assert state.version == 24
+    assert store.loads and 0 not in store.loads, store.loads
+    assert b.get(iid) == a.get(iid)
+    assert b.verify(iid).ok
 
 
 def test_a_replica_that_keeps_losing_gives_up_with_conflict(

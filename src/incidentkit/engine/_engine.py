@@ -554,7 +554,10 @@ class Engine:
         # across load, decide and append), so their decisions are never stale.
         # No sleeping while holding the lock: the queue behind it would wait too.
         with exclusive(incident_id):
-            self.cache.forget(incident_id)
+            # Top the cached fold up with what the winners appended (rows never
+            # change once written, so a cached prefix stays true): a contended
+            # command then reads a few new rows, not the incident's whole history.
+            self.load(incident_id)
             result = self._attempts(*run, retries, False)
         self._mark_contended(incident_id)  # a busy incident stays serialized while busy
         return result
@@ -595,12 +598,12 @@ class Engine:
             try:
                 result = self._commit_command(incident_id, before, events, now, command_id, name)
             except ConcurrencyConflict:
-                self.cache.forget(incident_id)
                 if attempt >= conflicts_allowed:
-                    raise
+                    raise  # the cache is behind: the next load or append tops it up
                 if backoff:
                     self._backoff(attempt)
                 attempt += 1
+                self.load(incident_id)  # top the cache up with the rows that won the race
                 continue
             if result is not None:
                 return result
