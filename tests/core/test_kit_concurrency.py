@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 
@@ -113,6 +114,54 @@ def test_a_lost_race_reads_only_the_rows_that_won_it(mode: str) -> None:
     assert store.loads and 0 not in store.loads, store.loads
     assert b.get(iid) == a.get(iid)
     assert b.verify(iid).ok
+
+
+def test_a_timeline_that_no_longer_continues_the_cache_is_read_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A store restored from an older backup, then written again: the rows after a
+    replica's cached version belong to another history, so the replica folds the
+    store's timeline from the start instead of stacking them on its own."""
+    store = MemoryStore()
+    a = IncidentKit(store=store)
+    b = IncidentKit(store=store)
+    iid = a.declare("API 500s", severity=Severity.SEV1, by="alice").id
+    a.add_note(iid, "before the backup", by="alice")
+    backup = list(store._events[iid])
+    a.add_note(iid, "lost with the restore", by="alice")
+    b.get(iid)  # replica B has the incident cached at version 4, "lost with the restore" in it
+    store._events[iid] = backup  # the restore
+    fresh = IncidentKit(store=store)
+    fresh.add_note(iid, "written after the restore", by="carol")
+    fresh.add_note(iid, "and again", by="carol")
+    with caplog.at_level(logging.WARNING, logger="incidentkit"):
+        seen = b.get(iid)
+    assert seen == IncidentKit(store=store).get(iid)
+    assert seen.version == 5
+    assert "does not continue the cached state at version 4" in caplog.text
+    assert b.add_note(iid, "from B", by="bob").version == 6
+    assert b.verify(iid).ok
+
+
+@pytest.mark.parametrize("mode", ["race", "no-lock"])
+def test_a_store_gone_back_to_an_older_version_is_read_again(mode: str) -> None:
+    """A restore to an older version: the replica's cached state is ahead of the store,
+    so its append conflicts with a lower version; it must read the store again (the
+    rows it would top up with do not exist) and write on the store's state."""
+    store = CountingLoadsNoLock() if mode == "no-lock" else CountingLoads()
+    a = IncidentKit(store=store)
+    b = IncidentKit(store=store)
+    iid = a.declare("API 500s", severity=Severity.SEV1, by="alice").id
+    backup = list(store._events[iid])
+    a.add_note(iid, "lost with the restore", by="alice")
+    b.get(iid)
+    restored = len(backup)
+    store._events[iid] = backup
+    state = b.add_note(iid, "from B", by="bob")
+    assert state.version == restored + 1
+    assert state == IncidentKit(store=store).get(iid)
+    notes = [r.event.text for r in b.timeline(iid) if isinstance(r.event, NoteAdded)]
+    assert notes == ["from B"]
 
 
 def test_a_replica_that_keeps_losing_gives_up_with_conflict(

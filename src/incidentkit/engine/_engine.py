@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import operator
 import os
@@ -366,6 +367,18 @@ class Engine:
         cached = self.cache.get(incident_id)
         after = cached.state.version if cached else 0
         rows = self.store.load(incident_id, after_version=after)
+        if cached is not None and rows and not self._continues(cached, rows[0]):
+            # The store's timeline is no longer the one this state was folded
+            # from (restored from a backup, rewritten): fold it from the start.
+            log.warning(
+                "%s: the stored timeline does not continue the cached state at version %d; "
+                "reading it again from the start",
+                incident_id,
+                after,
+            )
+            self.cache.forget(incident_id)
+            cached = None
+            rows = self.store.load(incident_id)
         if cached is None and not rows:
             raise NotFound("incident", incident_id)
         if not rows:
@@ -381,6 +394,22 @@ class Engine:
         fresh = Loaded(state, rows[-1].hash)
         self.cache.put(incident_id, fresh)
         return fresh
+
+    def _continues(self, cached: Loaded, row: StoredEvent) -> bool:
+        """Whether ``row`` is the next row after ``cached``: its version, and its
+        hash made over the cached head hash (when this engine holds the row's key)."""
+        if row.version != cached.state.version + 1:
+            return False
+        row_key = hash_key_id(row.hash)
+        if row_key is not None and (self.chain_key is None or row_key != self.chain_key.key_id):
+            return True  # not ours to check: verify() reports it, commit() refuses it
+        try:
+            at = ensure_aware(row.recorded_at, "recorded_at").isoformat()
+        except ValidationError:
+            return False
+        key = self.chain_key if row_key is not None else None
+        expected = row_hash(cached.head_hash, row.incident_id, row.version, at, row.payload, key)
+        return hmac.compare_digest(expected, row.hash)
 
     def timeline(self, incident_id: str) -> list[RecordedEvent]:
         """Every recorded event of the incident, in version order."""
@@ -597,7 +626,9 @@ class Engine:
                 return CommandResult(before.state)
             try:
                 result = self._commit_command(incident_id, before, events, now, command_id, name)
-            except ConcurrencyConflict:
+            except ConcurrencyConflict as err:
+                if err.actual < err.expected:  # the store went back (a restore): the cache is ahead
+                    self.cache.forget(incident_id)
                 if attempt >= conflicts_allowed:
                     raise  # the cache is behind: the next load or append tops it up
                 if backoff:
