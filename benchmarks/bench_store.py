@@ -18,6 +18,9 @@ P1       ``PostgresStore.append`` of what one command appends (1 event, 1 outbox
          pipelined transaction, one round trip (target >= 0.8, issue 10).
 B10      ``PostgresStore.append`` of 100 events + 100 outbox against raw psycopg
          ``executemany`` in one pipelined transaction; 4 writers against 1.
+B12      ``SqliteStore.summaries()`` of 2,000 incidents (every column set, 7 of 9 times) against
+         the raw ``SELECT`` of the same columns building one ``IncidentSummary`` per row the
+         shortest way by hand (time, lower better).
 B11      ``MemoryStore.append`` of 1 event to a stream of 20,000 events with 20,000 keys held
          open by other incidents, against the same append to a short stream with no keys
          (time, lower better; ~1: an append's cost does not grow with the store).
@@ -378,6 +381,77 @@ def bench_memory_scaling() -> Result:
     )
 
 
+def bench_summaries(root: Path) -> Result:
+    """B12: reading every summary against a hand-written SELECT and constructor loop."""
+    from incidentkit.store._columns import select_list
+    from incidentkit.testing.store_contract import make_events, make_summary
+
+    count = scaled(2_000, 500)
+    path = _fresh(root, "summaries")
+    store = SqliteStore(path)
+    store.migrate()
+    for n in range(count):
+        iid = f"INC-{n:05d}"
+        at = T0 + timedelta(minutes=n)
+        summary = make_summary(
+            iid,
+            1,
+            services=("api", "auth") if n % 3 else ("db",),
+            status=Status.RESOLVED,
+            started_at=at,
+            detected_at=at,
+            declared_at=at,
+            acknowledged_at=at + timedelta(minutes=2),
+            mitigated_at=at + timedelta(minutes=20),
+            resolved_at=at + timedelta(minutes=40),
+            head_hash="ab" * 32,
+        )
+        store.append(iid, make_events(iid, 1, 1), 0, summary=summary)
+    raw = sqlite3.connect(path)
+    select = f"SELECT {select_list()} FROM incidentkit_summaries ORDER BY declared_at, incident_id"
+    statuses = {s.value: s for s in Status}
+    severities = {s.value: s for s in Severity}
+
+    def when(value: int | None) -> datetime | None:
+        return None if value is None else EPOCH + timedelta(microseconds=value)
+
+    def baseline() -> None:
+        [
+            IncidentSummary(
+                incident_id=r[0],
+                version=r[1],
+                title=r[2],
+                status=statuses[r[3]],
+                severity=severities[r[4]],
+                services=tuple(json.loads(r[5])),
+                started_at=when(r[6]),
+                detected_at=when(r[7]),
+                declared_at=when(r[8]),
+                acknowledged_at=when(r[9]),
+                mitigated_at=when(r[10]),
+                resolved_at=when(r[11]),
+                closed_at=when(r[12]),
+                next_due_at=when(r[13]),
+                head_hash=r[14],
+            )
+            for r in raw.execute(select)
+        ]
+
+    assert len(store.summaries()) == count
+    lib_s, base_s = compare(store.summaries, baseline, repeats=7)
+    raw.close()
+    store.close()
+    return Result(
+        f"B12 SqliteStore.summaries() of {count:,} incidents",
+        lib_s,
+        base_s,
+        target="report",
+        measures=f"SqliteStore.summaries() reading {count:,} summary rows",
+        against="raw sqlite3 SELECT of the same columns, one IncidentSummary per row by hand",
+        notes={"per_row_us": round(lib_s / count * 1e6, 2)},
+    )
+
+
 def bench_peer(root: Path) -> Result | None:
     try:
         from eventsourcing.persistence import StoredEvent as EsEvent
@@ -632,6 +706,7 @@ def main() -> None:
         results.append(bench_batch_append(root))
         results.extend(bench_load(root))
         results.append(bench_memory_scaling())
+        results.append(bench_summaries(root))
         peer = bench_peer(root)
         if peer is not None:
             results.append(peer)

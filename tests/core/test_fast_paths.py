@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 import incidentkit as ik
 from incidentkit.incident import Incident, evolve_state
 from incidentkit.store import IncidentSummary
-from incidentkit.store._columns import SUMMARY_COLUMNS, ColumnKind, summary_values
+from incidentkit.store._columns import (
+    SUMMARY_COLUMNS,
+    ColumnKind,
+    summary_from_row,
+    summary_from_row_slow,
+    summary_values,
+)
+from incidentkit.store.postgres import _CODEC as POSTGRES_CODEC
 from incidentkit.store.sqlite import _CODEC as SQLITE_CODEC
 from incidentkit.testing import SAMPLE_TIME
 
@@ -91,6 +98,78 @@ def test_compiled_summary_row_equals_per_column_encoding(
         next_due_at=at,
     )
     assert summary_values(summary, SQLITE_CODEC) == _slow_values(summary)
+
+
+@given(
+    st.lists(st.sampled_from(["auth", "api", "db", "ünïcode"]), unique=True),
+    st.one_of(st.none(), st.integers(0, 10**9)),
+    st.sampled_from(list(ik.Status)),
+    st.sampled_from(list(ik.Severity)),
+)
+def test_compiled_summary_reader_equals_per_column_decoding(
+    services: list[str], offset: int | None, status: ik.Status, severity: ik.Severity
+) -> None:
+    at = None if offset is None else T0 + timedelta(seconds=offset)
+    summary = IncidentSummary(
+        incident_id="INC-1",
+        version=3,
+        title="Login failures",
+        status=status,
+        severity=severity,
+        services=tuple(services),
+        started_at=at,
+        detected_at=T0,
+        declared_at=T0,
+        resolved_at=at,
+        next_due_at=at,
+        head_hash=None if offset is None else "ab" * 32,
+    )
+    row = summary_values(summary, SQLITE_CODEC)
+    assert summary_from_row(row, SQLITE_CODEC, "x") == summary_from_row_slow(row, SQLITE_CODEC, "x")
+    assert summary_from_row(row, SQLITE_CODEC, "x") == summary
+    again = summary_from_row(row, SQLITE_CODEC, "x")  # the remembered services tuple
+    assert again == summary and type(again.services) is tuple
+    pg_row = tuple(
+        list(value) if kind is ColumnKind.SERVICES else value
+        for (_, kind), value in zip(
+            SUMMARY_COLUMNS, summary_values(summary, POSTGRES_CODEC), strict=True
+        )
+    )
+    assert summary_from_row(pg_row, POSTGRES_CODEC, "x") == summary
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("status", "sleeping"),
+        ("severity", "SEV9"),
+        ("services", "[not json"),
+        ("started_at", "yesterday"),
+    ],
+)
+def test_an_unreadable_summary_row_is_named_as_by_the_slow_reader(
+    column: str, value: object
+) -> None:
+    summary = IncidentSummary(
+        incident_id="INC-7",
+        version=1,
+        title="t",
+        status=ik.Status.DECLARED,
+        severity=ik.Severity.SEV2,
+        services=("auth",),
+        detected_at=T0,
+        declared_at=T0,
+    )
+    row = list(summary_values(summary, SQLITE_CODEC))
+    row[[name for name, _ in SUMMARY_COLUMNS].index(column)] = value
+    with pytest.raises(ik.StoreError) as slow:
+        summary_from_row_slow(row, SQLITE_CODEC, "sqlite:///x")
+    with pytest.raises(ik.StoreError) as fast:
+        summary_from_row(row, SQLITE_CODEC, "sqlite:///x")
+    assert str(fast.value) == str(slow.value)
+    assert "INC-7" in str(fast.value)
+    with pytest.raises(ik.StoreError, match="unreadable summary row"):
+        summary_from_row([*row, "extra"], SQLITE_CODEC, "sqlite:///x")
 
 
 def test_compiled_summary_row_names_a_naive_time() -> None:

@@ -185,8 +185,88 @@ def summary_values(summary: IncidentSummary, codec: Codec) -> tuple[Any, ...]:
     return _encoder_for(codec)(summary)
 
 
+def _services_reader(codec: Codec) -> Callable[[Any], tuple[str, ...]]:
+    """``codec.services_in``, remembering the tuple of each stored text (few recur)."""
+    parse = codec.services_in
+    seen: dict[str, tuple[str, ...]] = {}
+
+    def read(value: Any) -> tuple[str, ...]:
+        if type(value) is not str:
+            return parse(value)
+        found = seen.get(value)
+        if found is None:
+            found = parse(value)
+            if len(seen) >= 1024:
+                seen.clear()
+            seen[value] = found
+        return found
+
+    return read
+
+
+def _compile_reader(codec: Codec) -> Callable[[Sequence[Any]], IncidentSummary]:
+    """One function reading a whole row for ``codec``: no dict, no per-column dispatch.
+
+    Built from :data:`SUMMARY_COLUMNS` like the writer. Anything unexpected
+    (a wrong length, an unknown status) raises; :func:`summary_from_row`
+    then reads the row the slow way, which names the problem.
+    """
+    names: dict[str, Any] = {
+        "IncidentSummary": IncidentSummary,
+        "time_in": codec.time_in,
+        "services_in": _services_reader(codec),
+        "status_of": {member.value: member for member in Status},
+        "severity_of": {member.value: member for member in Severity},
+        "width": len(SUMMARY_COLUMNS),
+    }
+    args = []
+    for index, (name, kind) in enumerate(SUMMARY_COLUMNS):
+        if not name.isidentifier():  # pragma: no cover - the table above is fixed
+            raise ValueError(f"summary column {name!r} is not an identifier")
+        value = f"row[{index}]"
+        match kind:
+            case ColumnKind.STATUS:
+                args.append(f"{name}=status_of[{value}]")
+            case ColumnKind.SEVERITY:
+                args.append(f"{name}=severity_of[{value}]")
+            case ColumnKind.SERVICES:
+                args.append(f"{name}=services_in({value})")
+            case ColumnKind.TIME:
+                args.append(f"{name}=None if (v{index} := {value}) is None else time_in(v{index})")
+            case _:
+                args.append(f"{name}={value}")
+    source = (
+        "def read(row):\n"
+        "    if len(row) != width:\n"
+        "        raise ValueError('row width')\n"
+        "    return IncidentSummary(\n" + "".join(f"        {a},\n" for a in args) + "    )\n"
+    )
+    exec(compile(source, f"<summary row reader {codec.placeholder}>", "exec"), names)
+    read: Callable[[Sequence[Any]], IncidentSummary] = names["read"]
+    return read
+
+
+_READERS: dict[int, tuple[Codec, Callable[[Sequence[Any]], IncidentSummary]]] = {}
+"""Per codec (by identity, the codec kept alive with it): its row reader."""
+
+
 def summary_from_row(row: Sequence[Any], codec: Codec, url: str) -> IncidentSummary:
-    """An ``IncidentSummary`` from a row selected with :func:`select_list`."""
+    """An ``IncidentSummary`` from a row selected with :func:`select_list`.
+
+    :raises StoreError: a value the summary cannot hold, naming the row's incident.
+    """
+    found = _READERS.get(id(codec))
+    if found is None or found[0] is not codec:
+        found = (codec, _compile_reader(codec))
+        _READERS[id(codec)] = found
+    try:
+        return found[1](row)
+    except Exception:  # the slow path below names what is wrong
+        return summary_from_row_slow(row, codec, url)
+
+
+def summary_from_row_slow(row: Sequence[Any], codec: Codec, url: str) -> IncidentSummary:
+    """:func:`summary_from_row` column by column (the reference the fast reader equals)."""
     fields: dict[str, Any] = {}
     try:
         for (name, kind), value in zip(SUMMARY_COLUMNS, row, strict=True):

@@ -212,6 +212,14 @@ _INSERT_OUTBOX = (
 
 
 @functools.lru_cache(maxsize=1024)
+def _dt(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _opt_dt(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
+
+
 def _services_json(services: tuple[str, ...]) -> str:
     """The stored JSON list of ``services`` (the same few tuples recur on every append)."""
     return json.dumps(list(services))
@@ -220,7 +228,7 @@ def _services_json(services: tuple[str, ...]) -> str:
 _CODEC = Codec(
     placeholder="?",
     time_out=lambda value: None if value is None else (value - _EPOCH) // _US,
-    time_in=lambda value: _opt_dt(value),
+    time_in=_opt_dt,
     services_out=_services_json,
     services_in=lambda text: tuple(json.loads(text)),
     types={
@@ -315,14 +323,6 @@ def _micros(value: datetime) -> int:
 
 def _opt_micros(value: datetime | None) -> int | None:
     return None if value is None else (value - _EPOCH) // _US
-
-
-def _dt(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def _opt_dt(value: int | None) -> datetime | None:
-    return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
 def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
