@@ -54,6 +54,7 @@ from incidentkit.errors import (
     PolicyError,
     ValidationError,
 )
+from incidentkit.events import RecordedEvent
 from incidentkit.incident import Incident, apply
 from incidentkit.serialization import converter, dumps, structure_input
 from incidentkit.store import IncidentSummary, StoredEvent, SummaryQuery
@@ -65,6 +66,7 @@ __all__ = [
     "CheckpointEntry",
     "checkpoint_from_json",
     "make_checkpoint",
+    "timeline_and_check",
     "verify_incident",
     "verify_incidents",
 ]
@@ -283,8 +285,32 @@ def make_checkpoint(engine: Engine) -> Checkpoint:
     return Checkpoint.build(entries, now, engine.chain_key)
 
 
-def _verify(engine: Engine, incident_id: str, against: Checkpoint | None) -> ChainCheck:
+def timeline_and_check(engine: Engine, incident_id: str) -> tuple[list[RecordedEvent], ChainCheck]:
+    """The incident's recorded events and :func:`verify_incident` of them, from one read.
+
+    What a page showing both needs: one load and one decode of the rows
+    instead of one each for ``timeline`` and ``verify``.
+
+    :raises NotFound: the incident has no events.
+    :raises StoreError: a row does not parse (as ``Engine.timeline``).
+    """
     rows = engine.store.load(incident_id)
+    if not rows:
+        raise NotFound("incident", incident_id)
+    records = [engine.decode(row) for row in rows]
+    return records, _verify(engine, incident_id, None, rows, records)
+
+
+def _verify(
+    engine: Engine,
+    incident_id: str,
+    against: Checkpoint | None,
+    rows: Sequence[StoredEvent] | None = None,
+    records: Sequence[RecordedEvent] | None = None,
+) -> ChainCheck:
+    """``rows`` (and their decoded ``records``), when given, are the incident's rows just read."""
+    if rows is None:
+        rows = engine.store.load(incident_id)
     summary = engine.store.summary(incident_id)
     entry = against.entry(incident_id) if against is not None else None
     if not rows and summary is None and entry is None:
@@ -296,7 +322,7 @@ def _verify(engine: Engine, incident_id: str, against: Checkpoint | None) -> Cha
         require_key=engine.policy.integrity.require_key,
     )
     if check.ok and (rows or summary is not None):
-        check = _check_summary(engine, check, rows, summary)
+        check = _check_summary(engine, check, rows, summary, records)
     if check.ok and entry is not None:
         check = _check_against(check, rows, entry)
     return check
@@ -307,9 +333,16 @@ def _broken(check: ChainCheck, version: int, problem: ChainProblem, reason: str)
 
 
 def _check_summary(
-    engine: Engine, check: ChainCheck, rows: Sequence[StoredEvent], summary: IncidentSummary | None
+    engine: Engine,
+    check: ChainCheck,
+    rows: Sequence[StoredEvent],
+    summary: IncidentSummary | None,
+    records: Sequence[RecordedEvent] | None = None,
 ) -> ChainCheck:
-    """The summary must be the fold of the chain: same version, head hash and fields."""
+    """The summary must be the fold of the chain: same version, head hash and fields.
+
+    ``records``, when given, are ``rows`` decoded (they are not decoded again).
+    """
     if not rows:
         assert summary is not None
         return _broken(
@@ -351,9 +384,9 @@ def _check_summary(
             else "the summary's head hash does not match the chain's",
         )
     state: Incident | None = None
-    for row in rows:
+    for index, row in enumerate(rows):
         try:
-            state = apply(state, engine.decode(row))
+            state = apply(state, engine.decode(row) if records is None else records[index])
         except (IncidentKitError, ValueError) as err:
             return _broken(check, row.version, ChainProblem.UNREADABLE, str(err))
     assert state is not None

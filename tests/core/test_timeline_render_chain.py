@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
+from incidentkit.checkpoint import timeline_and_check
 from incidentkit.clock import ManualClock
-from incidentkit.errors import StoreError
+from incidentkit.errors import NotFound, StoreError
 from incidentkit.kit import IncidentKit
 from incidentkit.roles import Role
 from incidentkit.severity import Severity
@@ -203,3 +204,39 @@ def test_a_timeline_not_starting_with_declared_is_a_store_error(
     rows[0] = attrs.evolve(rows[0], tag=rows[6].tag, payload=rows[6].payload)
     with pytest.raises(StoreError, match=f"{iid}:1"):
         make_kit().get(iid)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        None,
+        {"payload": None},  # an edited payload (filled in below)
+        {"drop": 2},
+        {"summary_version": True},
+    ],
+)
+def test_timeline_and_check_equal_timeline_and_verify(
+    guide: tuple[IncidentKit, str], store: MemoryStore, tamper: dict[str, object] | None
+) -> None:
+    """The web page's one read gives what ``timeline`` and ``verify`` give apart."""
+    kit, iid = guide
+    if tamper is not None and "payload" in tamper:
+        rows = store._events[iid]
+        _tamper(store, iid, 3, payload=rows[2].payload.replace("alice", "mallory"))
+    elif tamper is not None and "drop" in tamper:
+        del store._events[iid][2]
+    elif tamper is not None:
+        summary = store._summaries[iid]
+        store._summaries[iid] = attrs.evolve(summary, version=summary.version + 1)
+    records, check = timeline_and_check(kit.engine, iid)
+    assert check == kit.verify(iid)
+    assert records == kit.timeline(iid)
+    assert check.ok is (tamper is None)
+
+
+def test_timeline_and_check_of_an_unknown_incident_is_not_found(
+    guide: tuple[IncidentKit, str],
+) -> None:
+    kit, _ = guide
+    with pytest.raises(NotFound):
+        timeline_and_check(kit.engine, "INC-NOPE")

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from incidentkit import chatops
+from incidentkit.checkpoint import timeline_and_check
 from incidentkit.errors import (
     ConcurrencyConflict,
     DuplicateCommand,
@@ -290,8 +291,8 @@ class _Dashboard:
         incident_id = check_incident_id(request.path_params["incident_id"])
         kit = self.kit
         state = await run_in_threadpool(kit.get, incident_id)
-        records = await run_in_threadpool(kit.timeline, incident_id)
-        chain = await run_in_threadpool(kit.verify, incident_id)
+        # the timeline and its check from one read of the rows
+        records, chain = await run_in_threadpool(timeline_and_check, kit.engine, incident_id)
         try:
             review = await run_in_threadpool(kit.reviews.get, incident_id)
         except NotFound:
