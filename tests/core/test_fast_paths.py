@@ -6,6 +6,7 @@ import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -76,6 +77,25 @@ def _slow_values(summary: IncidentSummary) -> tuple[object, ...]:
     return tuple(row)
 
 
+def _sample_summary(services: list[str], offset: int | None, **changes: Any) -> IncidentSummary:
+    """A summary for the row tests; ``offset`` seconds after T0 sets its start, end and due."""
+    at = None if offset is None else T0 + timedelta(seconds=offset)
+    fields: dict[str, Any] = {
+        "incident_id": "INC-1",
+        "version": 3,
+        "title": "Login failures",
+        "status": ik.Status.INVESTIGATING,
+        "severity": ik.Severity.SEV2,
+        "services": tuple(services),
+        "started_at": at,
+        "detected_at": T0,
+        "declared_at": T0,
+        "resolved_at": at,
+        "next_due_at": at,
+    }
+    return IncidentSummary(**{**fields, **changes})
+
+
 @given(
     st.lists(st.sampled_from(["auth", "api", "db"]), unique=True),
     st.one_of(st.none(), st.integers(0, 10**9)),
@@ -83,20 +103,7 @@ def _slow_values(summary: IncidentSummary) -> tuple[object, ...]:
 def test_compiled_summary_row_equals_per_column_encoding(
     services: list[str], offset: int | None
 ) -> None:
-    at = None if offset is None else T0 + timedelta(seconds=offset)
-    summary = IncidentSummary(
-        incident_id="INC-1",
-        version=3,
-        title="Login failures",
-        status=ik.Status.INVESTIGATING,
-        severity=ik.Severity.SEV2,
-        services=tuple(services),
-        started_at=at,
-        detected_at=T0,
-        declared_at=T0,
-        resolved_at=at,
-        next_due_at=at,
-    )
+    summary = _sample_summary(services, offset)
     assert summary_values(summary, SQLITE_CODEC) == _slow_values(summary)
 
 
@@ -109,19 +116,11 @@ def test_compiled_summary_row_equals_per_column_encoding(
 def test_compiled_summary_reader_equals_per_column_decoding(
     services: list[str], offset: int | None, status: ik.Status, severity: ik.Severity
 ) -> None:
-    at = None if offset is None else T0 + timedelta(seconds=offset)
-    summary = IncidentSummary(
-        incident_id="INC-1",
-        version=3,
-        title="Login failures",
+    summary = _sample_summary(
+        services,
+        offset,
         status=status,
         severity=severity,
-        services=tuple(services),
-        started_at=at,
-        detected_at=T0,
-        declared_at=T0,
-        resolved_at=at,
-        next_due_at=at,
         head_hash=None if offset is None else "ab" * 32,
     )
     row = summary_values(summary, SQLITE_CODEC)
